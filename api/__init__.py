@@ -1,0 +1,1 @@
+"""zkpot's HTTP gateway (FastAPI): a thin door over the core package."""

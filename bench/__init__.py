@@ -1,0 +1,1 @@
+"""zkpot's benchmarks (``make bench``): speed, memory and gas against the issues' targets."""

@@ -1,0 +1,124 @@
+"""Run zkpot's benchmarks and write ``bench/results/latest.json`` and ``latest.md``.
+
+Each benchmark is a module ``bench.<name>`` with ``run(ctx) -> dict`` returning flat figures;
+a figure it cannot measure is ``None`` with a reason in ``ctx.notes``. Select some with
+``python -m bench.run --only pot,gas``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# benchmark modules, in the order they run
+SUITES = ["pot", "zk", "gas", "e2e", "federated"]
+
+# every required figure with its target (for the table); None = report only
+TARGETS: dict[str, str | None] = {
+    "pot_overhead_ratio": "<= 1.05",
+    "stage_s_cpu": None,
+    "stage_s_gpu": None,
+    "zk_prove_s_n64": None,
+    "zk_prove_peak_mb_n64": None,
+    "zk_prove_s_n256": "<= 90 s (N=256 certificate)",
+    "zk_prove_peak_mb_n256": "<= 4096 MB",
+    "zk_pk_bytes_n256": None,
+    "zk_count_proven_n256": "== float count",
+    "zk_count_float_n256": None,
+    "verifier_bytecode_bytes": "<= 24576 (EIP-170)",
+    "gas_create_job": None,
+    "gas_register": None,
+    "gas_declare": "<= 80000",
+    "gas_reveal_finalize_c3": "<= 150000",
+    "gas_verify_proof": "<= 700000",
+    "e2e_job_s": None,
+    "plain_training_s": None,
+    "fl_honest_zkpot_accuracy": "> fl_plain_fedavg_accuracy",
+    "fl_plain_fedavg_accuracy": None,
+}
+
+
+@dataclass
+class BenchContext:
+    """What a benchmark gets: a scratch folder, and a place for notes on what it skipped."""
+
+    work_dir: Path
+    quick: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def machine() -> str:
+    mem = psutil.virtual_memory().total / 2**30
+    return f"{platform.machine()} {psutil.cpu_count()} cores {mem:.0f} GiB, {platform.platform()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="comma-separated suites to run", default="")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    chosen = [s for s in SUITES if not args.only or s in args.only.split(",")]
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    ctx = BenchContext(work_dir=RESULTS / "work", quick=args.quick)
+    ctx.work_dir.mkdir(exist_ok=True)
+    results: dict[str, object] = {key: None for key in TARGETS}
+    previous = RESULTS / "latest.json"
+    if args.only and previous.exists():  # a partial run keeps the other suites' figures
+        old = json.loads(previous.read_text())
+        results.update({k: v for k, v in old.items() if k not in ("notes", "machine")})
+        ctx.notes.update(old.get("notes", {}))
+
+    for name in chosen:
+        started = time.monotonic()
+        print(f"==> bench {name}", flush=True)
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError:
+            ctx.notes[name] = "benchmark not written yet"
+            continue
+        try:
+            results.update(module.run(ctx))
+        except Exception as exc:  # a failed suite is reported, the others still run
+            traceback.print_exc()
+            ctx.notes[name] = f"failed: {exc!r}"
+        print(f"    {name} took {time.monotonic() - started:.0f} s", flush=True)
+
+    for key, value in results.items():
+        if value is None and key in TARGETS and key not in ctx.notes:
+            ctx.notes.setdefault(key, "not measured in this run")
+    results["machine"] = machine()
+    results["notes"] = ctx.notes
+    previous.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    (RESULTS / "latest.md").write_text(table(results))
+    print(table(results))
+    print(f"bench: wrote {previous}")
+    return 0
+
+
+def table(results: dict) -> str:
+    lines = [f"Machine: {results['machine']}", "", "| figure | measured | target |", "|---|---|---|"]
+    for key, target in TARGETS.items():
+        value = results.get(key)
+        shown = "n/a" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+        lines.append(f"| {key} | {shown} | {target or ''} |")
+    extra = sorted(k for k in results if k not in TARGETS and k not in ("machine", "notes"))
+    for key in extra:
+        lines.append(f"| {key} | {results[key]} | |")
+    if results.get("notes"):
+        lines += ["", "Notes:"] + [f"- {k}: {v}" for k, v in sorted(results["notes"].items())]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The repository's foundation: deployment files, settings and local services."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+from web3 import Web3
+
+from zkpot.config import PROJECT_ROOT, Settings
+from zkpot.devnet import Anvil, Redis, dev_private_keys
+
+COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_has_every_deployment_service():
+    services = compose()["services"]
+    assert {"anvil", "redis", "ipfs", "api", "worker", "worker-gpu", "frontend"} <= set(services)
+
+
+def test_compose_build_contexts_and_dockerfiles_exist():
+    for name, svc in compose()["services"].items():
+        build = svc.get("build")
+        if build is None:
+            assert "image" in svc, f"{name} has neither build nor image"
+            continue
+        context = PROJECT_ROOT / build["context"]
+        assert context.is_dir(), f"{name}: build context {context} missing"
+        assert (context / build["dockerfile"]).is_file(), f"{name}: Dockerfile missing"
+
+
+def test_compose_gpu_worker_reserves_an_nvidia_device():
+    gpu = compose()["services"]["worker-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert "gpu" in gpu["profiles"]
+
+
+def test_compose_env_references_are_settings():
+    text = COMPOSE.read_text()
+    referenced = set(re.findall(r"\b(ZKPOT_[A-Z_]+)", text))
+    known = {"ZKPOT_" + f.upper() for f in Settings.model_fields}
+    # the GPU worker's key is a compose-level variable mapped onto ZKPOT_NODE_KEY
+    unknown = referenced - known - {"ZKPOT_GPU_NODE_KEY"}
+    assert not unknown, f"compose references variables zkpot does not read: {unknown}"
+
+
+def test_compose_commands_point_at_modules_that_exist():
+    services = compose()["services"]
+    api_module = services["api"]["command"][1].split(":")[0]
+    assert (PROJECT_ROOT / (api_module.replace(".", "/") + ".py")).is_file()
+
+
+def test_settings_read_from_environment(tmp_path):
+    s = Settings.from_env(environ={"ZKPOT_RPC_URL": "http://10.0.0.1:1", "ZKPOT_API_PORT": "9",
+                                   "ZKPOT_STATE_DIR": str(tmp_path), "ZKPOT_NODE_KEY": "0xabc"})
+    assert s.rpc_url == "http://10.0.0.1:1" and s.api_port == 9
+    assert s.store_dir == tmp_path / "store" and s.store_dir.is_dir()
+    assert "0xabc" not in repr(s), "secrets must not appear in reprs/logs"
+
+
+def test_brownie_config_pins_the_compiler():
+    cfg = yaml.safe_load((PROJECT_ROOT / "brownie-config.yaml").read_text())
+    assert re.fullmatch(r"0\.8\.\d+", str(cfg["compiler"]["solc"]["version"]))
+
+
+def test_anvil_starts_serves_and_stops(tmp_path):
+    with Anvil(log_dir=tmp_path) as chain:
+        w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
+        assert w3.eth.chain_id == 31337
+        first = w3.eth.accounts[0]
+        key = dev_private_keys(1)[0]
+        assert w3.eth.account.from_key(key).address == first
+    assert chain.proc.poll() is not None
+
+
+def test_redis_starts_serves_and_stops():
+    import redis
+
+    with Redis() as server:
+        client = redis.Redis.from_url(server.url)
+        client.set("zkpot", "1")
+        assert client.get("zkpot") == b"1"
+    assert server.proc.poll() is not None
+
+
+def test_solc_shim_reports_the_pinned_version():
+    out = subprocess.run([str(PROJECT_ROOT / ".tools/bin/solc"), "--version"],
+                         capture_output=True, text=True, check=True).stdout
+    cfg = yaml.safe_load((PROJECT_ROOT / "brownie-config.yaml").read_text())
+    assert f"Version: {cfg['compiler']['solc']['version']}+commit" in out
+
+
+def test_solc_shim_returns_large_outputs_whole():
+    # native-compatible output beyond 64 KiB must not be truncated (exit after stdout drains)
+    body = "".join(f"function f{i}() external pure returns (uint) {{ return {i}; }}\n"
+                   for i in range(400))
+    src = {"language": "Solidity",
+           "sources": {"Big.sol": {"content": "pragma solidity ^0.8.0;\ncontract Big {\n" + body + "}"}},
+           "settings": {"outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}}}
+    import json
+    out = subprocess.run([str(PROJECT_ROOT / ".tools/bin/solc"), "--standard-json"],
+                         input=json.dumps(src), capture_output=True, text=True, check=True).stdout
+    assert len(out) > 65536
+    assert len(json.loads(out)["contracts"]["Big.sol"]["Big"]["abi"]) == 400

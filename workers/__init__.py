@@ -1,0 +1,1 @@
+"""zkpot's Celery workers: thin tasks over the core package."""

@@ -1,0 +1,87 @@
+"""zkpot's settings, read from the environment in one place.
+
+Every variable is prefixed ``ZKPOT_`` (``ZKPOT_RPC_URL``, ``ZKPOT_REDIS_URL`` …). This is a
+plain pydantic model rather than pydantic-settings: the latter needs a python-dotenv that
+eth-brownie's exact pins exclude. Secrets (private keys) are ``SecretStr`` so they never
+appear in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "ZKPOT_"
+
+
+class Settings(BaseModel):
+    """All runtime configuration. Field ``foo_bar`` is read from ``ZKPOT_FOO_BAR``."""
+
+    # where runtime state lives: storage, circuit cache, node keys and secrets, logs
+    state_dir: Path = Field(PROJECT_ROOT / ".zkpot", description="runtime state folder")
+    # chain
+    rpc_url: str = Field("http://127.0.0.1:18545", description="EVM JSON-RPC URL")
+    chain_id: int | None = Field(None, description="expected chain id (checked when set)")
+    deployment_file: Path | None = Field(
+        None, description="contract address map (default: <state_dir>/deployment.json)"
+    )
+    node_key: SecretStr | None = Field(None, description="this node's private key (hex)")
+    node_keystore: Path | None = Field(None, description="keystore file for the node key")
+    node_keystore_password: SecretStr | None = Field(None, description="keystore password")
+    employer_key: SecretStr | None = Field(None, description="dev-mode signing key for the API")
+    # services
+    redis_url: str = Field("redis://127.0.0.1:16379/0", description="Celery broker/backend")
+    api_host: str = Field("127.0.0.1", description="API bind address")
+    api_port: int = Field(18000, description="API port")
+    # storage: content-addressed, local folder by default, or a Kubo node's RPC
+    storage_backend: Literal["local", "kubo"] = Field("local", description="storage backend")
+    storage_dir: Path | None = Field(None, description="local store (default <state_dir>/store)")
+    kubo_rpc_url: str = Field("http://127.0.0.1:5001", description="Kubo RPC URL")
+    # zk
+    circuit_dir: Path | None = Field(None, description="circuit cache (default <state_dir>/circuits)")
+    srs_path: Path | None = Field(
+        None, description="ceremony SRS file; unset: a local single-party SRS (dev only)"
+    )
+    # limits
+    max_upload_bytes: int = Field(20 * 1024 * 1024, description="largest dataset upload")
+
+    def path(self, name: str) -> Path:
+        """A folder under the state dir, created on first use."""
+        p = self.state_dir / name
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def store_dir(self) -> Path:
+        return self.storage_dir or self.path("store")
+
+    @property
+    def circuits_dir(self) -> Path:
+        return self.circuit_dir or self.path("circuits")
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.deployment_file or self.state_dir / "deployment.json"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Build settings from ``ZKPOT_*`` variables; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for name in cls.model_fields:
+            key = ENV_PREFIX + name.upper()
+            if key in env and env[key] != "":
+                values[name] = env[key]
+        values.update(overrides)
+        return cls(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings (read once)."""
+    return Settings.from_env()
