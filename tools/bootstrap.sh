@@ -82,7 +82,7 @@ command -v redis-server >/dev/null || apt_install redis-server
 # 5. Test-only: Chromium for the dashboard tests, and the frontend build.
 if [[ $want_test -eq 1 ]]; then
   command -v chromium >/dev/null || apt_install chromium
-  command -v ipfs-cid >/dev/null || apt_install ipfs-cid
+  command -v ipfs_cid >/dev/null || apt_install ipfs-cid
 fi
 if [[ -f frontend/package.json ]]; then
   h=$(hash_of frontend/package.json frontend/package-lock.json)
