@@ -1,0 +1,1 @@
+"""Celery task modules: thin doors over ``zkpot.node``."""
