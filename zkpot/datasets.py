@@ -1,0 +1,203 @@
+"""Datasets: loading (CSV, NPZ), validation, the seeded train/test split, bundled demo sets and
+the canonical chunk encoding that stage chunks are stored in.
+
+CSV: a header row is optional; the label is the column named ``label`` if there is one, else
+the last column; every other column is a numeric feature. NPZ: arrays ``x``/``y`` or
+``features``/``labels``; ``x`` may be (n, d) or (n, c, h, w). Labels are integers 0..C-1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from zkpot.hashing import canonical_json
+
+MAX_SAMPLES = 1_000_000
+MAX_FEATURES = 1_000_000       # values per sample
+MAX_CLASSES = 1000
+MAX_ABS_FEATURE = 1024.0       # fixed-point inputs (docs/pot.md): standardise larger data
+CHUNK_MAGIC = b"ZKPOTC1\n"
+
+
+class DatasetError(ValueError):
+    """A dataset is malformed or outside the limits."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features (n, *input_shape) float32 and integer labels (n,) in 0..num_classes-1."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    num_classes: int
+    input_shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """The samples at ``index``, in that order."""
+        return Dataset(self.features[index], self.labels[index], self.num_classes, self.input_shape)
+
+
+def validate(features: np.ndarray, labels: np.ndarray, num_classes: int | None = None) -> Dataset:
+    """Check shapes, values and limits; return a ``Dataset`` or raise ``DatasetError``."""
+    x = np.asarray(features)
+    y = np.asarray(labels)
+    if x.dtype.kind not in "fiub":
+        raise DatasetError(f"features must be numeric, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise DatasetError(f"features must be (samples, ...), got shape {x.shape}")
+    if y.ndim != 1:
+        raise DatasetError(f"labels must be one-dimensional, got shape {y.shape}")
+    if x.shape[0] != y.shape[0]:
+        raise DatasetError(f"{x.shape[0]} feature rows but {y.shape[0]} labels")
+    n = x.shape[0]
+    if n < 2:
+        raise DatasetError(f"need at least 2 samples, got {n}")
+    if n > MAX_SAMPLES:
+        raise DatasetError(f"{n} samples exceed the limit {MAX_SAMPLES}")
+    per_sample = math.prod(x.shape[1:])
+    if per_sample > MAX_FEATURES or per_sample < 1:
+        raise DatasetError(f"{per_sample} values per sample (limit {MAX_FEATURES})")
+    x = x.astype(np.float32)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise DatasetError(f"features contain NaN or infinity (first at sample {row})")
+    if np.abs(x).max() > MAX_ABS_FEATURE:
+        raise DatasetError(f"feature values must lie in [-{MAX_ABS_FEATURE:g}, {MAX_ABS_FEATURE:g}]; standardise the data")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise DatasetError("labels must be integers")
+    elif y.dtype.kind not in "iub":
+        raise DatasetError(f"labels must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise DatasetError(f"labels must be >= 0, found {int(y.min())}")
+    classes = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    if not 2 <= classes <= MAX_CLASSES:
+        raise DatasetError(f"number of classes must be in 2..{MAX_CLASSES}, got {classes}")
+    if y.max() >= classes:
+        raise DatasetError(f"label {int(y.max())} out of range for {classes} classes")
+    return Dataset(np.ascontiguousarray(x), y, classes, tuple(int(d) for d in x.shape[1:]))
+
+
+def load_csv(data: bytes, num_classes: int | None = None) -> Dataset:
+    """Parse CSV bytes (label column ``label`` or the last column); see module doc."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    except UnicodeDecodeError:
+        raise DatasetError("CSV is not UTF-8 text") from None
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if not rows:
+        raise DatasetError("CSV is empty")
+    header = None
+    try:
+        [float(c) for c in rows[0]]
+    except ValueError:
+        header, rows = [c.strip().lower() for c in rows[0]], rows[1:]
+    width = len(header) if header else len(rows[0])
+    if width < 2:
+        raise DatasetError("CSV needs at least one feature column and a label column")
+    label_col = header.index("label") if header and "label" in header else width - 1
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise DatasetError(f"CSV row {i + 1 + bool(header)} has {len(row)} columns, expected {width}")
+        try:
+            values[i] = [float(c) for c in row]
+        except ValueError as exc:
+            raise DatasetError(f"CSV row {i + 1 + bool(header)}: {exc}") from None
+    labels = values[:, label_col]
+    features = np.delete(values, label_col, axis=1)
+    return validate(features, labels, num_classes)
+
+
+def load_npz(data: bytes, num_classes: int | None = None) -> Dataset:
+    """Parse NPZ bytes holding ``x``/``y`` or ``features``/``labels`` (no pickles)."""
+    try:
+        archive = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as exc:
+        raise DatasetError(f"not a readable NPZ file: {exc}") from None
+    names = set(archive.files)
+    for fx, fy in (("x", "y"), ("features", "labels")):
+        if {fx, fy} <= names:
+            try:
+                return validate(archive[fx], archive[fy], num_classes)
+            except ValueError as exc:
+                if isinstance(exc, DatasetError):
+                    raise
+                raise DatasetError(f"NPZ arrays unreadable: {exc}") from None
+    raise DatasetError(f"NPZ must hold arrays x/y or features/labels, found {sorted(names)}")
+
+
+def _seeded_permutation(n: int, seed: int, purpose: bytes) -> np.ndarray:
+    """A permutation of range(n) from keccak-derived PCG64 raw output (stable across platforms)."""
+    from zkpot.hashing import keccak
+
+    key = int.from_bytes(keccak(purpose + seed.to_bytes(8, "big"))[:16], "big")
+    raw = np.random.PCG64(key).random_raw(n)
+    return np.argsort(raw, kind="stable")
+
+
+def split(ds: Dataset, test_fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Seeded train/test split (permutation from the seed; see docs/pot.md)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise DatasetError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    n_test = max(1, int(round(len(ds) * test_fraction)))
+    if n_test >= len(ds):
+        raise DatasetError("test set would take every sample")
+    order = _seeded_permutation(len(ds), seed, b"zkpot.split")
+    return ds.subset(np.sort(order[n_test:])), ds.subset(np.sort(order[:n_test]))
+
+
+def demo_dataset(name: str) -> Dataset:
+    """Bundled data (no download): ``digits`` (64 features), ``digits-images`` (1x8x8), ``wine``."""
+    from sklearn import datasets as skd
+
+    if name in ("digits", "digits-images"):
+        bunch = skd.load_digits()
+        x = (bunch.data / 16.0).astype(np.float32)
+        if name == "digits-images":
+            x = x.reshape(-1, 1, 8, 8)
+        return validate(x, bunch.target, 10)
+    if name == "wine":
+        bunch = skd.load_wine()
+        x = (bunch.data - bunch.data.mean(0)) / bunch.data.std(0)
+        return validate(x.astype(np.float32), bunch.target, 3)
+    raise DatasetError(f"unknown demo dataset {name!r} (known: digits, digits-images, wine)")
+
+
+def encode_chunk(ds: Dataset) -> bytes:
+    """Canonical chunk bytes: magic, JSON header, float32 LE features, int32 LE labels."""
+    header = {"input_shape": list(ds.input_shape), "n": len(ds), "num_classes": ds.num_classes,
+              "features": "<f4", "labels": "<i4"}
+    return (CHUNK_MAGIC + canonical_json(header) + b"\n"
+            + np.ascontiguousarray(ds.features, dtype="<f4").tobytes()
+            + np.ascontiguousarray(ds.labels, dtype="<i4").tobytes())
+
+
+def decode_chunk(data: bytes) -> Dataset:
+    """Inverse of ``encode_chunk``, validated."""
+    if not data.startswith(CHUNK_MAGIC):
+        raise DatasetError("not a zkpot chunk: missing magic bytes ZKPOTC1")
+    end = data.find(b"\n", len(CHUNK_MAGIC))
+    try:
+        header = json.loads(data[len(CHUNK_MAGIC):end])
+        n, shape = int(header["n"]), tuple(header["input_shape"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"bad chunk header: {exc}") from None
+    size = n * math.prod(shape)
+    body = data[end + 1:]
+    if len(body) != 4 * size + 4 * n:
+        raise DatasetError(f"chunk body has {len(body)} bytes, expected {4 * size + 4 * n}")
+    x = np.frombuffer(body[:4 * size], dtype="<f4").reshape((n, *shape))
+    y = np.frombuffer(body[4 * size:], dtype="<i4")
+    return validate(x, y, header["num_classes"])

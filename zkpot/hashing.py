@@ -1,0 +1,103 @@
+"""Hashing for the protocol: keccak256, the canonical state serialisation and its hash, and
+the declaration commitment that the contract checks bit for bit.
+
+Canonical state serialisation (``serialize_state``), documented in docs/pot.md:
+
+    b"ZKPOTS1\\n" || header || b"\\n" || payload
+
+``header`` is canonical JSON (sorted keys, no whitespace, ASCII) of
+``{"frac_bits": {...}, "meta": {...}, "tensors": [[name, shape], ...]}``; tensors appear in the
+order given (parameters in layer order, ``weight`` before ``bias``, then optimiser buffers).
+``payload`` is every tensor's values, C order, as signed 64-bit big-endian integers.
+The weights hash H(S) is keccak256 of these bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from eth_hash.auto import keccak as _keccak
+
+STATE_MAGIC = b"ZKPOTS1\n"
+_BE_INT64 = np.dtype(">i8")
+
+
+def keccak(data: bytes) -> bytes:
+    """keccak256 of ``data`` (Ethereum's hash, not NIST SHA3-256)."""
+    return _keccak(bytes(data))
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, no whitespace, ASCII only, no NaN/Infinity."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
+
+
+def serialize_state(tensors: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> bytes:
+    """Serialise named integer tensors (in the mapping's order) canonically; see module doc."""
+    header = {"meta": dict(meta or {}), "tensors": []}
+    parts = []
+    for name, array in tensors.items():
+        arr = np.asarray(array)
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"tensor {name!r} has dtype {arr.dtype}; the state holds integers only")
+        header["tensors"].append([name, list(arr.shape)])
+        parts.append(np.ascontiguousarray(arr, dtype=_BE_INT64).tobytes())
+    return STATE_MAGIC + canonical_json(header) + b"\n" + b"".join(parts)
+
+
+def deserialize_state(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Inverse of ``serialize_state``: (tensors as native int64 arrays, meta)."""
+    if not data.startswith(STATE_MAGIC):
+        raise ValueError("not a zkpot state: missing magic bytes ZKPOTS1")
+    end = data.find(b"\n", len(STATE_MAGIC))
+    if end < 0:
+        raise ValueError("truncated zkpot state: no header terminator")
+    header = json.loads(data[len(STATE_MAGIC):end])
+    offset = end + 1
+    tensors: dict[str, np.ndarray] = {}
+    for name, shape in header["tensors"]:
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        chunk = data[offset:offset + 8 * count]
+        if len(chunk) != 8 * count:
+            raise ValueError(f"truncated zkpot state at tensor {name!r}")
+        tensors[name] = np.frombuffer(chunk, dtype=_BE_INT64).astype(np.int64).reshape(shape)
+        offset += 8 * count
+    if offset != len(data):
+        raise ValueError(f"zkpot state has {len(data) - offset} trailing bytes")
+    return tensors, header["meta"]
+
+
+def weights_hash(state: bytes | Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> bytes:
+    """H(S): keccak256 of the canonical serialisation (pass the bytes or the tensors)."""
+    data = state if isinstance(state, (bytes, bytearray)) else serialize_state(state, meta)
+    return keccak(bytes(data))
+
+
+def _bytes32(value: bytes | str, what: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+def address_bytes(node: str | bytes) -> bytes:
+    """A 20-byte EVM address from ``0x…`` hex (any case) or raw bytes."""
+    raw = bytes.fromhex(node.removeprefix("0x")) if isinstance(node, str) else bytes(node)
+    if len(raw) != 20:
+        raise ValueError(f"node address must be 20 bytes, got {len(raw)}")
+    return raw
+
+
+def commitment(rho: bytes | str, rand: bytes | str, node: str | bytes) -> bytes:
+    """keccak256(abi.encodePacked(bytes32 rho, bytes32 rand, address node)): 32+32+20 bytes."""
+    return keccak(_bytes32(rho, "rho") + _bytes32(rand, "rand") + address_bytes(node))
+
+
+def random_rand() -> bytes:
+    """A fresh 32-byte blinding value for a commitment (OS randomness)."""
+    return secrets.token_bytes(32)

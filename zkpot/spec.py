@@ -1,0 +1,263 @@
+"""Model spec: a declarative JSON description of the network and its training, from an
+allow-list of layers. Nothing in a spec is ever executed; it is validated and interpreted.
+
+Layers (``type``): Linear(in_features, out_features), ReLU, Conv2d(in_channels, out_channels,
+kernel_size, stride=1, padding=0), MaxPool2d(kernel_size) (stride = kernel_size), Flatten,
+Dropout(p). Loss: ``cross_entropy``. Optimiser: ``sgd`` (lr, momentum) or ``adam`` (lr, betas,
+eps). ``batch_size`` >= 2 keeps per-sample losses (the training secret) out of any single
+observable batch value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_FAN_IN = 4096          # exact fixed-point products need bounded reductions (docs/pot.md)
+MAX_WIDTH = 4096           # features/channels per layer
+MAX_PARAMS = 5_000_000
+MAX_LAYERS = 64
+MAX_KERNEL = 11
+MAX_EPOCHS = 1000
+MAX_BATCH = 4096
+MAX_CLASSES = 1000
+
+
+class SpecError(ValueError):
+    """A model spec is malformed or does not fit the dataset."""
+
+
+class _Layer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Linear(_Layer):
+    type: Literal["Linear"]
+    in_features: int = Field(ge=1, le=MAX_WIDTH)
+    out_features: int = Field(ge=1, le=MAX_WIDTH)
+
+
+class ReLU(_Layer):
+    type: Literal["ReLU"]
+
+
+class Conv2d(_Layer):
+    type: Literal["Conv2d"]
+    in_channels: int = Field(ge=1, le=MAX_WIDTH)
+    out_channels: int = Field(ge=1, le=MAX_WIDTH)
+    kernel_size: int = Field(ge=1, le=MAX_KERNEL)
+    stride: int = Field(1, ge=1, le=MAX_KERNEL)
+    padding: int = Field(0, ge=0, le=MAX_KERNEL)
+
+
+class MaxPool2d(_Layer):
+    type: Literal["MaxPool2d"]
+    kernel_size: int = Field(ge=1, le=MAX_KERNEL)
+
+
+class Flatten(_Layer):
+    type: Literal["Flatten"]
+
+
+class Dropout(_Layer):
+    type: Literal["Dropout"]
+    p: float = Field(ge=0.0, le=0.9)
+
+
+Layer = Annotated[Union[Linear, ReLU, Conv2d, MaxPool2d, Flatten, Dropout], Field(discriminator="type")]
+ALLOWED_LAYERS = ("Linear", "ReLU", "Conv2d", "MaxPool2d", "Flatten", "Dropout")
+
+
+class SGD(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["sgd"]
+    lr: float = Field(gt=0.0, le=10.0)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class Adam(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["adam"]
+    lr: float = Field(gt=0.0, le=1.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0.0, le=1.0)
+
+
+Optimizer = Annotated[Union[SGD, Adam], Field(discriminator="type")]
+
+
+class ModelSpec(BaseModel):
+    """A network and how to train it; see the module doc for the allow-list."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    layers: list[Layer] = Field(min_length=1, max_length=MAX_LAYERS)
+    loss: Literal["cross_entropy"] = "cross_entropy"
+    optimizer: Optimizer
+    batch_size: int = Field(ge=2, le=MAX_BATCH)
+    epochs: int = Field(1, ge=1, le=MAX_EPOCHS)
+    seed: int = Field(0, ge=0, lt=2**63)
+
+    @classmethod
+    def from_json(cls, data: str | bytes | dict[str, Any]) -> "ModelSpec":
+        """Parse and validate a spec; raise ``SpecError`` naming the offending field."""
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise SpecError(f"spec is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise SpecError("spec must be a JSON object")
+        for i, layer in enumerate(data.get("layers") or []):
+            kind = layer.get("type") if isinstance(layer, dict) else None
+            if kind not in ALLOWED_LAYERS:
+                raise SpecError(f"layer {i}: unknown layer type {kind!r} (allowed: {', '.join(ALLOWED_LAYERS)})")
+        opt = data.get("optimizer")
+        if isinstance(opt, dict) and opt.get("type") not in ("sgd", "adam"):
+            raise SpecError(f"optimizer: unknown type {opt.get('type')!r} (allowed: sgd, adam)")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SpecError(_describe(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON-ready data (defaults filled in)."""
+        return self.model_dump(mode="json")
+
+    def check_against(self, input_shape: tuple[int, ...], num_classes: int) -> list[tuple[int, ...]]:
+        """Check the layers against a dataset; return each layer's output shape or raise ``SpecError``."""
+        return infer_shapes(self, tuple(input_shape), num_classes)
+
+    def param_count(self, input_shape: tuple[int, ...]) -> int:
+        """Number of trainable parameters."""
+        total = 0
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                total += layer.out_features * (layer.in_features + 1)
+            elif isinstance(layer, Conv2d):
+                total += layer.out_channels * (layer.in_channels * layer.kernel_size**2 + 1)
+        return total
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        loc = loc.replace("layers.", "layer ").replace(".Linear", "").replace(".Conv2d", "")
+        for name in ALLOWED_LAYERS:
+            loc = loc.replace(f".{name}", "")
+        parts.append(f"{loc}: {err['msg']}")
+    return "invalid spec: " + "; ".join(parts)
+
+
+def infer_shapes(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> list[tuple[int, ...]]:
+    """Per-layer output shapes (without batch); ``SpecError`` on the first mismatch."""
+    if not 2 <= num_classes <= MAX_CLASSES:
+        raise SpecError(f"num_classes must be in 2..{MAX_CLASSES}, got {num_classes}")
+    shape = tuple(input_shape)
+    shapes = []
+    for i, layer in enumerate(spec.layers):
+        name = f"layer {i} ({layer.type})"
+        if isinstance(layer, Linear):
+            if len(shape) != 1:
+                raise SpecError(f"{name}: expects a flat input, got shape {shape}; add a Flatten layer")
+            if shape[0] != layer.in_features:
+                raise SpecError(f"{name}: in_features={layer.in_features} but its input has {shape[0]} features")
+            shape = (layer.out_features,)
+        elif isinstance(layer, Conv2d):
+            if len(shape) != 3:
+                raise SpecError(f"{name}: expects input (channels, height, width), got shape {shape}")
+            if shape[0] != layer.in_channels:
+                raise SpecError(f"{name}: in_channels={layer.in_channels} but its input has {shape[0]} channels")
+            k, s, p = layer.kernel_size, layer.stride, layer.padding
+            h, w = (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1
+            if h < 1 or w < 1:
+                raise SpecError(f"{name}: kernel {k} does not fit input {shape[1]}x{shape[2]} with padding {p}")
+            shape = (layer.out_channels, h, w)
+        elif isinstance(layer, MaxPool2d):
+            if len(shape) != 3:
+                raise SpecError(f"{name}: expects input (channels, height, width), got shape {shape}")
+            k = layer.kernel_size
+            if shape[1] < k or shape[2] < k:
+                raise SpecError(f"{name}: kernel {k} larger than input {shape[1]}x{shape[2]}")
+            shape = (shape[0], shape[1] // k, shape[2] // k)
+        elif isinstance(layer, Flatten):
+            shape = (math.prod(shape),)
+        shapes.append(shape)
+        fan_in = _fan_in(layer)
+        if fan_in > MAX_FAN_IN:
+            raise SpecError(f"{name}: fan-in {fan_in} exceeds the limit {MAX_FAN_IN}")
+        if math.prod(shape) > 1_000_000:
+            raise SpecError(f"{name}: output of {math.prod(shape)} values per sample is too large")
+    if shape != (num_classes,):
+        raise SpecError(f"the last layer outputs shape {shape}, expected ({num_classes},) for {num_classes} classes")
+    params = spec.param_count(input_shape)
+    if params > MAX_PARAMS:
+        raise SpecError(f"model has {params} parameters, more than the limit {MAX_PARAMS}")
+    return shapes
+
+
+def _fan_in(layer) -> int:
+    if isinstance(layer, Linear):
+        return layer.in_features
+    if isinstance(layer, Conv2d):
+        return layer.in_channels * layer.kernel_size**2
+    return 0
+
+
+def build_model(spec: ModelSpec):
+    """The float torch module for ``spec`` (``nn.Sequential``; parameter names ``<i>.weight``)."""
+    from torch import nn
+
+    modules = []
+    for layer in spec.layers:
+        if isinstance(layer, Linear):
+            modules.append(nn.Linear(layer.in_features, layer.out_features))
+        elif isinstance(layer, Conv2d):
+            modules.append(nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
+                                     stride=layer.stride, padding=layer.padding))
+        elif isinstance(layer, MaxPool2d):
+            modules.append(nn.MaxPool2d(layer.kernel_size))
+        elif isinstance(layer, ReLU):
+            modules.append(nn.ReLU())
+        elif isinstance(layer, Flatten):
+            modules.append(nn.Flatten())
+        elif isinstance(layer, Dropout):
+            modules.append(nn.Dropout(layer.p))
+    return nn.Sequential(*modules)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # for demo_dataset("digits"): 64 features in [0, 1], 10 classes
+    "digits-mlp": {
+        "layers": [{"type": "Linear", "in_features": 64, "out_features": 32}, {"type": "ReLU"},
+                   {"type": "Dropout", "p": 0.1},
+                   {"type": "Linear", "in_features": 32, "out_features": 10}],
+        "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
+        "batch_size": 16, "epochs": 4, "seed": 7,
+    },
+    # for demo_dataset("digits-images"): 1x8x8 images in [0, 1], 10 classes
+    "digits-cnn": {
+        "layers": [{"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1},
+                   {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"},
+                   {"type": "Linear", "in_features": 128, "out_features": 10}],
+        "optimizer": {"type": "adam", "lr": 0.01},
+        "batch_size": 16, "epochs": 4, "seed": 11,
+    },
+    # for demo_dataset("wine"): 13 standardised features, 3 classes
+    "wine-mlp": {
+        "layers": [{"type": "Linear", "in_features": 13, "out_features": 16}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 16, "out_features": 3}],
+        "optimizer": {"type": "adam", "lr": 0.01},
+        "batch_size": 8, "epochs": 10, "seed": 3,
+    },
+}
+
+
+def preset(name: str) -> ModelSpec:
+    """A bundled spec by name (``digits-mlp``, ``digits-cnn``, ``wine-mlp``)."""
+    if name not in PRESETS:
+        raise SpecError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return ModelSpec.from_json(PRESETS[name])
