@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
+import {PullPayments} from "../utils/PullPayments.sol";
+import {IFederatedTask} from "./IFederatedTask.sol";
+
+/// @title FederatedTask
+/// @notice Federated training rounds whose contributions are accepted and paid by zk-proven
+/// accuracy; the chain never sees the data or the weights, only their commitments.
+contract FederatedTask is IFederatedTask, PullPayments {
+    struct GlobalModel {
+        uint256 commitment;
+        string cid;
+    }
+
+    uint256 private _taskCount;
+    mapping(uint256 => Task) private _tasks;
+    mapping(uint256 => bytes32[]) private _testSets;
+    mapping(uint256 => mapping(uint32 => GlobalModel)) private _globalModels;
+    mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
+    mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
+    mapping(uint256 => mapping(uint32 => mapping(uint256 => bool))) private _commitmentUsed;
+
+    /// @inheritdoc IFederatedTask
+    function createTask(TaskParams calldata p) external payable returns (uint256 taskId) {
+        if (p.testSetCommitments.length == 0) revert ShardsMissing();
+        if (p.threshold == 0 || p.threshold > p.sampleCount) revert ThresholdInvalid(p.threshold, p.sampleCount);
+        if (p.rounds == 0 || p.maxUpdatesPerRound == 0) revert RoundsInvalid(p.rounds, p.maxUpdatesPerRound);
+        if (p.deadline <= block.timestamp) revert DeadlineInvalid(p.deadline);
+        if (p.encryptionKey == bytes32(0)) revert EncryptionKeyMissing();
+        uint256 escrow = uint256(p.rounds) * p.maxUpdatesPerRound * p.rewardPerUpdate;
+        if (msg.value != escrow) revert EscrowMismatch(escrow, msg.value);
+
+        taskId = ++_taskCount;
+        _tasks[taskId] = Task({
+            employer: msg.sender,
+            status: TaskStatus.Active,
+            rounds: p.rounds,
+            round: 0,
+            maxUpdatesPerRound: p.maxUpdatesPerRound,
+            deadline: p.deadline,
+            verifier: p.verifier,
+            encryptionKey: p.encryptionKey,
+            sampleCount: p.sampleCount,
+            threshold: p.threshold,
+            rewardPerUpdate: p.rewardPerUpdate,
+            escrow: escrow
+        });
+        _testSets[taskId] = p.testSetCommitments;
+        _globalModels[taskId][0] = GlobalModel(p.initialModelCommitment, p.initialModelCid);
+        emit TaskCreated(taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey);
+    }
+
+    /// @inheritdoc IFederatedTask
+    function submitUpdate(
+        uint256 taskId,
+        uint32 round,
+        bytes[] calldata proofs,
+        uint256[][] calldata instances,
+        string calldata encryptedUpdateCid
+    ) external nonReentrant {
+        Task storage task = _openTask(taskId);
+        if (block.timestamp > task.deadline) revert TaskExpired(taskId, task.deadline);
+        if (round != task.round) revert RoundNotOpen(round, task.round);
+        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
+        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
+        (uint256 modelCommitment, uint256 correct) = _verifyShards(taskId, task.verifier, proofs, instances);
+        if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
+        // a proof says nothing about who made it: one commitment is paid once per round, so
+        // replaying another participant's proof earns nothing
+        if (_commitmentUsed[taskId][round][modelCommitment]) revert ModelCommitmentReused(modelCommitment);
+
+        // a faulty verifier cannot overpay: the count is capped at N
+        uint256 counted = correct > task.sampleCount ? task.sampleCount : correct;
+        uint256 reward = (task.rewardPerUpdate * counted) / task.sampleCount;
+        _commitmentUsed[taskId][round][modelCommitment] = true;
+        _submitted[taskId][round][msg.sender] = true;
+        _updateCounts[taskId][round] += 1;
+        task.escrow -= reward;
+        _credit(msg.sender, reward);
+        emit UpdateAccepted(taskId, round, msg.sender, modelCommitment, correct, reward, encryptedUpdateCid);
+    }
+
+    /// @inheritdoc IFederatedTask
+    function closeRound(uint256 taskId, uint32 round, uint256 modelCommitment, string calldata modelCid) external {
+        Task storage task = _openTask(taskId);
+        if (msg.sender != task.employer) revert CallerNotEmployer(msg.sender);
+        if (round != task.round) revert RoundNotOpen(round, task.round);
+
+        _globalModels[taskId][round + 1] = GlobalModel(modelCommitment, modelCid);
+        task.round = round + 1;
+        emit RoundClosed(taskId, round, modelCommitment, modelCid, _updateCounts[taskId][round]);
+        if (task.round == task.rounds) {
+            uint256 unspent = task.escrow;
+            task.status = TaskStatus.Completed;
+            task.escrow = 0;
+            _credit(task.employer, unspent);
+            emit TaskCompleted(taskId, unspent);
+        }
+    }
+
+    /// @inheritdoc IFederatedTask
+    function refund(uint256 taskId) external {
+        Task storage task = _openTask(taskId);
+        if (msg.sender != task.employer) revert CallerNotEmployer(msg.sender);
+        if (block.timestamp <= task.deadline) revert TaskNotExpired(taskId, task.deadline);
+        uint256 unspent = task.escrow;
+        task.status = TaskStatus.Refunded;
+        task.escrow = 0;
+        _credit(task.employer, unspent);
+        emit TaskRefunded(taskId, unspent);
+    }
+
+    /// @inheritdoc IFederatedTask
+    function getTask(uint256 taskId) external view returns (Task memory) {
+        return _tasks[taskId];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function testSetCommitments(uint256 taskId) external view returns (bytes32[] memory) {
+        return _testSets[taskId];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid) {
+        GlobalModel storage m = _globalModels[taskId][round];
+        return (m.commitment, m.cid);
+    }
+
+    /// @inheritdoc IFederatedTask
+    function updateCount(uint256 taskId, uint32 round) external view returns (uint32) {
+        return _updateCounts[taskId][round];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool) {
+        return _submitted[taskId][round][participant];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function isModelCommitmentUsed(uint256 taskId, uint32 round, uint256 modelCommitment)
+        external
+        view
+        returns (bool)
+    {
+        return _commitmentUsed[taskId][round][modelCommitment];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function taskCount() external view returns (uint256) {
+        return _taskCount;
+    }
+
+    function _openTask(uint256 taskId) private view returns (Task storage task) {
+        task = _tasks[taskId];
+        if (task.status != TaskStatus.Active) revert TaskNotActive(taskId);
+    }
+
+    /// @dev Verify one proof per shard; all must prove the same model on their shard's test set.
+    function _verifyShards(
+        uint256 taskId,
+        IAccuracyVerifier verifier,
+        bytes[] calldata proofs,
+        uint256[][] calldata instances
+    ) private returns (uint256 modelCommitment, uint256 correct) {
+        bytes32[] storage shards = _testSets[taskId];
+        if (proofs.length != shards.length || instances.length != shards.length) {
+            revert ShardCountMismatch(proofs.length, shards.length);
+        }
+        for (uint256 i = 0; i < shards.length; i++) {
+            (bytes32 testSet, uint256 model, uint256 count) = verifier.verifyAccuracy(proofs[i], instances[i]);
+            if (testSet != shards[i]) revert TestSetMismatch(i, testSet);
+            if (i == 0) modelCommitment = model;
+            else if (model != modelCommitment) revert ModelCommitmentMismatch(i, model);
+            correct += count;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
+
+/// @title Federated training tasks paid by zk-proven accuracy (ZKPoT)
+/// @notice An employer escrows rewards for `rounds` rounds of federated training. In each
+/// round a participant trains the round's global model on private data and submits a zk proof
+/// that its update, known only by its Poseidon commitment, classifies at least `threshold` of
+/// the task's committed test samples correctly, with the update encrypted to the employer's
+/// X25519 key and stored by CID. Only proven updates are accepted and paid; the employer
+/// aggregates them off-chain and closes the round with the new global model's commitment.
+/// @dev Reward of an accepted update = rewardPerUpdate * correctCount / sampleCount (pro rata
+/// to proven accuracy). Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what is not
+/// earned returns to the employer when the last round closes or after the deadline.
+interface IFederatedTask {
+    enum TaskStatus {
+        None,
+        Active,
+        Completed,
+        Refunded
+    }
+
+    /// @notice What the employer fixes when creating a task.
+    struct TaskParams {
+        IAccuracyVerifier verifier; // the circuit's verifier
+        bytes32[] testSetCommitments; // one per test-set shard (one proof per shard)
+        uint256 sampleCount; // N: test samples over all shards
+        uint256 threshold; // θ as a correct-count over all shards, 1 <= threshold <= N
+        uint32 rounds;
+        uint32 maxUpdatesPerRound;
+        uint256 rewardPerUpdate; // paid in full for an update proven correct on all N
+        bytes32 encryptionKey; // employer's X25519 public key
+        uint256 initialModelCommitment; // Poseidon commitment of round 0's global model
+        string initialModelCid;
+        uint64 deadline;
+    }
+
+    struct Task {
+        address employer;
+        TaskStatus status;
+        uint32 rounds;
+        uint32 round; // the open round
+        uint32 maxUpdatesPerRound;
+        uint64 deadline;
+        IAccuracyVerifier verifier;
+        bytes32 encryptionKey;
+        uint256 sampleCount;
+        uint256 threshold;
+        uint256 rewardPerUpdate;
+        uint256 escrow; // held for this task, not yet credited to anyone
+    }
+
+    event TaskCreated(
+        uint256 indexed taskId,
+        address indexed employer,
+        address verifier,
+        uint32 rounds,
+        uint256 threshold,
+        uint256 escrow,
+        bytes32 encryptionKey
+    );
+    event UpdateAccepted(
+        uint256 indexed taskId,
+        uint32 indexed round,
+        address indexed participant,
+        uint256 modelCommitment,
+        uint256 correctCount,
+        uint256 reward,
+        string encryptedUpdateCid
+    );
+    event RoundClosed(
+        uint256 indexed taskId, uint32 indexed round, uint256 modelCommitment, string modelCid, uint32 updates
+    );
+    event TaskCompleted(uint256 indexed taskId, uint256 refunded);
+    event TaskRefunded(uint256 indexed taskId, uint256 refunded);
+
+    error EscrowMismatch(uint256 expected, uint256 sent);
+    error ThresholdInvalid(uint256 threshold, uint256 sampleCount);
+    error ShardsMissing();
+    error RoundsInvalid(uint32 rounds, uint32 maxUpdatesPerRound);
+    error DeadlineInvalid(uint64 deadline);
+    error EncryptionKeyMissing();
+    error TaskNotActive(uint256 taskId);
+    error TaskExpired(uint256 taskId, uint64 deadline);
+    error TaskNotExpired(uint256 taskId, uint64 deadline);
+    error CallerNotEmployer(address caller);
+    error RoundNotOpen(uint32 round, uint32 openRound);
+    error RoundFull(uint32 round);
+    error UpdateAlreadySubmitted(address participant, uint32 round);
+    error ShardCountMismatch(uint256 proofs, uint256 shards);
+    error TestSetMismatch(uint256 shard, bytes32 testSetCommitment);
+    error ModelCommitmentMismatch(uint256 shard, uint256 modelCommitment);
+    error ModelCommitmentReused(uint256 modelCommitment);
+    error AccuracyBelowThreshold(uint256 correctCount, uint256 threshold);
+
+    /// @notice Create a task; msg.value must equal rounds * maxUpdatesPerRound * rewardPerUpdate.
+    function createTask(TaskParams calldata params) external payable returns (uint256 taskId);
+
+    /// @notice Submit an update for the open round: one proof per test-set shard, all for the
+    /// same model commitment; accepted only if every proof verifies on its shard's commitment,
+    /// the summed count reaches θ, the commitment is new in this round and the sender has not
+    /// submitted in this round. Credits the reward.
+    function submitUpdate(
+        uint256 taskId,
+        uint32 round,
+        bytes[] calldata proofs,
+        uint256[][] calldata instances,
+        string calldata encryptedUpdateCid
+    ) external;
+
+    /// @notice The employer closes the open round by publishing the aggregated global model.
+    function closeRound(uint256 taskId, uint32 round, uint256 modelCommitment, string calldata modelCid) external;
+
+    /// @notice After the deadline the employer reclaims the escrow not yet earned.
+    function refund(uint256 taskId) external;
+
+    function getTask(uint256 taskId) external view returns (Task memory);
+    function testSetCommitments(uint256 taskId) external view returns (bytes32[] memory);
+    /// @notice The global model participants start round `round` from.
+    function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid);
+    function updateCount(uint256 taskId, uint32 round) external view returns (uint32);
+    function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool);
+    function isModelCommitmentUsed(uint256 taskId, uint32 round, uint256 modelCommitment)
+        external
+        view
+        returns (bool);
+    function taskCount() external view returns (uint256);
+}
