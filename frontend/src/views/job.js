@@ -1,0 +1,123 @@
+// One job, live: stage timeline, declarations and reveals, curves, proof, payments, reclaim.
+import uPlot from "uplot";
+import { api } from "../api.js";
+import { connect, sendTransaction, waitForReceipt } from "../wallet.js";
+import { escapeHtml, formatEth, short, stageState } from "../format.js";
+
+function timeline(job) {
+  return job.stages.map((s) => {
+    const st = stageState(s, job.quorum);
+    const cls = s.finalised ? "final" : s.declarations.length ? "declared" : "waiting";
+    return `<li class="stage ${cls}" data-stage="${s.stage}" title="stage ${s.stage}: ${st}">
+      <span class="n">S${s.stage}</span><span class="st">${st}</span></li>`;
+  }).join("");
+}
+
+function declarations(job) {
+  const rows = [];
+  for (const s of job.stages) {
+    for (const d of s.declarations) {
+      const paid = s.paid.some((a) => a.toLowerCase() === d.node.toLowerCase());
+      const slashed = s.slashed.some((x) => (x.node || "").toLowerCase() === d.node.toLowerCase());
+      rows.push(`<tr class="declaration" data-stage="${s.stage}">
+        <td>S${s.stage}</td><td class="mono" title="${d.node}">${short(d.node, 4)}</td>
+        <td class="mono" title="${d.weights_hash}">${short(d.weights_hash)}</td>
+        <td class="mono" title="${d.commitment}">${short(d.commitment)}</td>
+        <td>${s.finalised ? (slashed ? "slashed" : "revealed ✓") : "committed"}</td>
+        <td>${paid ? "paid" : ""}</td></tr>`);
+    }
+  }
+  return rows.length ? `<table class="decl"><thead><tr><th>stage</th><th>node</th><th>H(S)</th><th>commitment</th>
+    <th>reveal</th><th>payment</th></tr></thead><tbody>${rows.join("")}</tbody></table>`
+    : `<p class="muted">No declarations yet: nodes are training stage 1.</p>`;
+}
+
+function reveals(job) {
+  const fin = job.stages.filter((s) => s.finalised);
+  if (!fin.length) return `<p class="muted">No stage revealed yet.</p>`;
+  return `<ul class="reveals">${fin.map((s) => `<li class="reveal" data-stage="${s.stage}">S${s.stage}: ρ
+    <span class="mono" title="${s.finalised.rho || ""}">${short(s.finalised.rho || "")}</span>, weights
+    ${s.finalised.weights_cid ? `<a href="/api/content/${s.finalised.weights_cid}" download>${short(s.finalised.weights_cid, 8)}</a>` : short(s.finalised.weights_hash)}
+    ${s.conflicts.length ? `<span class="error">${s.conflicts.length} conflict(s)</span>` : ""}</li>`).join("")}</ul>`;
+}
+
+function proof(job) {
+  if (!job.proof) {
+    return `<p class="muted">${job.test_set ? "Test set committed; waiting for the accuracy proof." : "Accuracy proof pending until the last stage is final."}</p>`;
+  }
+  const p = job.proof;
+  return `<p class="ok" id="proof-verified">Verified on-chain in block ${p.block}: ${p.correct} of ${p.total} correct
+    (${(100 * p.accuracy).toFixed(1)} % ≥ θ ${(100 * job.theta).toFixed(1)} %), tx <span class="mono">${short(p.tx)}</span>.</p>`;
+}
+
+function plot(el, job) {
+  const box = el.querySelector("#curves");
+  const pts = job.stages.filter((s) => s.metrics);
+  if (!pts.length) {
+    box.innerHTML = `<p class="muted">Curves appear as stages are finalised.</p>`;
+    return;
+  }
+  box.innerHTML = "";
+  const xs = pts.map((s) => s.stage);
+  const loss = pts.map((s) => s.metrics.mean_loss ?? null);
+  const acc = pts.map((s) => (s.metrics.accuracy == null ? null : 100 * s.metrics.accuracy));
+  new uPlot({
+    width: Math.min(720, box.clientWidth || 720), height: 240,
+    scales: { x: { time: false }, acc: { range: [0, 100] } },
+    axes: [{ label: "stage" }, { label: "mean loss" }, { scale: "acc", side: 1, label: "accuracy %", grid: { show: false } }],
+    series: [{ label: "stage" },
+      { label: "mean loss", stroke: "#c0392b", width: 2, points: { show: true } },
+      { label: "accuracy %", scale: "acc", stroke: "#2471a3", width: 2, points: { show: true } }],
+  }, [xs, loss, acc], box);
+}
+
+export async function renderJob(el, id, state) {
+  let job;
+  try {
+    job = await api.job(id);
+  } catch (e) {
+    el.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
+    return;
+  }
+  const mine = state.account && state.account.toLowerCase() === job.employer.toLowerCase();
+  el.innerHTML = `
+    <h1>Job #${job.job_id} <span class="badge ${job.status}" id="job-status">${job.status}</span></h1>
+    <section class="card summary">
+      <dl>
+        <dt>employer</dt><dd class="mono">${job.employer}</dd>
+        <dt>manifest</dt><dd class="mono">${job.manifest_cid ? `<a href="/api/content/${job.manifest_cid}">${short(job.manifest_cid, 10)}</a>` : ""} ${short(job.manifest_hash)}</dd>
+        <dt>stages</dt><dd><span id="stages-final">${job.stages_final}</span> of ${job.stage_count} final, C = ${job.quorum}</dd>
+        <dt>escrow</dt><dd>${formatEth(job.deposit)} (${formatEth(job.reward_per_stage)} per stage), θ = ${job.theta}</dd>
+        <dt>paid</dt><dd>${formatEth(job.paid)}</dd>
+        <dt>deadline</dt><dd>${new Date(job.deadline * 1000).toLocaleString()}</dd>
+      </dl>
+      ${mine && job.can_reclaim ? `<button id="reclaim" type="button">Reclaim unearned escrow</button>` : ""}
+      <div id="job-msg"></div>
+    </section>
+    <h2>Stage timeline</h2>
+    <ol class="timeline" id="timeline">${timeline(job)}</ol>
+    <h2>Loss and accuracy</h2>
+    <div id="curves" class="card"></div>
+    <h2>Declarations</h2>
+    ${declarations(job)}
+    <h2>Reveals</h2>
+    ${reveals(job)}
+    <h2>Accuracy proof</h2>
+    <section class="card" id="proof">${proof(job)}</section>
+    ${job.final_model_cid ? `<p><a id="final-model" href="/api/content/${job.final_model_cid}" download>Download the final model</a></p>` : ""}`;
+  plot(el, job);
+  const btn = el.querySelector("#reclaim");
+  if (btn) {
+    btn.addEventListener("click", async () => {
+      const msg = el.querySelector("#job-msg");
+      try {
+        const from = state.account || (await connect());
+        const tx = await api.reclaimTx(job.job_id);
+        await waitForReceipt(await sendTransaction(from, tx));
+        msg.innerHTML = `<p class="ok">Escrow reclaimed; withdraw it from the Operators page.</p>`;
+      } catch (e) {
+        msg.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
+      }
+    });
+  }
+}

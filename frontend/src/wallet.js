@@ -1,0 +1,58 @@
+// The wallet through EIP-1193 (window.ethereum): accounts, signing in (EIP-4361), transactions.
+import { api, session, setSession } from "./api.js";
+
+export function provider() {
+  if (!window.ethereum) throw new Error("No wallet found: install an EIP-1193 wallet (MetaMask or similar).");
+  return window.ethereum;
+}
+
+export async function connect() {
+  const accounts = await provider().request({ method: "eth_requestAccounts" });
+  if (!accounts || !accounts.length) throw new Error("The wallet shared no account.");
+  return accounts[0];
+}
+
+export async function currentAccount() {
+  if (!window.ethereum) return null;
+  const accounts = await window.ethereum.request({ method: "eth_accounts" });
+  return accounts && accounts.length ? accounts[0] : null;
+}
+
+function utf8Hex(text) {
+  return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Sign-In with Ethereum: the server prepares the message, the wallet signs it (personal_sign).
+export async function signIn(address) {
+  const s = session();
+  if (s && s.address.toLowerCase() === address.toLowerCase()) return s;
+  const challenge = await api.nonce(address);
+  const signature = await provider().request({
+    method: "personal_sign",
+    params: [utf8Hex(challenge.message), address],
+  });
+  const out = await api.verify(challenge.message, signature);
+  setSession(out);
+  return out;
+}
+
+const toHex = (v) => "0x" + BigInt(v).toString(16);
+
+export async function sendTransaction(from, tx) {
+  return provider().request({
+    method: "eth_sendTransaction",
+    params: [{ from, to: tx.to, data: tx.data, value: toHex(tx.value || 0) }],
+  });
+}
+
+export async function waitForReceipt(hash, { tries = 240 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    const r = await provider().request({ method: "eth_getTransactionReceipt", params: [hash] });
+    if (r) {
+      if (r.status !== "0x1") throw new Error(`transaction ${hash} reverted`);
+      return r;
+    }
+    await new Promise((ok) => setTimeout(ok, 500));
+  }
+  throw new Error(`transaction ${hash} not mined yet`);
+}
