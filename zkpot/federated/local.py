@@ -1,0 +1,87 @@
+"""A participant's local training, and the two Byzantine behaviours the demo shows.
+
+Training is plain torch on data that stays in this process: it starts from the round's global
+model and returns the new state. Nothing here touches the network, the chain or storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Behaviour(str, Enum):
+    """How a participant produces its update."""
+
+    honest = "honest"
+    label_flip = "label_flip"          # trains on y -> (C - 1 - y): a poisoning attack
+    random_weights = "random_weights"  # submits noise: a lazy / sabotaging participant
+
+
+@dataclass(frozen=True)
+class LocalTraining:
+    """Local optimisation settings: epochs of SGD over the participant's own samples."""
+
+    epochs: int = 5
+    lr: float = 0.05
+    batch_size: int = 16
+    seed: int = 0
+
+
+def flip_labels(y: np.ndarray, num_classes: int) -> np.ndarray:
+    return (num_classes - 1 - np.asarray(y)).astype(np.int64)
+
+
+def train_local(model_factory: Callable[[], nn.Module], global_state: dict[str, torch.Tensor],
+                X: np.ndarray, y: np.ndarray, training: LocalTraining) -> dict[str, torch.Tensor]:
+    """Train from ``global_state`` on (X, y); return the trained state (float32, detached)."""
+    torch.manual_seed(training.seed)
+    model = model_factory()
+    model.load_state_dict(global_state)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=training.lr, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    gen = torch.Generator().manual_seed(training.seed)
+    for _ in range(training.epochs):
+        order = torch.randperm(len(Xt), generator=gen)
+        for start in range(0, len(Xt), training.batch_size):
+            batch = order[start:start + training.batch_size]
+            opt.zero_grad()
+            loss_fn(model(Xt[batch]), yt[batch]).backward()
+            opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def random_state(model_factory: Callable[[], nn.Module], seed: int, scale: float = 1.0) -> dict[str, torch.Tensor]:
+    """Gaussian noise in the model's shapes."""
+    gen = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(v.shape, generator=gen) * scale
+            for k, v in model_factory().state_dict().items()}
+
+
+def make_update(behaviour: Behaviour, model_factory: Callable[[], nn.Module],
+                global_state: dict[str, torch.Tensor], X: np.ndarray, y: np.ndarray,
+                num_classes: int, training: LocalTraining) -> dict[str, torch.Tensor]:
+    """The update a participant of the given behaviour would submit this round."""
+    if behaviour is Behaviour.random_weights:
+        return random_state(model_factory, training.seed)
+    labels = flip_labels(y, num_classes) if behaviour is Behaviour.label_flip else y
+    return train_local(model_factory, global_state, X, labels, training)
+
+
+def count_correct(model_factory: Callable[[], nn.Module], state: dict[str, torch.Tensor],
+                  X: np.ndarray, y: np.ndarray) -> int:
+    """Float model's correct predictions on (X, y): what the proof should prove."""
+    model = model_factory()
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(np.asarray(X), dtype=torch.float32)).argmax(1)
+    return int((pred == torch.as_tensor(np.asarray(y))).sum())
