@@ -1,10 +1,68 @@
-"""The FastAPI application (``uvicorn api.main:app``)."""
+"""The FastAPI application (``uvicorn api.main:app``): routers, problems, index, dashboard."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
-app = FastAPI(title="zkpot", version="0.1.0")
+from api import problems
+from api.siwe import SiweAuthority
+from zkpot.config import PROJECT_ROOT, Settings, get_settings
+
+DASHBOARD_DIR = PROJECT_ROOT / "frontend" / "dist"
+# room for the spec and the other form fields next to the dataset file
+FORM_OVERHEAD_BYTES = 256 * 1024
 
 
-@app.get("/api/health", summary="Liveness probe")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+class Health(BaseModel):
+    status: str
+
+
+def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
+               dashboard_dir: Path | None = DASHBOARD_DIR) -> FastAPI:
+    """Build the gateway for ``settings``; ``follow_chain`` starts the event index's poller."""
+    settings = settings or get_settings()
+    from api.index import ChainIndex
+    from api.routers import auth, content, events, jobs, nodes
+
+    index = ChainIndex(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if follow_chain:
+            index.start()
+        try:
+            yield
+        finally:
+            await index.stop()
+
+    app = FastAPI(
+        title="zkpot",
+        version="0.1.0",
+        summary="Verifiable ML training on an EVM chain: post jobs, follow Proof of Training "
+                "stages and zk accuracy proofs, download models.",
+        lifespan=lifespan,
+        # streaming limit on every request body: the dataset upload is the largest one
+        max_body_size=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+    )
+    app.state.settings = settings
+    app.state.siwe = SiweAuthority()
+    app.state.index = index
+    problems.install(app)
+
+    @app.get("/api/health", summary="Liveness probe", response_model=Health, tags=["meta"])
+    def health() -> Health:
+        return Health(status="ok")
+
+    for module in (auth, jobs, nodes, events, content):
+        app.include_router(module.router)
+    if dashboard_dir is not None and (dashboard_dir / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=dashboard_dir, html=True), name="dashboard")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,257 @@
+"""The read side: an in-memory index of jobs, stages, proofs, balances and nodes.
+
+The chain owns state; this index is only a projection of the contracts' events, fed by the
+chain client's ``fetch_events`` and rebuildable from block 0 at any time (``rebuild``). A
+background poller follows new blocks and fans each event out to live subscribers (SSE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hexbytes import HexBytes
+
+from zkpot.config import Settings
+
+log = logging.getLogger("zkpot.api.index")
+POLL_INTERVAL_S = 0.5
+NODE_EVENTS = {"NodeRegistered", "StakeToppedUp", "ExitRequested", "NodeExited", "StakeSlashed"}
+
+
+def _plain(v: Any) -> Any:
+    """Event values as JSON-friendly values (bytes as 0x-hex, big ints kept as int)."""
+    if isinstance(v, (bytes, bytearray, HexBytes)):
+        return "0x" + bytes(v).hex()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+@dataclass
+class IndexedEvent:
+    seq: int
+    name: str
+    block: int
+    tx: str
+    log_index: int
+    args: dict[str, Any]
+
+    @property
+    def job_id(self) -> int | None:
+        v = self.args.get("jobId")
+        return int(v) if v is not None else None
+
+    @property
+    def stage(self) -> int | None:
+        v = self.args.get("stage")
+        return int(v) if v is not None else None
+
+    def public(self) -> dict[str, Any]:
+        return {"seq": self.seq, "name": self.name, "block": self.block, "tx": self.tx,
+                "log_index": self.log_index, "job_id": self.job_id, "stage": self.stage,
+                "args": self.args}
+
+
+def normalise(ev: Any, seq: int) -> IndexedEvent:
+    """Accept the chain client's decoded events (web3 AttributeDict-like or dataclasses)."""
+    get = (lambda k, d=None: ev.get(k, d)) if hasattr(ev, "get") else (lambda k, d=None: getattr(ev, k, d))
+    name = get("event") or get("name")
+    args = get("args") or {}
+    tx = get("transactionHash") or get("tx_hash") or get("tx") or b""
+    block = get("blockNumber") if get("blockNumber") is not None else get("block", 0)
+    log_index = get("logIndex") if get("logIndex") is not None else get("log_index", 0)
+    args = {k: _plain(v) for k, v in dict(args).items()}
+    tx_hex = _plain(tx) if not isinstance(tx, str) else tx
+    if isinstance(tx_hex, str) and tx_hex and not tx_hex.startswith("0x"):
+        tx_hex = "0x" + tx_hex
+    return IndexedEvent(seq, str(name), int(block or 0), tx_hex, int(log_index or 0), args)
+
+
+@dataclass
+class StageRecord:
+    declarations: list[dict[str, Any]] = field(default_factory=list)
+    finalised: dict[str, Any] | None = None
+    slashed: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    paid: list[str] = field(default_factory=list)
+    agreed: dict[str, Any] | None = None
+
+
+@dataclass
+class JobRecord:
+    job_id: int
+    created: dict[str, Any]
+    block: int
+    tx: str
+    stages: dict[int, StageRecord] = field(default_factory=lambda: defaultdict(StageRecord))
+    events: list[IndexedEvent] = field(default_factory=list)
+    paid: int = 0
+    test_set: dict[str, Any] | None = None
+    proofs: list[dict[str, Any]] = field(default_factory=list)
+    completed: dict[str, Any] | None = None
+    failed: dict[str, Any] | None = None
+    forfeited: dict[str, Any] | None = None
+    reclaimed: dict[str, Any] | None = None
+
+
+class ChainIndex:
+    """Projection of contract events; thread-safe reads, one writer (the poller)."""
+
+    def __init__(self, settings: Settings, source: Callable[[int, int], list] | None = None,
+                 head: Callable[[], int] | None = None):
+        self.settings = settings
+        self._source = source
+        self._head = head
+        self._lock = threading.RLock()
+        self._task: asyncio.Task | None = None
+        self._subscribers: set[asyncio.Queue] = set()
+        self.error: str | None = None
+        self._reset()
+
+    # ---- state -------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.next_block = 0
+        self.events: list[IndexedEvent] = []
+        self.jobs: dict[int, JobRecord] = {}
+        self.credited: dict[str, int] = defaultdict(int)
+        self.withdrawn: dict[str, int] = defaultdict(int)
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+    def _wire(self) -> None:
+        """Bind to the chain client lazily: the API starts even when no chain is deployed."""
+        if self._source is not None:
+            return
+        from zkpot.chain import events as chain_events
+
+        self._source, self._head = chain_events.event_source(self.settings)
+
+    def rebuild(self) -> None:
+        """Forget everything and replay the chain from block 0."""
+        with self._lock:
+            self._reset()
+        self.poll_once()
+
+    def poll_once(self) -> list[IndexedEvent]:
+        """Read events up to the chain head and apply them; returns what was new."""
+        self._wire()
+        head = self._head()
+        if head < self.next_block:
+            return []
+        raw = self._source(self.next_block, head)
+        new = []
+        with self._lock:
+            for ev in raw:
+                ie = normalise(ev, len(self.events))
+                self._apply(ie)
+                self.events.append(ie)
+                new.append(ie)
+            self.next_block = head + 1
+        return new
+
+    # ---- projection ---------------------------------------------------------------------
+    def _apply(self, ev: IndexedEvent) -> None:
+        a, name = ev.args, ev.name
+        where = {"block": ev.block, "tx": ev.tx}
+        if name in NODE_EVENTS:
+            self._apply_node(name, a, where)
+            return
+        if name == "Withdrawn":
+            self.withdrawn[a["account"]] += int(a["amount"])
+            return
+        if ev.job_id is None:
+            return
+        if name == "JobCreated":
+            self.jobs[ev.job_id] = JobRecord(ev.job_id, a, ev.block, ev.tx)
+        job = self.jobs.get(ev.job_id)
+        if job is None:  # an event of a contract this index does not follow
+            return
+        job.events.append(ev)
+        stage = job.stages[ev.stage] if ev.stage is not None else None
+        if name == "StageDeclared":
+            stage.declarations.append({**a, **where})
+            self._node(a["node"])["declarations"] += 1
+        elif name == "StageConflicted":
+            stage.conflicts.append({**a, **where})
+        elif name == "StageAgreed":
+            stage.agreed = {**a, **where}
+        elif name == "StageFinalised":
+            stage.finalised = {**a, **where}
+        elif name == "DeclarationRewarded":
+            stage.paid.append(a["node"])
+            self.credited[a["node"]] += int(a["amount"])
+            job.paid += int(a["amount"])
+            self._node(a["node"])["stages_paid"] += 1
+        elif name == "DeclarationSlashed":
+            stage.slashed.append({**a, **where})
+        elif name == "TestSetPublished":
+            job.test_set = {**a, **where}
+        elif name == "AccuracyProofAccepted":
+            job.proofs.append({**a, **where})
+        elif name == "JobCompleted":
+            job.completed = {**a, **where}
+        elif name == "JobFailed":
+            job.failed = {**a, **where}
+        elif name == "BountyForfeited":
+            job.forfeited = {**a, **where}
+        elif name == "JobReclaimed":
+            job.reclaimed = {**a, **where}
+            self.credited[a["employer"]] += int(a["amount"])
+
+    def _node(self, address: str) -> dict[str, Any]:
+        return self.nodes.setdefault(address, {"address": address, "stake": 0, "status": "unregistered",
+                                               "declarations": 0, "stages_paid": 0})
+
+    def _apply_node(self, name: str, a: dict[str, Any], where: dict[str, Any]) -> None:
+        rec = self._node(a["node"])
+        if "stake" in a:
+            rec["stake"] = int(a["stake"])
+        rec["status"] = {"NodeRegistered": "active", "StakeToppedUp": rec["status"],
+                         "ExitRequested": "exiting", "NodeExited": "exited",
+                         "StakeSlashed": rec["status"]}[name]
+        if name == "NodeExited":
+            rec["stake"] = 0
+
+    # ---- live feed ----------------------------------------------------------------------
+    def subscribe(self) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize=1000)
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        self._subscribers.discard(q)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                new = await asyncio.to_thread(self.poll_once)
+                self.error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # chain down or not deployed yet: keep trying
+                self.error = f"{type(e).__name__}: {e}"
+                new = []
+            for ev in new:
+                for q in list(self._subscribers):
+                    if not q.full():
+                        q.put_nowait(ev)
+            await asyncio.sleep(POLL_INTERVAL_S)

@@ -1,0 +1,54 @@
+"""Node operators: nodes and stakes, declarations, earned and pending rewards, withdraw."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from api import chainlink
+from api.deps import SettingsDep, get_index
+from api.index import ChainIndex
+from api.problems import responses
+from api.schemas import ADDRESS_PATTERN, AccountPublic, NodePublic, UnsignedTx
+
+router = APIRouter(prefix="/api", tags=["nodes"])
+IndexDep = Annotated[ChainIndex, Depends(get_index)]
+AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="an account address")]
+
+
+def _norm(index: ChainIndex, address: str) -> str:
+    """The address as the index spells it (events carry checksummed addresses)."""
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(address)
+
+
+@router.get("/nodes", response_model=list[NodePublic], summary="Registered nodes",
+            responses=responses(503))
+def nodes(index: IndexDep, settings: SettingsDep) -> list[NodePublic]:
+    with index._lock:
+        recs = [dict(r) for r in index.nodes.values()]
+        earned = dict(index.credited)
+    pending = chainlink.pending_credit(settings, [r["address"] for r in recs])
+    return [NodePublic(address=r["address"], status=r["status"], stake=str(r["stake"]),
+                       declarations=r["declarations"], stages_paid=r["stages_paid"],
+                       earned=str(earned.get(r["address"], 0)), pending=str(pending[r["address"]]))
+            for r in sorted(recs, key=lambda r: r["address"].lower())]
+
+
+@router.get("/accounts/{address}", response_model=AccountPublic, summary="An account's rewards",
+            responses=responses(422, 503))
+def account(address: AddressPath, index: IndexDep, settings: SettingsDep) -> AccountPublic:
+    addr = _norm(index, address)
+    pending = chainlink.pending_credit(settings, [addr])[addr]
+    with index._lock:
+        return AccountPublic(address=addr, earned=str(index.credited.get(addr, 0)),
+                             pending=str(pending), withdrawn=str(index.withdrawn.get(addr, 0)))
+
+
+@router.get("/accounts/{address}/withdraw-tx", response_model=list[UnsignedTx],
+            summary="The withdraw transactions that pay out this account's credit",
+            responses=responses(409, 422, 503))
+def withdraw_tx(address: AddressPath, settings: SettingsDep) -> list[UnsignedTx]:
+    return chainlink.withdraw_transactions(settings, _norm(None, address))

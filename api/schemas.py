@@ -1,0 +1,120 @@
+"""Schema families shared by the routers (``JobCreate``, ``JobPublic``, …).
+
+Amounts are wei as decimal strings (they overflow JavaScript numbers); hashes are 0x-hex.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+CID_PATTERN = r"^b[a-z2-7]{20,200}$"
+
+JobStatus = Literal["training", "awaiting-test-set", "proving", "complete", "failed", "reclaimed"]
+
+
+class UnsignedTx(BaseModel):
+    """A transaction for the wallet to sign and send, exactly as the contract expects it."""
+
+    to: str = Field(description="contract address")
+    data: str = Field(description="ABI-encoded call, 0x-hex")
+    value: str = Field(description="wei to send, decimal")
+    chain_id: int
+
+
+class ChainRef(BaseModel):
+    block: int
+    tx: str
+
+
+class DeclarationPublic(ChainRef):
+    node: str
+    weights_hash: str
+    model_commitment: str = Field(description="Poseidon model commitment (decimal)")
+    commitment: str = Field(description="keccak256(rho ‖ rand ‖ node)")
+    status: Literal["committed", "revealed", "slashed", "conflicting"]
+    paid: bool
+
+
+class RevealPublic(ChainRef):
+    revealer: str
+    weights_hash: str
+    rho: str = Field(description="the training secret of the stage")
+    weights_cid: str = Field(description="content ID of the stage's weights")
+    confirmed: int
+
+
+class StageMetrics(BaseModel):
+    mean_loss: float | None = Field(None, description="mean per-sample training loss of the stage")
+    accuracy: float | None = Field(None, description="accuracy of the stage's weights on the test set")
+
+
+class StagePublic(BaseModel):
+    stage: int
+    state: Literal["waiting", "declared", "agreed", "final"]
+    declarations: list[DeclarationPublic]
+    finalised: RevealPublic | None
+    paid: list[str] = Field(description="nodes credited for this stage")
+    slashed: list[str]
+    conflicts: list[str] = Field(description="nodes that declared a different result")
+    metrics: StageMetrics | None
+
+
+class ProofPublic(ChainRef):
+    shard: int
+    submitter: str
+    correct: int
+
+
+class JobSummary(BaseModel):
+    job_id: int
+    employer: str
+    status: JobStatus
+    manifest_hash: str
+    manifest_cid: str
+    stage_count: int
+    stages_final: int
+    quorum: int = Field(description="C: agreeing declarations that finalise a stage")
+    reward_per_stage: str = Field(description="wei per confirmed declaration")
+    bounty: str = Field(description="wei paid for the accepted accuracy proof")
+    deposit: str = Field(description="wei escrowed: stages × C × reward + bounty")
+    paid: str = Field(description="wei credited to nodes so far")
+    deadline: int = Field(description="unix time")
+    created: ChainRef
+
+
+class JobPublic(JobSummary):
+    theta: float | None = Field(None, description="accuracy threshold, when the manifest is readable")
+    stages: list[StagePublic]
+    test_set_cid: str | None
+    proofs: list[ProofPublic]
+    correct: int | None = Field(None, description="correct predictions proven (when complete)")
+    final_model_cid: str | None
+    can_reclaim: bool = Field(description="deadline passed with stages unfinished")
+
+
+class NodePublic(BaseModel):
+    address: str
+    status: Literal["active", "exiting", "exited", "unregistered"]
+    stake: str
+    declarations: int
+    stages_paid: int
+    earned: str
+    pending: str
+
+
+class AccountPublic(BaseModel):
+    address: str
+    earned: str = Field(description="wei credited by the escrow (rewards and refunds)")
+    pending: str = Field(description="wei withdrawable now (escrow and registry credit)")
+    withdrawn: str
+
+
+class IndexStatus(BaseModel):
+    next_block: int
+    events: int
+    jobs: int
+    error: str | None
