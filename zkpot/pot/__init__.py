@@ -1,0 +1,1 @@
+"""Internals of the Proof-of-Training stage function (fixed-point arithmetic)."""
