@@ -17,7 +17,7 @@ contract JobEscrow is IJobEscrow, PullPayments {
 
     // packed so declare and reveal touch few slots
     struct Job {
-        address employer;
+        // slot 0: everything declare reads
         uint16 stages;
         uint16 stagesDone;
         uint16 confirmations;
@@ -25,14 +25,18 @@ contract JobEscrow is IJobEscrow, PullPayments {
         JobStatus status;
         uint8 shardCount;
         uint8 finalists;
-        uint96 reward;
-        uint96 remaining;
         uint40 deadline;
+        uint96 reward;
+        // slot 1
+        address employer;
+        uint96 remaining;
+        // slot 2
         uint96 bounty;
         uint40 testSetWindow;
         uint40 proofWindow;
         uint40 phaseDeadline;
         uint32 samples;
+        // slot 3
         address verifier;
         uint32 shardsProven; // bitmap
         uint32 correctCount;
