@@ -7,7 +7,6 @@ value) from the compiled ABIs and the deployment map, and signed by the user's w
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from api.problems import ProblemError
@@ -16,15 +15,10 @@ from zkpot.config import Settings
 
 
 @lru_cache(maxsize=8)
-def _web3(rpc_url: str):
+def _rpc_chain_id(rpc_url: str) -> int:
     from web3 import HTTPProvider, Web3
 
-    return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
-
-
-@lru_cache(maxsize=8)
-def _rpc_chain_id(rpc_url: str) -> int:
-    return _web3(rpc_url).eth.chain_id
+    return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 10})).eth.chain_id
 
 
 def chain_id_of(settings: Settings) -> int:
@@ -37,66 +31,82 @@ def chain_id_of(settings: Settings) -> int:
         raise ProblemError(503, f"the chain at {settings.rpc_url} does not answer") from e
 
 
-def deployment(settings: Settings) -> dict[str, str]:
-    """Contract name → address, from the map the deploy script writes; 503 if absent."""
-    path = settings.deployment_path
+def _deployment(settings: Settings):
+    from zkpot.chain import load_deployment
+
     try:
-        data = json.loads(path.read_text())
+        return load_deployment(settings)
     except (OSError, ValueError) as e:
-        raise ProblemError(503, f"zkpot contracts are not deployed (no map at {path})") from e
-    contracts = data.get("contracts", data)
-    return {k: v for k, v in contracts.items() if isinstance(v, str) and v.startswith("0x")}
+        raise ProblemError(503, f"zkpot contracts are not deployed here: {e}") from e
 
 
-def contract(settings: Settings, name: str):
-    from zkpot.chain.artifacts import load_artifact
+def _client(settings: Settings, key: str | None = None):
+    from zkpot.chain import ChainClient
 
-    address = deployment(settings).get(name)
-    if address is None:
-        raise ProblemError(503, f"{name} is not in the deployment map")
-    return _web3(settings.rpc_url).eth.contract(address=address, abi=load_artifact(name).abi)
+    return ChainClient(settings.rpc_url, key, chain_id=settings.chain_id, lock_dir=settings.path("locks"))
 
 
-def _call(fn):
+def escrow(settings: Settings, key: str | None = None):
+    from zkpot.chain import JobEscrowClient
+
+    return JobEscrowClient(_client(settings, key), _deployment(settings).escrow)
+
+
+def registry(settings: Settings):
+    from zkpot.chain import NodeRegistryClient
+
+    return NodeRegistryClient(_client(settings), _deployment(settings).registry)
+
+
+def _read(op):
+    from zkpot.chain import ChainError
+
     try:
-        return fn.call()
-    except ProblemError:
-        raise
-    except Exception as e:
-        raise ProblemError(503, f"the chain did not answer a view call: {type(e).__name__}") from e
-
-
-PAYERS = ("JobEscrow", "NodeRegistry")  # pull-payment contracts an account may hold credit in
+        return op()
+    except ChainError as e:
+        raise ProblemError(503, f"the chain did not answer: {e}") from e
 
 
 def pending_credit(settings: Settings, addresses: list[str]) -> dict[str, int]:
-    """Withdrawable wei per address, summed over the pull-payment contracts."""
-    out = {a: 0 for a in addresses}
-    for name in PAYERS:
-        c = contract(settings, name)
-        for a in addresses:
-            out[a] += int(_call(c.functions.creditOf(a)))
-    return out
+    """Withdrawable wei per address, summed over the escrow and the node registry."""
+    if not addresses:
+        return {}
+    payers = (escrow(settings), registry(settings))
+    return {a: _read(lambda: sum(p.credit_of(a) for p in payers)) for a in addresses}
 
 
-def _tx(settings: Settings, c, fn_name: str, *args, value: int = 0) -> UnsignedTx:
-    data = c.encode_abi(fn_name, args=list(args))
-    return UnsignedTx(to=c.address, data=data, value=str(value), chain_id=chain_id_of(settings))
+def _tx(settings: Settings, contract, fn_name: str, *args, value: int = 0) -> UnsignedTx:
+    data = contract.encode_abi(fn_name, args=list(args))
+    return UnsignedTx(to=contract.address, data=data, value=str(value), chain_id=chain_id_of(settings))
 
 
 def withdraw_transactions(settings: Settings, address: str) -> list[UnsignedTx]:
-    txs = []
-    for name in PAYERS:
-        c = contract(settings, name)
-        if int(_call(c.functions.creditOf(address))) > 0:
-            txs.append(_tx(settings, c, "withdraw"))
+    txs = [_tx(settings, p.contract, "withdraw")
+           for p in (escrow(settings), registry(settings)) if _read(lambda: p.credit_of(address)) > 0]
     if not txs:
         raise ProblemError(409, f"{address} has nothing to withdraw")
     return txs
 
 
 def reclaim_transaction(settings: Settings, job_id: int) -> UnsignedTx:
-    return _tx(settings, contract(settings, "JobEscrow"), "reclaim", job_id)
+    return _tx(settings, escrow(settings).contract, "reclaim", job_id)
+
+
+def create_job_transaction(settings: Settings, params) -> UnsignedTx:
+    """The exact createJob call (and escrow value) for ``params`` (a ``JobParams``)."""
+    return _tx(settings, escrow(settings).contract, "createJob", params.as_tuple(), value=params.escrow)
+
+
+def send_as_dev_employer(settings: Settings, params) -> str:
+    """Dev mode: sign createJob with the configured employer key; returns the tx hash."""
+    from zkpot.chain import ChainError
+
+    client = escrow(settings, settings.employer_key.get_secret_value())
+    try:
+        receipt = client.create_job_receipt(params)
+    except ChainError as e:
+        raise ProblemError(409, f"createJob failed: {e}") from e
+    return receipt.tx_hash
 
 
 def job_extras(settings: Settings, job) -> tuple[float | None, dict]:

@@ -60,13 +60,13 @@ class IndexedEvent:
 
 
 def normalise(ev: Any, seq: int) -> IndexedEvent:
-    """Accept the chain client's decoded events (web3 AttributeDict-like or dataclasses)."""
-    get = (lambda k, d=None: ev.get(k, d)) if hasattr(ev, "get") else (lambda k, d=None: getattr(ev, k, d))
-    name = get("event") or get("name")
+    """The chain client's ``ChainEvent`` (or a web3 log dict) as an index entry."""
+    get = (lambda k, d=None: ev.get(k, d)) if isinstance(ev, dict) else (lambda k, d=None: getattr(ev, k, d))
+    name = get("name") or get("event")
     args = get("args") or {}
-    tx = get("transactionHash") or get("tx_hash") or get("tx") or b""
-    block = get("blockNumber") if get("blockNumber") is not None else get("block", 0)
-    log_index = get("logIndex") if get("logIndex") is not None else get("log_index", 0)
+    tx = get("tx_hash") or get("transactionHash") or b""
+    block = get("block_number") if get("block_number") is not None else get("blockNumber", 0)
+    log_index = get("log_index") if get("log_index") is not None else get("logIndex", 0)
     args = {k: _plain(v) for k, v in dict(args).items()}
     tx_hex = _plain(tx) if not isinstance(tx, str) else tx
     if isinstance(tx_hex, str) and tx_hex and not tx_hex.startswith("0x"):
@@ -128,14 +128,21 @@ class ChainIndex:
         """Bind to the chain client lazily: the API starts even when no chain is deployed."""
         if self._source is not None:
             return
-        from zkpot.chain import events as chain_events
+        from zkpot.chain import ChainClient, fetch_events, load_deployment
 
-        self._source, self._head = chain_events.event_source(self.settings)
+        deployment = load_deployment(self.settings)
+        client = ChainClient(self.settings.rpc_url, chain_id=self.settings.chain_id)
+        self._source = lambda a, b: fetch_events(client, deployment, a, b)
+        self._head = client.block_number
+        self._deployment_block = deployment.block
+        self.next_block = max(self.next_block, deployment.block)
 
     def rebuild(self) -> None:
-        """Forget everything and replay the chain from block 0."""
+        """Forget everything and replay the chain from the deployment block."""
         with self._lock:
             self._reset()
+            self._deployment_block = getattr(self, "_deployment_block", 0)
+            self.next_block = self._deployment_block
         self.poll_once()
 
     def poll_once(self) -> list[IndexedEvent]:

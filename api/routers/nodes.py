@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Path
 
 from api import chainlink
@@ -17,10 +18,8 @@ IndexDep = Annotated[ChainIndex, Depends(get_index)]
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="an account address")]
 
 
-def _norm(index: ChainIndex, address: str) -> str:
+def _norm(address: str) -> str:
     """The address as the index spells it (events carry checksummed addresses)."""
-    from eth_utils import to_checksum_address
-
     return to_checksum_address(address)
 
 
@@ -40,7 +39,7 @@ def nodes(index: IndexDep, settings: SettingsDep) -> list[NodePublic]:
 @router.get("/accounts/{address}", response_model=AccountPublic, summary="An account's rewards",
             responses=responses(422, 503))
 def account(address: AddressPath, index: IndexDep, settings: SettingsDep) -> AccountPublic:
-    addr = _norm(index, address)
+    addr = _norm(address)
     pending = chainlink.pending_credit(settings, [addr])[addr]
     with index._lock:
         return AccountPublic(address=addr, earned=str(index.credited.get(addr, 0)),
@@ -51,4 +50,4 @@ def account(address: AddressPath, index: IndexDep, settings: SettingsDep) -> Acc
             summary="The withdraw transactions that pay out this account's credit",
             responses=responses(409, 422, 503))
 def withdraw_tx(address: AddressPath, settings: SettingsDep) -> list[UnsignedTx]:
-    return chainlink.withdraw_transactions(settings, _norm(None, address))
+    return chainlink.withdraw_transactions(settings, _norm(address))

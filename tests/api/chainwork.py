@@ -1,0 +1,64 @@
+"""Real chain work for the API and dashboard tests: deploy, register nodes, declare, reveal.
+
+Everything here is a transaction on Anvil through zkpot's chain client; nothing is faked.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from zkpot.chain import (ChainClient, Declaration, JobEscrowClient, JobParams, NodeRegistryClient,
+                         deploy_all)
+from zkpot.config import Settings
+from zkpot.devnet import dev_private_keys
+from zkpot.hashing import commitment, keccak
+
+KEYS = dev_private_keys(6)  # 0: employer/deployer, 1..: nodes
+
+
+def deploy(settings: Settings):
+    """Fresh JobEscrow + NodeRegistry + mock verifier; the map written where settings point."""
+    client = ChainClient(settings.rpc_url, KEYS[0])
+    return deploy_all(client, mock_verifier=True, path=settings.deployment_path)
+
+
+def node_clients(settings: Settings, deployment, n: int) -> list[tuple[JobEscrowClient, NodeRegistryClient]]:
+    out = []
+    for key in KEYS[1:1 + n]:
+        c = ChainClient(settings.rpc_url, key)
+        out.append((JobEscrowClient(c, deployment.escrow), NodeRegistryClient(c, deployment.registry)))
+    return out
+
+
+def register(nodes) -> None:
+    for _, reg in nodes:
+        if not reg.is_active(reg.client.address):
+            reg.register(reg.min_stake())
+
+
+def create_job(settings: Settings, deployment, *, stages: int = 2, confirmations: int = 2,
+               reward: int = 10**15, deadline_s: int = 3600, key: str = KEYS[0]) -> int:
+    """A job escrowed directly on the contract (the API's own path is tested elsewhere)."""
+    escrow = JobEscrowClient(ChainClient(settings.rpc_url, key), deployment.escrow)
+    params = JobParams(manifest_hash=keccak(os.urandom(32)), manifest_cid="bafkreitestmanifest",
+                       stages=stages, confirmations=confirmations, reward=reward, bounty=0,
+                       threshold=1, samples=4, shard_commitments=[keccak(b"test set")],
+                       verifier=deployment.verifier, deadline=int(time.time()) + deadline_s)
+    return escrow.create_job(params)
+
+
+def declare_stage(nodes, job_id: int, stage: int, weights_hash: bytes, rho: bytes) -> list[Declaration]:
+    """Every node declares the same result with its own rand (commitment binds its address)."""
+    out = []
+    for esc, _ in nodes:
+        rand = os.urandom(32)
+        node = esc.client.address
+        esc.declare(job_id, stage, weights_hash, 7, commitment(rho, rand, node), rand)
+        out.append(Declaration(node=node, weights_hash=weights_hash, model_commitment=7,
+                               commitment=commitment(rho, rand, node), rand=rand))
+    return out
+
+
+def reveal_stage(nodes, job_id: int, stage: int, rho: bytes, cid: str, declarations) -> None:
+    nodes[0][0].reveal(job_id, stage, rho, cid, declarations)
