@@ -1,0 +1,79 @@
+"""FederatedTask unit-test fixtures: the contract, a mock verifier and a default task."""
+
+from __future__ import annotations
+
+import pytest
+from eth_abi import encode
+
+SHARDS = [b"\x11" * 32, b"\x22" * 32]
+SAMPLES = 64  # N over both shards
+THRESHOLD = 40
+ROUNDS = 2
+MAX_UPDATES = 3
+REWARD = 10**18
+ESCROW = ROUNDS * MAX_UPDATES * REWARD
+ENC_KEY = b"\x7a" * 32
+INITIAL_MODEL = 12345
+DEADLINE_IN = 3600
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    pass
+
+
+@pytest.fixture(scope="module")
+def employer(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="module")
+def participants(accounts):
+    return accounts[1:6]
+
+
+@pytest.fixture(scope="module")
+def verifier(MockAccuracyVerifier, accounts):
+    return MockAccuracyVerifier.deploy({"from": accounts[0]})
+
+
+@pytest.fixture(scope="module")
+def fl(FederatedTask, accounts):
+    return FederatedTask.deploy({"from": accounts[0]})
+
+
+def params(verifier, chain, **overrides):
+    """TaskParams as the tuple the ABI wants, with defaults a test can override."""
+    values = dict(
+        verifier=verifier.address, shards=SHARDS, samples=SAMPLES, threshold=THRESHOLD,
+        rounds=ROUNDS, max_updates=MAX_UPDATES, reward=REWARD, key=ENC_KEY,
+        model=INITIAL_MODEL, cid="bafy-initial", deadline=chain.time() + DEADLINE_IN,
+    )
+    values.update(overrides)
+    return tuple(values.values())
+
+
+def escrow_of(rounds=ROUNDS, max_updates=MAX_UPDATES, reward=REWARD) -> int:
+    return rounds * max_updates * reward
+
+
+@pytest.fixture(scope="module")
+def task_id(fl, verifier, employer, chain):
+    tx = fl.createTask(params(verifier, chain), {"from": employer, "value": ESCROW})
+    return tx.return_value
+
+
+def mock_proof(test_set: bytes, model: int, count: int) -> bytes:
+    """What MockAccuracyVerifier reads as (test-set commitment, model commitment, count)."""
+    return encode(["bytes32", "uint256", "uint256"], [test_set, model, count])
+
+
+def update(model: int, counts=(24, 24), shards=SHARDS):
+    """Proofs and instances for one update: one mock proof per shard of one model."""
+    proofs = [mock_proof(s, model, c) for s, c in zip(shards, counts)]
+    return proofs, [[model, c] for c in counts]
+
+
+def submit(fl, task_id, participant, model, counts=(24, 24), round_=0, cid="bafy-update", shards=SHARDS):
+    proofs, instances = update(model, counts, shards)
+    return fl.submitUpdate(task_id, round_, proofs, instances, cid, {"from": participant})

@@ -1,0 +1,71 @@
+import brownie
+import pytest
+
+from .conftest import (ENC_KEY, ESCROW, INITIAL_MODEL, MAX_UPDATES, REWARD, ROUNDS, SAMPLES,
+                       SHARDS, THRESHOLD, escrow_of, params)
+
+
+def test_create_task_stores_terms_and_escrow(fl, verifier, employer, chain):
+    tx = fl.createTask(params(verifier, chain), {"from": employer, "value": ESCROW})
+    task_id = tx.return_value
+    task = fl.getTask(task_id)
+    assert task["employer"] == employer
+    assert task["status"] == 1  # Active
+    assert task["rounds"] == ROUNDS and task["round"] == 0
+    assert task["threshold"] == THRESHOLD and task["sampleCount"] == SAMPLES
+    assert task["escrow"] == ESCROW and task["rewardPerUpdate"] == REWARD
+    assert task["encryptionKey"] == "0x" + ENC_KEY.hex()
+    assert [bytes(s) for s in fl.testSetCommitments(task_id)] == SHARDS
+    commitment, cid = fl.globalModel(task_id, 0)
+    assert (int(commitment), cid) == (INITIAL_MODEL, "bafy-initial")
+    assert fl.balance() == ESCROW
+
+
+def test_create_task_emits_task_created(fl, verifier, employer, chain):
+    tx = fl.createTask(params(verifier, chain), {"from": employer, "value": ESCROW})
+    event = tx.events["TaskCreated"]
+    assert event["taskId"] == tx.return_value == fl.taskCount()
+    assert event["employer"] == employer and event["verifier"] == verifier
+    assert event["rounds"] == ROUNDS and event["threshold"] == THRESHOLD
+    assert event["escrow"] == ESCROW and event["encryptionKey"] == "0x" + ENC_KEY.hex()
+
+
+def test_create_task_ids_count_up(fl, verifier, employer, chain):
+    first = fl.createTask(params(verifier, chain), {"from": employer, "value": ESCROW}).return_value
+    second = fl.createTask(params(verifier, chain), {"from": employer, "value": ESCROW}).return_value
+    assert second == first + 1
+
+
+@pytest.mark.parametrize("sent", [ESCROW - 1, ESCROW + 1, 0])
+def test_create_task_wrong_escrow_reverts(fl, verifier, employer, chain, sent):
+    with brownie.reverts(f"EscrowMismatch: {ESCROW}, {sent}"):
+        fl.createTask(params(verifier, chain), {"from": employer, "value": sent})
+
+
+@pytest.mark.parametrize("threshold", [0, SAMPLES + 1])
+def test_create_task_threshold_out_of_range_reverts(fl, verifier, employer, chain, threshold):
+    with brownie.reverts(f"ThresholdInvalid: {threshold}, {SAMPLES}"):
+        fl.createTask(params(verifier, chain, threshold=threshold), {"from": employer, "value": ESCROW})
+
+
+def test_create_task_without_shards_reverts(fl, verifier, employer, chain):
+    with brownie.reverts("ShardsMissing: "):
+        fl.createTask(params(verifier, chain, shards=[]), {"from": employer, "value": ESCROW})
+
+
+@pytest.mark.parametrize("rounds,max_updates", [(0, MAX_UPDATES), (ROUNDS, 0)])
+def test_create_task_zero_rounds_or_slots_reverts(fl, verifier, employer, chain, rounds, max_updates):
+    with brownie.reverts(f"RoundsInvalid: {rounds}, {max_updates}"):
+        fl.createTask(params(verifier, chain, rounds=rounds, max_updates=max_updates),
+                      {"from": employer, "value": escrow_of(rounds, max_updates)})
+
+
+def test_create_task_past_deadline_reverts(fl, verifier, employer, chain):
+    deadline = chain[-1].timestamp
+    with brownie.reverts(f"DeadlineInvalid: {deadline}"):
+        fl.createTask(params(verifier, chain, deadline=deadline), {"from": employer, "value": ESCROW})
+
+
+def test_create_task_without_encryption_key_reverts(fl, verifier, employer, chain):
+    with brownie.reverts("EncryptionKeyMissing: "):
+        fl.createTask(params(verifier, chain, key=b"\x00" * 32), {"from": employer, "value": ESCROW})

@@ -1,0 +1,104 @@
+import brownie
+
+from .conftest import MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, submit, update
+
+
+def test_submit_update_credits_reward_pro_rata_to_proven_count(fl, task_id, participants):
+    submit(fl, task_id, participants[0], model=111, counts=(30, 18))
+    assert fl.creditOf(participants[0]) == REWARD * 48 // SAMPLES
+    assert fl.getTask(task_id)["escrow"] == 2 * MAX_UPDATES * REWARD - REWARD * 48 // SAMPLES
+    assert fl.updateCount(task_id, 0) == 1
+    assert fl.hasSubmitted(task_id, 0, participants[0])
+    assert fl.isModelCommitmentUsed(task_id, 0, 111)
+
+
+def test_submit_update_emits_update_accepted(fl, task_id, participants):
+    tx = submit(fl, task_id, participants[0], model=111, counts=(30, 18), cid="bafy-enc")
+    event = tx.events["UpdateAccepted"]
+    assert event["taskId"] == task_id and event["round"] == 0
+    assert event["participant"] == participants[0]
+    assert event["modelCommitment"] == 111 and event["correctCount"] == 48
+    assert event["reward"] == REWARD * 48 // SAMPLES
+    assert event["encryptedUpdateCid"] == "bafy-enc"
+
+
+def test_submit_update_at_threshold_is_accepted(fl, task_id, participants):
+    submit(fl, task_id, participants[0], model=111, counts=(THRESHOLD - 20, 20))
+    assert fl.updateCount(task_id, 0) == 1
+
+
+def test_submit_update_below_threshold_reverts(fl, task_id, participants):
+    with brownie.reverts(f"AccuracyBelowThreshold: {THRESHOLD - 1}, {THRESHOLD}"):
+        submit(fl, task_id, participants[0], model=111, counts=(THRESHOLD - 21, 20))
+
+
+def test_submit_update_replayed_commitment_reverts(fl, task_id, participants):
+    submit(fl, task_id, participants[0], model=111)
+    # a second participant replays the first one's proofs: same commitment, nothing earned
+    with brownie.reverts("ModelCommitmentReused: 111"):
+        submit(fl, task_id, participants[1], model=111)
+    assert fl.creditOf(participants[1]) == 0
+
+
+def test_submit_update_twice_in_a_round_reverts(fl, task_id, participants):
+    submit(fl, task_id, participants[0], model=111)
+    with brownie.reverts(f"UpdateAlreadySubmitted: {participants[0].address.lower()}, 0"):
+        submit(fl, task_id, participants[0], model=222)
+
+
+def test_submit_update_on_another_test_set_reverts(fl, task_id, participants):
+    other = b"\x33" * 32
+    with brownie.reverts(f"TestSetMismatch: 1, {other!r}"):
+        submit(fl, task_id, participants[0], model=111, shards=[SHARDS[0], other])
+
+
+def test_submit_update_shards_of_different_models_reverts(fl, task_id, participants):
+    proofs, instances = update(111)
+    other, _ = update(222)
+    with brownie.reverts("ModelCommitmentMismatch: 1, 222"):
+        fl.submitUpdate(task_id, 0, [proofs[0], other[1]], instances, "bafy", {"from": participants[0]})
+
+
+def test_submit_update_missing_shard_reverts(fl, task_id, participants):
+    proofs, instances = update(111)
+    with brownie.reverts("ShardCountMismatch: 1, 2"):
+        fl.submitUpdate(task_id, 0, proofs[:1], instances[:1], "bafy", {"from": participants[0]})
+
+
+def test_submit_update_invalid_proof_reverts(fl, task_id, participants):
+    proofs, instances = update(111)
+    with brownie.reverts("ProofInvalid: "):
+        fl.submitUpdate(task_id, 0, [proofs[0], b"\x00" * 96], instances, "bafy", {"from": participants[0]})
+
+
+def test_submit_update_for_a_closed_round_reverts(fl, task_id, participants, employer):
+    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    with brownie.reverts("RoundNotOpen: 0, 1"):
+        submit(fl, task_id, participants[0], model=111, round_=0)
+
+
+def test_submit_update_same_commitment_next_round_is_accepted(fl, task_id, participants, employer):
+    submit(fl, task_id, participants[0], model=111)
+    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    submit(fl, task_id, participants[0], model=111, round_=1)
+    assert fl.updateCount(task_id, 1) == 1
+
+
+def test_submit_update_round_full_reverts(fl, task_id, participants):
+    for i in range(MAX_UPDATES):
+        submit(fl, task_id, participants[i], model=100 + i)
+    with brownie.reverts("RoundFull: 0"):
+        submit(fl, task_id, participants[MAX_UPDATES], model=999)
+
+
+def test_submit_update_after_deadline_reverts(fl, task_id, participants, chain):
+    deadline = fl.getTask(task_id)["deadline"]
+    chain.sleep(deadline - chain.time() + 10)
+    chain.mine()
+    with brownie.reverts(f"TaskExpired: {task_id}, {deadline}"):
+        submit(fl, task_id, participants[0], model=111)
+
+
+def test_submit_update_unknown_task_reverts(fl, task_id, participants):
+    with brownie.reverts(f"TaskNotActive: {task_id + 7}"):
+        submit(fl, task_id + 7, participants[0], model=111)
