@@ -1,0 +1,76 @@
+"""Hashing: keccak, the canonical state serialisation, and the declaration commitment."""
+
+import numpy as np
+import pytest
+
+from zkpot.hashing import (commitment, deserialize_state, keccak, random_rand, serialize_state,
+                           weights_hash)
+
+
+def test_keccak_is_ethereum_keccak256():
+    assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+
+
+def test_commitment_is_packed_rho_rand_address():
+    rho, rand = bytes(range(32)), bytes(range(32, 64))
+    node = "0x" + "ab" * 20
+    # abi.encodePacked(bytes32, bytes32, address) = 32 + 32 + 20 bytes, no padding
+    packed = rho + rand + bytes.fromhex("ab" * 20)
+    assert len(packed) == 84
+    assert commitment(rho, rand, node) == keccak(packed)
+    assert commitment("0x" + rho.hex(), "0x" + rand.hex(), "0x" + "AB" * 20) == keccak(packed)
+
+
+def test_commitment_binds_the_node_address():
+    rho, rand = b"\x01" * 32, b"\x02" * 32
+    assert commitment(rho, rand, "0x" + "11" * 20) != commitment(rho, rand, "0x" + "12" * 20)
+
+
+@pytest.mark.parametrize("rho,rand,node,what", [
+    (b"\x00" * 31, b"\x00" * 32, "0x" + "00" * 20, "rho must be 32 bytes"),
+    (b"\x00" * 32, b"\x00" * 33, "0x" + "00" * 20, "rand must be 32 bytes"),
+    (b"\x00" * 32, b"\x00" * 32, "0x" + "00" * 19, "node address must be 20 bytes"),
+])
+def test_commitment_rejects_wrong_lengths(rho, rand, node, what):
+    with pytest.raises(ValueError, match=what):
+        commitment(rho, rand, node)
+
+
+def test_random_rand_is_32_fresh_bytes():
+    a, b = random_rand(), random_rand()
+    assert len(a) == 32 and a != b
+
+
+def test_state_serialisation_layout_and_roundtrip():
+    tensors = {"0.weight": np.array([[1, -2]], dtype=np.int64), "0.bias": np.array([3], dtype=np.int64)}
+    data = serialize_state(tensors, {"step": 5})
+    header = b'{"meta":{"step":5},"tensors":[["0.weight",[1,2]],["0.bias",[1]]]}'
+    payload = (1).to_bytes(8, "big") + (-2).to_bytes(8, "big", signed=True) + (3).to_bytes(8, "big")
+    assert data == b"ZKPOTS1\n" + header + b"\n" + payload
+    back, meta = deserialize_state(data)
+    assert meta == {"step": 5} and list(back) == ["0.weight", "0.bias"]
+    assert all(np.array_equal(back[k], tensors[k]) for k in tensors)
+
+
+def test_weights_hash_changes_with_one_weight():
+    tensors = {"w": np.arange(100, dtype=np.int64).reshape(10, 10)}
+    tampered = {"w": tensors["w"].copy()}
+    tampered["w"][7, 3] += 1
+    assert weights_hash(tensors) != weights_hash(tampered)
+    assert weights_hash(tensors) == weights_hash(serialize_state(tensors))
+
+
+@pytest.mark.parametrize("data,msg", [
+    (b"nope", "missing magic"),
+    (b"ZKPOTS1\n{}", "no header terminator"),
+    (b'ZKPOTS1\n{"meta":{},"tensors":[["w",[2]]]}\n' + b"\x00" * 8, "truncated"),
+    (b'ZKPOTS1\n{"meta":{},"tensors":[["w",[1]]]}\n' + b"\x00" * 9, "trailing"),
+])
+def test_deserialize_rejects_bad_bytes(data, msg):
+    with pytest.raises(ValueError, match=msg):
+        deserialize_state(data)
+
+
+def test_serialize_rejects_float_tensors():
+    with pytest.raises(ValueError, match="integers only"):
+        serialize_state({"w": np.zeros(2)})

@@ -1,0 +1,86 @@
+"""Model spec: parsing, every validation error, the float module and presets."""
+
+import copy
+
+import pytest
+import torch
+
+from zkpot.spec import PRESETS, ModelSpec, SpecError, build_model, preset
+
+BASE = PRESETS["digits-mlp"]
+
+
+def spec_with(**changes):
+    data = copy.deepcopy(BASE)
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("data,msg", [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    (spec_with(layers=[{"type": "Lambda", "code": "import os"}]), r"layer 0: unknown layer type 'Lambda'"),
+    (spec_with(layers=[{"type": "ReLU"}, {"type": "torch.nn.Linear"}]), "layer 1: unknown layer type"),
+    (spec_with(layers=[]), "layers"),
+    (spec_with(batch_size=1), "batch_size: Input should be greater than or equal to 2"),
+    (spec_with(epochs=0), "epochs"),
+    (spec_with(optimizer={"type": "rmsprop", "lr": 0.1}), "optimizer: unknown type 'rmsprop'"),
+    (spec_with(optimizer={"type": "sgd", "lr": -1}), "lr"),
+    (spec_with(optimizer={"type": "sgd", "lr": 0.1, "momentum": 1.5}), "momentum"),
+    (spec_with(loss="mse"), "loss"),
+    (spec_with(layers=[{"type": "Linear", "in_features": 64, "out_features": 10, "bias": "x"}]), "layer 0.bias"),
+    (spec_with(layers=[{"type": "Linear", "in_features": 64, "out_features": 10**7}]), "out_features"),
+    (spec_with(layers=[{"type": "Dropout", "p": 0.99}]), "p"),
+    (spec_with(extra_field=1), "extra_field"),
+])
+def test_invalid_specs_are_refused_with_a_reason(data, msg):
+    with pytest.raises(SpecError, match=msg):
+        ModelSpec.from_json(data)
+
+
+@pytest.mark.parametrize("layers,shape,classes,msg", [
+    ([{"type": "Linear", "in_features": 63, "out_features": 10}], (64,), 10,
+     r"layer 0 \(Linear\): in_features=63 but its input has 64 features"),
+    ([{"type": "Linear", "in_features": 64, "out_features": 9}], (64,), 10, r"outputs shape \(9,\), expected \(10,\)"),
+    ([{"type": "Linear", "in_features": 64, "out_features": 10}], (1, 8, 8), 10, "add a Flatten layer"),
+    ([{"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3}], (1, 8, 8), 10,
+     r"layer 0 \(Conv2d\): in_channels=3 but its input has 1 channels"),
+    ([{"type": "Conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 9}], (1, 8, 8), 10, "does not fit"),
+    ([{"type": "MaxPool2d", "kernel_size": 2}], (64,), 10, r"layer 0 \(MaxPool2d\): expects input"),
+    ([{"type": "Linear", "in_features": 4096, "out_features": 4096}, {"type": "ReLU"},
+      {"type": "Linear", "in_features": 4096, "out_features": 10}], (4096,), 10, "parameters, more than the limit"),
+    ([{"type": "Linear", "in_features": 64, "out_features": 1}], (64,), 1, "num_classes"),
+])
+def test_shape_mismatches_name_the_layer(layers, shape, classes, msg):
+    spec = ModelSpec.from_json(spec_with(layers=layers))
+    with pytest.raises(SpecError, match=msg):
+        spec.check_against(shape, classes)
+
+
+def test_fan_in_limit():
+    spec = ModelSpec.from_json(spec_with(layers=[
+        {"type": "Conv2d", "in_channels": 64, "out_channels": 10, "kernel_size": 9}, {"type": "Flatten"}]))
+    with pytest.raises(SpecError, match=r"layer 0 \(Conv2d\): fan-in 5184 exceeds"):
+        spec.check_against((64, 9, 9), 10)
+
+
+def test_spec_roundtrips_through_json():
+    spec = preset("digits-cnn")
+    assert ModelSpec.from_json(spec.model_dump_json()) == spec
+    assert ModelSpec.from_json(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("name,shape", [("digits-mlp", (64,)), ("digits-cnn", (1, 8, 8)), ("wine-mlp", (13,))])
+def test_presets_build_float_modules(name, shape):
+    spec = preset(name)
+    classes = 3 if name == "wine-mlp" else 10
+    spec.check_against(shape, classes)
+    model = build_model(spec)
+    assert model(torch.zeros(2, *shape)).shape == (2, classes)
+    params = sum(p.numel() for p in model.parameters())
+    assert params == spec.param_count(shape)
+
+
+def test_unknown_preset():
+    with pytest.raises(SpecError, match="unknown preset"):
+        preset("resnet")
