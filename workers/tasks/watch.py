@@ -1,0 +1,42 @@
+"""The chain watcher: runs every few seconds (beat), reconciles, and enqueues the next steps."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from workers.app import queues
+from workers.dedupe import once
+from workers.node import current_node
+from workers.tasks.proofs import prove_accuracy, submit_proof
+from workers.tasks.stages import declare_stage, reveal_stage, train_stage
+
+log = logging.getLogger("zkpot.worker")
+
+RETRYABLE = (ConnectionError, TimeoutError, OSError)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, autoretry_for=RETRYABLE,
+             retry_backoff=True, retry_backoff_max=30, max_retries=None)
+def watch_chain(self) -> None:
+    """Read new events from the persisted cursor and enqueue what the node should do next."""
+    node = current_node()
+    plan = node.plan()
+    for note in plan.notes:
+        log.info("%s", note)
+    device = node.store.get("train_device", "cpu")
+    for step in plan.steps:
+        task, queue = {
+            "train": (train_stage, queues.train(device)),
+            "declare": (declare_stage, queues.chain),
+            "reveal": (reveal_stage, queues.chain),
+            "prove": (prove_accuracy, queues.prove),
+            "submit": (submit_proof, queues.chain),
+        }[step.kind]
+        args = (step.job_id, step.stage) if step.kind in ("train", "declare", "reveal") \
+            else (step.job_id,)
+        # the watcher runs every few seconds: do not pile up copies of a step already queued
+        if once(f"{node.identity.slug}:{step.kind}:{step.job_id}:{step.stage}", ttl=30):
+            log.info("enqueue %s", step)
+            task.apply_async(args=args, queue=queue)

@@ -1,0 +1,204 @@
+"""The ``zkpot`` command. ``zkpot node …`` runs a worker node; other groups register beside it.
+
+A door: it parses, calls ``zkpot.node`` (and the workers' process group), and reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zkpot.config import Settings, get_settings
+
+app = typer.Typer(help="zkpot: verifiable ML training paid from escrow on an EVM chain.",
+                  no_args_is_help=True)
+node_app = typer.Typer(help="Run a worker node: key, stake, workers, status, rewards.",
+                       no_args_is_help=True)
+app.add_typer(node_app, name="node")
+
+console = Console()
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _eth(wei: int) -> str:
+    return f"{wei / 10**18:.6f} ETH"
+
+
+@node_app.command("init")
+def node_init(
+    keystore: Annotated[Path | None, typer.Option(help="keystore file to write")] = None,
+    import_key: Annotated[bool, typer.Option("--import-key",
+                                             help="encrypt an existing key (prompted)")] = False,
+    password: Annotated[str | None, typer.Option(envvar="ZKPOT_NODE_KEYSTORE_PASSWORD",
+                                                 help="keystore password (prompted if unset)")] = None,
+) -> None:
+    """Create the node's key in an encrypted keystore file (mode 0600)."""
+    from zkpot.node.identity import IdentityError, default_keystore_path, init_keystore
+
+    settings = _settings()
+    path = keystore or settings.node_keystore or default_keystore_path(settings)
+    if password is None:
+        password = typer.prompt("keystore password", hide_input=True, confirmation_prompt=True)
+    key = typer.prompt("private key (hex)", hide_input=True) if import_key else None
+    try:
+        identity = init_keystore(path, password, key)
+    except IdentityError as exc:
+        _fail(str(exc))
+    console.print(f"node address [bold]{identity.address}[/bold]")
+    console.print(f"keystore     {path}")
+    console.print("run the node with:\n"
+                  f"  export ZKPOT_NODE_KEYSTORE={path}\n"
+                  "  export ZKPOT_NODE_KEYSTORE_PASSWORD=…   # or a secrets manager")
+
+
+@node_app.command("address")
+def node_address() -> None:
+    """Print the configured node's address."""
+    console.print(_node().identity.address)
+
+
+def _node():
+    from zkpot.node.identity import IdentityError
+    from zkpot.node.work import Node
+
+    try:
+        return Node(_settings())
+    except IdentityError as exc:
+        _fail(str(exc))
+
+
+@node_app.command("register")
+def node_register(
+    stake: Annotated[float, typer.Option(help="stake in ETH (at least the registry's minimum)")]
+    = 0.0,
+) -> None:
+    """Register this node with a stake (or top the stake up if already registered).
+
+    Sends directly: run it before `zkpot node run`, not while the node's workers send.
+    """
+    node = _node()
+    wei = int(stake * 10**18)
+    with console.status("registering…"):
+        result = node.register(wei or None)
+    console.print(result)
+
+
+@node_app.command("run")
+def node_run(
+    device: Annotated[str, typer.Option(help="auto, cpu or gpu")] = "auto",
+    slots: Annotated[int, typer.Option(help="training/proving worker processes")] = 1,
+    live: Annotated[bool, typer.Option(help="show live progress bars")] = True,
+) -> None:
+    """Start the node's workers (chain watcher + sender, training/proving) until Ctrl-C."""
+    from workers.group import WorkerGroup
+    from workers.queues import NodeQueues
+    from zkpot.node.identity import node_dir
+
+    node = _node()
+    if device == "auto":
+        from zkpot.node.work import best_device
+
+        device = best_device()
+    settings = _settings()
+    log_dir = settings.path("logs")
+    group = WorkerGroup(NodeQueues(node.identity.slug), log_dir, env=dict(__import__("os").environ),
+                        device=device, compute_slots=slots).start()
+    console.print(f"node {node.identity.address} running on {device}; "
+                  f"logs in {log_dir} (Ctrl-C stops)")
+    try:
+        _watch(node, group, live)
+    except KeyboardInterrupt:
+        console.print("stopping workers…")
+    finally:
+        group.stop()
+
+
+def _watch(node, group, live: bool) -> None:
+    """Progress bars for the node's training and proving, read from its store."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars: dict[str, int] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                  console=console, disable=not live) as progress:
+        while True:
+            dead = [role for role, ok in group.alive().items() if not ok]
+            if dead:
+                console.print(f"[yellow]worker(s) {', '.join(dead)} stopped; restarting[/yellow]")
+                for role in dead:
+                    group.procs.pop(role)
+                group.start()
+            seen = set()
+            for item in node.store.progress():
+                seen.add(item.name)
+                if item.name not in bars:
+                    bars[item.name] = progress.add_task(f"{item.kind} {item.name}",
+                                                        total=item.total, note="")
+                progress.update(bars[item.name], completed=item.done, total=item.total,
+                                note=item.note)
+            for name in list(bars):
+                if name not in seen:
+                    progress.update(bars[name], completed=progress.tasks[bars[name]].total)
+                    progress.stop_task(bars.pop(name))
+            time.sleep(1.0)
+
+
+@node_app.command("status")
+def node_status() -> None:
+    """Stake, credit, open jobs and stages, and this node's pending secrets."""
+    node = _node()
+    status = node.status()
+    console.print(f"node    {node.identity.address}")
+    console.print(f"stake   {_eth(status.stake)}   active: {status.active}")
+    console.print(f"credit  {_eth(status.credit)} (withdraw with `zkpot node withdraw`)")
+    table = Table("job", "stage", "state", "declarations", "reward/stage", "this node")
+    for row in status.stages:
+        table.add_row(str(row.job_id), str(row.stage), row.state,
+                      f"{row.declarations}/{row.quorum}", _eth(row.reward), row.mine)
+    console.print(table)
+    if status.secrets:
+        console.print("secrets kept until reveal: " + ", ".join(
+            f"job {s.job_id} stage {s.stage} ({s.status})" for s in status.secrets))
+
+
+@node_app.command("withdraw")
+def node_withdraw(
+    direct: Annotated[bool, typer.Option(help="send from here (only when the node's workers "
+                                              "are not running)")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the chain worker")] = 120,
+) -> None:
+    """Withdraw this node's credit (rewards and released stake)."""
+    node = _node()
+    if direct:
+        console.print(node.withdraw())
+        return
+    # through the node's chain queue, so the one sender of this identity sends it
+    from workers.app import queues
+    from workers.tasks.payments import withdraw
+
+    result = withdraw.apply_async(queue=queues.chain)
+    with console.status("waiting for the node's chain worker…"):
+        console.print(result.get(timeout=timeout))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""The node's view of the chain and its transactions, over the one chain client.
+
+Reads: jobs (with whether the escrow still covers them), this node's declarations, agreement
+counts, finalised stages and the manifest CIDs from events. Writes: declare, reveal, submit,
+register, withdraw — all through ``ChainClient.transact`` with this node's key. A revert that
+means "already done" (a duplicate declaration, a stage finalised by another node's reveal) is
+read back from the chain and reported as done, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+
+from zkpot.chain import (ChainClient, ContractError, Declaration, JobEscrowClient, JobStatus,
+                         NodeRegistryClient, fetch_events, load_deployment)
+from zkpot.config import Settings
+from zkpot.node.identity import NodeIdentity
+
+log = logging.getLogger("zkpot.node")
+
+TRAINING = JobStatus.TRAINING
+AWAITING_TEST_SET = JobStatus.AWAITING_TEST_SET
+PROVING = JobStatus.PROVING
+ENDED = (JobStatus.COMPLETED, JobStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as the node sees it: the contract's JobView plus derived facts."""
+
+    job_id: int
+    view: object  # zkpot.chain.JobView
+
+    def __getattr__(self, name):
+        return getattr(self.view, name)
+
+    @property
+    def funded(self) -> bool:
+        """The escrow still holds every unfinished stage's rewards and the bounty."""
+        v = self.view
+        owed = (v.stages - v.stages_done) * v.confirmations * v.reward + v.bounty
+        return v.remaining >= owed
+
+
+class NodeChain:
+    def __init__(self, settings: Settings, identity: NodeIdentity):
+        self.settings = settings
+        self.identity = identity
+
+    @cached_property
+    def client(self) -> ChainClient:
+        return ChainClient(self.settings.rpc_url, self.identity.account.key.to_0x_hex(),
+                           chain_id=self.settings.chain_id, lock_dir=self.settings.path("locks"))
+
+    @cached_property
+    def deployment(self):
+        return load_deployment(self.settings)
+
+    @cached_property
+    def escrow(self) -> JobEscrowClient:
+        return JobEscrowClient(self.client, self.deployment.escrow)
+
+    @cached_property
+    def registry(self) -> NodeRegistryClient:
+        return NodeRegistryClient(self.client, self.deployment.registry)
+
+    # ---- reads ---------------------------------------------------------------------------
+    def events_since(self, start: int) -> tuple[list, int]:
+        """Events in [start, latest] and the latest block read."""
+        start = max(start, self.deployment.block or 0)
+        last = self.client.block_number()
+        if start > last:
+            return [], start - 1
+        return fetch_events(self.client, self.deployment, from_block=start, to_block=last), last
+
+    def _events(self, names: list[str]):
+        return fetch_events(self.client, self.deployment, from_block=self.deployment.block or 0,
+                            names=names)
+
+    def job(self, job_id: int) -> Job:
+        return Job(job_id, self.escrow.get_job(job_id))
+
+    def manifest_cid(self, job_id: int) -> str | None:
+        for ev in self._events(["JobCreated"]):
+            if ev["jobId"] == job_id:
+                return ev["manifestCid"]
+        return None
+
+    def finalised(self, job_id: int, stage: int) -> tuple[bytes, str] | None:
+        """(weights hash, CID) of a final stage, from its StageFinalised event."""
+        for ev in self._events(["StageFinalised"]):
+            if ev["jobId"] == job_id and ev["stage"] == stage:
+                return bytes(ev["weightsHash"]), ev["cid"]
+        return None
+
+    def test_set_cid(self, job_id: int) -> str | None:
+        for ev in self._events(["TestSetPublished"]):
+            if ev["jobId"] == job_id:
+                return ev["cid"]
+        return None
+
+    def declared_stage(self, job_id: int) -> int:
+        """The stage of this node's latest declaration in the job (0: none)."""
+        return self.escrow.declaration_of(job_id, self.identity.address).stage
+
+    def agreement(self, job_id: int, stage: int, secret) -> int:
+        return self.escrow.agreement_of(job_id, stage, secret.weights_hash,
+                                        secret.model_commitment)
+
+    def declarations(self, job_id: int, stage: int) -> list[Declaration]:
+        return [Declaration.from_event(ev) for ev in self._events(["StageDeclared"])
+                if ev["jobId"] == job_id and ev["stage"] == stage]
+
+    # ---- writes (the one transaction path) ---------------------------------------------
+    def declare(self, job_id: int, stage: int, secret) -> None:
+        try:
+            receipt = self.escrow.declare(job_id, stage, secret.weights_hash,
+                                          secret.model_commitment, secret.commitment, secret.rand)
+        except ContractError as exc:
+            if exc.name == "DeclarationDuplicated":
+                return  # sent before a crash and mined: the declaration stands
+            raise
+        log.info("declared job %s stage %s in %s", job_id, stage, receipt.tx_hash)
+
+    def reveal(self, job_id: int, stage: int, secret, cid: str) -> bool:
+        """Reveal ρ; False when another agreeing node finalised the stage first."""
+        try:
+            receipt = self.escrow.reveal(job_id, stage, secret.rho, cid,
+                                         self.declarations(job_id, stage))
+        except ContractError as exc:
+            job = self.job(job_id)
+            if job.stages_done >= stage:
+                return False
+            raise
+        log.info("revealed job %s stage %s in %s", job_id, stage, receipt.tx_hash)
+        return True
+
+    def submit_proof(self, job_id: int, shard: int, proof: bytes, instances: list[int]) -> bool:
+        try:
+            self.escrow.submit_accuracy_proof(job_id, shard, proof, instances)
+        except ContractError as exc:
+            if exc.name == "ShardProven":
+                return False
+            raise
+        return True
+
+    def register(self, stake_wei: int | None) -> str:
+        minimum = self.registry.min_stake()
+        stake = stake_wei or minimum
+        if self.registry.stake_of(self.identity.address) > 0:
+            self.registry.top_up(stake)
+            return f"stake topped up by {stake} wei"
+        self.registry.register(stake)
+        return f"registered with a stake of {stake} wei"
+
+    def credit(self) -> int:
+        return (self.escrow.credit_of(self.identity.address)
+                + self.registry.credit_of(self.identity.address))
+
+    def withdraw(self) -> str:
+        """Withdraw the escrow's and the registry's credit (rewards, released stake)."""
+        got = []
+        for name, contract in (("rewards", self.escrow), ("stake", self.registry)):
+            amount = contract.credit_of(self.identity.address)
+            if amount:
+                contract.withdraw()
+                got.append(f"{amount} wei of {name}")
+        return "withdrew " + ", ".join(got) if got else "nothing to withdraw"
+
+
+@dataclass(frozen=True)
+class StageRow:
+    job_id: int
+    stage: int
+    state: str
+    declarations: int
+    quorum: int
+    reward: int
+    mine: str
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    stake: int
+    active: bool
+    credit: int
+    stages: list[StageRow]
+    secrets: list
+
+
+def node_status(node) -> NodeStatus:
+    chain: NodeChain = node.chain
+    rows = []
+    for job_id in range(1, chain.escrow.job_count() + 1):
+        job = chain.job(job_id)
+        declared = chain.declared_stage(job_id)
+        if job.status == TRAINING:
+            stage, state = job.stages_done + 1, "open"
+        else:
+            stage, state = job.stages, job.status.name.lower().replace("_", " ")
+        secret = node.store.secret(job_id, stage)
+        mine = ("declared" if declared == stage else
+                "trained" if secret is not None else "-")
+        rows.append(StageRow(job_id, stage, f"{state} ({job.stages_done}/{job.stages} final)",
+                             job.declarations, job.confirmations, job.reward, mine))
+    return NodeStatus(chain.registry.stake_of(node.identity.address),
+                      chain.registry.is_active(node.identity.address), chain.credit(), rows,
+                      node.store.secrets())
