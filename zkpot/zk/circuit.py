@@ -1,0 +1,224 @@
+"""Accuracy circuits, made once per (architecture, shard size N, settings version) and cached.
+
+A circuit folder under ``settings.circuits_dir`` holds the ONNX template, ezkl settings, the
+compiled circuit, the verifying and proving keys, the EVM verifying-key artifact and
+``circuit.json`` (what it is, plus each file's sha256). ``ensure_circuit`` returns the cached
+circuit when one matches and runs setup only otherwise, under a file lock, building into a
+scratch folder that is renamed into place when complete. Proving keys are used in place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import ezkl
+import numpy as np
+from torch import nn
+
+from zkpot.config import Settings
+from zkpot.zk import _ezkl
+from zkpot.zk.statement import architecture_hash, export_statement, onehot
+
+# bump when the statement, visibilities or anything else that changes the keys changes
+SETTINGS_VERSION = 1
+MANIFEST = "circuit.json"
+
+
+@dataclass(frozen=True)
+class CircuitParams:
+    """Quantisation and layout of the statement (see docs/zk.md for why these values)."""
+
+    scale: int = 7               # input and param fixed-point scale (2^scale)
+    decomp_base: int = 16384     # range checks decompose values in this base …
+    decomp_legs: int = 2         # … into this many legs (range ±base^legs / 2)
+    num_inner_cols: int = 2
+
+
+@dataclass
+class Circuit:
+    """A ready circuit: paths to its artifacts and the classifier architecture it proves."""
+
+    key: str
+    dir: Path
+    model: nn.Module
+    input_shape: tuple[int, ...]
+    num_classes: int
+    n: int
+    params: CircuitParams
+    logrows: int
+    srs_path: Path
+    created: bool = False        # True only when this call ran setup
+    info: dict = field(default_factory=dict)
+
+    @property
+    def settings_path(self) -> Path:
+        return self.dir / "settings.json"
+
+    @property
+    def vk_path(self) -> Path:
+        return self.dir / "vk.key"
+
+    @property
+    def pk_path(self) -> Path:
+        return self.dir / "pk.key"
+
+    @property
+    def vka_path(self) -> Path:
+        return self.dir / "vka.bytes"
+
+    @property
+    def input_type(self) -> str:
+        return json.loads(self.settings_path.read_text()).get("input_types", ["F32"])[0]
+
+    def vka_words(self) -> list[bytes]:
+        """The EVM verifying-key artifact as the bytes32 words the reusable verifier takes."""
+        raw = self.vka_path.read_bytes()
+        count = int.from_bytes(raw[:8], "little")
+        words = [raw[8 + 32 * i: 40 + 32 * i] for i in range(count)]
+        if len(raw) != 8 + 32 * count:
+            raise ValueError(f"unexpected VK artifact layout in {self.vka_path}")
+        return words
+
+
+def circuit_key(arch_hash: str, n: int, params: CircuitParams) -> str:
+    ident = json.dumps({"arch": arch_hash, "n": n, "v": SETTINGS_VERSION, "params": asdict(params),
+                        "ezkl": ezkl.__version__}, sort_keys=True)
+    return hashlib.sha256(ident.encode()).hexdigest()[:20]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def srs_for(settings: Settings, logrows: int) -> Path:
+    """The SRS: a ceremony file when configured, else a local single-party one (dev only)."""
+    if settings.srs_path is not None:
+        if not Path(settings.srs_path).exists():
+            raise FileNotFoundError(f"ZKPOT_SRS_PATH {settings.srs_path} does not exist")
+        return Path(settings.srs_path)
+    path = settings.circuits_dir / "srs" / f"kzg{logrows}.srs"
+    with _locked(path.with_suffix(".lock")):
+        if not path.exists():
+            partial = path.with_suffix(f".partial{os.getpid()}")
+            ezkl.gen_srs(str(partial), logrows)
+            partial.rename(path)
+    return path
+
+
+def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: int, n: int,
+                   settings: Settings, params: CircuitParams | None = None,
+                   calibration: tuple[np.ndarray, np.ndarray] | None = None) -> Circuit:
+    """The circuit proving "``model``'s architecture gets k of n samples right", cached.
+
+    Setup runs only when no circuit with the same key exists; the weights of ``model`` do not
+    matter (params are hashed, so one proving key serves every model of the architecture).
+    ``calibration`` (X, y) shapes the lookup ranges; random inputs are used when absent.
+    """
+    params = params or CircuitParams()
+    input_shape = tuple(int(d) for d in input_shape)
+    root = settings.circuits_dir
+    probe = root / "tmp" / f"probe-{os.getpid()}.onnx"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    export_statement(model, input_shape, num_classes, n, probe)
+    key = circuit_key(architecture_hash(probe), n, params)
+    probe.unlink()
+    final = root / key
+    with _locked(root / f"{key}.lock"):
+        created = False
+        if not (final / MANIFEST).exists():
+            _setup(model, input_shape, num_classes, n, params, settings, final, calibration)
+            created = True
+    info = json.loads((final / MANIFEST).read_text())
+    circuit = Circuit(key=key, dir=final, model=model, input_shape=input_shape,
+                      num_classes=num_classes, n=n, params=params, logrows=info["logrows"],
+                      srs_path=srs_for(settings, info["logrows"]), created=created, info=info)
+    for name, meta in info["files"].items():  # cheap integrity check; full hashes on demand
+        if (final / name).stat().st_size != meta["bytes"]:
+            raise RuntimeError(f"circuit {key}: {name} changed on disk")
+    return circuit
+
+
+def verify_files(circuit: Circuit) -> bool:
+    """Recompute every artifact's sha256 (slow for gigabyte proving keys)."""
+    return all(file_sha256(circuit.dir / name) == meta["sha256"]
+               for name, meta in circuit.info["files"].items())
+
+
+def _setup(model, input_shape, num_classes, n, params, settings, final: Path, calibration) -> None:
+    started = time.monotonic()
+    work = final.with_name(f"{final.name}.partial{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    onnx_path = export_statement(model, input_shape, num_classes, n, work / "statement.onnx")
+    if calibration is None:
+        rng = np.random.default_rng(0)
+        X = rng.random((n, *input_shape), dtype=np.float32)
+        y = rng.integers(0, num_classes, n)
+    else:
+        X, y = calibration
+        X, y = np.asarray(X, dtype=np.float32)[:n], np.asarray(y)[:n]
+    data = work / "calibration.json"
+    data.write_text(json.dumps({"input_data": [X.reshape(-1).tolist(),
+                                               onehot(y, num_classes).reshape(-1).tolist()]}))
+
+    run_args = ezkl.PyRunArgs()
+    run_args.input_visibility = "polycommit"   # the test set: KZG commitments open the proof
+    run_args.param_visibility = "hashed"       # the weights: Poseidon hash is a public instance
+    run_args.output_visibility = "public"      # the count
+    run_args.input_scale = params.scale
+    run_args.param_scale = params.scale
+    run_args.decomp_base = params.decomp_base
+    run_args.decomp_legs = params.decomp_legs
+    run_args.num_inner_cols = params.num_inner_cols
+    settings_path = work / "settings.json"
+    compiled = work / "statement.compiled"
+    _check(ezkl.gen_settings(str(onnx_path), str(settings_path), py_run_args=run_args), "gen_settings")
+    _check(ezkl.calibrate_settings(str(data), str(onnx_path), str(settings_path), "resources",
+                                   scales=[params.scale]), "calibrate_settings")
+    _check(ezkl.compile_circuit(str(onnx_path), str(compiled), str(settings_path)), "compile_circuit")
+    logrows = json.loads(settings_path.read_text())["run_args"]["logrows"]
+    srs = srs_for(settings, logrows)
+    _check(ezkl.setup(str(compiled), str(work / "vk.key"), str(work / "pk.key"), srs_path=str(srs)),
+           "setup")
+    _check(_ezkl.call(ezkl.create_evm_vka, str(work / "vk.key"), str(settings_path),
+                      str(work / "vka.bytes"), srs_path=str(srs)), "create_evm_vka")
+    files = {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
+             for p in sorted(work.iterdir()) if p.is_file()}
+    manifest = {"key": final.name, "n": n, "input_shape": list(input_shape),
+                "num_classes": num_classes, "params": asdict(params), "logrows": logrows,
+                "settings_version": SETTINGS_VERSION, "ezkl_version": ezkl.__version__,
+                "setup_s": round(time.monotonic() - started, 2), "files": files}
+    (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+
+
+def _check(ok, what: str) -> None:
+    if ok is False:
+        raise RuntimeError(f"ezkl {what} failed")
+
+
+__all__ = ["Circuit", "CircuitParams", "ensure_circuit", "verify_files", "srs_for", "SETTINGS_VERSION"]
