@@ -9,6 +9,7 @@ contract ReentrantWithdrawer {
     IJobEscrow public immutable target;
     uint256 public reentries;
     bool public reentrySucceeded;
+    bool public refuse; // when set, receiving fails (to test TransferFailed)
 
     constructor(IJobEscrow target_) {
         target = target_;
@@ -22,11 +23,16 @@ contract ReentrantWithdrawer {
         target.reclaim(jobId);
     }
 
+    function setRefuse(bool refuse_) external {
+        refuse = refuse_;
+    }
+
     function attack() external {
         target.withdraw();
     }
 
     receive() external payable {
+        if (refuse) revert();
         if (reentries == 0) {
             reentries = 1;
             // a second withdraw inside the first must fail; swallow it to observe the result

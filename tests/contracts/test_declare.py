@@ -1,0 +1,68 @@
+from brownie import chain
+
+from conftest import MODEL, Stage, reverts
+
+
+def test_declare_emits_stage_declared(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    tx = st.declare(nodes[0])
+    ev = tx.events["StageDeclared"]
+    assert (ev["jobId"], ev["stage"], ev["node"], ev["modelCommitment"]) == (job, 1, nodes[0], MODEL)
+    assert escrow.declarationOf(job, nodes[0])[0] == 1
+    assert escrow.agreementOf(job, 1, st.weights, MODEL) == 1
+
+
+def test_declare_cth_agreement_emits_stage_agreed(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[0])
+    st.declare(nodes[1])
+    assert "StageAgreed" in st.declare(nodes[2]).events
+
+
+def test_declare_different_weights_emits_stage_conflicted(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[0])
+    tx = st.declare(nodes[1], weights=b"\x01" * 32)
+    assert tx.events["StageConflicted"]["node"] == nodes[1]
+
+
+def test_declare_after_cth_agreement_reverts(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    for node in nodes[:3]:
+        st.declare(node)
+    with reverts("AgreementReached"):
+        st.declare(nodes[3])
+
+
+def test_declare_twice_reverts(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[0])
+    with reverts("DeclarationDuplicated"):
+        st.declare(nodes[0], weights=b"\x02" * 32)
+
+
+def test_declare_wrong_stage_reverts(escrow, job, nodes):
+    with reverts("StageNotOpen"):
+        Stage(escrow, job, 2).declare(nodes[0])
+
+
+def test_declare_unregistered_reverts(escrow, job, accounts):
+    with reverts("NodeNotRegistered"):
+        Stage(escrow, job, 1).declare(accounts[7])
+
+
+def test_declare_exiting_node_reverts(escrow, registry, job, nodes):
+    registry.requestExit({"from": nodes[0]})
+    with reverts("NodeExiting"):
+        Stage(escrow, job, 1).declare(nodes[0])
+
+
+def test_declare_unknown_job_reverts(escrow, nodes):
+    with reverts("JobStatusInvalid"):
+        Stage(escrow, 99, 1).declare(nodes[0])
+
+
+def test_declare_after_deadline_reverts(escrow, job, nodes):
+    chain.sleep(11 * 24 * 3600)
+    with reverts("DeadlinePassed"):
+        Stage(escrow, job, 1).declare(nodes[0])
