@@ -68,7 +68,10 @@ document.getElementById("connect").addEventListener("click", async () => {
   }
 });
 
-window.addEventListener("hashchange", show);
+window.addEventListener("hashchange", () => {
+  state.opMessage = state.jobMessage = null;
+  show();
+});
 (async () => {
   try { state.account = await currentAccount(); } catch { state.account = null; }
   showAccount();

@@ -42,12 +42,14 @@ function reveals(job) {
 }
 
 function proof(job) {
-  if (!job.proof) {
-    return `<p class="muted">${job.test_set ? "Test set committed; waiting for the accuracy proof." : "Accuracy proof pending until the last stage is final."}</p>`;
+  if (!job.proofs.length) {
+    return `<p class="muted">${job.test_set_cid ? "Test set published; waiting for the accuracy proof." : "Accuracy proof pending until the last stage is final."}</p>`;
   }
-  const p = job.proof;
-  return `<p class="ok" id="proof-verified">Verified on-chain in block ${p.block}: ${p.correct} of ${p.total} correct
-    (${(100 * p.accuracy).toFixed(1)} % ≥ θ ${(100 * job.theta).toFixed(1)} %), tx <span class="mono">${short(p.tx)}</span>.</p>`;
+  const items = job.proofs.map((p) => `<li class="proof" data-shard="${p.shard}">shard ${p.shard}: ${p.correct} correct,
+    verified on-chain in block ${p.block} (tx <span class="mono">${short(p.tx)}</span>, by ${short(p.submitter, 4)})</li>`).join("");
+  const verdict = job.status === "complete" ? `<p class="ok" id="proof-verified">Accuracy proven: ${job.correct} correct predictions.</p>`
+    : job.status === "failed" ? `<p class="error">The proven accuracy missed the threshold.</p>` : "";
+  return `${verdict}<ul>${items}</ul>`;
 }
 
 function plot(el, job) {
@@ -87,12 +89,12 @@ export async function renderJob(el, id, state) {
         <dt>employer</dt><dd class="mono">${job.employer}</dd>
         <dt>manifest</dt><dd class="mono">${job.manifest_cid ? `<a href="/api/content/${job.manifest_cid}">${short(job.manifest_cid, 10)}</a>` : ""} ${short(job.manifest_hash)}</dd>
         <dt>stages</dt><dd><span id="stages-final">${job.stages_final}</span> of ${job.stage_count} final, C = ${job.quorum}</dd>
-        <dt>escrow</dt><dd>${formatEth(job.deposit)} (${formatEth(job.reward_per_stage)} per stage), θ = ${job.theta}</dd>
+        <dt>escrow</dt><dd>${formatEth(job.deposit)} (${formatEth(job.reward_per_stage)} per stage)${job.theta != null ? `, θ = ${job.theta}` : ""}</dd>
         <dt>paid</dt><dd>${formatEth(job.paid)}</dd>
         <dt>deadline</dt><dd>${new Date(job.deadline * 1000).toLocaleString()}</dd>
       </dl>
       ${mine && job.can_reclaim ? `<button id="reclaim" type="button">Reclaim unearned escrow</button>` : ""}
-      <div id="job-msg"></div>
+      <div id="job-msg">${state.jobMessage || ""}</div>
     </section>
     <h2>Stage timeline</h2>
     <ol class="timeline" id="timeline">${timeline(job)}</ol>
@@ -114,7 +116,8 @@ export async function renderJob(el, id, state) {
         const from = state.account || (await connect());
         const tx = await api.reclaimTx(job.job_id);
         await waitForReceipt(await sendTransaction(from, tx));
-        msg.innerHTML = `<p class="ok">Escrow reclaimed; withdraw it from the Operators page.</p>`;
+        state.jobMessage = `<p class="ok">Escrow reclaimed; withdraw it from the Operators page.</p>`;
+        await renderJob(el, id, state);
       } catch (e) {
         msg.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
       }

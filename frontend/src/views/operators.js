@@ -22,7 +22,7 @@ export async function renderOperators(el, state) {
       <dl><dt>earned</dt><dd>${formatEth(me.earned)}</dd><dt>pending (withdrawable)</dt><dd id="pending">${formatEth(me.pending)}</dd>
       <dt>withdrawn</dt><dd>${formatEth(me.withdrawn)}</dd></dl>
       ${BigInt(me.pending) > 0n ? `<button id="withdraw" type="button">Withdraw ${formatEth(me.pending)}</button>` : ""}
-      <div id="op-msg"></div></section>`
+      <div id="op-msg">${state.opMessage || ""}</div></section>`
       : `<p class="muted">Connect your wallet to see your rewards.</p>`}
     <h2>Nodes</h2>
     ${nodes.length ? `<table class="nodes"><thead><tr><th>node</th><th>status</th><th>stake</th><th>declarations</th>
@@ -36,7 +36,9 @@ export async function renderOperators(el, state) {
         const from = state.account || (await connect());
         const txs = await api.withdrawTx(from);
         for (const tx of txs) await waitForReceipt(await sendTransaction(from, tx));
-        msg.innerHTML = `<p class="ok">Withdrawn.</p>`;
+        // kept in state: live refreshes re-render this screen
+        state.opMessage = `<p class="ok">Withdrawn ${formatEth(me.pending)}.</p>`;
+        await renderOperators(el, state);
       } catch (e) {
         msg.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
       }

@@ -1,0 +1,106 @@
+"""Dashboard tests: the API (serving the built dashboard) on a free port, real Anvil, and a
+real headless Chromium whose wallet is a small injected EIP-1193 provider forwarding every
+request to Anvil's unlocked dev accounts."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.main import DASHBOARD_DIR, create_app
+from tests.api import chainwork
+from zkpot.config import PROJECT_ROOT
+from zkpot.devnet import free_port, wait_for_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DOCS = PROJECT_ROOT / "docs"
+
+# The wallet: eth_requestAccounts/eth_accounts answer the chosen dev account; everything else
+# (personal_sign, eth_sendTransaction, receipts) is forwarded to Anvil, which signs for its
+# unlocked dev accounts.
+PROVIDER_JS = """
+(() => {
+  const rpc = %(rpc)r, account = %(account)r;
+  let id = 0;
+  async function forward(method, params) {
+    const res = await fetch(rpc, {method: 'POST', headers: {'content-type': 'application/json'},
+      body: JSON.stringify({jsonrpc: '2.0', id: ++id, method, params: params || []})});
+    const out = await res.json();
+    if (out.error) { const e = new Error(out.error.message); e.code = out.error.code; throw e; }
+    return out.result;
+  }
+  window.ethereum = {
+    isZkpotTestWallet: true,
+    async request({method, params}) {
+      if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [account];
+      return forward(method, params);
+    },
+    on() {}, removeListener() {},
+  };
+})();
+"""
+
+
+def _build_dashboard() -> Path:
+    if not (DASHBOARD_DIR / "index.html").is_file():
+        subprocess.run(["npm", "run", "--prefix", str(PROJECT_ROOT / "frontend"), "build", "--silent"],
+                       check=True)
+    return DASHBOARD_DIR
+
+
+@pytest.fixture
+def api_settings(settings, anvil):
+    return settings.model_copy(update={"rpc_url": anvil.rpc_url, "max_upload_bytes": 256 * 1024})
+
+
+@pytest.fixture
+def deployed(api_settings):
+    return chainwork.deploy(api_settings)
+
+
+@pytest.fixture
+def live_api(api_settings, deployed):
+    """The gateway (following the chain) and the dashboard on a free loopback port."""
+    app = create_app(api_settings, follow_chain=True, dashboard_dir=_build_dashboard())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def wallet_page(browser, anvil):
+    """A page whose window.ethereum is the dev account ``account`` (set via ``open``)."""
+    contexts = []
+
+    def open_as(account: str):
+        ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+        ctx.add_init_script(PROVIDER_JS % {"rpc": anvil.rpc_url, "account": account})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
+        return page
+
+    yield open_as
+    for ctx in contexts:
+        ctx.close()

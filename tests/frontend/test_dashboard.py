@@ -1,0 +1,76 @@
+"""The dashboard in a real headless Chromium against the real API and Anvil."""
+
+from __future__ import annotations
+
+import os
+
+from eth_account import Account
+from playwright.sync_api import expect
+
+from tests.api import chainwork
+from tests.frontend.conftest import DOCS
+from zkpot.hashing import keccak
+
+EMPLOYER = Account.from_key(chainwork.KEYS[0]).address
+
+
+def test_bad_upload_shows_the_reason(live_api, wallet_page, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(f"{i * 0.1},{'nan' if i == 4 else 1.0},{i % 3}" for i in range(12)))
+    page = wallet_page(EMPLOYER)
+    page.goto(f"{live_api}/#/post")
+    page.locator("#dataset-file").set_input_files(str(bad))
+    expect(page.locator('input[name=source][value=upload]')).to_be_checked()
+    page.click("#submit-job")
+    error = page.locator("#post-result .error")
+    expect(error).to_contain_text("NaN")
+    expect(error).to_contain_text("sample 4")
+    page.screenshot(path=str(DOCS / "dashboard-post-error.png"), full_page=True)
+
+
+def test_job_progress_appears_live(live_api, wallet_page, api_settings, deployed):
+    nodes = chainwork.node_clients(api_settings, deployed, 2)
+    chainwork.register(nodes)
+    job_id = chainwork.create_job(api_settings, deployed, stages=3, confirmations=2)
+    page = wallet_page(EMPLOYER)
+    page.goto(f"{live_api}/#/jobs/{job_id}")
+    expect(page.locator("#job-status")).to_have_text("training")
+    stage1 = page.locator('#timeline .stage[data-stage="1"]')
+    expect(stage1).to_contain_text("waiting")
+
+    # real declarations on Anvil while the page is open: they appear without a reload
+    rho, wh = os.urandom(32), keccak(b"stage 1 weights")
+    decls = chainwork.declare_stage(nodes, job_id, 1, wh, rho)
+    expect(stage1).to_contain_text("declared 2/2")
+    expect(page.locator('tr.declaration[data-stage="1"]')).to_have_count(2)
+    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("committed")
+
+    chainwork.reveal_stage(nodes, job_id, 1, rho, "bafkreistageoneweights", decls)
+    expect(stage1).to_contain_text("final")
+    expect(page.locator("#stages-final")).to_have_text("1")
+    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("revealed")
+    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("paid")
+    expect(page.locator('.reveal[data-stage="1"]')).to_contain_text(rho.hex()[:6])
+
+    rho2 = os.urandom(32)
+    decls2 = chainwork.declare_stage(nodes, job_id, 2, keccak(b"stage 2 weights"), rho2)
+    expect(page.locator('#timeline .stage[data-stage="2"]')).to_contain_text("declared 2/2")
+    page.screenshot(path=str(DOCS / "dashboard-job.png"), full_page=True)
+
+    jobs = wallet_page(EMPLOYER)
+    jobs.goto(f"{live_api}/#/jobs")
+    expect(jobs.locator(f'tr[data-job="{job_id}"]')).to_contain_text("1/3")
+    jobs.screenshot(path=str(DOCS / "dashboard-jobs.png"), full_page=True)
+
+    # the operator of node 1 sees its reward and withdraws it with its wallet
+    node = nodes[0][0].client.address
+    op = wallet_page(node)
+    op.goto(f"{live_api}/#/operators")
+    expect(op.locator("#account")).to_be_visible()
+    expect(op.locator("#pending")).to_contain_text("0.001 ETH")
+    expect(op.locator(f'tr.node[data-node="{node}"]')).to_contain_text("active")
+    op.screenshot(path=str(DOCS / "dashboard-operators.png"), full_page=True)
+    op.click("#withdraw")
+    expect(op.locator("#op-msg")).to_contain_text("Withdrawn")
+    assert nodes[0][0].credit_of(node) == 0
+    expect(op.locator("#pending")).to_contain_text("0 ETH")
