@@ -25,6 +25,8 @@ def watch_chain(self) -> None:
     plan = node.plan()
     for note in plan.notes:
         log.info("%s", note)
+    for note in plan.skipped:
+        log.debug("%s", note)
     device = node.store.get("train_device", "cpu")
     for step in plan.steps:
         task, queue = {

@@ -52,7 +52,8 @@ class Step:
 @dataclass
 class Plan:
     steps: list[Step] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)     # news worth an operator's attention
+    skipped: list[str] = field(default_factory=list)   # routine: why a stage was left alone
 
 
 def best_device() -> str:
@@ -119,7 +120,9 @@ class Node:
         busy = {k for k in self._training_now()}
         chosen, skipped = choose(offers, capacity=self.capacity, busy=busy, now=int(time.time()))
         plan.steps += [Step("train", o.job_id, o.stage) for o in chosen]
-        plan.notes += [f"job {s.job_id} stage {s.stage}: {s.reason}" for s in skipped]
+        for s in skipped:
+            note = f"job {s.job_id} stage {s.stage}: {s.reason}"
+            (plan.notes if s.reason.startswith("escrow") else plan.skipped).append(note)
         return plan
 
     def _read_events(self, plan: Plan) -> None:
