@@ -1,0 +1,42 @@
+from brownie import chain
+
+from conftest import BOUNTY, DAY, MODEL, REWARD, SHARD, Stage, finish_training, proof, reverts
+
+
+def test_reclaim_after_deadline_refunds_unearned(escrow, job, nodes, employer):
+    st = Stage(escrow, job, 1)
+    for node in nodes[:3]:
+        st.declare(node)
+    st.reveal(nodes[0])
+    chain.sleep(11 * DAY)
+    tx = escrow.reclaim(job, {"from": employer})
+    assert tx.events["JobReclaimed"]["amount"] == 3 * REWARD + BOUNTY
+    assert escrow.creditOf(employer) == 3 * REWARD + BOUNTY
+    assert escrow.getJob(job).dict()["status"] == 5
+
+
+def test_reclaim_before_deadline_reverts(escrow, job, employer):
+    with reverts("DeadlineNotReached"):
+        escrow.reclaim(job, {"from": employer})
+
+
+def test_reclaim_by_stranger_reverts(escrow, job, nodes):
+    chain.sleep(11 * DAY)
+    with reverts("CallerNotEmployer"):
+        escrow.reclaim(job, {"from": nodes[0]})
+
+
+def test_reclaim_unproven_after_proof_window_refunds_bounty(escrow, job, nodes, employer):
+    finish_training(escrow, job, nodes)
+    escrow.publishTestSet(job, "bafytest", {"from": employer})
+    chain.sleep(DAY + 1)
+    assert escrow.reclaim(job, {"from": employer}).events["JobReclaimed"]["amount"] == BOUNTY
+
+
+def test_reclaim_completed_job_reverts(escrow, job, nodes, employer):
+    finish_training(escrow, job, nodes)
+    escrow.publishTestSet(job, "bafytest", {"from": employer})
+    escrow.submitAccuracyProof(job, 0, proof(SHARD, MODEL, 64), [], {"from": nodes[0]})
+    chain.sleep(11 * DAY)
+    with reverts("JobStatusInvalid"):
+        escrow.reclaim(job, {"from": employer})
