@@ -37,8 +37,8 @@ class CircuitParams:
     """Quantisation and layout of the statement (see docs/zk.md for why these values)."""
 
     scale: int = 7               # input and param fixed-point scale (2^scale)
-    decomp_base: int = 16384     # range checks decompose values in this base …
-    decomp_legs: int = 2         # … into this many legs (range ±base^legs / 2)
+    decomp_base: int = 256       # range checks decompose values in this base …
+    decomp_legs: int = 4         # … into this many legs (range ±base^legs / 2)
     num_inner_cols: int = 2
 
 
