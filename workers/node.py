@@ -16,7 +16,7 @@ log = logging.getLogger("zkpot.worker")
 
 @lru_cache(maxsize=1)
 def current_node() -> Node:
-    return Node(get_settings())
+    return Node(get_settings(), device=worker_device())
 
 
 def worker_device() -> str:

@@ -41,15 +41,16 @@ def tiny_dataset(n: int, seed: int = 1) -> Dataset:
 
 def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalStore, *,
                     stages: int = 2, confirmations: int = 2, reward: int = 10**15,
-                    corrupt_chunk: int | None = None, deadline_s: int = 3600) -> TinyJob:
+                    corrupt_chunk: int | None = None, deadline_s: int = 3600,
+                    samples_per_stage: int = SAMPLES_PER_STAGE) -> TinyJob:
     """Chunks, S_0 and the manifest into the shared store, then ``createJob`` with escrow.
 
     ``corrupt_chunk``: overwrite that stage's stored chunk with other bytes (a CID mismatch).
     """
     spec = ModelSpec.from_json(TINY_SPEC)
-    data = tiny_dataset(stages * SAMPLES_PER_STAGE)
-    chunks = [encode_chunk(data.subset(np.arange(i * SAMPLES_PER_STAGE, (i + 1) * SAMPLES_PER_STAGE)))
-              for i in range(stages)]
+    n = samples_per_stage
+    data = tiny_dataset(stages * n)
+    chunks = [encode_chunk(data.subset(np.arange(i * n, (i + 1) * n))) for i in range(stages)]
     cids = [store.put(c) for c in chunks]
     if corrupt_chunk is not None:
         path = store.root / cids[corrupt_chunk - 1]
@@ -58,7 +59,7 @@ def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalSto
     s0_cid = store.put(s0)
     shard = keccak(b"tiny test shard")
     deadline = int(time.time()) + deadline_s
-    manifest = build_manifest(spec, (4,), 3, cids, [SAMPLES_PER_STAGE] * stages, [shard],
+    manifest = build_manifest(spec, (4,), 3, cids, [n] * stages, [shard],
                               TEST_SIZE, confirmations, reward, 0.5, deadline, s0_cid, keccak(s0))
     manifest_cid = store.put(manifest.to_bytes())
     escrow = JobEscrowClient(ChainClient(rpc_url, employer_key), deployment.escrow)

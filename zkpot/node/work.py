@@ -70,11 +70,12 @@ class Node:
     """One node identity with its store, chain access and content store."""
 
     def __init__(self, settings: Settings, identity: NodeIdentity | None = None,
-                 capacity: int = 1):
+                 capacity: int = 1, device: str = "cpu"):
         self.settings = settings
         self.identity = identity or load_identity(settings)
         self.store = NodeStore(node_dir(settings, self.identity))
         self.capacity = capacity
+        self.device = device
 
     @cached_property
     def chain(self) -> "chainview.NodeChain":
@@ -112,6 +113,10 @@ class Node:
                     plan.steps.append(Step("declare", job_id, stage))
                 elif declared and self.chain.agreement(job_id, stage, secret) >= job.confirmations:
                     plan.steps.append(Step("reveal", job_id, stage))
+                continue
+            if self.store.get(f"skip:{job_id}:{stage}") is not None:
+                plan.skipped.append(f"job {job_id} stage {stage}: skipped, "
+                                    + self.store.get(f"skip:{job_id}:{stage}", ""))
                 continue
             offers.append(StageOffer(
                 job_id=job_id, stage=stage, reward=job.reward, declarations=job.declarations,
@@ -192,7 +197,12 @@ class Node:
                 if progress:
                     progress(done, total)
 
-            result = training.run_stage(self, job, stage, beat)
+            try:
+                result = training.run_stage(self, job, stage, beat, device=self.device)
+            except Skipped as why:
+                # remembered, so the watcher does not retry a stage whose inputs are bad
+                self.store.put(f"skip:{job_id}:{stage}", str(why))
+                raise
             rand = training.new_rand()
             self.store.save_trained(
                 job_id, stage, weights_hash=result.weights_hash,

@@ -1,0 +1,100 @@
+"""Faults: SIGKILLed workers resume, Redis restarts, bad inputs are never trained."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.workers.conftest import KEYS, node_logs, wait_for
+from tests.workers.jobs import create_tiny_job
+from zkpot.chain import fetch_events
+from zkpot.devnet import Redis
+
+pytestmark = pytest.mark.slow
+
+
+def stages_done(world, job) -> int:
+    return world.escrow().get_job(job.job_id).stages_done
+
+
+def declarations(world, job_id: int) -> list[tuple[int, str]]:
+    return [(e["stage"], e["node"]) for e in fetch_events(world.escrow().client, world.deployment,
+                                                          names=["StageDeclared"])
+            if e["jobId"] == job_id]
+
+
+def test_worker_killed_mid_training_resumes_and_is_paid(world, start_node):
+    a, b = start_node(1), start_node(2)
+    # stage 1 is large enough to be caught mid-way; C=2 with two nodes: both must finish it
+    job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=2,
+                          confirmations=2, samples_per_stage=1500)
+    wait_for(lambda: any(p.kind == "train" for p in a.node.store.progress()), 120,
+             "node 1 training", every=0.05, logs=node_logs(a))
+    a.group.kill("compute0")
+    assert a.node.store.secret(job.job_id, 1) is None  # killed before the stage was kept
+    a.group.start("compute0")
+
+    wait_for(lambda: stages_done(world, job) == 2, 400, "the job's stages final",
+             logs=node_logs(a, b))
+    escrow = world.escrow()
+    assert escrow.credit_of(a.address) == escrow.credit_of(b.address) == 2 * job.reward
+    decl = declarations(world, job.job_id)
+    assert len(decl) == len(set(decl)) == 4
+
+
+def test_node_killed_after_declaring_keeps_rho_and_never_declares_twice(world, start_node):
+    a, b = start_node(1), start_node(2)
+    job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=2,
+                          confirmations=2)
+    wait_for(lambda: (1, a.address) in declarations(world, job.job_id), 300,
+             "node 1's declaration of stage 1", every=0.1, logs=node_logs(a, b))
+    a.group.kill("chain")
+    a.group.kill("compute0")
+    # what the chain holds is what the node kept on disk: rho and rand survived the SIGKILL
+    secret = a.node.store.secret(job.job_id, 1)
+    assert secret is not None and secret.weights_file.exists()
+    declared = [e for e in fetch_events(world.escrow().client, world.deployment,
+                                        names=["StageDeclared"]) if e["node"] == a.address][0]
+    assert declared["commitment"] == secret.commitment and declared["rand"] == secret.rand
+    a.group.start()
+
+    wait_for(lambda: stages_done(world, job) == 2, 400, "the job's stages final",
+             logs=node_logs(a, b))
+    escrow = world.escrow()
+    assert escrow.credit_of(a.address) == escrow.credit_of(b.address) == 2 * job.reward
+    decl = declarations(world, job.job_id)
+    assert len(decl) == len(set(decl)) == 4
+
+
+def test_redis_restarted_mid_job_work_resumes(world, start_node, tmp_path):
+    own = Redis(log_dir=tmp_path).start()
+    world.redis_url = own.url
+    try:
+        a, b = start_node(1), start_node(2)
+        job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=3,
+                              confirmations=2)
+        wait_for(lambda: stages_done(world, job) >= 1, 300, "stage 1 final",
+                 logs=node_logs(a, b))
+        own.stop()  # no persistence: every queued message is lost
+        time.sleep(3)
+        own.start()
+        wait_for(lambda: stages_done(world, job) == 3, 400, "the job's stages final after restart",
+                 logs=node_logs(a, b))
+        escrow = world.escrow()
+        assert escrow.credit_of(a.address) == escrow.credit_of(b.address) == 3 * job.reward
+    finally:
+        own.stop()
+
+
+def test_chunk_that_does_not_match_its_cid_is_never_trained(world, start_node):
+    a = start_node(1)
+    job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=1,
+                          confirmations=1, corrupt_chunk=1)
+    reason = wait_for(lambda: a.node.store.get(f"skip:{job.job_id}:1"), 200,
+                      "the node to skip the stage", logs=node_logs(a))
+    assert "does not match" in reason or "mismatch" in reason.lower()
+    log = (a.group.log_dir / f"node-{a.node.identity.slug[:10]}-compute0.log").read_text()
+    assert "not trained" in log and job.chunk_cids[0] in log
+    assert declarations(world, job.job_id) == []
+    assert a.node.store.secret(job.job_id, 1) is None
