@@ -16,10 +16,11 @@ from zkpot.zk.prove import (
     verify,
     weights_commitment,
 )
+from zkpot.zk.presets import PRESET_SHAPES, preset_circuit
 from zkpot.zk.statement import AccuracyStatement, count_float
 
 __all__ = [
     "AccuracyProof", "AccuracyStatement", "Circuit", "CircuitParams", "count_float",
-    "encode_calldata", "ensure_circuit", "prove_accuracy", "prove_certificate", "shards",
+    "encode_calldata", "ensure_circuit", "PRESET_SHAPES", "preset_circuit", "prove_accuracy", "prove_certificate", "shards",
     "test_set_commitment", "test_set_commitments", "verify", "verify_files", "weights_commitment",
 ]
