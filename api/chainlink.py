@@ -115,5 +115,25 @@ def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
 
 
 def prepare_job(settings: Settings, *, employer: str, spec, dataset, reward_per_stage: int,
-                quorum: int, theta: float, deadline: int, bounty: int):
-    raise ProblemError(503, "job preparation is not available on this server")
+                quorum: int, theta: float, deadline: int, bounty: int, stage_flops: int,
+                shard_size: int):
+    """Prepare the job (``api.jobprep``) and answer with its createJob transaction."""
+    from api import jobprep
+    from api.routers.jobs import JobPrepared
+
+    verifier = _deployment(settings).verifier
+    if verifier is None:
+        raise ProblemError(503, "no accuracy verifier is deployed on this chain")
+    manifest, params, chunk_cids, n_train = jobprep.prepare(
+        settings, spec=spec, dataset=dataset, reward_per_stage=reward_per_stage, quorum=quorum,
+        theta=theta, deadline=deadline, bounty=bounty, stage_flops=stage_flops,
+        shard_size=shard_size, verifier=verifier)
+    tx = create_job_transaction(settings, params)
+    tx_hash = None
+    if settings.employer_key is not None:
+        tx_hash = send_as_dev_employer(settings, params)
+    eth = f"{params.escrow / 10**18:.6f}".rstrip("0").rstrip(".")
+    return JobPrepared(manifest_hash="0x" + params.manifest_hash.hex(), manifest_cid=params.manifest_cid,
+                       stage_count=params.stages, chunk_cids=chunk_cids, train_samples=n_train,
+                       test_samples=params.samples, threshold=params.threshold,
+                       deposit=str(params.escrow), deposit_eth=eth, transaction=tx, tx_hash=tx_hash)

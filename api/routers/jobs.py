@@ -21,6 +21,8 @@ from zkpot.spec import PRESETS, ModelSpec, SpecError
 router = APIRouter(prefix="/api", tags=["jobs"])
 IndexDep = Annotated[ChainIndex, Depends(get_index)]
 JobIdPath = Annotated[int, Path(ge=0, le=2**63, description="on-chain job id")]
+# default work per stage: a few seconds of CPU training for the bundled presets
+DEFAULT_STAGE_FLOPS = 1_000_000
 DEMO_DATASETS = {
     "digits": "8×8 handwritten digits, 64 features, 10 classes (1,797 samples)",
     "digits-images": "the same digits as 1×8×8 images (for Conv2d specs)",
@@ -114,6 +116,8 @@ def create_job(
     bounty_wei: Annotated[str, Form(pattern=r"^[0-9]{1,30}$", description="wei for the accuracy proof")] = "0",
     dataset: Annotated[UploadFile | None, File(description="CSV or NPZ dataset")] = None,
     demo_dataset: Annotated[str | None, Form(max_length=64, description="bundled dataset name")] = None,
+    stage_flops: Annotated[int, Form(ge=10**3, le=10**15, description="target training FLOPs per stage (Δ)")] = DEFAULT_STAGE_FLOPS,
+    shard_size: Annotated[int, Form(ge=1, le=256, description="test samples per accuracy proof shard (N)")] = 32,
 ) -> JobPrepared:
     if (dataset is None) == (demo_dataset is None):
         raise ProblemError(422, "give exactly one of: a dataset file, or demo_dataset")
@@ -135,7 +139,8 @@ def create_job(
     return chainlink.prepare_job(
         settings, employer=session.address, spec=model, dataset=data,
         reward_per_stage=int(reward_per_stage_wei), quorum=quorum, theta=theta,
-        deadline=int(time.time()) + deadline_s, bounty=int(bounty_wei))
+        deadline=int(time.time()) + deadline_s, bounty=int(bounty_wei), stage_flops=stage_flops,
+        shard_size=shard_size)
 
 
 @router.get("/jobs", response_model=list[JobSummary], summary="Every job, newest first")

@@ -13,6 +13,7 @@ import uvicorn
 
 from api.main import DASHBOARD_DIR, create_app
 from tests.api import chainwork
+from tests.api.conftest import circuit_cache  # noqa: F401 (shared fixture)
 from zkpot.config import PROJECT_ROOT
 from zkpot.devnet import free_port, wait_for_port
 
@@ -55,8 +56,9 @@ def _build_dashboard() -> Path:
 
 
 @pytest.fixture
-def api_settings(settings, anvil):
-    return settings.model_copy(update={"rpc_url": anvil.rpc_url, "max_upload_bytes": 256 * 1024})
+def api_settings(settings, anvil, circuit_cache):
+    return settings.model_copy(update={"rpc_url": anvil.rpc_url, "max_upload_bytes": 256 * 1024,
+                                       "circuit_dir": circuit_cache})
 
 
 @pytest.fixture
