@@ -194,6 +194,8 @@ def infer_shapes(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int
     if shape != (num_classes,):
         raise SpecError(f"the last layer outputs shape {shape}, expected ({num_classes},) for {num_classes} classes")
     params = spec.param_count(input_shape)
+    if params == 0:
+        raise SpecError("the model has no trainable layer (add a Linear or Conv2d layer)")
     if params > MAX_PARAMS:
         raise SpecError(f"model has {params} parameters, more than the limit {MAX_PARAMS}")
     return shapes

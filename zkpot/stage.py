@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from zkpot.datasets import Dataset
-from zkpot.hashing import deserialize_state, keccak, serialize_state, weights_hash
+from zkpot.hashing import deserialize_state, keccak, keccak_chain, serialize_state, weights_hash
 from zkpot.pot import fixedpoint as fp
 from zkpot.spec import SGD, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ModelSpec, ReLU, build_model
 
@@ -109,11 +109,8 @@ class TrainingSecret:
     @classmethod
     def from_losses(cls, losses) -> "TrainingSecret":
         """Chain the losses in processing order: h_1 = H(l_1), h_j = H(l_j || h_{j-1})."""
-        chain: list[bytes] = []
-        h = b""
-        for loss in np.asarray(losses, dtype=np.int64).tolist():
-            h = keccak(encode_loss(loss) + h)
-            chain.append(h)
+        encoded = np.asarray(losses, dtype=np.int64).astype(">i8").tobytes()
+        chain = keccak_chain([encoded[i:i + 8] for i in range(0, len(encoded), 8)])
         if not chain:
             raise StageError("a stage needs at least one sample")
         return cls(chain[-1], chain)

@@ -74,3 +74,10 @@ def test_deserialize_rejects_bad_bytes(data, msg):
 def test_serialize_rejects_float_tensors():
     with pytest.raises(ValueError, match="integers only"):
         serialize_state({"w": np.zeros(2)})
+
+
+def test_keccak_chain_links_each_value_to_the_previous():
+    from zkpot.hashing import keccak_chain
+
+    chain = keccak_chain([b"a", b"b", b"c"])
+    assert chain[0] == keccak(b"a") and chain[1] == keccak(b"b" + chain[0]) and chain[2] == keccak(b"c" + chain[1])

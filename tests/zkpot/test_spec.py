@@ -50,6 +50,7 @@ def test_invalid_specs_are_refused_with_a_reason(data, msg):
     ([{"type": "Linear", "in_features": 4096, "out_features": 4096}, {"type": "ReLU"},
       {"type": "Linear", "in_features": 4096, "out_features": 10}], (4096,), 10, "parameters, more than the limit"),
     ([{"type": "Linear", "in_features": 64, "out_features": 1}], (64,), 1, "num_classes"),
+    ([{"type": "Flatten"}], (10,), 10, "no trainable layer"),
 ])
 def test_shape_mismatches_name_the_layer(layers, shape, classes, msg):
     spec = ModelSpec.from_json(spec_with(layers=layers))
