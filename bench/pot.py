@@ -67,7 +67,7 @@ def _run(ctx, results: dict) -> dict:
         chunks = plan_stages(spec, len(train), TARGET_FLOPS, train.input_shape, train.num_classes)
         order = np.concatenate(chunks)
         with_secret, without = [], []
-        for _ in range(1 if ctx.quick or suffix else 2):      # interleaved, best of
+        for _ in range(1 if suffix else 3):      # interleaved, best of
             state, seconds = _staged(spec, train, chunks, secret=True)
             with_secret.append(seconds)
             without.append(_staged(spec, train, chunks, secret=False)[1])
