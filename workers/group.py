@@ -82,7 +82,8 @@ class WorkerGroup:
     def kill(self, role: str) -> None:
         """SIGKILL one worker (a crash, for fault tests)."""
         proc = self.procs.pop(role)
-        proc.send_signal(signal.SIGKILL)
+        # the worker leads its own process group (its embedded beat is a child): kill them all
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
     def stop(self, timeout: float = 20.0) -> None:
@@ -94,8 +95,12 @@ class WorkerGroup:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+            try:  # leftovers of the group (the beat child) go with their worker
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.procs.clear()
 
     def alive(self) -> dict[str, bool]:
