@@ -74,3 +74,26 @@ def test_job_progress_appears_live(live_api, wallet_page, api_settings, deployed
     expect(op.locator("#op-msg")).to_contain_text("Withdrawn")
     assert nodes[0][0].credit_of(node) == 0
     expect(op.locator("#pending")).to_contain_text("0 ETH")
+
+
+def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, api_settings, deployed):
+    page = wallet_page(EMPLOYER)
+    page.goto(f"{live_api}/#/post")
+    page.select_option("#demo-dataset", "wine")
+    page.select_option("#preset", "wine-mlp")
+    page.fill("#reward", "0.001")
+    page.fill("#quorum", "2")
+    page.fill("#theta", "0.5")
+    page.screenshot(path=str(DOCS / "dashboard-post.png"), full_page=True)
+    page.click("#submit-job")
+    # signs in (personal_sign), uploads, then eth_sendTransaction of createJob through the wallet
+    link = page.locator("#new-job")
+    expect(link).to_be_visible(timeout=240_000)
+    job_id = int(link.inner_text().lstrip("#"))
+    escrow = chainwork.JobEscrowClient(chainwork.ChainClient(api_settings.rpc_url), deployed.escrow)
+    view = escrow.get_job(job_id)
+    assert view.employer == EMPLOYER and view.confirmations == 2
+    assert view.reward == 10**15
+    link.click()
+    expect(page.locator("#job-status")).to_have_text("training")
+    expect(page.locator("#timeline .stage")).to_have_count(view.stages)
