@@ -34,13 +34,14 @@ class World:
     redis_url: str
     root: Path
     deployment: object
+    node_rpc_url: str | None = None  # what the nodes use (e.g. through a flaky proxy)
 
     @property
     def store(self) -> LocalStore:
         return LocalStore(self.root / "store")
 
     def env(self, index: int) -> dict[str, str]:
-        return dict(rpc_url=self.rpc_url, redis_url=self.redis_url,
+        return dict(rpc_url=self.node_rpc_url or self.rpc_url, redis_url=self.redis_url,
                     state_dir=str(self.root / f"node{index}"),
                     storage_dir=str(self.root / "store"),
                     deployment_file=str(self.root / "deployment.json"),

@@ -9,6 +9,7 @@ import pytest
 from tests.workers.conftest import KEYS, node_logs, wait_for
 from tests.workers.jobs import create_tiny_job
 from zkpot.chain import fetch_events
+from tests.workers.proxy import FlakyProxy
 from zkpot.devnet import Redis
 
 pytestmark = pytest.mark.slow
@@ -85,6 +86,28 @@ def test_redis_restarted_mid_job_work_resumes(world, start_node, tmp_path):
         assert escrow.credit_of(a.address) == escrow.credit_of(b.address) == 3 * job.reward
     finally:
         own.stop()
+
+
+def test_rpc_briefly_down_tasks_retry_then_the_job_finishes(world, start_node, anvil):
+    proxy = FlakyProxy(anvil.port).up()
+    world.node_rpc_url = proxy.url
+    try:
+        a, b = start_node(1), start_node(2)
+        job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=2,
+                              confirmations=2)
+        wait_for(lambda: (1, a.address) in declarations(world, job.job_id), 300,
+                 "a first declaration", every=0.1, logs=node_logs(a, b))
+        proxy.down()
+        wait_for(lambda: any("unreachable" in p.read_text(errors="replace")
+                             for p in node_logs(a, b)), 60, "the nodes to notice the outage")
+        time.sleep(4)
+        proxy.up()
+        wait_for(lambda: stages_done(world, job) == 2, 400, "the job's stages final",
+                 logs=node_logs(a, b))
+        escrow = world.escrow()
+        assert escrow.credit_of(a.address) == escrow.credit_of(b.address) == 2 * job.reward
+    finally:
+        proxy.down()
 
 
 def test_chunk_that_does_not_match_its_cid_is_never_trained(world, start_node):

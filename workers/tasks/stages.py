@@ -13,13 +13,15 @@ from celery import shared_task
 from workers.app import queues
 from workers.dedupe import done
 from workers.node import current_node
+from zkpot.chain import ChainError, ContractError
 from zkpot.node.work import Skipped
 
 log = logging.getLogger("zkpot.worker")
 
-RETRYABLE = (ConnectionError, TimeoutError, OSError)
-RETRY = dict(acks_late=True, autoretry_for=RETRYABLE, retry_backoff=2, retry_backoff_max=60,
-             retry_jitter=True, max_retries=20)
+# transport trouble (RPC or storage unreachable) is retried with backoff; a revert is not
+RETRYABLE = (ChainError, ConnectionError, TimeoutError, OSError)
+RETRY = dict(acks_late=True, autoretry_for=RETRYABLE, dont_autoretry_for=(ContractError,),
+             retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=20)
 
 
 def _step_done(kind: str, job_id: int, stage: int) -> None:

@@ -9,20 +9,25 @@ from celery import shared_task
 from workers.app import queues
 from workers.dedupe import once
 from workers.node import current_node
+from zkpot.chain import ChainError
 from workers.tasks.proofs import prove_accuracy, submit_proof
 from workers.tasks.stages import declare_stage, reveal_stage, train_stage
 
 log = logging.getLogger("zkpot.worker")
 
-RETRYABLE = (ConnectionError, TimeoutError, OSError)
+# the next beat tick is the retry: a watcher never piles up retries of its own
+UNREACHABLE = (ChainError, ConnectionError, TimeoutError, OSError)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, autoretry_for=RETRYABLE,
-             retry_backoff=True, retry_backoff_max=30, max_retries=None)
+@shared_task(bind=True, acks_late=True, ignore_result=True)
 def watch_chain(self) -> None:
     """Read new events from the persisted cursor and enqueue what the node should do next."""
     node = current_node()
-    plan = node.plan()
+    try:
+        plan = node.plan()
+    except UNREACHABLE as exc:
+        log.warning("chain or storage unreachable (%s); retrying on the next tick", exc)
+        return
     for note in plan.notes:
         log.info("%s", note)
     for note in plan.skipped:
