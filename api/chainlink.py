@@ -110,8 +110,15 @@ def send_as_dev_employer(settings: Settings, params) -> str:
 
 
 def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
-    """θ from the job's manifest (when the store has it) and per-stage metrics."""
-    return None, {}
+    """θ from the job's manifest when this server's store holds it; no per-stage metrics yet."""
+    from zkpot.manifest import Manifest, ManifestError
+    from zkpot.storage import StorageError, open_store
+
+    try:
+        manifest = Manifest.from_bytes(open_store(settings).get(job.created["manifestCid"]))
+    except (StorageError, ManifestError, OSError, ValueError):
+        return None, {}
+    return manifest.theta_bps / 10_000, {}
 
 
 def prepare_job(settings: Settings, *, employer: str, spec, dataset, reward_per_stage: int,
