@@ -1,0 +1,107 @@
+"""zkpot.chain against a real Anvil, deploying from brownie's build artifacts."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from eth_utils import keccak
+
+from zkpot.chain import (ChainClient, ContractError, Declaration, JobEscrowClient, JobParams, JobStatus,
+                         NodeRegistryClient, deploy_all, fetch_events, load_deployment)
+from zkpot.devnet import dev_private_keys
+from zkpot.hashing import commitment
+
+STAKE = 10**16
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return dev_private_keys(6)
+
+
+@pytest.fixture(scope="module")
+def deployed(anvil, keys, tmp_path_factory):
+    client = ChainClient(anvil.rpc_url, keys[0])
+    path = tmp_path_factory.mktemp("deploy") / "deployment.json"
+    return client, deploy_all(client, min_stake=STAKE, mock_verifier=True, path=path), path
+
+
+def params(client, deployment, **over):
+    now = client.w3.eth.get_block("latest")["timestamp"]
+    base = dict(manifest_hash=keccak(b"m"), manifest_cid="bafym", stages=1, confirmations=3, reward=10**12,
+                bounty=10**13, threshold=10, samples=20, shard_commitments=[keccak(b"s")],
+                verifier=deployment.verifier, deadline=now + 3600)
+    base.update(over)
+    return JobParams(**base)
+
+
+def test_deploy_all_writes_loadable_map(deployed, settings):
+    client, deployment, path = deployed
+    loaded = load_deployment(settings.model_copy(update={"deployment_file": path}))
+    assert loaded.contracts == deployment.contracts
+    assert JobEscrowClient(client, deployment.escrow).registry_address() == deployment.registry
+
+
+def test_concurrent_sends_from_one_key_all_mine(anvil, deployed, keys):
+    _, deployment, _ = deployed
+    client = ChainClient(anvil.rpc_url, keys[5])
+    escrow = JobEscrowClient(client, deployment.escrow)
+    job_params = params(client, deployment)
+    job_ids, errors = [], []
+
+    def create():
+        try:
+            job_ids.append(escrow.create_job(job_params))
+        except Exception as exc:  # collected: the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(job_ids)) == 8
+    assert client.w3.eth.get_transaction_count(client.address) >= 8
+
+
+def test_revert_decodes_custom_error(anvil, deployed, keys):
+    _, deployment, _ = deployed
+    node = ChainClient(anvil.rpc_url, keys[4])
+    with pytest.raises(ContractError) as info:
+        NodeRegistryClient(node, deployment.registry).register(STAKE - 1)
+    assert info.value.name == "StakeTooLow"
+    assert info.value.args_ == (STAKE - 1, STAKE)
+
+
+def test_stage_round_trip_and_events(anvil, deployed, keys):
+    client, deployment, _ = deployed
+    job_id = JobEscrowClient(client, deployment.escrow).create_job(params(client, deployment))
+    rho, weights = os.urandom(32), keccak(b"S1")
+    declarations = []
+    for key in keys[1:4]:
+        node = ChainClient(anvil.rpc_url, key)
+        NodeRegistryClient(node, deployment.registry).register(STAKE)
+        rand = os.urandom(32)
+        escrow = JobEscrowClient(node, deployment.escrow)
+        escrow.declare(job_id, 1, weights, 9, commitment(rho, rand, node.address), rand)
+        declarations.append(node)
+    with pytest.raises(ContractError) as info:
+        escrow.declare(job_id, 1, weights, 9, commitment(rho, rand, node.address), rand)
+    assert info.value.name == "DeclarationDuplicated"
+    assert info.value.args_ == (job_id, 1, node.address)
+
+    events = fetch_events(client, deployment, names=["StageDeclared"])
+    stage = escrow.stage_view(job_id, 1, events)
+    assert len(stage.declarations) == 3 and not stage.final
+    receipt = escrow.reveal(job_id, 1, rho, "bafyS1", stage.declarations)
+    assert receipt.event("StageFinalised")["confirmed"] == 3
+
+    final = escrow.stage_view(job_id, 1, fetch_events(client, deployment, from_block=receipt.block_number))
+    assert final.final and final.cid == "bafyS1" and final.rho == rho
+    assert escrow.get_job(job_id).status == JobStatus.AWAITING_TEST_SET
+    assert isinstance(stage.declarations[0], Declaration)
+    ordered = [e.block_number * 10**6 + e.log_index for e in fetch_events(client, deployment)]
+    assert ordered == sorted(ordered)
