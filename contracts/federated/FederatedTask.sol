@@ -17,6 +17,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
     uint256 private _taskCount;
     mapping(uint256 => Task) private _tasks;
     mapping(uint256 => bytes32[]) private _testSets;
+    mapping(uint256 => string) private _testSetCids;
     mapping(uint256 => mapping(uint32 => GlobalModel)) private _globalModels;
     mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
@@ -48,8 +49,11 @@ contract FederatedTask is IFederatedTask, PullPayments {
             escrow: escrow
         });
         _testSets[taskId] = p.testSetCommitments;
+        _testSetCids[taskId] = p.testSetCid;
         _globalModels[taskId][0] = GlobalModel(p.initialModelCommitment, p.initialModelCid);
-        emit TaskCreated(taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey);
+        emit TaskCreated(
+            taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey, p.testSetCid
+        );
     }
 
     /// @inheritdoc IFederatedTask
@@ -120,6 +124,11 @@ contract FederatedTask is IFederatedTask, PullPayments {
     /// @inheritdoc IFederatedTask
     function testSetCommitments(uint256 taskId) external view returns (bytes32[] memory) {
         return _testSets[taskId];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function testSetCid(uint256 taskId) external view returns (string memory) {
+        return _testSetCids[taskId];
     }
 
     /// @inheritdoc IFederatedTask
