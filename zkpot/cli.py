@@ -6,6 +6,7 @@ A door: it parses, calls ``zkpot.node`` (and the workers' process group), and re
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -115,7 +116,7 @@ def node_run(
         device = best_device()
     settings = _settings()
     log_dir = settings.path("logs")
-    group = WorkerGroup(NodeQueues(node.identity.slug), log_dir, env=dict(__import__("os").environ),
+    group = WorkerGroup(NodeQueues(node.identity.slug), log_dir, env=dict(os.environ),
                         device=device, compute_slots=slots).start()
     console.print(f"node {node.identity.address} running on {device}; "
                   f"logs in {log_dir} (Ctrl-C stops)")
