@@ -109,38 +109,102 @@ def send_as_dev_employer(settings: Settings, params) -> str:
     return receipt.tx_hash
 
 
-def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
-    """θ from the job's manifest when this server's store holds it; no per-stage metrics yet."""
+def _manifest(settings: Settings, job):
+    """The job's manifest when this server's store holds it (else None)."""
     from zkpot.manifest import Manifest, ManifestError
     from zkpot.storage import StorageError, open_store
 
     try:
-        manifest = Manifest.from_bytes(open_store(settings).get(job.created["manifestCid"]))
-    except (StorageError, ManifestError, OSError, ValueError):
+        return Manifest.from_bytes(open_store(settings).get(job.created["manifestCid"]))
+    except (KeyError, StorageError, ManifestError, OSError, ValueError):
+        return None
+
+
+def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
+    """θ from the job's manifest and the per-stage metrics already evaluated (cache only)."""
+    from api.schemas import StageMetrics
+
+    manifest = _manifest(settings, job)
+    if manifest is None:
         return None, {}
-    return manifest.theta_bps / 10_000, {}
+    curves = job_curves(settings, job, compute=False)
+    metrics = {p.stage: StageMetrics(mean_loss=p.mean_loss, accuracy=p.accuracy) for p in curves.points}
+    return manifest.theta_bps / 10_000, metrics
 
 
-def prepare_job(settings: Settings, *, employer: str, spec, dataset, reward_per_stage: int,
-                quorum: int, theta: float, deadline: int, bounty: int, stage_flops: int,
-                shard_size: int):
-    """Prepare the job (``api.jobprep``) and answer with its createJob transaction."""
-    from api import jobprep
-    from api.routers.jobs import JobPrepared
-
+def _verifier(settings: Settings) -> str:
     verifier = _deployment(settings).verifier
     if verifier is None:
         raise ProblemError(503, "no accuracy verifier is deployed on this chain")
-    manifest, params, chunk_cids, n_train = jobprep.prepare(
-        settings, spec=spec, dataset=dataset, reward_per_stage=reward_per_stage, quorum=quorum,
-        theta=theta, deadline=deadline, bounty=bounty, stage_flops=stage_flops,
-        shard_size=shard_size, verifier=verifier)
+    return verifier
+
+
+def _problem(e: Exception) -> ProblemError:
+    """A core ``JobError`` as the HTTP problem a user can act on."""
+    from zkpot import jobs
+
+    status = {jobs.JobInputError: 422, jobs.JobStateError: 409, jobs.NotEmployerError: 403,
+              jobs.TestSetNotHeld: 404, jobs.JobNotFound: 404}.get(type(e), 422)
+    return ProblemError(status, str(e))
+
+
+def prepare_job(settings: Settings, *, spec, dataset, terms):
+    """Prepare the job (``zkpot.jobs.prepare_job``) and answer with its createJob transaction."""
+    from api.routers.jobs import JobPrepared
+    from zkpot import jobs
+
+    try:
+        prepared = jobs.prepare_job(settings, dataset, spec, terms, lambda: _verifier(settings))
+    except jobs.JobError as e:
+        raise _problem(e) from e
+    params = prepared.params
     tx = create_job_transaction(settings, params)
     tx_hash = None
     if settings.employer_key is not None:
         tx_hash = send_as_dev_employer(settings, params)
     eth = f"{params.escrow / 10**18:.6f}".rstrip("0").rstrip(".")
     return JobPrepared(manifest_hash="0x" + params.manifest_hash.hex(), manifest_cid=params.manifest_cid,
-                       stage_count=params.stages, chunk_cids=chunk_cids, train_samples=n_train,
-                       test_samples=params.samples, threshold=params.threshold,
-                       deposit=str(params.escrow), deposit_eth=eth, transaction=tx, tx_hash=tx_hash)
+                       stage_count=params.stages, chunk_cids=prepared.chunk_cids,
+                       train_samples=prepared.train_samples, test_samples=params.samples,
+                       threshold=params.threshold, deposit=str(params.escrow), deposit_eth=eth,
+                       transaction=tx, tx_hash=tx_hash)
+
+
+def release_test_set(settings: Settings, job_id: int, employer: str):
+    """Put the job's private test set into the store; the publishTestSet transaction (or send it).
+
+    In dev mode (``ZKPOT_EMPLOYER_KEY``) the server sends it when the signed-in employer is
+    that key's address; otherwise the employer's wallet signs the returned transaction.
+    """
+    from api.routers.jobs import TestSetRelease
+    from zkpot import jobs
+    from zkpot.chain import ChainError
+
+    dev_key = settings.employer_key.get_secret_value() if settings.employer_key else None
+    client = escrow(settings, dev_key)
+    send = dev_key is not None and client.client.address.lower() == employer.lower()
+    try:
+        if send:
+            out = jobs.publish_test_set(settings, client, job_id)
+        else:
+            out = jobs.release_test_set(settings, client, job_id, employer)
+    except jobs.JobError as e:
+        raise _problem(e) from e
+    except ChainError as e:
+        raise ProblemError(409, f"publishTestSet failed: {e}") from e
+    tx = _tx(settings, client.contract, "publishTestSet", job_id, out.cid)
+    return TestSetRelease(job_id=job_id, test_set_cid=out.cid, samples=out.samples,
+                          transaction=tx, tx_hash=out.tx_hash)
+
+
+def job_curves(settings: Settings, job, compute: bool = True):
+    """Loss/accuracy per finalised stage (``zkpot.jobs.job_curves``) for an indexed job."""
+    from zkpot import jobs
+
+    manifest = _manifest(settings, job)
+    if manifest is None:
+        return None
+    finalised = [(i, bytes.fromhex(s.finalised["weightsHash"][2:]), s.finalised["cid"])
+                 for i, s in sorted(job.stages.items()) if s.finalised]
+    test_cid = job.test_set["cid"] if job.test_set else None
+    return jobs.job_curves(settings, manifest, finalised, test_cid, compute=compute)

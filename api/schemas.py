@@ -118,3 +118,20 @@ class IndexStatus(BaseModel):
     events: int
     jobs: int
     error: str | None
+
+
+class StagePoint(BaseModel):
+    stage: int
+    weights_cid: str
+    mean_loss: float = Field(description="mean cross-entropy of S_i on its chunk B_i (float model)")
+    accuracy: float = Field(description="accuracy of S_i on the evaluation set")
+
+
+class JobCurves(BaseModel):
+    """Loss and accuracy per finalised stage, evaluated from the public chunks and weights."""
+
+    job_id: int
+    evaluated_on: Literal["training set", "test set"] | None
+    points: list[StagePoint]
+    unavailable: dict[str, str] = Field(description="stage → why it has no point yet")
+    reason: str | None = Field(None, description="why there are no curves at all")

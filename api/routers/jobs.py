@@ -1,5 +1,5 @@
-"""Jobs: the catalog to post one, job creation (upload → validate → chunk → store → manifest →
-createJob transaction), the job views and the reclaim transaction."""
+"""Jobs: the catalog to post one, job creation (upload → ``zkpot.jobs.prepare_job`` → createJob
+transaction), the job views, loss/accuracy curves, test-set publication and reclaim."""
 
 from __future__ import annotations
 
@@ -13,16 +13,15 @@ from api import chainlink
 from api.deps import SessionDep, SettingsDep, get_index
 from api.index import ChainIndex
 from api.problems import ProblemError, responses
-from api.schemas import JobPublic, JobSummary, UnsignedTx
+from api.schemas import JobCurves, JobPublic, JobSummary, StagePoint, UnsignedTx
 from api.views import job_public, job_summary, jobs_of
 from zkpot import datasets
+from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS, JobTerms
 from zkpot.spec import PRESETS, ModelSpec, SpecError
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 IndexDep = Annotated[ChainIndex, Depends(get_index)]
 JobIdPath = Annotated[int, Path(ge=0, le=2**63, description="on-chain job id")]
-# default work per stage: a few seconds of CPU training for the bundled presets
-DEFAULT_STAGE_FLOPS = 1_000_000
 DEMO_DATASETS = {
     "digits": "8×8 handwritten digits, 64 features, 10 classes (1,797 samples)",
     "digits-images": "the same digits as 1×8×8 images (for Conv2d specs)",
@@ -45,6 +44,8 @@ class JobDefaults(BaseModel):
     quorum: int
     theta: float
     deadline_hours: float
+    stage_flops: int = Field(description="target training FLOPs per stage (Δ)")
+    shard_size: int = Field(description="test samples per accuracy-proof shard (N)")
 
 
 class Catalog(BaseModel):
@@ -72,12 +73,23 @@ class JobPrepared(BaseModel):
     tx_hash: str | None = Field(None, description="set when the server signed it (dev mode)")
 
 
+class TestSetRelease(BaseModel):
+    """The private test set, now in the content store, and its publishTestSet transaction."""
+
+    job_id: int
+    test_set_cid: str
+    samples: int
+    transaction: UnsignedTx
+    tx_hash: str | None = Field(None, description="set when the server sent it (dev mode)")
+
+
 @router.get("/catalog", response_model=Catalog, summary="Demo datasets, spec presets, defaults")
 def catalog(settings: SettingsDep) -> Catalog:
     return Catalog(
         datasets=[DatasetInfo(name=k, description=v) for k, v in DEMO_DATASETS.items()],
         presets=[PresetInfo(name=k, spec=ModelSpec.from_json(v).to_dict()) for k, v in PRESETS.items()],
-        defaults=JobDefaults(reward_per_stage_eth="0.01", quorum=2, theta=0.8, deadline_hours=24),
+        defaults=JobDefaults(reward_per_stage_eth="0.01", quorum=2, theta=0.8, deadline_hours=24,
+                             stage_flops=DEFAULT_STAGE_FLOPS, shard_size=DEFAULT_SHARD_SIZE),
         max_upload_bytes=settings.max_upload_bytes)
 
 
@@ -117,7 +129,7 @@ def create_job(
     dataset: Annotated[UploadFile | None, File(description="CSV or NPZ dataset")] = None,
     demo_dataset: Annotated[str | None, Form(max_length=64, description="bundled dataset name")] = None,
     stage_flops: Annotated[int, Form(ge=10**3, le=10**15, description="target training FLOPs per stage (Δ)")] = DEFAULT_STAGE_FLOPS,
-    shard_size: Annotated[int, Form(ge=1, le=256, description="test samples per accuracy proof shard (N)")] = 32,
+    shard_size: Annotated[int, Form(ge=1, le=256, description="test samples per accuracy proof shard (N)")] = DEFAULT_SHARD_SIZE,
 ) -> JobPrepared:
     if (dataset is None) == (demo_dataset is None):
         raise ProblemError(422, "give exactly one of: a dataset file, or demo_dataset")
@@ -132,15 +144,10 @@ def create_job(
             data = datasets.demo_dataset(demo_dataset)
         except datasets.DatasetError as e:
             raise ProblemError(422, f"demo_dataset: {e}") from e
-    try:
-        model.check_against(data.input_shape, data.num_classes)
-    except SpecError as e:
-        raise ProblemError(422, f"spec does not fit the dataset: {e}") from e
-    return chainlink.prepare_job(
-        settings, employer=session.address, spec=model, dataset=data,
-        reward_per_stage=int(reward_per_stage_wei), quorum=quorum, theta=theta,
-        deadline=int(time.time()) + deadline_s, bounty=int(bounty_wei), stage_flops=stage_flops,
-        shard_size=shard_size)
+    terms = JobTerms(reward_per_stage=int(reward_per_stage_wei), quorum=quorum, theta=theta,
+                     deadline=int(time.time()) + deadline_s, bounty=int(bounty_wei),
+                     stage_flops=stage_flops, shard_size=shard_size)
+    return chainlink.prepare_job(settings, spec=model, dataset=data, terms=terms)
 
 
 @router.get("/jobs", response_model=list[JobSummary], summary="Every job, newest first")
@@ -170,3 +177,42 @@ def reclaim_tx(job_id: JobIdPath, index: IndexDep, settings: SettingsDep) -> Uns
         raise ProblemError(409, f"job {job_id} cannot be reclaimed: status {view.status}, "
                                 f"deadline {view.deadline}")
     return chainlink.reclaim_transaction(settings, job_id)
+
+
+def _job(index: ChainIndex, job_id: int):
+    job = index.jobs.get(job_id)
+    if job is None:
+        raise ProblemError(404, f"no job {job_id} on this chain (yet)")
+    return job
+
+
+@router.get("/jobs/{job_id}/curves", response_model=JobCurves,
+            summary="Loss and accuracy of every finalised stage",
+            description="Each finalised stage's weights S_i are fetched by their CID, checked "
+                        "against the weights hash finalised on chain and evaluated in float: mean "
+                        "cross-entropy on the stage's chunk B_i, accuracy on the published test "
+                        "set once there is one, else on the training chunks. Cached per weights "
+                        "CID. Needs the job's manifest in this server's store.",
+            responses=responses(404, 422))
+def job_curves(job_id: JobIdPath, index: IndexDep, settings: SettingsDep) -> JobCurves:
+    job = _job(index, job_id)
+    curves = chainlink.job_curves(settings, job)
+    if curves is None:
+        return JobCurves(job_id=job_id, evaluated_on=None, points=[],
+                         unavailable={}, reason="the job's manifest is not in this server's store")
+    return JobCurves(job_id=job_id, evaluated_on=curves.evaluated_on,
+                     points=[StagePoint(stage=p.stage, weights_cid=p.weights_cid, mean_loss=p.mean_loss,
+                                        accuracy=p.accuracy) for p in curves.points],
+                     unavailable={str(k): v for k, v in curves.unavailable.items()})
+
+
+@router.post("/jobs/{job_id}/test-set", response_model=TestSetRelease,
+             summary="Publish the job's test set (employer, after the last stage is final)",
+             description="Puts the test set that was kept private since the job was created into "
+                         "the content store and answers with the exact publishTestSet transaction "
+                         "for the employer's wallet (sent by the server in dev mode). Refused "
+                         "with 409 while stages are open, 403 for anyone but the employer, 404 "
+                         "when this server did not prepare the job.",
+             responses=responses(401, 403, 404, 409, 422, 503))
+def publish_test_set(job_id: JobIdPath, session: SessionDep, settings: SettingsDep) -> TestSetRelease:
+    return chainlink.release_test_set(settings, job_id, session.address)

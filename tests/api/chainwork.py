@@ -62,3 +62,47 @@ def declare_stage(nodes, job_id: int, stage: int, weights_hash: bytes, rho: byte
 
 def reveal_stage(nodes, job_id: int, stage: int, rho: bytes, cid: str, declarations) -> None:
     nodes[0][0].reveal(job_id, stage, rho, cid, declarations)
+
+
+def create_prepared_job(settings: Settings, deployment, *, dataset: str = "wine",
+                        preset: str = "wine-mlp", stage_flops: int = 1_000_000, shard_size: int = 16,
+                        confirmations: int = 2, reward: int = 10**15, key: str = KEYS[0]):
+    """A job made by the core's ``prepare_job`` (private test set kept) and escrowed on chain."""
+    from zkpot.datasets import demo_dataset
+    from zkpot.jobs import JobTerms, prepare_job
+    from zkpot.spec import preset as spec_preset
+
+    terms = JobTerms(reward_per_stage=reward, quorum=confirmations, theta=0.5,
+                     deadline=int(time.time()) + 3600, stage_flops=stage_flops, shard_size=shard_size)
+    prepared = prepare_job(settings, demo_dataset(dataset), spec_preset(preset), terms,
+                           deployment.verifier)
+    escrow = JobEscrowClient(ChainClient(settings.rpc_url, key), deployment.escrow)
+    return escrow.create_job(prepared.params), prepared
+
+
+def train_and_finalise(settings: Settings, deployment, nodes, job_id: int, manifest,
+                       first: int = 1, last: int | None = None) -> list[str]:
+    """Train stages first..last for real (``train_stage`` from the weights finalised before
+    ``first``, S_0 for stage 1), store each S_i, declare its hash and ρ from every node and
+    reveal; returns the weights CIDs."""
+    from zkpot.chain import fetch_events
+    from zkpot.datasets import decode_chunk
+    from zkpot.stage import train_stage
+    from zkpot.storage import open_store
+
+    store = open_store(settings)
+    cid = manifest.initial_weights_cid
+    if first > 1:
+        events = fetch_events(ChainClient(settings.rpc_url), deployment, deployment.block)
+        cid = next(e["cid"] for e in events if e.name == "StageFinalised"
+                   and e["jobId"] == job_id and e["stage"] == first - 1)
+    state = store.get(cid)
+    cids = []
+    for i in range(first, (last or manifest.stages) + 1):
+        result = train_stage(manifest.model_spec, state, decode_chunk(store.get(manifest.chunks[i - 1])), i)
+        cid = store.put(result.state_bytes)
+        reveal_stage(nodes, job_id, i, result.rho, cid,
+                     declare_stage(nodes, job_id, i, result.weights_hash, result.rho))
+        state = result.state_bytes
+        cids.append(cid)
+    return cids
