@@ -1,0 +1,98 @@
+"""Progress from the chain: new events of the deployment as readable lines, and waiting on them."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from zkpot.chain import ChainClient, ChainEvent, fetch_events
+
+
+class DemoTimeout(RuntimeError):
+    """Something the demo waits for did not happen in time (the message says what)."""
+
+
+def short(value: bytes | str, n: int = 10) -> str:
+    text = value if isinstance(value, str) else "0x" + bytes(value).hex()
+    return text[:n] + "…"
+
+
+class EventFollower:
+    """Reads the deployment's events block by block and keeps them all (the report uses them)."""
+
+    def __init__(self, client: ChainClient, deployment, names: dict[str, str] | None = None,
+                 from_block: int | None = None):
+        self.client = client
+        self.deployment = deployment
+        self.names = {a.lower(): n for a, n in (names or {}).items()}
+        self.next_block = deployment.block if from_block is None else from_block
+        self.events: list[ChainEvent] = []
+
+    def who(self, address: str) -> str:
+        return self.names.get(address.lower(), short(address, 8))
+
+    def poll(self) -> list[ChainEvent]:
+        head = self.client.block_number()
+        if head < self.next_block:
+            return []
+        new = fetch_events(self.client, self.deployment, from_block=self.next_block, to_block=head)
+        self.next_block = head + 1
+        self.events += new
+        return new
+
+    def describe(self, ev: ChainEvent) -> str | None:
+        """One line for the events a user follows (None for the ones that add nothing)."""
+        a = ev.args
+        eth = lambda wei: f"{wei / 10**18:.4f}".rstrip("0").rstrip(".") + " ETH"  # noqa: E731
+        match ev.name:
+            case "NodeRegistered":
+                return f"{self.who(a['node'])} registered with a stake of {eth(a['stake'])}"
+            case "JobCreated":
+                return (f"job {a['jobId']} created by {self.who(a['employer'])}: {a['stages']} stages, "
+                        f"C={a['confirmations']}, {eth(a['reward'])} per confirmed declaration, "
+                        f"bounty {eth(a['bounty'])}, manifest {a['manifestCid'][:16]}…")
+            case "StageDeclared":
+                return (f"stage {a['stage']}: {self.who(a['node'])} declared weights "
+                        f"{short(a['weightsHash'])} (commitment {short(a['commitment'])})")
+            case "StageConflicted":
+                return f"stage {a['stage']}: {self.who(a['node'])} declared DIFFERENT weights {short(a['weightsHash'])}"
+            case "StageAgreed":
+                return f"stage {a['stage']}: C declarations agree, revealing ρ"
+            case "StageFinalised":
+                h_w = f", model commitment h_W {str(a['modelCommitment'])[:12]}…" if a["modelCommitment"] else ""
+                return (f"stage {a['stage']} FINAL: ρ {short(a['rho'], 14)} revealed by {self.who(a['revealer'])}, "
+                        f"{a['confirmed']} confirmed{h_w}")
+            case "DeclarationRewarded":
+                return f"stage {a['stage']}: {self.who(a['node'])} credited {eth(a['amount'])}"
+            case "DeclarationSlashed":
+                return f"stage {a['stage']}: {self.who(a['node'])} SLASHED {eth(a['amount'])}"
+            case "TestSetPublished":
+                return f"job {a['jobId']}: test set published ({a['cid'][:16]}…): nodes prove accuracy in zk"
+            case "AccuracyProofAccepted":
+                return (f"shard {a['shard']}: accuracy proof from {self.who(a['submitter'])} verified "
+                        f"on-chain: {a['correctCount']} correct")
+            case "JobCompleted":
+                return f"job {a['jobId']} COMPLETED: {a['correctCount']} correct proven, bounty {eth(a['bounty'])} paid"
+            case "JobFailed":
+                return f"job {a['jobId']} FAILED: {a['correctCount']} correct < threshold {a['threshold']}"
+            case "Withdrawn":
+                return f"{self.who(a['account'])} withdrew {eth(a['amount'])}"
+        return None
+
+    def wait(self, done: Callable[[], bool], timeout: float, what: str,
+             line: Callable[[str], None], status: Callable[[str], None] | None = None,
+             every: float = 0.5) -> None:
+        """Print new events until ``done()``; ``DemoTimeout`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.poll():
+                text = self.describe(ev)
+                if text:
+                    line(text)
+            if done():
+                return
+            if time.monotonic() > deadline:
+                raise DemoTimeout(f"gave up after {timeout:.0f} s waiting for {what}")
+            if status:
+                status(what)
+            time.sleep(every)

@@ -1,0 +1,134 @@
+"""``make demo``: a delegated job end to end on a local chain, then a short federated round.
+
+Starts Anvil, Redis, the API (dev mode) and three worker nodes on the project's ports, deploys
+the contracts and the ezkl verifier, posts the job as an employer through the API, follows it
+to the on-chain accuracy proof, withdraws, prints a report, and stops everything it started
+(on Ctrl-C too; ``--keep-running`` leaves it up for the dashboard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from urllib.parse import urlparse
+
+from rich.console import Console
+
+from zkpot.config import get_settings
+from zkpot.demo.employer import ApiError, JobRequest, digits_subset_npz
+from zkpot.demo.follow import DemoTimeout
+from zkpot.demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUse
+
+# the demo job: the digits MLP preset, C=2, several stages (see docs/demo.md for the sizes)
+DEMO_SHARD_SIZE = 64
+DEMO_SAMPLES = 800          # digits subset uploaded: 640 train, 160 test (2 shards of 64 proven)
+DEMO_STAGE_FLOPS = 7_300_000   # ≈ 512 samples per stage: 5 stages over 4 epochs
+
+
+def demo_request(samples: int = DEMO_SAMPLES, stage_flops: int = DEMO_STAGE_FLOPS,
+                 shard_size: int = DEMO_SHARD_SIZE, theta: float = 0.8) -> JobRequest:
+    """The demo's job: the ``digits-mlp`` preset on a digits upload, C=2, small rewards."""
+    from zkpot.spec import preset
+
+    return JobRequest(spec=preset("digits-mlp").to_dict(), reward_per_stage_wei=10**16,
+                      quorum=2, theta=theta, stage_flops=stage_flops, shard_size=shard_size,
+                      bounty_wei=2 * 10**16, dataset_npz=digits_subset_npz(samples))
+
+
+def _port(url: str, variable: str) -> int:
+    return int(os.environ.get(variable) or urlparse(url).port)
+
+
+def federated_round(stack: DemoStack, say) -> list[str]:
+    """One round of the demo federation with a label-flipping (Byzantine) participant."""
+    try:
+        from zkpot.federated.federation import FederationConfig, run_federation
+        from zkpot.federated.local import Behaviour
+    except ImportError as e:
+        return [f"federated round skipped: zkpot.federated has no demo federation here ({e})"]
+    from zkpot.storage import open_store
+
+    config = FederationConfig(participants=3, attackers=(Behaviour.label_flip,), rounds=1)
+    say(f"federated round: {config.participants} participants on private non-IID digits, one flips "
+        f"its labels; each proves its update's accuracy in zk (its own small circuit, set up once)")
+    settings = stack.settings(stack.root / "federated")
+    report = run_federation(config, settings, stack.rpc_url, FEDERATION_KEYS[: config.participants + 1],
+                            store=open_store(stack.settings()))
+    names = {a: f"participant-{i}" for i, a in enumerate(report.behaviours, 1)}
+    lines = report.summary().splitlines()
+    for address, name in names.items():
+        lines = [ln.replace(address[:10], name) for ln in lines]
+    paid = ", ".join(f"{names[a]} {c / 10**18:.4f} ETH" for a, c in report.credits.items())
+    return lines + [f"credited: {paid}", f"federated round took {report.seconds:.0f} s"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep-running", action="store_true",
+                        help="leave the chain, API and nodes up at the end (Ctrl-C stops them)")
+    parser.add_argument("--no-federated", action="store_true", help="skip the federated round")
+    parser.add_argument("--samples", type=int, default=DEMO_SAMPLES, help="digits samples uploaded")
+    parser.add_argument("--stage-flops", type=int, default=DEMO_STAGE_FLOPS, help="work per stage (Δ)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for each phase")
+    args = parser.parse_args(argv)
+
+    console = Console(highlight=False)
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:7.1f}s[/dim]  {text}")
+
+    settings = get_settings()
+    stack = DemoStack(root=settings.state_dir / "demo", circuit_dir=settings.circuits_dir,
+                      anvil_port=_port(settings.rpc_url, "ZKPOT_ANVIL_PORT"),
+                      redis_port=_port(settings.redis_url, "ZKPOT_REDIS_PORT"),
+                      api_port=int(os.environ.get("ZKPOT_API_PORT") or settings.api_port),
+                      circuit=CircuitChoice("digits-mlp", DEMO_SHARD_SIZE), say=say)
+    # SIGTERM stops the demo the way Ctrl-C does: everything started is stopped
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    console.rule("zkpot demo")
+    say(f"dashboard: [bold]{stack.api_url}/[/bold] (served by the API once the contracts are "
+        "deployed; open it to follow the job live)")
+    try:
+        stack.check_ports()
+    except PortInUse as e:
+        console.print(f"[red]cannot start the demo:[/red] {e}")
+        return 2
+    try:
+        with stack:
+            from zkpot.demo.job import run_job
+
+            with console.status("starting…") as status:
+                outcome = run_job(stack, demo_request(args.samples, args.stage_flops), line=say,
+                                  status=status.update, timeout=args.timeout)
+            console.rule("report")
+            for text in outcome.report():
+                console.print(text)
+            if not args.no_federated:
+                console.rule("federated round")
+                with console.status("federated round…"):
+                    for text in federated_round(stack, say):
+                        console.print(text)
+            console.rule()
+            console.print(f"demo finished in {time.monotonic() - started:.0f} s"
+                          + (f" (of which {stack.circuit_seconds:.0f} s one-time circuit setup)"
+                             if stack.circuit_created else ""))
+            if args.keep_running:
+                console.print(f"still running: dashboard {stack.api_url}/, chain {stack.rpc_url}, "
+                              f"logs {stack.logs}. Ctrl-C stops everything.")
+                while True:
+                    time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("\nstopping everything the demo started…")
+    except (DemoTimeout, ApiError) as e:
+        console.print(f"[red]demo failed:[/red] {e}\nlogs: {stack.logs} and {stack.root}/node*/logs")
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    console.print("stopped.")
+    return 0
+
+
+__all__ = ["main", "demo_request", "federated_round"]
