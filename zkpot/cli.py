@@ -22,6 +22,7 @@ app = typer.Typer(help="zkpot: verifiable ML training paid from escrow on an EVM
 node_app = typer.Typer(help="Run a worker node: key, stake, workers, status, rewards.",
                        no_args_is_help=True)
 app.add_typer(node_app, name="node")
+app.add_typer(__import__("zkpot.cli_job", fromlist=["app"]).app, name="job")  # employer: zkpot/cli_job.py
 
 console = Console()
 

@@ -1,0 +1,232 @@
+"""``zkpot job …``: the employer's commands — create a job, follow it, publish its test set,
+reclaim unearned escrow. A door over ``zkpot.jobs`` and the chain client; it signs with
+``ZKPOT_EMPLOYER_KEY``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zkpot.config import Settings, get_settings
+from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
+
+app = typer.Typer(help="Employer: create a job, follow it, publish its test set, reclaim.",
+                  no_args_is_help=True)
+console = Console()
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _eth(wei: int) -> str:
+    return f"{Decimal(wei) / 10**18:f} ETH"
+
+
+def parse_eth(text: str) -> int:
+    """'0.01' (ETH) → wei; a clear error otherwise."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{text!r} is not an amount of ETH") from None
+    wei = value * 10**18
+    if value < 0 or wei != wei.to_integral_value():
+        raise typer.BadParameter(f"{text!r} is not a whole number of wei")
+    return int(wei)
+
+
+def parse_duration(text: str) -> int:
+    """'3600', '90m', '24h', '7d' → seconds."""
+    m = _DURATION.match(text)
+    if not m:
+        raise typer.BadParameter(f"{text!r} is not a duration like 3600, 90m, 24h or 7d")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _escrow(settings: Settings, signing: bool = True):
+    """The JobEscrow client, signing as the employer key when ``signing``."""
+    from zkpot.chain import ChainClient, JobEscrowClient, load_deployment
+
+    key = None
+    if signing:
+        if settings.employer_key is None:
+            _fail("set ZKPOT_EMPLOYER_KEY to the employer's private key (hex) to send transactions")
+        key = settings.employer_key.get_secret_value()
+    try:
+        deployment = load_deployment(settings)
+    except (OSError, ValueError) as e:
+        _fail(f"zkpot contracts are not deployed for {settings.rpc_url}: {e}")
+    client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
+                         lock_dir=settings.path("locks"))
+    return JobEscrowClient(client, deployment.escrow), deployment
+
+
+def _load_data(demo: str | None, data: Path | None):
+    from zkpot import datasets
+
+    if (demo is None) == (data is None):
+        _fail("give exactly one of --demo NAME or --data FILE")
+    try:
+        if demo is not None:
+            return datasets.demo_dataset(demo)
+        raw = data.read_bytes()
+        is_npz = data.suffix.lower() == ".npz" or raw[:4] == b"PK\x03\x04"
+        return datasets.load_npz(raw) if is_npz else datasets.load_csv(raw)
+    except OSError as e:
+        _fail(f"cannot read {data}: {e.strerror or e}")
+    except datasets.DatasetError as e:
+        _fail(f"dataset: {e}")
+
+
+def _load_spec(spec: Path | None, preset: str | None):
+    from zkpot.spec import ModelSpec, SpecError
+    from zkpot.spec import preset as named
+
+    if (spec is None) == (preset is None):
+        _fail("give exactly one of --spec FILE or --preset NAME")
+    try:
+        if preset is not None:
+            return named(preset)
+        return ModelSpec.from_json(json.loads(spec.read_text()))
+    except OSError as e:
+        _fail(f"cannot read {spec}: {e.strerror or e}")
+    except (ValueError, KeyError, SpecError) as e:
+        _fail(f"spec: {e}")
+
+
+@app.command("create")
+def create(
+    reward: Annotated[str, typer.Option(help="ETH per confirmed declaration, e.g. 0.01")],
+    demo: Annotated[str | None, typer.Option(help="bundled dataset: digits, digits-images, wine")] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV or NPZ dataset file")] = None,
+    spec: Annotated[Path | None, typer.Option(help="model spec JSON file")] = None,
+    preset: Annotated[str | None, typer.Option(help="spec preset: digits-mlp, digits-cnn, wine-mlp")] = None,
+    confirmations: Annotated[int, typer.Option(min=1, max=16, help="C: agreeing nodes per stage")] = 2,
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="accuracy threshold θ")] = 0.8,
+    deadline: Annotated[str, typer.Option(help="time to finish: 3600, 90m, 24h, 7d")] = "24h",
+    bounty: Annotated[str, typer.Option(help="ETH paid for the accepted accuracy proof")] = "0",
+    stage_flops: Annotated[int, typer.Option(min=10**3, help="target training FLOPs per stage (Δ)")]
+    = DEFAULT_STAGE_FLOPS,
+    shard_size: Annotated[int, typer.Option(min=1, max=256, help="test samples per proof shard (N)")]
+    = DEFAULT_SHARD_SIZE,
+) -> None:
+    """Validate and chunk the data, store chunks and manifest, keep the test set private, escrow."""
+    from zkpot.chain import ChainError
+    from zkpot.jobs import JobError, JobTerms, prepare_job
+
+    settings = _settings()
+    dataset, model = _load_data(demo, data), _load_spec(spec, preset)
+    terms = JobTerms(reward_per_stage=parse_eth(reward), quorum=confirmations, theta=threshold,
+                     deadline=int(time.time()) + parse_duration(deadline), bounty=parse_eth(bounty),
+                     stage_flops=stage_flops, shard_size=shard_size)
+    escrow, deployment = _escrow(settings)
+    if deployment.verifier is None:
+        _fail("no accuracy verifier is deployed on this chain")
+    try:
+        with console.status("validating, chunking, committing the test set…"):
+            prepared = prepare_job(settings, dataset, model, terms, deployment.verifier)
+    except JobError as e:
+        _fail(str(e))
+    try:
+        with console.status(f"escrowing {_eth(prepared.params.escrow)}…"):
+            job_id = escrow.create_job(prepared.params)
+    except ChainError as e:
+        _fail(f"createJob failed: {e}")
+    console.print(f"job [bold]{job_id}[/bold] created: {prepared.params.stages} stages, "
+                  f"C = {terms.quorum}, escrow {_eth(prepared.params.escrow)}")
+    console.print(f"manifest {prepared.manifest_cid} (0x{prepared.manifest_hash.hex()})")
+    console.print(f"test set kept privately in {prepared.test_set_path.parent}; publish it with "
+                  f"`zkpot job publish-test-set {job_id}` once the last stage is final")
+
+
+@app.command("status")
+def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
+    """The job as the chain shows it: status, stages, payments, test set, deadlines."""
+    from zkpot.chain import ChainError, JobStatus, fetch_events
+    from zkpot.jobs import TestSetNotHeld, load_private_test_set
+
+    settings = _settings()
+    escrow, deployment = _escrow(settings, signing=False)
+    try:
+        job = escrow.get_job(job_id)
+        if job.status == JobStatus.NONE:
+            _fail(f"no job {job_id} on this chain")
+        events = [e for e in fetch_events(escrow.client, deployment, deployment.block)
+                  if e.args.get("jobId") == job_id]
+    except ChainError as e:
+        _fail(f"the chain at {settings.rpc_url} did not answer: {e}")
+    console.print(f"job {job_id}  [bold]{job.status.name.lower().replace('_', ' ')}[/bold]  "
+                  f"employer {job.employer}")
+    console.print(f"stages  {job.stages_done} of {job.stages} final, C = {job.confirmations}, "
+                  f"reward {_eth(job.reward)} per confirmed declaration")
+    console.print(f"escrow  {_eth(job.remaining)} held; deadline "
+                  f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(job.deadline))}")
+    table = Table("stage", "state", "declarations", "weights CID")
+    for i in range(1, job.stages + 1):
+        declared = sum(1 for e in events if e.name == "StageDeclared" and e["stage"] == i)
+        final = next((e for e in events if e.name == "StageFinalised" and e["stage"] == i), None)
+        state = "final" if final else "declared" if declared else "waiting"
+        table.add_row(str(i), state, f"{declared}/{job.confirmations}", final["cid"] if final else "")
+    console.print(table)
+    published = next((e for e in events if e.name == "TestSetPublished"), None)
+    if published is not None:
+        console.print(f"test set published: {published['cid']}; "
+                      f"{job.shards_proven.bit_count()} of {job.shard_count} shard proofs accepted")
+    else:
+        try:
+            load_private_test_set(settings, job.manifest_hash)
+            held = "held privately here"
+        except TestSetNotHeld:
+            held = "not held on this machine"
+        console.print(f"test set not published ({held})")
+
+
+@app.command("publish-test-set")
+def publish_test_set(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
+    """Publish the private test set (after the last stage is final) so nodes can prove accuracy."""
+    from zkpot import jobs
+    from zkpot.chain import ChainError
+
+    settings = _settings()
+    escrow, _ = _escrow(settings)
+    try:
+        out = jobs.publish_test_set(settings, escrow, job_id)
+    except jobs.JobError as e:
+        _fail(str(e))
+    except ChainError as e:
+        _fail(f"publishTestSet failed: {e}")
+    console.print(f"test set of job {job_id} published: {out.cid} ({out.samples} samples), "
+                  f"tx {out.tx_hash}")
+
+
+@app.command("reclaim")
+def reclaim(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
+    """Reclaim the unearned escrow after the deadline (then withdraw it)."""
+    from zkpot.chain import ChainError, ContractError
+
+    settings = _settings()
+    escrow, _ = _escrow(settings)
+    try:
+        receipt = escrow.reclaim(job_id)
+    except ContractError as e:
+        _fail(f"reclaim refused by the contract: {e.name}{tuple(e.args_)}")
+    except ChainError as e:
+        _fail(f"reclaim failed: {e}")
+    amount = sum(ev["amount"] for ev in receipt.events_named("JobReclaimed"))
+    console.print(f"job {job_id} reclaimed: {_eth(amount)} credited; tx {receipt.tx_hash}")
