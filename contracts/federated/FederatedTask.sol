@@ -21,7 +21,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
     mapping(uint256 => mapping(uint32 => GlobalModel)) private _globalModels;
     mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
-    mapping(uint256 => mapping(uint32 => mapping(uint256 => bool))) private _commitmentUsed;
+    mapping(uint256 => mapping(uint256 => bool)) private _commitmentUsed;
 
     /// @inheritdoc IFederatedTask
     function createTask(TaskParams calldata p) external payable returns (uint256 taskId) {
@@ -71,14 +71,17 @@ contract FederatedTask is IFederatedTask, PullPayments {
         if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
         (uint256 modelCommitment, uint256 correct) = _verifyShards(taskId, task.verifier, proofs, instances);
         if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
-        // a proof says nothing about who made it: one commitment is paid once per round, so
-        // replaying another participant's proof earns nothing
-        if (_commitmentUsed[taskId][round][modelCommitment]) revert ModelCommitmentReused(modelCommitment);
+        // a proof says nothing about who made it: a commitment is paid once per task, so replaying
+        // another participant's proof (this round or an earlier one) earns nothing, and neither
+        // does re-proving the global model unchanged
+        if (_commitmentUsed[taskId][modelCommitment] || modelCommitment == _globalModels[taskId][round].commitment) {
+            revert ModelCommitmentReused(modelCommitment);
+        }
 
         // a faulty verifier cannot overpay: the count is capped at N
         uint256 counted = correct > task.sampleCount ? task.sampleCount : correct;
         uint256 reward = (task.rewardPerUpdate * counted) / task.sampleCount;
-        _commitmentUsed[taskId][round][modelCommitment] = true;
+        _commitmentUsed[taskId][modelCommitment] = true;
         _submitted[taskId][round][msg.sender] = true;
         _updateCounts[taskId][round] += 1;
         task.escrow -= reward;
@@ -148,12 +151,8 @@ contract FederatedTask is IFederatedTask, PullPayments {
     }
 
     /// @inheritdoc IFederatedTask
-    function isModelCommitmentUsed(uint256 taskId, uint32 round, uint256 modelCommitment)
-        external
-        view
-        returns (bool)
-    {
-        return _commitmentUsed[taskId][round][modelCommitment];
+    function isModelCommitmentUsed(uint256 taskId, uint256 modelCommitment) external view returns (bool) {
+        return _commitmentUsed[taskId][modelCommitment];
     }
 
     /// @inheritdoc IFederatedTask

@@ -101,8 +101,8 @@ interface IFederatedTask {
 
     /// @notice Submit an update for the open round: one proof per test-set shard, all for the
     /// same model commitment; accepted only if every proof verifies on its shard's commitment,
-    /// the summed count reaches θ, the commitment is new in this round and the sender has not
-    /// submitted in this round. Credits the reward.
+    /// the summed count reaches θ, the commitment is new in this task and is not the
+    /// round's global model, and the sender has not submitted in this round. Credits the reward.
     function submitUpdate(
         uint256 taskId,
         uint32 round,
@@ -124,9 +124,7 @@ interface IFederatedTask {
     function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid);
     function updateCount(uint256 taskId, uint32 round) external view returns (uint32);
     function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool);
-    function isModelCommitmentUsed(uint256 taskId, uint32 round, uint256 modelCommitment)
-        external
-        view
-        returns (bool);
+    /// @notice Whether an accepted update of this task already carried `modelCommitment`.
+    function isModelCommitmentUsed(uint256 taskId, uint256 modelCommitment) external view returns (bool);
     function taskCount() external view returns (uint256);
 }

@@ -59,10 +59,14 @@ def train_local(model_factory: Callable[[], nn.Module], global_state: dict[str, 
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def random_state(model_factory: Callable[[], nn.Module], seed: int, scale: float = 1.0) -> dict[str, torch.Tensor]:
-    """Gaussian noise in the model's shapes."""
+def random_state(model_factory: Callable[[], nn.Module], seed: int) -> dict[str, torch.Tensor]:
+    """Gaussian noise in the model's shapes, each tensor at its initialisation's spread.
+
+    Noise of the fresh model's scale is what a lazy participant can submit cheaply; it passes
+    through the circuit and proves its (low) count rather than failing to prove at all.
+    """
     gen = torch.Generator().manual_seed(seed)
-    return {k: torch.randn(v.shape, generator=gen) * scale
+    return {k: torch.randn(v.shape, generator=gen) * float(v.float().std() if v.numel() > 1 else 0.1)
             for k, v in model_factory().state_dict().items()}
 
 

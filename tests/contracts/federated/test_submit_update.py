@@ -1,6 +1,6 @@
 import brownie
 
-from .conftest import MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, submit, update
+from .conftest import INITIAL_MODEL, MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, submit, update
 
 
 def test_submit_update_credits_reward_pro_rata_to_proven_count(fl, task_id, participants):
@@ -9,7 +9,7 @@ def test_submit_update_credits_reward_pro_rata_to_proven_count(fl, task_id, part
     assert fl.getTask(task_id)["escrow"] == 2 * MAX_UPDATES * REWARD - REWARD * 48 // SAMPLES
     assert fl.updateCount(task_id, 0) == 1
     assert fl.hasSubmitted(task_id, 0, participants[0])
-    assert fl.isModelCommitmentUsed(task_id, 0, 111)
+    assert fl.isModelCommitmentUsed(task_id, 111)
 
 
 def test_submit_update_emits_update_accepted(fl, task_id, participants):
@@ -77,11 +77,22 @@ def test_submit_update_for_a_closed_round_reverts(fl, task_id, participants, emp
         submit(fl, task_id, participants[0], model=111, round_=0)
 
 
-def test_submit_update_same_commitment_next_round_is_accepted(fl, task_id, participants, employer):
+def test_submit_update_replayed_from_an_earlier_round_reverts(fl, task_id, participants, employer):
     submit(fl, task_id, participants[0], model=111)
     fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
-    submit(fl, task_id, participants[0], model=111, round_=1)
+    with brownie.reverts("ModelCommitmentReused: 111"):
+        submit(fl, task_id, participants[1], model=111, round_=1)
+    submit(fl, task_id, participants[1], model=222, round_=1)
     assert fl.updateCount(task_id, 1) == 1
+
+
+def test_submit_update_of_the_unchanged_global_model_reverts(fl, task_id, participants, employer):
+    # proving the round's global model as is would be paid work that was never done
+    with brownie.reverts(f"ModelCommitmentReused: {INITIAL_MODEL}"):
+        submit(fl, task_id, participants[0], model=INITIAL_MODEL)
+    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    with brownie.reverts("ModelCommitmentReused: 999"):
+        submit(fl, task_id, participants[0], model=999, round_=1)
 
 
 def test_submit_update_round_full_reverts(fl, task_id, participants):

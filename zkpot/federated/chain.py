@@ -1,0 +1,163 @@
+"""Typed wrapper of the FederatedTask contract, over the one transaction path (ChainClient).
+
+No torch here: the participant and employer logic hand it bytes and integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Sequence
+
+from web3 import Web3
+
+from zkpot.chain.client import ChainClient, Receipt
+from zkpot.chain.events import ChainEvent, fetch_events
+from zkpot.chain.deployment import Deployment
+
+CONTRACT = "FederatedTask"
+
+
+class TaskStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    COMPLETED = 2
+    REFUNDED = 3
+
+
+@dataclass(frozen=True)
+class TaskParams:
+    """What ``create_task`` escrows; ``escrow`` is the exact value to send."""
+
+    verifier: str
+    test_set_commitments: Sequence[bytes]
+    test_set_cid: str
+    samples: int
+    threshold: int
+    rounds: int
+    max_updates_per_round: int
+    reward_per_update: int
+    encryption_key: bytes
+    initial_model_commitment: int
+    initial_model_cid: str
+    deadline: int
+
+    @property
+    def escrow(self) -> int:
+        return self.rounds * self.max_updates_per_round * self.reward_per_update
+
+    def as_tuple(self) -> tuple:
+        return (Web3.to_checksum_address(self.verifier), [bytes(c) for c in self.test_set_commitments],
+                self.test_set_cid, self.samples, self.threshold, self.rounds, self.max_updates_per_round,
+                self.reward_per_update, bytes(self.encryption_key), self.initial_model_commitment,
+                self.initial_model_cid, self.deadline)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    employer: str
+    status: TaskStatus
+    rounds: int
+    round: int
+    max_updates_per_round: int
+    deadline: int
+    verifier: str
+    encryption_key: bytes
+    samples: int
+    threshold: int
+    reward_per_update: int
+    escrow: int
+
+
+@dataclass(frozen=True)
+class AcceptedUpdate:
+    """An ``UpdateAccepted`` event: what the contract checked and paid for."""
+
+    task_id: int
+    round: int
+    participant: str
+    model_commitment: int
+    correct_count: int
+    reward: int
+    cid: str
+    block_number: int
+
+    @classmethod
+    def from_event(cls, ev: ChainEvent) -> "AcceptedUpdate":
+        return cls(task_id=ev["taskId"], round=ev["round"], participant=ev["participant"],
+                   model_commitment=ev["modelCommitment"], correct_count=ev["correctCount"],
+                   reward=ev["reward"], cid=ev["encryptedUpdateCid"], block_number=ev.block_number)
+
+
+class FederatedTaskClient:
+    """One method per external function of FederatedTask; views as dataclasses."""
+
+    def __init__(self, client: ChainClient, address: str):
+        self.client = client
+        self.address = Web3.to_checksum_address(address)
+        self._fn = client.contract(CONTRACT, self.address).functions
+
+    @classmethod
+    def deploy(cls, client: ChainClient, deployment: Deployment | None = None) -> "FederatedTaskClient":
+        """Deploy a FederatedTask; record it in ``deployment`` when given."""
+        contract = client.deploy(CONTRACT)
+        if deployment is not None:
+            deployment.contracts[CONTRACT] = contract.address
+        return cls(client, contract.address)
+
+    @classmethod
+    def from_deployment(cls, client: ChainClient, deployment: Deployment) -> "FederatedTaskClient":
+        return cls(client, deployment.contracts[CONTRACT])
+
+    # -- transactions ----------------------------------------------------------------------
+    def create_task(self, params: TaskParams) -> int:
+        receipt = self.client.transact(self._fn.createTask(params.as_tuple()), value=params.escrow)
+        return receipt.event("TaskCreated")["taskId"]
+
+    def submit_update(self, task_id: int, round_: int, proofs: Sequence[bytes],
+                      instances: Sequence[Sequence[int]], cid: str) -> Receipt:
+        return self.client.transact(self._fn.submitUpdate(
+            task_id, round_, [bytes(p) for p in proofs], [list(map(int, i)) for i in instances], cid))
+
+    def close_round(self, task_id: int, round_: int, model_commitment: int, model_cid: str) -> Receipt:
+        return self.client.transact(self._fn.closeRound(task_id, round_, model_commitment, model_cid))
+
+    def refund(self, task_id: int) -> Receipt:
+        return self.client.transact(self._fn.refund(task_id))
+
+    def withdraw(self) -> Receipt:
+        return self.client.transact(self._fn.withdraw())
+
+    # -- views -----------------------------------------------------------------------------
+    def get_task(self, task_id: int) -> TaskView:
+        raw = self.client.call(self._fn.getTask(task_id))
+        return TaskView(employer=raw[0], status=TaskStatus(raw[1]), rounds=raw[2], round=raw[3],
+                        max_updates_per_round=raw[4], deadline=raw[5], verifier=raw[6],
+                        encryption_key=bytes(raw[7]), samples=raw[8], threshold=raw[9],
+                        reward_per_update=raw[10], escrow=raw[11])
+
+    def test_set_commitments(self, task_id: int) -> list[bytes]:
+        return [bytes(c) for c in self.client.call(self._fn.testSetCommitments(task_id))]
+
+    def test_set_cid(self, task_id: int) -> str:
+        return self.client.call(self._fn.testSetCid(task_id))
+
+    def global_model(self, task_id: int, round_: int) -> tuple[int, str]:
+        commitment, cid = self.client.call(self._fn.globalModel(task_id, round_))
+        return int(commitment), cid
+
+    def update_count(self, task_id: int, round_: int) -> int:
+        return self.client.call(self._fn.updateCount(task_id, round_))
+
+    def has_submitted(self, task_id: int, round_: int, participant: str) -> bool:
+        return self.client.call(self._fn.hasSubmitted(task_id, round_, Web3.to_checksum_address(participant)))
+
+    def credit_of(self, account: str) -> int:
+        return self.client.call(self._fn.creditOf(Web3.to_checksum_address(account)))
+
+    def accepted_updates(self, task_id: int, round_: int, from_block: int = 0) -> list[AcceptedUpdate]:
+        """The round's accepted updates, from the chain's events, in chain order."""
+        only_me = Deployment(chain_id=self.client.chain_id, block=from_block, contracts={CONTRACT: self.address})
+        events = fetch_events(self.client, only_me, from_block=from_block, names=["UpdateAccepted"])
+        return [AcceptedUpdate.from_event(ev) for ev in events
+                if ev["taskId"] == task_id and ev["round"] == round_]

@@ -1,0 +1,131 @@
+"""The employer's side of a federated task.
+
+Create the task (test set stored and committed, initial global model committed, escrow), then
+per round: read the accepted updates from the chain's events, decrypt each, check that it
+hashes to the commitment its proof proved (a mismatch is rejected, never aggregated),
+aggregate the rest by FedAvg weighted by proven correct-count, store the new global model and
+close the round with its commitment and CID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from zkpot import zk
+from zkpot.datasets import Dataset, encode_chunk
+from zkpot.federated.chain import AcceptedUpdate, FederatedTaskClient, TaskParams
+from zkpot.federated.crypto import DecryptionError, EncryptionKeyPair, decrypt_update, update_aad
+from zkpot.federated.fedavg import fedavg
+from zkpot.federated.updates import UpdateFormatError, decode_state, encode_state
+from zkpot.storage import Store, StorageError
+
+
+@dataclass
+class ReviewedUpdate:
+    """An accepted update after the employer's off-chain check."""
+
+    accepted: AcceptedUpdate
+    state: dict[str, torch.Tensor] | None
+    rejection: str | None = None  # why it is not aggregated, None when it is
+
+    @property
+    def usable(self) -> bool:
+        return self.rejection is None
+
+
+@dataclass
+class RoundResult:
+    round: int
+    reviewed: list[ReviewedUpdate] = field(default_factory=list)
+    model_commitment: int = 0
+    model_cid: str = ""
+
+    @property
+    def aggregated(self) -> list[ReviewedUpdate]:
+        return [r for r in self.reviewed if r.usable]
+
+    @property
+    def rejected(self) -> list[ReviewedUpdate]:
+        return [r for r in self.reviewed if not r.usable]
+
+
+@dataclass
+class Employer:
+    """The task owner: its chain identity, its decryption key and the task's circuit."""
+
+    task_client: FederatedTaskClient
+    store: Store
+    circuit: zk.Circuit
+    model_factory: Callable[[], nn.Module]
+    keys: EncryptionKeyPair
+
+    def publish_model(self, state: dict[str, torch.Tensor]) -> tuple[int, str]:
+        """Store a global model; return its Poseidon commitment and CID."""
+        return zk.weights_commitment(self.circuit, state), self.store.put(encode_state(state))
+
+    def create_task(self, test_set: Dataset, *, threshold: int, rounds: int, max_updates_per_round: int,
+                    reward_per_update: int, deadline: int, verifier: str,
+                    initial_state: dict[str, torch.Tensor] | None = None) -> int:
+        """Store and commit the test set (whole shards of the circuit's N) and open round 0."""
+        commitments = zk.test_set_commitments(self.circuit, test_set.features, test_set.labels)
+        state = initial_state if initial_state is not None else self.model_factory().state_dict()
+        commitment, cid = self.publish_model(state)
+        return self.task_client.create_task(TaskParams(
+            verifier=verifier, test_set_commitments=commitments,
+            test_set_cid=self.store.put(encode_chunk(test_set)), samples=len(test_set),
+            threshold=threshold, rounds=rounds, max_updates_per_round=max_updates_per_round,
+            reward_per_update=reward_per_update, encryption_key=self.keys.public,
+            initial_model_commitment=commitment, initial_model_cid=cid, deadline=deadline))
+
+    def review(self, task_id: int, round_: int, from_block: int = 0) -> list[ReviewedUpdate]:
+        """Every accepted update of the round, decrypted and checked against its commitment."""
+        shapes = {k: tuple(v.shape) for k, v in self.model_factory().state_dict().items()}
+        reviewed = []
+        for acc in self.task_client.accepted_updates(task_id, round_, from_block):
+            reviewed.append(self._check(task_id, acc, shapes))
+        return reviewed
+
+    def _check(self, task_id: int, acc: AcceptedUpdate, shapes: dict) -> ReviewedUpdate:
+        try:
+            envelope = self.store.get(acc.cid)
+            plain = decrypt_update(self.keys, envelope, update_aad(task_id, acc.round, acc.participant))
+            state = decode_state(plain)
+        except (KeyError, ValueError, StorageError, DecryptionError, UpdateFormatError) as exc:
+            return ReviewedUpdate(acc, None, f"unreadable: {exc}")
+        if {k: tuple(v.shape) for k, v in state.items()} != shapes:
+            return ReviewedUpdate(acc, None, "not this task's architecture")
+        if not all(torch.isfinite(v).all() for v in state.values()):
+            return ReviewedUpdate(acc, None, "non-finite weights")
+        if zk.weights_commitment(self.circuit, state) != acc.model_commitment:
+            # the encrypted weights are not the ones the proof is about
+            return ReviewedUpdate(acc, None, "commitment mismatch")
+        return ReviewedUpdate(acc, state)
+
+    def close_round(self, task_id: int, from_block: int = 0) -> RoundResult:
+        """Aggregate the open round's checked updates and publish the next global model."""
+        round_ = self.task_client.get_task(task_id).round
+        result = RoundResult(round=round_, reviewed=self.review(task_id, round_, from_block))
+        usable = result.aggregated
+        if usable:
+            state = fedavg([r.state for r in usable], [r.accepted.correct_count for r in usable])
+            result.model_commitment, result.model_cid = self.publish_model(state)
+        else:  # nothing proven this round: the global model carries over
+            result.model_commitment, result.model_cid = self.task_client.global_model(task_id, round_)
+        self.task_client.close_round(task_id, round_, result.model_commitment, result.model_cid)
+        return result
+
+    def global_state(self, task_id: int, round_: int) -> dict[str, torch.Tensor]:
+        return decode_state(self.store.get(self.task_client.global_model(task_id, round_)[1]))
+
+
+def accuracy(model_factory: Callable[[], nn.Module], state: dict[str, torch.Tensor],
+             X: np.ndarray, y: np.ndarray) -> float:
+    """Float accuracy of ``state`` on (X, y)."""
+    from zkpot.federated.local import count_correct
+
+    return count_correct(model_factory, state, X, y) / len(y)

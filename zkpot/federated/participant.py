@@ -1,0 +1,123 @@
+"""The participant's side of a federated round.
+
+Fetch the round's global model (checked against its on-chain commitment), train on private
+data that never leaves this process, prove the update's accuracy on the task's public test
+set, encrypt the update to the employer's key, store the envelope by CID and submit.
+What leaves the machine: the proof (commitments and a count), the envelope and its CID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from torch import nn
+
+from zkpot import zk
+from zkpot.chain.errors import ContractError
+from zkpot.datasets import decode_chunk
+from zkpot.federated.chain import FederatedTaskClient, TaskStatus
+from zkpot.federated.crypto import encrypt_update, update_aad
+from zkpot.federated.local import Behaviour, LocalTraining, make_update
+from zkpot.federated.updates import decode_state, encode_state
+from zkpot.storage import Store
+
+
+class GlobalModelMismatch(RuntimeError):
+    """The stored global model does not hash to the commitment the employer published."""
+
+
+@dataclass
+class RoundOutcome:
+    """What happened to one participant's update in one round."""
+
+    participant: str
+    round: int
+    behaviour: Behaviour
+    proven_correct: int
+    threshold: int
+    submitted: bool
+    accepted: bool
+    model_commitment: int
+    cid: str | None = None
+    refusal: str | None = None  # why it was not accepted: the contract's error name, or no proof
+    gas_used: int | None = None
+    uploaded: list[str] = field(default_factory=list)  # CIDs this participant stored
+
+
+@dataclass
+class Participant:
+    """One federation member: its chain identity, its private data and how it behaves.
+
+    ``submit_below_threshold`` makes it submit even an update it knows is below θ (an
+    attacker trying its luck); an honest participant saves the gas.
+    """
+
+    task_client: FederatedTaskClient
+    store: Store
+    circuit: zk.Circuit
+    model_factory: Callable[[], nn.Module]
+    X: np.ndarray
+    y: np.ndarray
+    behaviour: Behaviour = Behaviour.honest
+    training: LocalTraining = field(default_factory=LocalTraining)
+    submit_below_threshold: bool = False
+
+    @property
+    def address(self) -> str:
+        return self.task_client.client.address
+
+    def fetch_global_model(self, task_id: int, round_: int) -> dict:
+        """The round's global model, verified against its on-chain Poseidon commitment."""
+        commitment, cid = self.task_client.global_model(task_id, round_)
+        state = decode_state(self.store.get(cid))
+        if zk.weights_commitment(self.circuit, state) != commitment:
+            raise GlobalModelMismatch(f"global model {cid} of round {round_} does not match {commitment}")
+        return state
+
+    def fetch_test_set(self, task_id: int) -> tuple[np.ndarray, np.ndarray]:
+        ds = decode_chunk(self.store.get(self.task_client.test_set_cid(task_id)))
+        return ds.features, ds.labels
+
+    def run_round(self, task_id: int) -> RoundOutcome:
+        """Train, prove, encrypt, store and submit this participant's update for the open round."""
+        task = self.task_client.get_task(task_id)
+        if task.status != TaskStatus.ACTIVE:
+            raise RuntimeError(f"task {task_id} is not active ({task.status.name})")
+        round_ = task.round
+        global_state = self.fetch_global_model(task_id, round_)
+        X_test, y_test = self.fetch_test_set(task_id)
+        training = LocalTraining(self.training.epochs, self.training.lr, self.training.batch_size,
+                                 seed=self.training.seed + 1000 * round_)
+        update = make_update(self.behaviour, self.model_factory, global_state, self.X, self.y,
+                             self.circuit.num_classes, training)
+        try:
+            proofs = zk.prove_certificate(self.circuit, update, X_test, y_test)
+        except RuntimeError as exc:  # weights outside the circuit's ranges have no proof at all
+            return RoundOutcome(participant=self.address, round=round_, behaviour=self.behaviour,
+                                proven_correct=0, threshold=task.threshold, submitted=False,
+                                accepted=False, model_commitment=0, refusal=f"no proof: {exc}")
+        correct = sum(p.correct for p in proofs)
+        outcome = RoundOutcome(participant=self.address, round=round_, behaviour=self.behaviour,
+                               proven_correct=correct, threshold=task.threshold, submitted=False,
+                               accepted=False, model_commitment=proofs[0].model_commitment)
+        expected = self.task_client.test_set_commitments(task_id)
+        if [p.test_set_commitment for p in proofs] != expected:
+            raise RuntimeError("the published test set does not match the task's commitments")
+        if correct < task.threshold and not self.submit_below_threshold:
+            return outcome  # cannot be accepted: no upload, no gas
+        envelope = encrypt_update(task.encryption_key, encode_state(update),
+                                  update_aad(task_id, round_, self.address))
+        outcome.cid = self.store.put(envelope)
+        outcome.uploaded.append(outcome.cid)
+        outcome.submitted = True
+        try:
+            receipt = self.task_client.submit_update(task_id, round_, [p.proof for p in proofs],
+                                                     [p.instances for p in proofs], outcome.cid)
+        except ContractError as exc:
+            outcome.refusal = exc.name
+            return outcome
+        outcome.accepted = True
+        outcome.gas_used = receipt.gas_used
+        return outcome
