@@ -87,12 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         except ModuleNotFoundError:
             ctx.notes[name] = "benchmark not written yet"
             continue
+        stale = dict(ctx.notes)
+        ctx.notes.pop(name, None)
         try:
             figures = module.run(ctx)
             results.update(figures)
-            for key, value in figures.items():  # a fresh figure replaces an old "why not"
-                if value is not None and ctx.notes.get(key, "").startswith("not measured"):
-                    ctx.notes.pop(key)
+            for key, value in figures.items():  # a fresh figure replaces an earlier "why not"
+                if value is not None and ctx.notes.get(key) == stale.get(key):
+                    ctx.notes.pop(key, None)
         except Exception as exc:  # a failed suite is reported, the others still run
             traceback.print_exc()
             ctx.notes[name] = f"failed: {exc!r}"
