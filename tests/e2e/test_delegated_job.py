@@ -22,9 +22,9 @@ from zkpot.hashing import commitment
 
 pytestmark = pytest.mark.slow
 
-SHARD = 16
-# 240 digits: 192 train, 48 test (3 shards of 16); ≈ 208 samples per stage over 4 epochs
-SAMPLES, STAGE_FLOPS, THETA = 240, 3_000_000, 0.6
+SHARD = 64
+# 400 digits: 320 train, 80 test (one proof shard of 64); ≈ 512 samples per stage: 3 stages
+SAMPLES, STAGE_FLOPS, THETA = 400, 7_300_000, 0.7
 
 
 @pytest.fixture(scope="module")

@@ -203,8 +203,11 @@ class DemoStack:
     # ---- stop -----------------------------------------------------------------------------
     def stop(self) -> None:
         """Stop every process this stack started (workers, API, Redis, Anvil), by pid."""
-        for node in self.running:
-            node.group.stop()
+        from concurrent.futures import ThreadPoolExecutor
+
+        # in parallel: a busy worker gets its warm-shutdown grace without holding up the others
+        with ThreadPoolExecutor(max(1, len(self.running))) as pool:
+            list(pool.map(lambda node: node.group.stop(), self.running))
         self.running.clear()
         if self.api_proc is not None and self.api_proc.poll() is None:
             self.api_proc.terminate()
