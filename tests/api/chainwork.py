@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import time
 
-from zkpot.chain import (ChainClient, Declaration, JobEscrowClient, JobParams, NodeRegistryClient,
-                         deploy_all)
+from zkpot.chain import (ChainClient, Declaration, JobEscrowClient, JobParams, JobStatus,  # noqa: F401
+                         NodeRegistryClient, deploy_all)
 from zkpot.config import Settings
 from zkpot.devnet import dev_private_keys
 from zkpot.hashing import commitment, keccak

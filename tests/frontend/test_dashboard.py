@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from eth_account import Account
 from playwright.sync_api import expect
 
 from tests.api import chainwork
 from tests.frontend.conftest import DOCS
+from zkpot.datasets import decode_chunk
 from zkpot.hashing import keccak
+from zkpot.storage import open_store
 
 EMPLOYER = Account.from_key(chainwork.KEYS[0]).address
 
@@ -84,6 +87,12 @@ def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, api
     page.fill("#reward", "0.001")
     page.fill("#quorum", "2")
     page.fill("#theta", "0.5")
+    page.click("#advanced summary")
+    catalog = page.request.get(f"{live_api}/api/catalog").json()["defaults"]
+    expect(page.locator("#stage-flops")).to_have_value(str(catalog["stage_flops"]))
+    expect(page.locator("#shard-size")).to_have_value(str(catalog["shard_size"]))
+    page.fill("#stage-flops", "400000")
+    page.fill("#shard-size", "16")
     page.screenshot(path=str(DOCS / "dashboard-post.png"), full_page=True)
     page.click("#submit-job")
     # signs in (personal_sign), uploads, then eth_sendTransaction of createJob through the wallet
@@ -94,6 +103,39 @@ def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, api
     view = escrow.get_job(job_id)
     assert view.employer == EMPLOYER and view.confirmations == 2
     assert view.reward == 10**15
+    # the advanced fields reached the server: Δ = 400,000 FLOPs cuts wine into 6 stages, N = 16
+    assert view.stages == 6 and view.samples == 32 and view.shard_count == 2
     link.click()
     expect(page.locator("#job-status")).to_have_text("training")
     expect(page.locator("#timeline .stage")).to_have_count(view.stages)
+
+
+def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_page, api_settings, deployed):
+    nodes = chainwork.node_clients(api_settings, deployed, 2)
+    chainwork.register(nodes)
+    # the zk pipeline is synchronous: run it off the browser driver's event loop
+    with ThreadPoolExecutor(1) as pool:
+        job_id, prepared = pool.submit(chainwork.create_prepared_job, api_settings, deployed).result()
+    page = wallet_page(EMPLOYER)
+    page.goto(f"{live_api}/#/jobs/{job_id}")
+    expect(page.locator("#job-status")).to_have_text("training")
+    expect(page.locator("#publish-test-set")).to_have_count(0)
+
+    # nodes train every stage for real; the curves follow from the stored weights
+    chainwork.train_and_finalise(api_settings, deployed, nodes, job_id, prepared.manifest)
+    expect(page.locator("#job-status")).to_have_text("awaiting-test-set")
+    expect(page.locator("#curves .curve-point")).to_have_count(prepared.manifest.stages)
+    expect(page.locator("#curves canvas")).to_have_count(1)
+    expect(page.locator("#curves-note")).to_contain_text("training set")
+
+    # the employer publishes the private test set with the wallet (signs in, then the tx)
+    page.click("#publish-test-set")
+    expect(page.locator("#test-set-published")).to_be_visible(timeout=60_000)
+    expect(page.locator("#job-status")).to_have_text("proving")
+    escrow = chainwork.JobEscrowClient(chainwork.ChainClient(api_settings.rpc_url), deployed.escrow)
+    assert escrow.get_job(job_id).status == chainwork.JobStatus.PROVING
+    cid = page.locator("#test-set").get_attribute("href").rsplit("/", 1)[1]
+    assert len(decode_chunk(open_store(api_settings).get(cid))) == prepared.params.samples
+    # accuracy is now measured on the published test set
+    expect(page.locator("#curves-note")).to_contain_text("test set")
+    page.screenshot(path=str(DOCS / "dashboard-job-curves.png"), full_page=True)

@@ -1,7 +1,7 @@
 // One job, live: stage timeline, declarations and reveals, curves, proof, payments, reclaim.
 import uPlot from "uplot";
 import { api } from "../api.js";
-import { connect, sendTransaction, waitForReceipt } from "../wallet.js";
+import { connect, sendTransaction, signIn, waitForReceipt } from "../wallet.js";
 import { escapeHtml, formatEth, short, stageState } from "../format.js";
 
 function timeline(job) {
@@ -52,17 +52,27 @@ function proof(job) {
   return `${verdict}<ul>${items}</ul>`;
 }
 
-function plot(el, job) {
+async function plot(el, job) {
   const box = el.querySelector("#curves");
-  const pts = job.stages.filter((s) => s.metrics);
-  if (!pts.length) {
-    box.innerHTML = `<p class="muted">Curves appear as stages are finalised.</p>`;
+  let curves;
+  try {
+    curves = await api.curves(job.job_id);
+  } catch (e) {
+    box.innerHTML = `<p class="error">${escapeHtml(e.message)}</p>`;
     return;
   }
-  box.innerHTML = "";
-  const xs = pts.map((s) => s.stage);
-  const loss = pts.map((s) => s.metrics.mean_loss ?? null);
-  const acc = pts.map((s) => (s.metrics.accuracy == null ? null : 100 * s.metrics.accuracy));
+  const pts = curves.points;
+  if (!pts.length) {
+    box.innerHTML = `<p class="muted">${escapeHtml(curves.reason || "Curves appear as stages are finalised.")}</p>`;
+    return;
+  }
+  box.innerHTML = `<p class="muted" id="curves-note">Mean loss of each finalised stage on its chunk;
+    accuracy on the ${escapeHtml(curves.evaluated_on)}.</p>
+    <table class="curve-points" hidden>${pts.map((p) => `<tr class="curve-point" data-stage="${p.stage}"
+      data-loss="${p.mean_loss}" data-accuracy="${p.accuracy}"></tr>`).join("")}</table>`;
+  const xs = pts.map((p) => p.stage);
+  const loss = pts.map((p) => p.mean_loss);
+  const acc = pts.map((p) => 100 * p.accuracy);
   new uPlot({
     width: Math.min(720, box.clientWidth || 720), height: 240,
     scales: { x: { time: false }, acc: { range: [0, 100] } },
@@ -71,6 +81,16 @@ function plot(el, job) {
       { label: "mean loss", stroke: "#c0392b", width: 2, points: { show: true } },
       { label: "accuracy %", scale: "acc", stroke: "#2471a3", width: 2, points: { show: true } }],
   }, [xs, loss, acc], box);
+}
+
+async function act(el, id, state, run) {
+  const msg = el.querySelector("#job-msg");
+  try {
+    await run();
+    await renderJob(el, id, state);
+  } catch (e) {
+    msg.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
+  }
 }
 
 export async function renderJob(el, id, state) {
@@ -94,6 +114,9 @@ export async function renderJob(el, id, state) {
         <dt>deadline</dt><dd>${new Date(job.deadline * 1000).toLocaleString()}</dd>
       </dl>
       ${mine && job.can_reclaim ? `<button id="reclaim" type="button">Reclaim unearned escrow</button>` : ""}
+      ${mine && job.status === "awaiting-test-set" && !job.can_reclaim ? `<button id="publish-test-set" type="button">Publish the test set</button>
+        <p class="muted">Every stage is final: publish the test set you kept private so nodes can prove the model's accuracy.</p>` : ""}
+      ${job.test_set_cid ? `<p>Test set <a id="test-set" href="/api/content/${job.test_set_cid}" download>${short(job.test_set_cid, 8)}</a></p>` : ""}
       <div id="job-msg">${state.jobMessage || ""}</div>
     </section>
     <h2>Stage timeline</h2>
@@ -107,20 +130,26 @@ export async function renderJob(el, id, state) {
     <h2>Accuracy proof</h2>
     <section class="card" id="proof">${proof(job)}</section>
     ${job.final_model_cid ? `<p><a id="final-model" href="/api/content/${job.final_model_cid}" download>Download the final model</a></p>` : ""}`;
-  plot(el, job);
-  const btn = el.querySelector("#reclaim");
-  if (btn) {
-    btn.addEventListener("click", async () => {
-      const msg = el.querySelector("#job-msg");
-      try {
-        const from = state.account || (await connect());
-        const tx = await api.reclaimTx(job.job_id);
-        await waitForReceipt(await sendTransaction(from, tx));
-        state.jobMessage = `<p class="ok">Escrow reclaimed; withdraw it from the Operators page.</p>`;
-        await renderJob(el, id, state);
-      } catch (e) {
-        msg.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
-      }
-    });
+  const reclaim = el.querySelector("#reclaim");
+  if (reclaim) {
+    reclaim.addEventListener("click", () => act(el, id, state, async () => {
+      const from = state.account || (await connect());
+      const tx = await api.reclaimTx(job.job_id);
+      await waitForReceipt(await sendTransaction(from, tx));
+      state.jobMessage = `<p class="ok">Escrow reclaimed; withdraw it from the Operators page.</p>`;
+    }));
   }
+  const publish = el.querySelector("#publish-test-set");
+  if (publish) {
+    publish.addEventListener("click", () => act(el, id, state, async () => {
+      publish.disabled = true;
+      const from = state.account || (await connect());
+      await signIn(from);
+      const out = await api.publishTestSet(job.job_id);
+      const hash = out.tx_hash || (await sendTransaction(from, out.transaction));
+      await waitForReceipt(hash);
+      state.jobMessage = `<p class="ok" id="test-set-published">Test set published (${escapeHtml(short(out.test_set_cid, 8))}); nodes can now prove accuracy.</p>`;
+    }));
+  }
+  await plot(el, job);
 }

@@ -41,6 +41,15 @@ export async function renderPost(el, state) {
         <label>Accuracy θ <input name="theta" id="theta" type="number" min="0" max="1" step="0.01" value="${d.theta}"></label>
         <label>Deadline (hours) <input name="deadline_hours" id="deadline" type="number" min="0.01" step="0.01" value="${d.deadline_hours}"></label>
       </fieldset>
+      <details class="advanced" id="advanced">
+        <summary>Advanced</summary>
+        <fieldset class="terms">
+          <label>Work per stage Δ (training FLOPs) <input name="stage_flops" id="stage-flops" type="number" min="1000" step="1" value="${d.stage_flops}"></label>
+          <label>Test samples per proof shard N <input name="shard_size" id="shard-size" type="number" min="1" max="256" step="1" value="${d.shard_size}"></label>
+        </fieldset>
+        <p class="muted">Δ sizes each stage's data chunk so one stage costs about this much training work
+          (6 × parameters × samples); N is the test-set size one accuracy proof covers.</p>
+      </details>
       <button type="submit" id="submit-job">Sign in, upload and sign the escrow</button>
     </form>
     <div id="post-result" aria-live="polite"></div>`;
@@ -88,6 +97,8 @@ async function submit(el, state) {
     form.set("quorum", el.querySelector("#quorum").value);
     form.set("theta", el.querySelector("#theta").value);
     form.set("deadline_s", String(Math.round(Number(el.querySelector("#deadline").value) * 3600)));
+    form.set("stage_flops", el.querySelector("#stage-flops").value);
+    form.set("shard_size", el.querySelector("#shard-size").value);
     say(el, "Validating, chunking and storing the dataset…");
     const prepared = await api.createJob(form);
     let hash = prepared.tx_hash;
