@@ -1,8 +1,8 @@
 """Stateful test: random jobs, declarations, reveals, deadlines and withdrawals keep the money law.
 
 Written on hypothesis's RuleBasedStateMachine directly: brownie 1.22's compiled
-``state_machine`` wrapper fails on ``super()`` under mypyc, so the chain snapshot is reverted
-here in ``__init__`` the way brownie's wrapper does it.
+``state_machine`` wrapper fails on ``super()`` under mypyc, so each example reverts to
+fn_isolation's snapshot in ``__init__`` the way brownie's wrapper does it.
 
 Law: escrowed + staked = withdrawn + held, where the escrow holds Σ job remaining + Σ credits
 and the registry Σ stakes + Σ credits; and a withdrawal pays exactly the caller's credit.
@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from conftest import DAY, MIN_STAKE, commitment, job_params
 
-SETTINGS = settings(max_examples=5, stateful_step_count=10, deadline=None,
+SETTINGS = settings(max_examples=4, stateful_step_count=8, deadline=None,
                     suppress_health_check=list(HealthCheck))
 account_ix = st.integers(0, 5)
 node_ix = st.integers(0, 4)
@@ -119,10 +119,7 @@ class Conservation(RuleBasedStateMachine):
 def test_conservation_stateful(escrow, registry, verifier, employer, nodes):
     Conservation.escrow, Conservation.registry, Conservation.verifier = escrow, registry, verifier
     Conservation.employer, Conservation.nodes = employer, nodes
-    chain.snapshot()
-    try:
-        run = Conservation.TestCase()
-        run.settings = SETTINGS
-        run.runTest()
-    finally:
-        chain.revert()
+    # fn_isolation's snapshot (taken after the module fixtures) is what __init__ reverts to
+    run = Conservation.TestCase()
+    run.settings = SETTINGS
+    run.runTest()

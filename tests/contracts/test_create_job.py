@@ -23,7 +23,7 @@ def test_create_job_wrong_value_reverts(escrow, employer, verifier):
 
 def test_create_job_invalid_params_revert(escrow, employer, verifier):
     bad = [dict(stages=0), dict(confirmations=0), dict(shardCommitments=[]), dict(threshold=65),
-           dict(verifier=employer), dict(deadline=chain.time() - 1), dict(testSetWindow=0),
+           dict(verifier=employer), dict(deadline=1), dict(testSetWindow=0),
            dict(proofWindow=0), dict(samples=0)]
     for over in bad:
         params, value = job_params(verifier, **over)
