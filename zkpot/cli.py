@@ -23,6 +23,7 @@ node_app = typer.Typer(help="Run a worker node: key, stake, workers, status, rew
                        no_args_is_help=True)
 app.add_typer(node_app, name="node")
 app.add_typer(__import__("zkpot.cli_job", fromlist=["app"]).app, name="job")  # employer: zkpot/cli_job.py
+app.add_typer(__import__("zkpot.cli_fl", fromlist=["app"]).app, name="fl")  # federated: zkpot/cli_fl.py
 
 console = Console()
 

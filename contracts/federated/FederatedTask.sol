@@ -17,7 +17,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
     uint256 private _taskCount;
     mapping(uint256 => Task) private _tasks;
     mapping(uint256 => bytes32[]) private _testSets;
-    mapping(uint256 => string) private _testSetCids;
+    mapping(uint256 => string) private _manifestCids;
     mapping(uint256 => mapping(uint32 => GlobalModel)) private _globalModels;
     mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
@@ -49,10 +49,10 @@ contract FederatedTask is IFederatedTask, PullPayments {
             escrow: escrow
         });
         _testSets[taskId] = p.testSetCommitments;
-        _testSetCids[taskId] = p.testSetCid;
+        _manifestCids[taskId] = p.manifestCid;
         _globalModels[taskId][0] = GlobalModel(p.initialModelCommitment, p.initialModelCid);
         emit TaskCreated(
-            taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey, p.testSetCid
+            taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey, p.manifestCid
         );
     }
 
@@ -130,8 +130,8 @@ contract FederatedTask is IFederatedTask, PullPayments {
     }
 
     /// @inheritdoc IFederatedTask
-    function testSetCid(uint256 taskId) external view returns (string memory) {
-        return _testSetCids[taskId];
+    function manifestCid(uint256 taskId) external view returns (string memory) {
+        return _manifestCids[taskId];
     }
 
     /// @inheritdoc IFederatedTask

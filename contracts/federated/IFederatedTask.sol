@@ -25,7 +25,7 @@ interface IFederatedTask {
     struct TaskParams {
         IAccuracyVerifier verifier; // the circuit's verifier
         bytes32[] testSetCommitments; // one per test-set shard (one proof per shard)
-        string testSetCid; // the test set participants prove on (encoded shards, in order)
+        string manifestCid; // architecture, shard size and the test set participants prove on
         uint256 sampleCount; // N: test samples over all shards
         uint256 threshold; // θ as a correct-count over all shards, 1 <= threshold <= N
         uint32 rounds;
@@ -60,7 +60,7 @@ interface IFederatedTask {
         uint256 threshold,
         uint256 escrow,
         bytes32 encryptionKey,
-        string testSetCid
+        string manifestCid
     );
     event UpdateAccepted(
         uint256 indexed taskId,
@@ -119,7 +119,7 @@ interface IFederatedTask {
 
     function getTask(uint256 taskId) external view returns (Task memory);
     function testSetCommitments(uint256 taskId) external view returns (bytes32[] memory);
-    function testSetCid(uint256 taskId) external view returns (string memory);
+    function manifestCid(uint256 taskId) external view returns (string memory);
     /// @notice The global model participants start round `round` from.
     function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid);
     function updateCount(uint256 taskId, uint32 round) external view returns (uint32);

@@ -31,7 +31,7 @@ class TaskParams:
 
     verifier: str
     test_set_commitments: Sequence[bytes]
-    test_set_cid: str
+    manifest_cid: str
     samples: int
     threshold: int
     rounds: int
@@ -48,7 +48,7 @@ class TaskParams:
 
     def as_tuple(self) -> tuple:
         return (Web3.to_checksum_address(self.verifier), [bytes(c) for c in self.test_set_commitments],
-                self.test_set_cid, self.samples, self.threshold, self.rounds, self.max_updates_per_round,
+                self.manifest_cid, self.samples, self.threshold, self.rounds, self.max_updates_per_round,
                 self.reward_per_update, bytes(self.encryption_key), self.initial_model_commitment,
                 self.initial_model_cid, self.deadline)
 
@@ -81,12 +81,14 @@ class AcceptedUpdate:
     reward: int
     cid: str
     block_number: int
+    tx_hash: str
 
     @classmethod
     def from_event(cls, ev: ChainEvent) -> "AcceptedUpdate":
         return cls(task_id=ev["taskId"], round=ev["round"], participant=ev["participant"],
                    model_commitment=ev["modelCommitment"], correct_count=ev["correctCount"],
-                   reward=ev["reward"], cid=ev["encryptedUpdateCid"], block_number=ev.block_number)
+                   reward=ev["reward"], cid=ev["encryptedUpdateCid"], block_number=ev.block_number,
+                   tx_hash=ev.tx_hash)
 
 
 class FederatedTaskClient:
@@ -139,8 +141,8 @@ class FederatedTaskClient:
     def test_set_commitments(self, task_id: int) -> list[bytes]:
         return [bytes(c) for c in self.client.call(self._fn.testSetCommitments(task_id))]
 
-    def test_set_cid(self, task_id: int) -> str:
-        return self.client.call(self._fn.testSetCid(task_id))
+    def manifest_cid(self, task_id: int) -> str:
+        return self.client.call(self._fn.manifestCid(task_id))
 
     def global_model(self, task_id: int, round_: int) -> tuple[int, str]:
         commitment, cid = self.client.call(self._fn.globalModel(task_id, round_))
@@ -151,6 +153,12 @@ class FederatedTaskClient:
 
     def has_submitted(self, task_id: int, round_: int, participant: str) -> bool:
         return self.client.call(self._fn.hasSubmitted(task_id, round_, Web3.to_checksum_address(participant)))
+
+    def submitted_proofs(self, tx_hash: str) -> tuple[list[bytes], list[list[int]]]:
+        """The proofs and instances a ``submitUpdate`` transaction carried (public calldata)."""
+        tx = self.client.rpc(lambda: self.client.w3.eth.get_transaction(tx_hash))
+        _, args = self.client.contract(CONTRACT, self.address).decode_function_input(tx["input"])
+        return [bytes(p) for p in args["proofs"]], [list(i) for i in args["instances"]]
 
     def credit_of(self, account: str) -> int:
         return self.client.call(self._fn.creditOf(Web3.to_checksum_address(account)))

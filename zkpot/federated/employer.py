@@ -21,7 +21,9 @@ from zkpot.datasets import Dataset, encode_chunk
 from zkpot.federated.chain import AcceptedUpdate, FederatedTaskClient, TaskParams
 from zkpot.federated.crypto import DecryptionError, EncryptionKeyPair, decrypt_update, update_aad
 from zkpot.federated.fedavg import fedavg
+from zkpot.federated.manifest import TaskManifest
 from zkpot.federated.updates import UpdateFormatError, decode_state, encode_state
+from zkpot.spec import ModelSpec
 from zkpot.storage import Store, StorageError
 
 
@@ -68,16 +70,19 @@ class Employer:
         """Store a global model; return its Poseidon commitment and CID."""
         return zk.weights_commitment(self.circuit, state), self.store.put(encode_state(state))
 
-    def create_task(self, test_set: Dataset, *, threshold: int, rounds: int, max_updates_per_round: int,
+    def create_task(self, spec: ModelSpec, test_set: Dataset, *, threshold: int, rounds: int, max_updates_per_round: int,
                     reward_per_update: int, deadline: int, verifier: str,
                     initial_state: dict[str, torch.Tensor] | None = None) -> int:
         """Store and commit the test set (whole shards of the circuit's N) and open round 0."""
         commitments = zk.test_set_commitments(self.circuit, test_set.features, test_set.labels)
         state = initial_state if initial_state is not None else self.model_factory().state_dict()
         commitment, cid = self.publish_model(state)
+        manifest = TaskManifest(spec=spec, input_shape=self.circuit.input_shape,
+                                num_classes=self.circuit.num_classes, shard_size=self.circuit.n,
+                                test_set_cid=self.store.put(encode_chunk(test_set)))
         return self.task_client.create_task(TaskParams(
             verifier=verifier, test_set_commitments=commitments,
-            test_set_cid=self.store.put(encode_chunk(test_set)), samples=len(test_set),
+            manifest_cid=self.store.put(manifest.encode()), samples=len(test_set),
             threshold=threshold, rounds=rounds, max_updates_per_round=max_updates_per_round,
             reward_per_update=reward_per_update, encryption_key=self.keys.public,
             initial_model_commitment=commitment, initial_model_cid=cid, deadline=deadline))

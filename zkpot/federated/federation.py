@@ -37,10 +37,10 @@ class FederationConfig:
     participants: int = 4
     attackers: tuple[Behaviour, ...] = (Behaviour.label_flip, Behaviour.random_weights)
     rounds: int = 2
-    alpha: float = 0.5               # Dirichlet label skew of the split
+    alpha: float = 1.0               # Dirichlet label skew of the split (smaller: more skew)
     shard_size: int = 16             # the circuit's N
-    shards: int = 1                  # test set = shards * shard_size samples
-    threshold_fraction: float = 0.3  # θ as a fraction of the test set
+    shards: int = 2                  # test set = shards * shard_size samples
+    threshold_fraction: float = 0.4  # θ as a fraction of the test set
     hidden: int = 8
     training: LocalTraining = field(default_factory=lambda: LocalTraining(epochs=5, lr=0.05))
     eval_size: int = 400
@@ -86,6 +86,10 @@ class FederationReport:
     credits: dict[str, int]
     behaviours: dict[str, Behaviour]
     seconds: float
+    task_id: int = 0
+    employer: Employer | None = field(default=None, repr=False)
+    participants: list[Participant] = field(default_factory=list, repr=False)
+    data: FederationData | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         lines = [f"threshold θ = {self.threshold}/{self.test_samples} correct on the task's test set"]
@@ -156,7 +160,7 @@ def run_federation(config: FederationConfig, settings: Settings, rpc_url: str, p
     employer = Employer(task_client, store, circuit, factory, EncryptionKeyPair.generate())
     start = initial_state(config)
     task_id = employer.create_task(
-        data.test, threshold=config.threshold, rounds=config.rounds,
+        config.spec(), data.test, threshold=config.threshold, rounds=config.rounds,
         max_updates_per_round=config.participants, reward_per_update=config.reward_per_update,
         deadline=int(time.time()) + 7 * 24 * 3600, verifier=verifier, initial_state=start)
 
@@ -185,4 +189,5 @@ def run_federation(config: FederationConfig, settings: Settings, rpc_url: str, p
         threshold=config.threshold, test_samples=len(data.test), outcomes=outcomes, rounds=rounds,
         credits={p.address: task_client.credit_of(p.address) for p in participants},
         behaviours={p.address: p.behaviour for p in participants},
-        seconds=time.monotonic() - started)
+        seconds=time.monotonic() - started, task_id=task_id, employer=employer,
+        participants=participants, data=data)

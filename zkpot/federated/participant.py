@@ -20,8 +20,24 @@ from zkpot.datasets import decode_chunk
 from zkpot.federated.chain import FederatedTaskClient, TaskStatus
 from zkpot.federated.crypto import encrypt_update, update_aad
 from zkpot.federated.local import Behaviour, LocalTraining, make_update
+from zkpot.federated.manifest import TaskManifest
 from zkpot.federated.updates import decode_state, encode_state
 from zkpot.storage import Store
+
+
+def fetch_manifest(task_client: FederatedTaskClient, store: Store, task_id: int) -> TaskManifest:
+    """The task's manifest (architecture, shard size, test set) from its on-chain CID."""
+    return TaskManifest.decode(store.get(task_client.manifest_cid(task_id)))
+
+
+def participant_for_task(task_client: FederatedTaskClient, store: Store, settings, task_id: int,
+                         X: np.ndarray, y: np.ndarray, **options) -> "Participant":
+    """A participant set up from the task's manifest: its model and (cached) circuit."""
+    manifest = fetch_manifest(task_client, store, task_id)
+    factory = manifest.model_factory()
+    circuit = zk.ensure_circuit(factory(), manifest.input_shape, manifest.num_classes,
+                                manifest.shard_size, settings)
+    return Participant(task_client, store, circuit, factory, X, y, **options)
 
 
 class GlobalModelMismatch(RuntimeError):
@@ -77,8 +93,16 @@ class Participant:
         return state
 
     def fetch_test_set(self, task_id: int) -> tuple[np.ndarray, np.ndarray]:
-        ds = decode_chunk(self.store.get(self.task_client.test_set_cid(task_id)))
+        manifest = fetch_manifest(self.task_client, self.store, task_id)
+        ds = decode_chunk(self.store.get(manifest.test_set_cid))
         return ds.features, ds.labels
+
+    def participate(self, task_id: int) -> RoundOutcome | None:
+        """Run the open round unless this participant already submitted in it (idempotent)."""
+        task = self.task_client.get_task(task_id)
+        if task.status != TaskStatus.ACTIVE or self.task_client.has_submitted(task_id, task.round, self.address):
+            return None
+        return self.run_round(task_id)
 
     def run_round(self, task_id: int) -> RoundOutcome:
         """Train, prove, encrypt, store and submit this participant's update for the open round."""

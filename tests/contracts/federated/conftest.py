@@ -45,7 +45,7 @@ def fl(FederatedTask, accounts):
 def params(verifier, chain, **overrides):
     """TaskParams as the tuple the ABI wants, with defaults a test can override."""
     values = dict(
-        verifier=verifier.address, shards=SHARDS, test_set_cid="bafy-test-set", samples=SAMPLES, threshold=THRESHOLD,
+        verifier=verifier.address, shards=SHARDS, manifest_cid="bafy-manifest", samples=SAMPLES, threshold=THRESHOLD,
         rounds=ROUNDS, max_updates=MAX_UPDATES, reward=REWARD, key=ENC_KEY,
         model=INITIAL_MODEL, cid="bafy-initial", deadline=chain.time() + DEADLINE_IN,
     )

@@ -16,7 +16,7 @@ def test_create_task_stores_terms_and_escrow(fl, verifier, employer, chain):
     assert task["escrow"] == ESCROW and task["rewardPerUpdate"] == REWARD
     assert task["encryptionKey"] == "0x" + ENC_KEY.hex()
     assert [bytes(s) for s in fl.testSetCommitments(task_id)] == SHARDS
-    assert fl.testSetCid(task_id) == "bafy-test-set"
+    assert fl.manifestCid(task_id) == "bafy-manifest"
     commitment, cid = fl.globalModel(task_id, 0)
     assert (int(commitment), cid) == (INITIAL_MODEL, "bafy-initial")
     assert fl.balance() == ESCROW
@@ -29,7 +29,7 @@ def test_create_task_emits_task_created(fl, verifier, employer, chain):
     assert event["employer"] == employer and event["verifier"] == verifier
     assert event["rounds"] == ROUNDS and event["threshold"] == THRESHOLD
     assert event["escrow"] == ESCROW and event["encryptionKey"] == "0x" + ENC_KEY.hex()
-    assert event["testSetCid"] == "bafy-test-set"
+    assert event["manifestCid"] == "bafy-manifest"
 
 
 def test_create_task_ids_count_up(fl, verifier, employer, chain):
