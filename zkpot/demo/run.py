@@ -98,35 +98,39 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]cannot start the demo:[/red] {e}")
         return 2
     try:
-        with stack:
-            from zkpot.demo.job import run_job
+        with console.status("starting the chain and Redis, deploying, setting up the zk circuit, "
+                            "starting the API and the nodes…"):
+            stack.start()
+        from zkpot.demo.job import run_job
 
-            with console.status("starting…") as status:
-                outcome = run_job(stack, demo_request(args.samples, args.stage_flops), line=say,
-                                  status=status.update, timeout=args.timeout)
-            console.rule("report")
-            for text in outcome.report():
-                console.print(text)
-            if not args.no_federated:
-                console.rule("federated round")
-                with console.status("federated round…"):
-                    for text in federated_round(stack, say):
-                        console.print(text)
-            console.rule()
-            console.print(f"demo finished in {time.monotonic() - started:.0f} s"
-                          + (f" (of which {stack.circuit_seconds:.0f} s one-time circuit setup)"
-                             if stack.circuit_created else ""))
-            if args.keep_running:
-                console.print(f"still running: dashboard {stack.api_url}/, chain {stack.rpc_url}, "
-                              f"logs {stack.logs}. Ctrl-C stops everything.")
-                while True:
-                    time.sleep(1)
+        with console.status("posting the job…") as status:
+            outcome = run_job(stack, demo_request(args.samples, args.stage_flops), line=say,
+                              status=status.update, timeout=args.timeout)
+        console.rule("report")
+        for text in outcome.report():
+            console.print(text)
+        if not args.no_federated:
+            console.rule("federated round")
+            with console.status("federated round: setting up, training, proving…"):
+                for text in federated_round(stack, say):
+                    console.print(text)
+        console.rule()
+        console.print(f"demo finished in {time.monotonic() - started:.0f} s"
+                      + (f" (of which {stack.circuit_seconds:.0f} s one-time circuit setup)"
+                         if stack.circuit_created else ""))
+        if args.keep_running:
+            console.print(f"still running: dashboard {stack.api_url}/, chain {stack.rpc_url}, "
+                          f"logs {stack.logs}. Ctrl-C stops everything.")
+            while True:
+                time.sleep(1)
     except KeyboardInterrupt:
         console.print("\nstopping everything the demo started…")
     except (DemoTimeout, ApiError) as e:
         console.print(f"[red]demo failed:[/red] {e}\nlogs: {stack.logs} and {stack.root}/node*/logs")
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop at a time
+        stack.stop()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     console.print("stopped.")
     return 0
