@@ -81,18 +81,27 @@ class EventFollower:
 
     def wait(self, done: Callable[[], bool], timeout: float, what: str,
              line: Callable[[str], None], status: Callable[[str], None] | None = None,
-             every: float = 0.5) -> None:
-        """Print new events until ``done()``; ``DemoTimeout`` after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
+             every: float = 0.5, heartbeat: float = 60.0) -> None:
+        """Print new events until ``done()``; ``DemoTimeout`` after ``timeout`` seconds.
+
+        The status line counts the seconds; a line every ``heartbeat`` seconds without news
+        says what is still awaited (so a log without a live status shows progress too).
+        """
+        started = last = time.monotonic()
         while True:
             for ev in self.poll():
                 text = self.describe(ev)
                 if text:
                     line(text)
+                    last = time.monotonic()
             if done():
                 return
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now - started > timeout:
                 raise DemoTimeout(f"gave up after {timeout:.0f} s waiting for {what}")
+            if now - last > heartbeat:
+                line(f"… still waiting for {what} ({now - started:.0f} s so far)")
+                last = now
             if status:
-                status(what)
+                status(f"waiting for {what} ({now - started:.0f} s)")
             time.sleep(every)

@@ -111,7 +111,8 @@ def run_job(stack: DemoStack, request: JobRequest, line: Callable[[str], None] =
             line(f"employer published the test set through the API ({out['samples']} samples, "
                  f"{out['test_set_cid'][:16]}…)")
         follower.wait(lambda: job().status in (JobStatus.COMPLETED, JobStatus.CLOSED), timeout,
-                      "the nodes' zk accuracy proofs", line, status)
+                      "the nodes' zk accuracy proofs (ezkl; every node proves each shard, "
+                      "minutes on 2 cores)", line, status)
         job_seconds = time.monotonic() - started
         withdraw_all(stack, escrow, employer.address, line)
         follower.wait(lambda: _all_withdrawn(stack, escrow, employer.address), 300,
@@ -135,7 +136,7 @@ def withdraw_all(stack: DemoStack, escrow: JobEscrowClient, employer: str,
             queue = NodeQueues(node.address.lower().removeprefix("0x")).chain
             results.append((node, app.send_task("workers.tasks.payments.withdraw", queue=queue)))
     for node, result in results:
-        line(f"{node.name}: {result.get(timeout=300)}")
+        result.get(timeout=300)   # the Withdrawn events tell the amounts
     if escrow.credit_of(employer) > 0:
         escrow.withdraw()
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import time
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 from rich.console import Console
@@ -36,6 +38,26 @@ def demo_request(samples: int = DEMO_SAMPLES, stage_flops: int = DEMO_STAGE_FLOP
     return JobRequest(spec=preset("digits-mlp").to_dict(), reward_per_stage_wei=10**16,
                       quorum=2, theta=theta, stage_flops=stage_flops, shard_size=shard_size,
                       bounty_wei=2 * 10**16, dataset_npz=digits_subset_npz(samples))
+
+
+@contextmanager
+def native_output_to(path):
+    """ezkl (Rust) prints its tables straight to fd 1 and 2: send them to a log meanwhile."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def _port(url: str, variable: str) -> int:
@@ -75,13 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for each phase")
     args = parser.parse_args(argv)
 
-    console = Console(highlight=False)
+    # the console keeps its own copy of stdout: ezkl's native output is diverted to a log
+    console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), highlight=False, soft_wrap=True,
+                      force_terminal=sys.stdout.isatty() or None)
     started = time.monotonic()
 
     def say(text: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:7.1f}s[/dim]  {text}")
 
     settings = get_settings()
+    ezkl_log = settings.path("logs") / "demo-ezkl.log"
     stack = DemoStack(root=settings.state_dir / "demo", circuit_dir=settings.circuits_dir,
                       anvil_port=_port(settings.rpc_url, "ZKPOT_ANVIL_PORT"),
                       redis_port=_port(settings.redis_url, "ZKPOT_REDIS_PORT"),
@@ -99,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with console.status("starting the chain and Redis, deploying, setting up the zk circuit, "
-                            "starting the API and the nodes…"):
+                            "starting the API and the nodes…"), native_output_to(ezkl_log):
             stack.start()
         from zkpot.demo.job import run_job
 
@@ -111,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(text)
         if not args.no_federated:
             console.rule("federated round")
-            with console.status("federated round: setting up, training, proving…"):
+            with console.status("federated round: setting up, training, proving…"), \
+                    native_output_to(ezkl_log):
                 for text in federated_round(stack, say):
                     console.print(text)
         console.rule()
