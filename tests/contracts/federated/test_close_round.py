@@ -1,6 +1,6 @@
 import brownie
 
-from .conftest import ESCROW, REWARD, SAMPLES, submit
+from .conftest import ESCROW, REWARD, submit
 
 
 def test_close_round_publishes_next_global_model(fl, task_id, employer, participants):
@@ -32,7 +32,6 @@ def test_close_last_round_completes_and_returns_unspent_escrow(fl, task_id, empl
     assert fl.creditOf(employer) == ESCROW - REWARD
     # conservation: everything escrowed is credited to someone
     assert fl.creditOf(employer) + fl.creditOf(participants[0]) == ESCROW == fl.balance()
-    assert SAMPLES == 64
 
 
 def test_close_round_by_non_employer_reverts(fl, task_id, participants):
