@@ -43,7 +43,7 @@ def _plain_training_s(request) -> float:
 def run(ctx) -> dict:
     """Figures: e2e_job_s and the job's stages, proof, gas and plain-training comparison."""
     if ctx.quick:
-        samples, flops, shard, theta = 240, 3_000_000, 16, 0.6
+        samples, flops, shard, theta = DEMO_SAMPLES, 7_300_000, DEMO_SHARD_SIZE, 0.7
     else:
         samples, flops, shard, theta = DEMO_SAMPLES, DEMO_STAGE_FLOPS, DEMO_SHARD_SIZE, 0.8
     request = demo_request(samples, flops, shard, theta)

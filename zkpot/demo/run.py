@@ -65,7 +65,7 @@ def _port(url: str, variable: str) -> int:
 
 
 def federated_round(stack: DemoStack, say) -> list[str]:
-    """One round of the demo federation with a label-flipping (Byzantine) participant."""
+    """Two short rounds of the demo federation, one participant flipping its labels (Byzantine)."""
     try:
         from zkpot.federated.federation import FederationConfig, run_federation
         from zkpot.federated.local import Behaviour
@@ -73,9 +73,10 @@ def federated_round(stack: DemoStack, say) -> list[str]:
         return [f"federated round skipped: zkpot.federated has no demo federation here ({e})"]
     from zkpot.storage import open_store
 
-    config = FederationConfig(participants=3, attackers=(Behaviour.label_flip,), rounds=1)
-    say(f"federated round: {config.participants} participants on private non-IID digits, one flips "
-        f"its labels; each proves its update's accuracy in zk (its own small circuit, set up once)")
+    config = FederationConfig(participants=3, attackers=(Behaviour.label_flip,), rounds=2)
+    say(f"federation: {config.rounds} rounds, {config.participants} participants on private non-IID "
+        "digits, one flips its labels; each proves its update's accuracy in zk (its own small "
+        "circuit, set up once)")
     settings = stack.settings(stack.root / "federated")
     report = run_federation(config, settings, stack.rpc_url, FEDERATION_KEYS[: config.participants + 1],
                             store=open_store(stack.settings()))
