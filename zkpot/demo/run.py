@@ -85,7 +85,7 @@ def federated_round(stack: DemoStack, say) -> list[str]:
     for address, name in names.items():
         lines = [ln.replace(address[:10], name) for ln in lines]
     paid = ", ".join(f"{names[a]} {c / 10**18:.4f} ETH" for a, c in report.credits.items())
-    return lines + [f"credited: {paid}", f"federated round took {report.seconds:.0f} s"]
+    return lines + [f"credited: {paid}", f"federation took {report.seconds:.0f} s"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         for text in outcome.report():
             console.print(text)
         if not args.no_federated:
-            console.rule("federated round")
+            console.rule("federation")
             with console.status("federated round: setting up, training, proving…"), \
                     native_output_to(ezkl_log):
                 for text in federated_round(stack, say):
