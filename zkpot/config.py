@@ -47,6 +47,10 @@ class Settings(BaseModel):
     srs_path: Path | None = Field(
         None, description="ceremony SRS file; unset: a local single-party SRS (dev only)"
     )
+    prove_grace_s: int = Field(
+        600, description="seconds of chain time after TestSetPublished before a node that is "
+                         "not a shard's designated prover proves it (if still unproven)"
+    )
     # limits
     max_upload_bytes: int = Field(20 * 1024 * 1024, description="largest dataset upload")
 

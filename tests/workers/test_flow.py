@@ -37,6 +37,11 @@ def test_three_nodes_finish_a_job_with_two_confirmations(world, start_node):
     # exactly C declarations per stage were accepted, none twice from one node
     declared = [(e["stage"], e["node"]) for e in _events(world) if e.name == "StageDeclared"]
     assert len(declared) == len(set(declared)) == job.stages * job.confirmations
+    # the nodes' chain view reads the final stage's paid nodes, from which each shard's
+    # designated prover is chosen, as the contract records them
+    finalists = nodes[0].node.chain.finalists(job.job_id, job.stages)
+    assert len(finalists) == view.finalists == job.confirmations
+    assert all(escrow.declaration_of(job.job_id, a).finalist for a in finalists)
 
 
 def _employer() -> str:

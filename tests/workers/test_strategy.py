@@ -1,6 +1,7 @@
-"""Which stages a node picks: open, funded, best reward first, within capacity."""
+"""Which stages a node picks (open, funded, best reward first, within capacity), and which
+shards it proves (its designated ones at once, the others after a grace period)."""
 
-from zkpot.node.strategy import StageOffer, choose
+from zkpot.node.strategy import StageOffer, choose, designated_prover, grace_period, proof_turn
 
 
 def offer(job, reward, **kw):
@@ -29,3 +30,47 @@ def test_closed_unfunded_declared_or_late_stages_are_left_with_a_reason():
 def test_busy_slots_count_against_capacity():
     chosen, _ = choose([offer(1, 5)], capacity=1, busy={(9, 1)}, now=0)
     assert chosen == []
+
+
+# ---- who proves a shard ------------------------------------------------------------------
+
+A, B, C = ("0x" + "0a" * 20, "0x" + "0B" * 20, "0x" + "c0" * 20)
+OUTSIDER = "0x" + "ee" * 20
+
+
+def turn(me, shard=0, *, job=1, now=1_000, finalists=(C, A, B), **kw):
+    base = dict(finalists=finalists, published_at=1_000, proof_deadline=1_000 + 86_400,
+                now=now, grace_s=600)
+    return proof_turn(me, job, shard, **{**base, **kw})
+
+
+def test_designated_prover_rotates_over_finalists_in_address_order():
+    # (job + shard) % 3 over [A, B, C]; input order and address case do not matter
+    assert designated_prover(1, 0, [C, A, B]) == B
+    assert designated_prover(1, 1, [B.lower(), C, A]).lower() == C
+    assert designated_prover(2, 1, [A, B, C]) == A
+    assert designated_prover(3, 0, [A, A, B]) == B
+    assert designated_prover(1, 0, []) is None
+
+
+def test_only_the_designated_node_proves_at_once():
+    assert turn(B).prove and turn(B).reason == "designated prover"
+    waiting = [turn(me) for me in (A, C, OUTSIDER)]
+    assert not any(t.prove for t in waiting)
+    assert {t.not_before for t in waiting} == {1_600}
+    assert B in waiting[0].reason
+
+
+def test_other_nodes_prove_a_shard_still_unproven_after_the_grace_period():
+    assert not turn(A, now=1_599).prove
+    assert turn(A, now=1_600).prove and turn(OUTSIDER, now=5_000).prove
+
+
+def test_a_proven_shard_is_proven_by_nobody():
+    assert not turn(B, proven=True).prove and not turn(A, now=9_999, proven=True).prove
+
+
+def test_grace_leaves_half_the_proof_window_to_standby_nodes():
+    assert grace_period(600, 1_000, 1_300) == 150
+    assert turn(A, now=1_150, proof_deadline=1_300).prove
+    assert grace_period(600, 1_000, 1_000 + 86_400) == 600 and grace_period(600, 1_000, 900) == 0

@@ -1,10 +1,11 @@
 """The node's view of the chain and its transactions, over the one chain client.
 
 Reads: jobs (with whether the escrow still covers them), this node's declarations, agreement
-counts, finalised stages and the manifest CIDs from events. Writes: declare, reveal, submit,
-register, withdraw — all through ``ChainClient.transact`` with this node's key. A revert that
-means "already done" (a duplicate declaration, a stage finalised by another node's reveal) is
-read back from the chain and reported as done, never retried.
+counts, finalised stages, the manifest CIDs, the test set and a stage's paid nodes from
+events, and chain time. Writes: declare, reveal, submit, register, withdraw — all through
+``ChainClient.transact`` with this node's key. A revert that means "already done" (a
+duplicate declaration, a stage finalised by another node's reveal) is read back from the chain
+and reported as done, never retried.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+
+from web3.exceptions import Web3Exception
 
 from zkpot.chain import (ChainClient, ContractError, Declaration, JobEscrowClient, JobStatus,
                          NodeRegistryClient, fetch_events, load_deployment)
@@ -24,6 +27,15 @@ TRAINING = JobStatus.TRAINING
 AWAITING_TEST_SET = JobStatus.AWAITING_TEST_SET
 PROVING = JobStatus.PROVING
 ENDED = (JobStatus.COMPLETED, JobStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class PublishedTestSet:
+    """A job's published test set: its CID, when it was published and the proof deadline."""
+
+    cid: str
+    published_at: int       # timestamp of the TestSetPublished block
+    proof_deadline: int
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,30 @@ class NodeChain:
             if ev["jobId"] == job_id:
                 return ev["cid"]
         return None
+
+    def test_set(self, job_id: int) -> PublishedTestSet | None:
+        for ev in self._events(["TestSetPublished"]):
+            if ev["jobId"] == job_id:
+                return PublishedTestSet(ev["cid"], self.block_time(ev.block_number),
+                                        ev["proofDeadline"])
+        return None
+
+    def finalists(self, job_id: int, stage: int) -> list[str]:
+        """The nodes paid for ``stage`` (the final stage's: the job's finalists)."""
+        return [ev["node"] for ev in self._events(["DeclarationRewarded"])
+                if ev["jobId"] == job_id and ev["stage"] == stage]
+
+    def block_time(self, block: int | str) -> int:
+        w3 = self.client.w3
+        return int(self.client.rpc(lambda: w3.eth.get_block(block))["timestamp"])
+
+    def chain_time(self) -> int:
+        """Now, in chain time: the timestamp the next block would carry (the pending block's),
+        or the latest block's where the RPC serves no pending block."""
+        try:
+            return max(self.block_time("pending"), self.block_time("latest"))
+        except (Web3Exception, ValueError, KeyError, TypeError):
+            return self.block_time("latest")
 
     def declared_stage(self, job_id: int) -> int:
         """The stage of this node's latest declaration in the job (0: none)."""

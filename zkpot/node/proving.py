@@ -1,15 +1,20 @@
 """The final stage's accuracy proof, for a node: circuit, prove per shard, submit per shard.
 
 After the last stage is final the employer publishes the test set (``TestSetPublished``); a
-node that holds the final model proves, shard by shard, how many test samples it classifies
-correctly (``zkpot.zk``) and submits each proof the chain has not accepted yet. Proofs are
-kept under the node's folder until submitted, so a restart does not prove twice.
+node proves, shard by shard, how many test samples the final model classifies correctly
+(``zkpot.zk``) and submits each proof the chain has not accepted yet. A shard is proven at
+once only by its designated prover; the other nodes stand by for ``prove_grace_s`` of chain
+time and prove it only if it is still unproven then (``zkpot.node.strategy.proof_turn``).
+The chain is read again before each shard is proven and before each proof is submitted.
+Proofs are kept under the node's folder until submitted, so a restart does not prove twice.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from zkpot.node.strategy import ProofTurn, proof_turn
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -34,30 +39,65 @@ def _proof_dir(node, job_id: int) -> Path:
 def _open_shards(node, job_id: int) -> list[int]:
     escrow = node.chain.escrow
     count = len(escrow.shard_commitments(job_id))
-    return [s for s in range(count) if escrow.shard_submitter(job_id, s) in (ZERO, None)]
+    return [s for s in range(count) if not _proven(node, job_id, s)]
+
+
+def turns(node, job, open_shards: list[int]) -> list[ProofTurn]:
+    """This node's turn for each of the job's shards, from chain state (none before the test
+    set is out)."""
+    test_set = node.chain.test_set(job.job_id)
+    if test_set is None:
+        return []
+    finalists = node.chain.finalists(job.job_id, job.stages)
+    now = node.chain.chain_time()
+    count = len(node.chain.escrow.shard_commitments(job.job_id))
+    return [proof_turn(node.identity.address, job.job_id, shard, finalists=finalists,
+                       published_at=test_set.published_at, proof_deadline=test_set.proof_deadline,
+                       now=now, grace_s=node.settings.prove_grace_s,
+                       proven=shard not in open_shards)
+            for shard in range(count)]
+
+
+def _proven(node, job_id: int, shard: int) -> bool:
+    return node.chain.escrow.shard_submitter(job_id, shard) not in (ZERO, None)
 
 
 def plan(node, job, plan) -> None:
-    """Enqueue proving when the test set is out, and submitting for proofs already made."""
+    """Enqueue proving for shards whose turn has come here, submitting for proofs made."""
     from zkpot.chain import JobStatus
     from zkpot.node.work import Step
 
     if job.status != JobStatus.PROVING:
         return
-    if node.chain.test_set_cid(job.job_id) is None:
-        return
     shards = _open_shards(node, job.job_id)
     if not shards:
         return
     folder = _proof_dir(node, job.job_id)
-    if all((folder / f"shard{s}.json").exists() for s in shards):
-        plan.steps.append(Step("submit", job.job_id))
-    else:
+    due, left = _due(node, job, folder, shards)
+    if due:
         plan.steps.append(Step("prove", job.job_id))
+    elif any((folder / f"shard{s}.json").exists() for s in shards):
+        plan.steps.append(Step("submit", job.job_id))
+    plan.skipped += [f"job {job.job_id} {why}" for why in left]
+
+
+def _due(node, job, folder: Path,
+         open_shards: list[int] | None = None) -> tuple[list[int], list[str]]:
+    """Shards to prove here now (open, this node's turn, no proof kept), and why others wait."""
+    if open_shards is None:
+        open_shards = _open_shards(node, job.job_id)
+    due, left = [], []
+    for turn in turns(node, job, open_shards):
+        if turn.prove and not (folder / f"shard{turn.shard}.json").exists():
+            due.append(turn.shard)
+        elif not turn.prove and turn.not_before:
+            left.append(f"shard {turn.shard}: {turn.reason}")
+    return due, left
 
 
 def prove(node, job_id: int) -> str:
-    """Prove every open shard with the final model (the state finalised for the last stage)."""
+    """Prove the open shards whose turn has come here, with the final model (the state
+    finalised for the last stage)."""
     from zkpot.datasets import DatasetError, decode_chunk
     from zkpot.node.training import _fetch, load_manifest
     from zkpot.node.work import Skipped
@@ -68,6 +108,10 @@ def prove(node, job_id: int) -> str:
     cid = node.chain.test_set_cid(job_id)
     if cid is None:
         raise Skipped("the test set is not published yet")
+    folder = _proof_dir(node, job_id)
+    due, left = _due(node, job, folder)
+    if not due:
+        return "nothing to prove here now" + (f": {'; '.join(left)}" if left else "")
     manifest = load_manifest(node, job)
     final = node.chain.finalised(job_id, job.stages)
     if final is None:
@@ -79,23 +123,22 @@ def prove(node, job_id: int) -> str:
         raise Skipped(f"test set: {exc}") from None
     circuit = circuit_for(node, manifest)
     state = weights_to_float_state_dict(weights)
-    folder = _proof_dir(node, job_id)
-    open_shards = _open_shards(node, job_id)
     made = 0
     for index, (xs, ys) in enumerate(split_shards(circuit, test.features, test.labels)):
-        path = folder / f"shard{index}.json"
-        if index not in open_shards or path.exists():
+        # read the chain again: proven meanwhile, or not this node's turn (yet) -> leave it
+        due, left = _due(node, job, folder)
+        if index not in due:
             continue
-        node.store.set_progress(f"job{job_id}-proof", "prove", index, len(open_shards))
+        node.store.set_progress(f"job{job_id}-proof", "prove", made, made + len(due))
         proof = prove_accuracy(circuit, state, xs, ys)
         from zkpot.node.store import write_durably
 
-        write_durably(path, json.dumps({"proof": proof.proof.hex(),
+        write_durably(folder / f"shard{index}.json", json.dumps({"proof": proof.proof.hex(),
                                         "instances": [str(v) for v in proof.instances],
                                         "correct": proof.correct}).encode())
         made += 1
     node.store.clear_progress(f"job{job_id}-proof")
-    return f"proved {made} shard(s)"
+    return f"proved {made} shard(s)" + (f"; left {'; '.join(left)}" if left else "")
 
 
 def submit(node, job_id: int) -> str:
@@ -104,8 +147,8 @@ def submit(node, job_id: int) -> str:
     sent = 0
     for shard in _open_shards(node, job_id):
         path = folder / f"shard{shard}.json"
-        if not path.exists():
-            continue
+        if not path.exists() or _proven(node, job_id, shard):
+            continue    # proven since the list was read (a later race reverts: not sent)
         data = json.loads(path.read_text())
         if node.chain.submit_proof(job_id, shard, bytes.fromhex(data["proof"]),
                                    [int(v) for v in data["instances"]]):

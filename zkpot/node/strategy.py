@@ -1,16 +1,23 @@
-"""Which stages a node works on (paper Alg. 1, step 1): open stages of open jobs, best first.
+"""Which work a node takes on: stages to train (paper Alg. 1, step 1) and shards to prove.
 
 Pure: it sees a snapshot of chain state and the node's own work, and answers with stages to
-start. A stage is worth starting when its job is open and funded, it is the job's next stage
-(stages are sequential: S_{i+1} needs the final S_i), fewer than C nodes have declared, this
-node has not declared or trained it, and the deadline leaves time. Among those, higher reward
-per stage first, then the earlier deadline, then the older job. Capacity bounds how many run
-at once.
+start or shards to prove. A stage is worth starting when its job is open and funded, it is the
+job's next stage (stages are sequential: S_{i+1} needs the final S_i), fewer than C nodes have
+declared, this node has not declared or trained it, and the deadline leaves time. Among those,
+higher reward per stage first, then the earlier deadline, then the older job. Capacity bounds
+how many run at once.
+
+Proving a shard is the heaviest step (ezkl: minutes, ~4 GB), and only the first accepted proof
+of a shard is paid, so one node per shard proves at once: the *designated prover*, read from
+chain state every node sees alike (``designated_prover``). The others stand by for a grace
+period of chain time after ``TestSetPublished`` and prove only a shard still unproven then,
+so a designated node that is down costs a delay, never the bounty (``proof_turn``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,46 @@ def _why_not(offer: StageOffer, busy: set[tuple[int, int]], now: int, min_time_l
     if offer.declarations >= offer.quorum:
         return f"{offer.declarations} of {offer.quorum} declarations already in"
     return ""
+
+
+# ---- who proves a shard ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProofTurn:
+    """Whether this node proves ``shard`` now, and why (or until when it stands by)."""
+
+    shard: int
+    prove: bool
+    reason: str
+    not_before: int = 0     # chain time from which a standby node proves (0: not waiting)
+
+
+def designated_prover(job_id: int, shard: int, finalists: Iterable[str]) -> str | None:
+    """The node that proves ``shard`` first: the final stage's paid nodes in address order,
+    taken in turn from ``job_id + shard`` (shards of a job, and jobs, spread over the nodes)."""
+    unique = {int(a, 16): a for a in finalists}
+    ordered = [unique[k] for k in sorted(unique)]
+    return ordered[(job_id + shard) % len(ordered)] if ordered else None
+
+
+def grace_period(grace_s: int, published_at: int, proof_deadline: int) -> int:
+    """``grace_s``, cut to half the proof window so a standby node still has time to prove."""
+    return max(0, min(grace_s, (proof_deadline - published_at) // 2))
+
+
+def proof_turn(me: str, job_id: int, shard: int, *, finalists: Iterable[str], published_at: int,
+               proof_deadline: int, now: int, grace_s: int, proven: bool = False) -> ProofTurn:
+    """Prove now if this node is the shard's designated prover, or if the shard is still
+    unproven a grace period (chain time) after the test set was published; else stand by."""
+    if proven:
+        return ProofTurn(shard, False, "already proven")
+    designated = designated_prover(job_id, shard, finalists)
+    if designated is not None and int(designated, 16) == int(me, 16):
+        return ProofTurn(shard, True, "designated prover")
+    grace = grace_period(grace_s, published_at, proof_deadline)
+    start = published_at + grace
+    if now >= start:
+        return ProofTurn(shard, True, f"still unproven {now - published_at} s after the test set "
+                                      f"(grace {grace} s)")
+    return ProofTurn(shard, False, f"standing by for {designated or 'the finalists'} until chain "
+                                   f"time {start} ({start - now} s)", start)
