@@ -111,8 +111,7 @@ def run_job(stack: DemoStack, request: JobRequest, line: Callable[[str], None] =
             line(f"employer published the test set through the API ({out['samples']} samples, "
                  f"{out['test_set_cid'][:16]}…)")
         follower.wait(lambda: job().status in (JobStatus.COMPLETED, JobStatus.CLOSED), timeout,
-                      "the nodes' zk accuracy proofs (ezkl; every node proves each shard, "
-                      "minutes on 2 cores)", line, status)
+                      "the nodes' zk accuracy proofs (ezkl, minutes on 2 cores)", line, status)
         job_seconds = time.monotonic() - started
         withdraw_all(stack, escrow, employer.address, line)
         follower.wait(lambda: _all_withdrawn(stack, escrow, employer.address), 300,
