@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from zkpot.config import Settings
@@ -20,6 +23,19 @@ def redis_server(tmp_path_factory):
     """A real Redis for the session (no persistence)."""
     with Redis(log_dir=tmp_path_factory.mktemp("redis-log")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def circuit_cache(tmp_path_factory) -> Path:
+    """One zk circuit cache for the whole run: each (architecture, N) is set up once.
+
+    ``ZKPOT_TEST_CIRCUIT_DIR`` (set by tools/run-tests.sh) keeps it between runs, as a node's
+    cache would be; circuits are keyed by architecture, N, parameters and ezkl version.
+    """
+    named = os.environ.get("ZKPOT_TEST_CIRCUIT_DIR")
+    path = Path(named) if named else tmp_path_factory.mktemp("circuits")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture

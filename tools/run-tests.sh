@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 source tools/env.sh
 export HOME="$ZKPOT_HOME_DIR"
 export PYTHONDONTWRITEBYTECODE=1
+# zk circuits set up by the tests are kept between runs (keyed by architecture, N and version)
+export ZKPOT_TEST_CIRCUIT_DIR="${ZKPOT_TEST_CIRCUIT_DIR:-$ZKPOT_STATE_DIR/test-circuits}"
 args=("$@")
 status=0
 declare -a summary

@@ -11,12 +11,6 @@ from api.main import create_app
 from zkpot.devnet import dev_private_keys
 
 
-@pytest.fixture(scope="session")
-def circuit_cache(tmp_path_factory):
-    """One zk circuit cache for the session: setup runs once per architecture and shard size."""
-    return tmp_path_factory.mktemp("circuits")
-
-
 @pytest.fixture
 def api_settings(settings, anvil, circuit_cache):
     return settings.model_copy(update={"rpc_url": anvil.rpc_url, "max_upload_bytes": 64 * 1024,

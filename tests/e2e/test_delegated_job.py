@@ -8,9 +8,6 @@ accuracy and the verifier contract accepts it, and everyone withdraws.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from zkpot.chain import JobEscrowClient, JobStatus, fetch_events
@@ -28,10 +25,9 @@ SAMPLES, STAGE_FLOPS, THETA = 400, 7_300_000, 0.7
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, circuit_cache):
     root = tmp_path_factory.mktemp("e2e")
-    # a fresh circuit (setup included) unless a cache is named for repeated local runs
-    circuits = Path(os.environ.get("ZKPOT_TEST_CIRCUIT_DIR") or root / "circuits")
+    circuits = circuit_cache
     lines: list[str] = []
     with DemoStack(root=root / "run", circuit_dir=circuits, anvil_port=free_port(),
                    redis_port=free_port(), api_port=free_port(),

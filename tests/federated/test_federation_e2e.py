@@ -38,8 +38,9 @@ class RecordingStore(LocalStore):
 
 
 @pytest.fixture(scope="module")
-def fl_settings(tmp_path_factory) -> Settings:
-    return Settings.from_env(environ={}, state_dir=tmp_path_factory.mktemp("fl-state"))
+def fl_settings(tmp_path_factory, circuit_cache) -> Settings:
+    return Settings.from_env(environ={}, state_dir=tmp_path_factory.mktemp("fl-state"),
+                             circuit_dir=circuit_cache)
 
 
 @pytest.fixture(scope="module")

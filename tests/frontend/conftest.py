@@ -13,7 +13,6 @@ import uvicorn
 
 from api.main import DASHBOARD_DIR, create_app
 from tests.api import chainwork
-from tests.api.conftest import circuit_cache  # noqa: F401 (shared fixture)
 from zkpot.config import PROJECT_ROOT
 from zkpot.devnet import free_port, wait_for_port
 

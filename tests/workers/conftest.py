@@ -34,6 +34,7 @@ class World:
     redis_url: str
     root: Path
     deployment: object
+    circuit_dir: Path
     node_rpc_url: str | None = None  # what the nodes use (e.g. through a flaky proxy)
 
     @property
@@ -45,7 +46,7 @@ class World:
                     state_dir=str(self.root / f"node{index}"),
                     storage_dir=str(self.root / "store"),
                     deployment_file=str(self.root / "deployment.json"),
-                    circuit_dir=str(self.root.parent / "circuits"),
+                    circuit_dir=str(self.circuit_dir),
                     node_key=KEYS[index])
 
     def settings(self, index: int) -> Settings:
@@ -55,21 +56,15 @@ class World:
         return JobEscrowClient(ChainClient(self.rpc_url, KEYS[key_index]), self.deployment.escrow)
 
 
-@pytest.fixture(scope="session")
-def circuit_root(tmp_path_factory) -> Path:
-    """One circuit cache for every worker test: the zk setup of the tiny model runs once."""
-    return tmp_path_factory.mktemp("zk")
-
-
 @pytest.fixture
-def world(anvil, redis_server, tmp_path_factory, circuit_root) -> World:
-    root = circuit_root / tmp_path_factory.mktemp("world").name
-    root.mkdir()
+def world(anvil, redis_server, tmp_path_factory, circuit_cache) -> World:
+    root = tmp_path_factory.mktemp("world")
     client = ChainClient(anvil.rpc_url, KEYS[0])
     deployment = deploy_all(client, mock_verifier=True, path=root / "deployment.json")
     # a fresh Redis db per test keeps queues apart without restarting the server
     db = next(_redis_dbs)
-    return World(anvil.rpc_url, redis_server.url.rsplit("/", 1)[0] + f"/{db}", root, deployment)
+    return World(anvil.rpc_url, redis_server.url.rsplit("/", 1)[0] + f"/{db}", root, deployment,
+                 circuit_dir=circuit_cache)
 
 
 @dataclass

@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from tests.api import chainwork
-from tests.api.conftest import circuit_cache  # noqa: F401 (shared fixture)
 from zkpot.chain import ChainClient, JobEscrowClient, JobStatus
 from zkpot.config import PROJECT_ROOT
 from zkpot.manifest import Manifest
@@ -18,7 +17,7 @@ from zkpot.storage import open_store
 
 
 @pytest.fixture
-def job_settings(settings, anvil, circuit_cache):  # noqa: F811
+def job_settings(settings, anvil, circuit_cache):
     return settings.model_copy(update={"rpc_url": anvil.rpc_url, "circuit_dir": circuit_cache})
 
 

@@ -27,8 +27,9 @@ def tiny_model(seed: int) -> nn.Module:
 
 
 @pytest.fixture(scope="session")
-def zk_settings(tmp_path_factory) -> Settings:
-    return Settings.from_env(environ={}, state_dir=tmp_path_factory.mktemp("zk-state"))
+def zk_settings(tmp_path_factory, circuit_cache) -> Settings:
+    return Settings.from_env(environ={}, state_dir=tmp_path_factory.mktemp("zk-state"),
+                             circuit_dir=circuit_cache)
 
 
 @pytest.fixture(scope="session")
