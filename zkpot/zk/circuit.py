@@ -5,6 +5,11 @@ compiled circuit, the verifying and proving keys, the EVM verifying-key artifact
 ``circuit.json`` (what it is, plus each file's sha256). ``ensure_circuit`` returns the cached
 circuit when one matches and runs setup only otherwise, under a file lock, building into a
 scratch folder that is renamed into place when complete. Proving keys are used in place.
+
+The keys are bound to the SRS they were set up with: ``circuit.json`` records its sha256 and
+logrows, and ``check_srs`` refuses any other SRS (``SrsMismatch``) when the circuit is loaded
+and before it proves, commits or renders a verifier, since proofs made with another SRS are
+rejected on chain without saying why.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import ezkl
@@ -28,8 +34,13 @@ from zkpot.zk import _ezkl
 from zkpot.zk.statement import architecture_hash, export_statement, onehot
 
 # bump when the statement, visibilities or anything else that changes the keys changes
-SETTINGS_VERSION = 1
+# (2: circuit.json records the SRS the keys were set up with; older caches are set up again)
+SETTINGS_VERSION = 2
 MANIFEST = "circuit.json"
+
+
+class SrsMismatch(RuntimeError):
+    """The SRS offered is not the one the cached circuit's keys were set up with."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,37 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=16)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(Path(path))
+
+
+def srs_sha256(path: Path) -> str:
+    """sha256 of an SRS file, hashed once per process while the file is unchanged."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def srs_logrows(path: Path) -> int:
+    """The logrows an SRS file holds (halo2 writes k as a little-endian u32 first)."""
+    with open(path, "rb") as fh:
+        return int.from_bytes(fh.read(4), "little")
+
+
+def check_srs(circuit: "Circuit") -> None:
+    """Raise ``SrsMismatch`` unless ``circuit.srs_path`` is the SRS the circuit was set up with."""
+    recorded = circuit.info.get("srs") or {}
+    actual = srs_sha256(circuit.srs_path)
+    if actual != recorded.get("sha256"):
+        raise SrsMismatch(
+            f"circuit {circuit.key} was set up with the SRS of sha256 {recorded.get('sha256')} "
+            f"(logrows {recorded.get('logrows')}), but {circuit.srs_path} has sha256 {actual} "
+            f"(logrows {srs_logrows(circuit.srs_path)}); its keys only work with the original: "
+            f"point ZKPOT_SRS_PATH at the original SRS file, or delete {circuit.dir} to set "
+            f"the circuit up again with this SRS")
+
+
 @contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +200,7 @@ def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: 
     for name, meta in info["files"].items():  # cheap integrity check; full hashes on demand
         if (final / name).stat().st_size != meta["bytes"]:
             raise RuntimeError(f"circuit {key}: {name} changed on disk")
+    check_srs(circuit)
     return circuit
 
 
@@ -210,6 +253,7 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
     manifest = {"key": final.name, "n": n, "input_shape": list(input_shape),
                 "num_classes": num_classes, "params": asdict(params), "logrows": logrows,
                 "settings_version": SETTINGS_VERSION, "ezkl_version": ezkl.__version__,
+                "srs": {"sha256": srs_sha256(srs), "logrows": srs_logrows(srs)},
                 "setup_s": round(time.monotonic() - started, 2), "files": files}
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     shutil.rmtree(final, ignore_errors=True)
@@ -221,4 +265,5 @@ def _check(ok, what: str) -> None:
         raise RuntimeError(f"ezkl {what} failed")
 
 
-__all__ = ["Circuit", "CircuitParams", "ensure_circuit", "verify_files", "srs_for", "SETTINGS_VERSION"]
+__all__ = ["Circuit", "CircuitParams", "ensure_circuit", "verify_files", "srs_for", "check_srs",
+           "SrsMismatch", "SETTINGS_VERSION"]

@@ -15,7 +15,7 @@ import ezkl
 
 from zkpot.config import PROJECT_ROOT
 from zkpot.zk import _ezkl
-from zkpot.zk.circuit import Circuit
+from zkpot.zk.circuit import Circuit, check_srs
 
 GENERATED_DIR = PROJECT_ROOT / "contracts" / "zk" / "generated"
 VERIFIER_NAME = "Halo2VerifierReusable"
@@ -24,6 +24,7 @@ ADAPTER_NAME = "EzklAccuracyVerifier"
 
 def generate_verifier(circuit: Circuit, out_dir: Path = GENERATED_DIR) -> Path:
     """Render ezkl's reusable Halo2 verifier (Solidity) from a cached circuit."""
+    check_srs(circuit)
     _ezkl.solc_for_ezkl()
     out_dir.mkdir(parents=True, exist_ok=True)
     sol = out_dir / f"{VERIFIER_NAME}.sol"

@@ -22,7 +22,7 @@ from eth_abi import encode as abi_encode
 
 from zkpot.hashing import keccak
 from zkpot.zk import _ezkl
-from zkpot.zk.circuit import Circuit
+from zkpot.zk.circuit import Circuit, check_srs
 from zkpot.zk.statement import INPUT_NAMES, export_statement, onehot
 
 # each polycommit input (features, one-hot labels) opens the proof with one G1 point
@@ -76,6 +76,7 @@ def shards(circuit: Circuit, X, y) -> list[tuple[np.ndarray, np.ndarray]]:
 def test_set_commitment(circuit: Circuit, X, y) -> bytes:
     """c_T of one shard: keccak256 of the KZG commitment bytes that open its proofs."""
     x, oh = _shard(circuit, X, y)
+    check_srs(circuit)          # another SRS gives another c_T, one no manifest lists
     opening = b""
     for tensor in (x, oh):
         felts = _ezkl.quantise(tensor.reshape(-1), circuit.params.scale, circuit.input_type)
@@ -132,6 +133,7 @@ def weights_commitment(circuit: Circuit, state_dict: Mapping[str, object]) -> in
 def prove_accuracy(circuit: Circuit, state_dict: Mapping[str, object], X, y) -> AccuracyProof:
     """Prove how many of the shard's samples the model with ``state_dict`` classifies correctly."""
     x, oh = _shard(circuit, X, y)
+    check_srs(circuit)          # a proof made with another SRS would be rejected on chain
     with _scratch(circuit) as work:
         compiled, witness = _witness(circuit, state_dict, x, oh, work)
         proof_path = work / "proof.json"
@@ -177,6 +179,7 @@ def verify(circuit: Circuit, proof: AccuracyProof, *, model_commitment: int | No
         return False
     if min_correct is not None and proof.correct < min_correct:
         return False
+    check_srs(circuit)          # another SRS is a setup error, not a verdict on the proof
     with _scratch(circuit) as work:
         path = work / "proof.json"
         path.write_text(json.dumps(_proof_json(proof)))
