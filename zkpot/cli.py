@@ -162,7 +162,7 @@ def _watch(node, group, live: bool) -> None:
 
 @node_app.command("status")
 def node_status() -> None:
-    """Stake, credit, open jobs and stages, and this node's pending secrets."""
+    """Stake, credit, open jobs and stages, this node's pending secrets and rejected proofs."""
     node = _node()
     status = node.status()
     console.print(f"node    {node.identity.address}")
@@ -176,6 +176,9 @@ def node_status() -> None:
     if status.secrets:
         console.print("secrets kept until reveal: " + ", ".join(
             f"job {s.job_id} stage {s.stage} ({s.status})" for s in status.secrets))
+    for r in status.rejected_proofs:
+        console.print(f"proof rejected by the chain, not resubmitted: job {r.job_id} shard "
+                      f"{r.shard}: {r.reason}")
 
 
 @node_app.command("withdraw")

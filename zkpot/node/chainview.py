@@ -5,7 +5,9 @@ counts, finalised stages, the manifest CIDs, the test set and a stage's paid nod
 events, and chain time. Writes: declare, reveal, submit, register, withdraw — all through
 ``ChainClient.transact`` with this node's key. A revert that means "already done" (a
 duplicate declaration, a stage finalised by another node's reveal) is read back from the chain
-and reported as done, never retried.
+and reported as done, never retried; one that means "too late" (C agreeing declarations came
+first) is reported as such. A proof the chain rejects raises its ``ContractError`` (named in
+``PROOF_REJECTIONS``): the same bytes would be rejected again, so the caller records it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ TRAINING = JobStatus.TRAINING
 AWAITING_TEST_SET = JobStatus.AWAITING_TEST_SET
 PROVING = JobStatus.PROVING
 ENDED = (JobStatus.COMPLETED, JobStatus.CLOSED)
+
+# the chain's verdict on a proof's bytes (the verifier's, or the escrow's binding to the job's
+# shard and final model): final, resending the same proof cannot change it
+PROOF_REJECTIONS = ("ProofRejected", "InstancesMalformed", "ProofTooShort", "TestSetMismatch",
+                    "ModelMismatch")
+# a declaration refused because the stage moved on without it: nothing left to do
+DECLARATION_TOO_LATE = ("AgreementReached", "StageNotOpen", "JobStatusInvalid")
 
 
 @dataclass(frozen=True)
@@ -150,15 +159,20 @@ class NodeChain:
                 if ev["jobId"] == job_id and ev["stage"] == stage]
 
     # ---- writes (the one transaction path) ---------------------------------------------
-    def declare(self, job_id: int, stage: int, secret) -> None:
+    def declare(self, job_id: int, stage: int, secret) -> str | None:
+        """Declare; None when the declaration stands, else why the chain found it too late
+        (``AgreementReached``: C agreeing declarations were mined first; or the stage is final)."""
         try:
             receipt = self.escrow.declare(job_id, stage, secret.weights_hash,
                                           secret.model_commitment, secret.commitment, secret.rand)
         except ContractError as exc:
             if exc.name == "DeclarationDuplicated":
-                return  # sent before a crash and mined: the declaration stands
+                return None  # sent before a crash and mined: the declaration stands
+            if exc.name in DECLARATION_TOO_LATE:
+                return str(exc)
             raise
         log.info("declared job %s stage %s in %s", job_id, stage, receipt.tx_hash)
+        return None
 
     def reveal(self, job_id: int, stage: int, secret, cid: str) -> bool:
         """Reveal ρ; False when another agreeing node finalised the stage first."""
@@ -174,6 +188,7 @@ class NodeChain:
         return True
 
     def submit_proof(self, job_id: int, shard: int, proof: bytes, instances: list[int]) -> bool:
+        """True when accepted; False when another proof of the shard was accepted first."""
         try:
             self.escrow.submit_accuracy_proof(job_id, shard, proof, instances)
         except ContractError as exc:
@@ -224,6 +239,7 @@ class NodeStatus:
     credit: int
     stages: list[StageRow]
     secrets: list
+    rejected_proofs: list    # zkpot.node.store.RejectedProof: refused by the chain, not resent
 
 
 def node_status(node) -> NodeStatus:
@@ -238,9 +254,10 @@ def node_status(node) -> NodeStatus:
             stage, state = job.stages, job.status.name.lower().replace("_", " ")
         secret = node.store.secret(job_id, stage)
         mine = ("declared" if declared == stage else
-                "trained" if secret is not None else "-")
+                "-" if secret is None else
+                "too late (unused)" if secret.status == "unused" else "trained")
         rows.append(StageRow(job_id, stage, f"{state} ({job.stages_done}/{job.stages} final)",
                              job.declarations, job.confirmations, job.reward, mine))
     return NodeStatus(chain.registry.stake_of(node.identity.address),
                       chain.registry.is_active(node.identity.address), chain.credit(), rows,
-                      node.store.secrets())
+                      node.store.secrets(), node.store.rejected_proofs())

@@ -7,14 +7,23 @@ once only by its designated prover; the other nodes stand by for ``prove_grace_s
 time and prove it only if it is still unproven then (``zkpot.node.strategy.proof_turn``).
 The chain is read again before each shard is proven and before each proof is submitted.
 Proofs are kept under the node's folder until submitted, so a restart does not prove twice.
+A proof the chain rejects (``ProofRejected``, ``TestSetMismatch``, ``ModelMismatch`` …) is a
+final outcome for that (job, shard): recorded in the node store with the reason, logged once,
+its file renamed ``shard<i>.rejected.json``, and neither resubmitted nor proven again (the final
+model and the test set cannot change, so a new proof would be the same).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 
+from zkpot.chain import ContractError
 from zkpot.node.strategy import ProofTurn, proof_turn
+
+log = logging.getLogger("zkpot.node")
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -37,9 +46,11 @@ def _proof_dir(node, job_id: int) -> Path:
 
 
 def _open_shards(node, job_id: int) -> list[int]:
+    """Shards with work left for this node: unproven on chain, and no proof of it rejected."""
     escrow = node.chain.escrow
     count = len(escrow.shard_commitments(job_id))
-    return [s for s in range(count) if not _proven(node, job_id, s)]
+    return [s for s in range(count)
+            if node.store.proof_rejection(job_id, s) is None and not _proven(node, job_id, s)]
 
 
 def turns(node, job, open_shards: list[int]) -> list[ProofTurn]:
@@ -142,15 +153,34 @@ def prove(node, job_id: int) -> str:
 
 
 def submit(node, job_id: int) -> str:
-    """Submit the kept proofs of shards the chain has not accepted yet."""
+    """Submit the kept proofs of shards the chain has not accepted yet; a proof the chain
+    rejects is recorded and set aside, never sent again."""
+    from zkpot.node.chainview import PROOF_REJECTIONS
+
     folder = _proof_dir(node, job_id)
-    sent = 0
+    sent = rejected = 0
     for shard in _open_shards(node, job_id):
         path = folder / f"shard{shard}.json"
         if not path.exists() or _proven(node, job_id, shard):
             continue    # proven since the list was read (a later race reverts: not sent)
         data = json.loads(path.read_text())
-        if node.chain.submit_proof(job_id, shard, bytes.fromhex(data["proof"]),
-                                   [int(v) for v in data["instances"]]):
-            sent += 1
-    return f"submitted {sent} proof(s)"
+        try:
+            accepted = node.chain.submit_proof(job_id, shard, bytes.fromhex(data["proof"]),
+                                               [int(v) for v in data["instances"]])
+        except ContractError as exc:
+            if exc.name not in PROOF_REJECTIONS:
+                raise
+            _reject(node, job_id, shard, path, str(exc))   # logs the reason, once
+            rejected += 1
+            continue
+        sent += int(accepted)
+    return f"submitted {sent} proof(s)" + (f", {rejected} rejected" if rejected else "")
+
+
+def _reject(node, job_id: int, shard: int, path: Path, reason: str) -> None:
+    """Record the chain's refusal first (it alone stops resubmission), then set the file aside."""
+    node.store.reject_proof(job_id, shard, reason)
+    aside = path.with_name(f"shard{shard}.rejected.json")
+    os.replace(path, aside)
+    log.warning("job %s shard %s: proof rejected by the chain: %s; not submitted again (kept as "
+                "%s)", job_id, shard, reason, aside)

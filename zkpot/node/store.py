@@ -1,4 +1,5 @@
-"""The node's durable local state: training secrets until reveal, the event cursor, leases.
+"""The node's durable local state: training secrets until reveal, the event cursor, leases,
+and the accuracy proofs the chain rejected (a final outcome: such a proof is never resent).
 
 ρ and rand are what a node is paid for: lose them between declaring and revealing and the
 stage's reward is lost. They are written to SQLite with ``synchronous=FULL`` (every commit is
@@ -31,6 +32,13 @@ CREATE TABLE IF NOT EXISTS stage_secret (
     updated REAL NOT NULL,
     PRIMARY KEY (job_id, stage)
 );
+CREATE TABLE IF NOT EXISTS proof_rejected (
+    job_id INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (job_id, shard)
+);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS lease (
     name TEXT PRIMARY KEY, pid INTEGER NOT NULL, heartbeat REAL NOT NULL
@@ -41,8 +49,9 @@ CREATE TABLE IF NOT EXISTS progress (
 );
 """
 
-# a stage's secret moves trained -> declared -> revealed (the stage is final) -> it is forgotten
-TRAINED, DECLARED, REVEALED = "trained", "declared", "revealed"
+# a stage's secret moves trained -> declared -> revealed (the stage is final) -> it is forgotten;
+# unused: C agreeing declarations came first (too late to declare), kept until the stage is final
+TRAINED, DECLARED, REVEALED, UNUSED = "trained", "declared", "revealed", "unused"
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,16 @@ class StageSecret:
     commitment: bytes
     weights_file: Path
     status: str
+
+
+@dataclass(frozen=True)
+class RejectedProof:
+    """A shard's accuracy proof that the chain refused (e.g. ``ProofRejected``, ``ModelMismatch``)."""
+
+    job_id: int
+    shard: int
+    reason: str
+    updated: float
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,25 @@ class NodeStore:
             db.execute("DELETE FROM stage_secret WHERE job_id=? AND stage=?", (job_id, stage))
         if secret is not None:
             secret.weights_file.unlink(missing_ok=True)
+
+    # ---- accuracy proofs the chain rejected -------------------------------------------------
+    def reject_proof(self, job_id: int, shard: int, reason: str) -> None:
+        """Record that the chain refused this node's proof of a shard; the first reason stays."""
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO proof_rejected VALUES (?,?,?,?)",
+                       (job_id, shard, reason, time.time()))
+
+    def proof_rejection(self, job_id: int, shard: int) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT reason FROM proof_rejected WHERE job_id=? AND shard=?",
+                             (job_id, shard)).fetchone()
+        return None if row is None else row[0]
+
+    def rejected_proofs(self) -> list[RejectedProof]:
+        with self._connect() as db:
+            rows = db.execute("SELECT job_id, shard, reason, updated FROM proof_rejected "
+                              "ORDER BY job_id, shard").fetchall()
+        return [RejectedProof(*r) for r in rows]
 
     # ---- small key/values (the event cursor, flags) -------------------------------------
     def get(self, key: str, default: str | None = None) -> str | None:

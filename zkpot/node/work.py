@@ -5,7 +5,9 @@ it can run twice (a redelivered task, a restart after SIGKILL) without harm:
 
 - ``train``   — skipped if the stage is no longer open, or a secret for it is already kept.
 - ``declare`` — skipped if the chain already holds this node's declaration of the stage; the
-  secret (ρ, rand) and the weights are on disk (fsync'd) before the transaction is sent.
+  secret (ρ, rand) and the weights are on disk (fsync'd) before the transaction is sent. Too
+  late (C agreeing declarations first, ``AgreementReached``) is an outcome, not an error: the
+  secret is marked unused and never declared.
 - ``reveal``  — skipped if the stage is already final; S_{i+1} is uploaded before the reveal.
 
 ``plan`` is the reconciler: from chain state, new events and the node's own store it answers
@@ -24,7 +26,7 @@ from typing import Callable
 from zkpot.config import Settings
 from zkpot.node import chainview
 from zkpot.node.identity import NodeIdentity, load_identity, node_dir
-from zkpot.node.store import DECLARED, REVEALED, TRAINED, NodeStore, StageSecret
+from zkpot.node.store import DECLARED, REVEALED, TRAINED, UNUSED, NodeStore, StageSecret
 from zkpot.node.strategy import StageOffer, choose
 
 log = logging.getLogger("zkpot.node")
@@ -109,6 +111,8 @@ class Node:
             secret = mine.get((job_id, stage))
             declared = self.chain.declared_stage(job_id) == stage
             if secret is not None:
+                if secret.status == UNUSED:
+                    continue                        # too late to declare: kept until final
                 if not declared and job.declarations < job.confirmations:
                     plan.steps.append(Step("declare", job_id, stage))
                 elif declared and self.chain.agreement(job_id, stage, secret) >= job.confirmations:
@@ -219,6 +223,8 @@ class Node:
         secret = self.store.secret(job_id, stage)
         if secret is None:
             return "nothing trained for this stage"
+        if secret.status == UNUSED:
+            return "too late, nothing to do: the secret is unused"
         if self.chain.declared_stage(job_id) == stage:
             self.store.mark(job_id, stage, DECLARED)
             return "already declared"
@@ -226,8 +232,13 @@ class Node:
         if job.status != chainview.TRAINING or job.open_stage != stage:
             return "stage no longer open"
         if job.declarations >= job.confirmations:
-            return "agreement already reached without this node"
-        self.chain.declare(job_id, stage, secret)
+            self.store.mark(job_id, stage, UNUSED)
+            return "too late, nothing to do: agreement reached without this node; secret unused"
+        too_late = self.chain.declare(job_id, stage, secret)
+        if too_late is not None:
+            # the stage moved on between the read above and the transaction: a normal outcome
+            self.store.mark(job_id, stage, UNUSED)
+            return f"too late, nothing to do: {too_late}; secret unused"
         self.store.mark(job_id, stage, DECLARED)
         return f"declared {secret.weights_hash.hex()[:12]}…"
 
@@ -236,6 +247,8 @@ class Node:
         secret = self.store.secret(job_id, stage)
         if secret is None:
             return "no secret kept for this stage"
+        if secret.status == UNUSED:
+            return "not declared (too late): nothing to reveal"
         job = self.chain.job(job_id)
         if job.status != chainview.TRAINING or job.open_stage != stage:
             self.store.mark(job_id, stage, REVEALED)
