@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every zkpot test: the contract tests under brownie's pytest plugin (it starts Anvil on
 # the project's port), then everything else without it (fixtures start their own Anvil and
-# Redis on free loopback ports and stop them). Prints one summary line at the end.
+# Redis on free loopback ports and stop them). Ends with a summary and a total line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/env.sh
@@ -12,6 +12,8 @@ export ZKPOT_TEST_CIRCUIT_DIR="${ZKPOT_TEST_CIRCUIT_DIR:-$ZKPOT_STATE_DIR/test-c
 args=("$@")
 status=0
 declare -a summary
+
+totals=(0 0 0 0)  # passed failed skipped errors, over every pytest run
 
 run() {  # run <label> <pytest args…>
   local label=$1; shift
@@ -24,8 +26,21 @@ run() {  # run <label> <pytest args…>
   if [[ $rc -eq 5 ]]; then
     echo "!! $label: no tests were collected"; rc=1
   fi
-  [[ $rc -ne 0 ]] && status=1
-  summary+=("$label: $(grep -E '^=+ .*(passed|failed|error).* =+$' "$log" | tail -1 | tr -d '=' | xargs)")
+  if [[ $rc -ne 0 ]]; then status=1; fi
+  # pytest's closing line, e.g. "116 passed, 1 skipped, 592 warnings in 398.54s"
+  local closing
+  closing=$(grep -E '^[= ]*[0-9]+ (passed|failed|error|skipped)' "$log" | tail -1 | tr -d '=' | xargs || true)
+  summary+=("$label: ${closing:-no result line (exit $rc)}")
+  local i=0 word n bad=0
+  for word in passed failed skipped error; do
+    n=$(grep -oE "[0-9]+ $word" <<<"$closing" | grep -oE '^[0-9]+' || true)
+    totals[$i]=$(( ${totals[$i]} + ${n:-0} ))
+    [[ $word == failed || $word == error ]] && bad=$(( bad + ${n:-0} ))
+    i=$((i + 1))
+  done
+  # a run that failed without a failing test (no tests, a crash) still counts as a failure
+  if [[ $rc -ne 0 && $bad -eq 0 ]]; then totals[3]=$(( ${totals[3]} + 1 )); fi
+  return 0
 }
 
 if [[ -n "$(find tests/contracts -name 'test_*.py' -print -quit 2>/dev/null)" ]]; then
@@ -37,4 +52,6 @@ echo
 echo "zkpot test summary"
 for line in "${summary[@]}"; do echo "  $line"; done
 if [[ $status -eq 0 ]]; then echo "ALL TESTS PASSED"; else echo "TESTS FAILED"; fi
+failed=$(( ${totals[1]} + ${totals[3]} ))
+echo "total: ${totals[0]} passed, $failed failed, ${totals[2]} skipped"
 exit $status
