@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         ctx.notes.pop(name, None)
         try:
             figures = module.run(ctx)
-            results.update(figures)
+            # a suite that cannot measure a figure does not erase another suite's measurement
+            results.update({k: v for k, v in figures.items() if v is not None or results.get(k) is None})
             for key, value in figures.items():  # a fresh figure replaces an earlier "why not"
                 if value is not None and ctx.notes.get(key) == stale.get(key):
                     ctx.notes.pop(key, None)
