@@ -1,4 +1,3 @@
-import pytest
 from brownie import chain
 from eth_utils import keccak
 
@@ -94,8 +93,3 @@ def test_submit_accuracy_proof_after_window_reverts(escrow, job, nodes, employer
     chain.sleep(DAY + 1)
     with reverts("DeadlinePassed"):
         escrow.submitAccuracyProof(job, 0, proof(SHARD, MODEL, 60), [], {"from": nodes[0]})
-
-
-@pytest.mark.skip(reason="needs EzklAccuracyVerifier (contracts/zk) and a real ezkl proof: zk issue")
-def test_submit_accuracy_proof_with_ezkl_verifier():
-    """Placeholder for the end-to-end check with ezkl's generated verifier."""
