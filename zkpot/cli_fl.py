@@ -53,6 +53,16 @@ def _task_client(settings: Settings, employer: bool | None):
         _fail("no FederatedTask in the deployment map; run `zkpot fl deploy`")
 
 
+def _existing_task(task_client, task_id: int):
+    """The task's view, or a clear error when no task has this id."""
+    from zkpot.federated.chain import TaskStatus
+
+    task = task_client.get_task(task_id)
+    if task.status == TaskStatus.NONE:
+        _fail(f"task {task_id}: no such task on FederatedTask {task_client.address}")
+    return task
+
+
 def _load_keys(path: Path):
     from zkpot.federated.crypto import EncryptionKeyPair
 
@@ -135,7 +145,7 @@ def create(
 def status(task_id: int) -> None:
     """The task's state, its round and the accepted updates of that round (from events)."""
     task_client = _task_client(get_settings(), employer=None)
-    task = task_client.get_task(task_id)
+    task = _existing_task(task_client, task_id)
     console.print(f"task {task_id}: {task.status.name}, round {task.round}/{task.rounds}, θ {task.threshold}/"
                   f"{task.samples}, escrow held {task.escrow} wei")
     table = Table("participant", "commitment", "proven", "reward (wei)", "cid")
@@ -154,6 +164,7 @@ def close(task_id: int, key_file: Annotated[Path, typer.Option(help="the employe
 
     settings = get_settings()
     task_client = _task_client(settings, employer=True)
+    _existing_task(task_client, task_id)
     store = open_store(settings)
     manifest = fetch_manifest(task_client, store, task_id)
     factory = manifest.model_factory()
@@ -178,14 +189,18 @@ def participate(
     data: Annotated[Path, typer.Option(help="private training data (CSV or NPZ); never uploaded")],
 ) -> None:
     """Train the open round's global model on private data, prove, encrypt, store, submit."""
-    from zkpot.datasets import load_csv, load_npz
+    from zkpot.datasets import DatasetError, load_csv, load_npz
     from zkpot.federated.participant import participant_for_task
     from zkpot.storage import open_store
 
     settings = get_settings()
-    raw = data.read_bytes()
-    ds = load_npz(raw) if data.suffix == ".npz" else load_csv(raw)
+    try:
+        raw = data.read_bytes()
+        ds = load_npz(raw) if data.suffix == ".npz" else load_csv(raw)
+    except (OSError, DatasetError) as exc:
+        _fail(f"cannot read --data {data}: {exc}")
     task_client = _task_client(settings, employer=False)
+    _existing_task(task_client, task_id)
     participant = participant_for_task(task_client, open_store(settings), settings, task_id, ds.features, ds.labels)
     outcome = participant.participate(task_id)
     if outcome is None:

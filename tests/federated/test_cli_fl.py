@@ -1,14 +1,47 @@
+"""``zkpot fl …`` as a user runs it: the real CLI against a real Anvil, real contracts and proofs.
+
+The employer makes its key, deploys FederatedTask, creates a one-round task; one honest
+participant trains on a private .npz and is paid by its proven accuracy; the employer closes
+the round; ``status`` shows the accepted update and its reward. The task's model is the tiny
+MLP of the federation test (registered as a preset here), so the circuit cache is shared.
+"""
+
+from __future__ import annotations
+
+import re
 import stat
 
+import numpy as np
+import pytest
+from eth_account import Account
+from rich.console import Console
 from typer.testing import CliRunner
 
+from zkpot import cli_fl
 from zkpot.cli import app
+from zkpot.config import Settings, get_settings
+from zkpot.datasets import demo_dataset
+from zkpot.devnet import dev_private_keys
+from zkpot.federated.chain import TaskStatus
 from zkpot.federated.crypto import EncryptionKeyPair
+from zkpot.federated.federation import FederationConfig
+
+TINY = "fl-tiny"  # the 64-8-10 MLP of tests/federated/test_federation_e2e.py
+REWARD = 10**15
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None):
+    """One ``zkpot`` command; settings are read afresh, as in a new process."""
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args, env=env)
+    finally:
+        get_settings.cache_clear()
 
 
 def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path):
     path = tmp_path / "employer.x25519"
-    result = CliRunner().invoke(app, ["fl", "keygen", str(path)])
+    result = invoke(["fl", "keygen", str(path)])
     assert result.exit_code == 0, result.output
     keys = EncryptionKeyPair.from_private(bytes.fromhex(path.read_text().strip()))
     assert f"0x{keys.public.hex()}" in result.output
@@ -18,6 +51,182 @@ def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path):
 def test_keygen_never_overwrites_a_key(tmp_path):
     path = tmp_path / "employer.x25519"
     path.write_text("existing")
-    result = CliRunner().invoke(app, ["fl", "keygen", str(path)])
+    result = invoke(["fl", "keygen", str(path)])
     assert result.exit_code == 1
     assert path.read_text() == "existing"
+
+
+# -- one round on a chain, command by command ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fl(anvil, circuit_cache, tmp_path_factory):
+    """Environment of the employer and the participant: one state dir, store and deployment map."""
+    root = tmp_path_factory.mktemp("fl-cli")
+    employer_key, node_key = dev_private_keys(10)[8:10]  # accounts no other test signs with
+    env = {"ZKPOT_STATE_DIR": str(root / "state"), "ZKPOT_CIRCUIT_DIR": str(circuit_cache),
+           "ZKPOT_RPC_URL": anvil.rpc_url, "ZKPOT_STORAGE_BACKEND": "local",
+           "ZKPOT_EMPLOYER_KEY": employer_key, "ZKPOT_NODE_KEY": node_key}
+    private = root / "private.npz"  # the participant's own data: only a path on the command line
+    ds = demo_dataset("digits")
+    pick = np.random.default_rng(5).permutation(len(ds))[:600]
+    np.savez(private, x=ds.features[pick], y=ds.labels[pick])
+    with pytest.MonkeyPatch.context() as mp:
+        from zkpot.spec import PRESETS
+        from zkpot.zk.presets import PRESET_SHAPES
+
+        mp.setitem(PRESETS, TINY, FederationConfig().spec().to_dict())
+        mp.setitem(PRESET_SHAPES, TINY, ((64,), 10))
+        mp.setattr(cli_fl, "console", Console(width=400))  # table rows on one line each
+        yield {"env": env, "root": root, "private": private, "employer_key": employer_key,
+               "node_key": node_key, "settings": Settings.from_env(environ=env)}
+
+
+@pytest.fixture(scope="module")
+def deployed(fl):
+    """The employer's key (keygen) and a FederatedTask (deploy), by the commands."""
+    key_file = fl["root"] / "employer.x25519"
+    out = {}
+    for name, args in [("keygen", ["fl", "keygen", str(key_file)]), ("deploy", ["fl", "deploy"])]:
+        out[name] = invoke(args, fl["env"])
+        assert out[name].exit_code == 0, f"{name}: {out[name].output}{out[name].exception!r}"
+    return {"out": out, "key_file": key_file}
+
+
+@pytest.fixture(scope="module")
+def task(fl, deployed):
+    """create (1 round) → participate → close → status, each a zkpot command."""
+    env, key_file = fl["env"], deployed["key_file"]
+    out = dict(deployed["out"])
+    out["create"] = invoke(["fl", "create", "--key-file", str(key_file), "--preset", TINY, "--shard-size", "16",
+                            "--shards", "2", "--threshold", "0.4", "--rounds", "1", "--max-updates", "1",
+                            "--reward-wei", str(REWARD)], env)
+    assert out["create"].exit_code == 0, f"create: {out['create'].output}{out['create'].exception!r}"
+    task_id = int(re.search(r"task (\d+) created", out["create"].output).group(1))
+    for name, args in [("participate", ["fl", "participate", str(task_id), "--data", str(fl["private"])]),
+                       ("close", ["fl", "close", str(task_id), "--key-file", str(key_file)]),
+                       ("status", ["fl", "status", str(task_id)])]:
+        out[name] = invoke(args, env)
+        assert out[name].exit_code == 0, f"{name}: {out[name].output}{out[name].exception!r}"
+    client = cli_fl._task_client(fl["settings"], employer=None)
+    return {"id": task_id, "out": out, "client": client, "key_file": key_file}
+
+
+def address_of(key: str) -> str:
+    return Account.from_key(key).address
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_deploy_records_the_contract_in_the_deployment_map(fl, task):
+    from zkpot.chain import load_deployment
+
+    deployment = load_deployment(fl["settings"])
+    assert deployment.contracts["FederatedTask"] == task["client"].address
+    assert task["client"].address in task["out"]["deploy"].output
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_honest_participant_is_accepted_and_paid_by_its_proven_count(fl, task):
+    client, out = task["client"], task["out"]
+    (update,) = client.accepted_updates(task["id"], 0)
+    participant = address_of(fl["node_key"])
+    assert update.participant == participant
+    assert update.correct_count >= 13  # θ = 0.4 of 2 shards × 16
+    assert f"accepted: proven {update.correct_count} ≥ θ 13, update {update.cid}" in out["participate"].output
+    assert update.reward == REWARD * update.correct_count // 32
+    assert client.credit_of(participant) == update.reward
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_close_aggregates_the_update_and_completes_the_task(fl, task):
+    client, out = task["client"], task["out"]
+    participant = address_of(fl["node_key"])
+    assert re.search(rf"{participant} proven \d+: aggregated", out["close"].output)
+    commitment, cid = client.global_model(task["id"], 1)
+    assert f"round 0 closed: model {cid}" in out["close"].output
+    assert commitment != client.global_model(task["id"], 0)[0]
+    view = client.get_task(task["id"])
+    assert view.status is TaskStatus.COMPLETED
+    # the unearned escrow goes back to the employer
+    update = client.accepted_updates(task["id"], 0)[0]
+    assert client.credit_of(address_of(fl["employer_key"])) == REWARD - update.reward
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_status_shows_the_accepted_update_and_its_reward(fl, task):
+    update = task["client"].accepted_updates(task["id"], 0)[0]
+    output = task["out"]["status"].output
+    assert f"task {task['id']}: COMPLETED, round 1/1, θ 13/32" in output
+    row = next(line for line in output.splitlines() if update.participant in line)
+    assert str(update.correct_count) in row.split()
+    assert str(update.reward) in row.split()
+    assert update.cid in row
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_participating_again_in_a_completed_task_does_nothing(fl, task):
+    result = invoke(["fl", "participate", str(task["id"]), "--data", str(fl["private"])], fl["env"])
+    assert result.exit_code == 0, result.output
+    assert "nothing to do" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_withdraw_pays_out_the_participants_credit(fl, task):
+    client = task["client"]
+    participant = address_of(fl["node_key"])
+    credit = client.credit_of(participant)
+    result = invoke(["fl", "withdraw"], fl["env"])
+    assert result.exit_code == 0, result.output
+    assert f"withdrew {credit} wei" in result.output
+    assert client.credit_of(participant) == 0
+    again = invoke(["fl", "withdraw"], fl["env"])
+    assert again.exit_code == 1
+    assert "nothing to withdraw" in again.output
+
+
+# -- bad input: a clear message and a non-zero exit, no traceback -------------------------------
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_participate_with_a_missing_data_file(fl, deployed):
+    missing = fl["root"] / "no-such.npz"
+    result = invoke(["fl", "participate", "1", "--data", str(missing)], fl["env"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "cannot read --data" in result.output and "no-such.npz" in result.output
+    assert "No such file or directory" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+@pytest.mark.parametrize("command", ["participate", "close", "status"])
+def test_a_task_that_does_not_exist(fl, deployed, command):
+    extra = {"participate": ["--data", str(fl["private"])], "close": ["--key-file", str(deployed["key_file"])],
+             "status": []}[command]
+    result = invoke(["fl", command, "9999", *extra], fl["env"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "task 9999: no such task" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_participate_with_data_that_is_not_npz(fl, deployed):
+    bad = fl["root"] / "bad.npz"
+    bad.write_bytes(b"not an archive")
+    result = invoke(["fl", "participate", "1", "--data", str(bad)], fl["env"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "bad.npz" in result.output and "not a readable NPZ file" in result.output
+
+
+def test_create_without_an_employer_key(tmp_path):
+    env = {"ZKPOT_STATE_DIR": str(tmp_path), "ZKPOT_EMPLOYER_KEY": ""}
+    result = invoke(["fl", "create", "--key-file", str(tmp_path / "k")], env)
+    assert result.exit_code == 1
+    assert "set ZKPOT_EMPLOYER_KEY" in result.output
