@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,17 @@ from zkpot.config import PROJECT_ROOT
 
 
 def call(fn, *args, **kwargs) -> Any:
-    """Call an ezkl function; when it is async (it needs a running loop), run it to completion."""
+    """Call an ezkl function; when it is async (it needs a running loop), run it to completion.
+
+    From a thread whose event loop is running (an async web handler, a browser driver), the
+    call runs on a thread of its own, so it neither nests loops nor needs the caller's loop.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(_call(fn, *args, **kwargs))
-    raise RuntimeError("zkpot.zk is synchronous: call it from a worker thread, not a running loop")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkpot-ezkl") as pool:
+        return pool.submit(lambda: asyncio.run(_call(fn, *args, **kwargs))).result()
 
 
 async def _call(fn, *args, **kwargs):

@@ -1,0 +1,23 @@
+"""zkpot.zk from code whose thread runs an event loop (async web handlers, browser drivers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from zkpot import zk
+
+from .conftest import N
+
+
+def test_commitments_and_proofs_work_inside_a_running_event_loop(circuit, model, test_set, proof):
+    X, y = test_set
+
+    async def from_a_handler():
+        return (zk.test_set_commitment(circuit, X[:N], y[:N]),
+                zk.weights_commitment(circuit, model.state_dict()),
+                zk.verify(circuit, proof))
+
+    c_t, h_w, valid = asyncio.run(from_a_handler())
+    assert c_t == proof.test_set_commitment
+    assert h_w == proof.model_commitment
+    assert valid
