@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from zkpot import zk
 
@@ -17,7 +18,9 @@ def test_commitments_and_proofs_work_inside_a_running_event_loop(circuit, model,
                 zk.weights_commitment(circuit, model.state_dict()),
                 zk.verify(circuit, proof))
 
-    c_t, h_w, valid = asyncio.run(from_a_handler())
+    # a thread of its own runs the loop, whatever this thread already runs (a browser driver's)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        c_t, h_w, valid = pool.submit(asyncio.run, from_a_handler()).result()
     assert c_t == proof.test_set_commitment
     assert h_w == proof.model_commitment
     assert valid
