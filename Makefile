@@ -1,5 +1,5 @@
 # zkpot: the two commands a newcomer needs are `make demo` and `make test`.
-.PHONY: demo test bench setup contracts-test clean
+.PHONY: demo test bench screenshots setup contracts-test clean
 
 demo:            ## run a job end to end on embedded defaults (installs what it needs)
 	@tools/bootstrap.sh
@@ -12,6 +12,11 @@ test:            ## install what is missing, start what tests need, run every te
 bench:           ## measure speed, memory and gas; writes bench/results/latest.json
 	@tools/bootstrap.sh
 	@tools/with-env.sh python -m bench.run $(BENCH_ARGS)
+
+screenshots:     ## refresh docs/dashboard-*.png: the browser tests with ZKPOT_SCREENSHOTS=1
+	@tools/bootstrap.sh --test
+	@ZKPOT_SCREENSHOTS=1 ZKPOT_TEST_CIRCUIT_DIR="$${ZKPOT_TEST_CIRCUIT_DIR:-$${ZKPOT_STATE_DIR:-.zkpot}/test-circuits}" \
+	  tools/with-env.sh python -m pytest -q -p no:pytest-brownie tests/frontend $(TEST_ARGS)
 
 setup:           ## only install the environment
 	@tools/bootstrap.sh --test

@@ -1,9 +1,15 @@
 """Dashboard tests: the API (serving the built dashboard) on a free port, real Anvil, and a
 real headless Chromium whose wallet is a small injected EIP-1193 provider forwarding every
-request to Anvil's unlocked dev accounts."""
+request to Anvil's unlocked dev accounts.
+
+The tests write the screenshots in docs/ only when asked (``ZKPOT_SCREENSHOTS=1``, which
+``make screenshots`` sets); otherwise a run leaves the working tree as it was. A failing test
+leaves a screenshot of each page it had open under ``$ZKPOT_STATE_DIR/logs/dashboard/``.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -20,6 +26,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 DOCS = PROJECT_ROOT / "docs"
+WRITE_SCREENSHOTS = os.environ.get("ZKPOT_SCREENSHOTS", "") not in ("", "0")
+FAILURE_SHOTS = PROJECT_ROOT / os.environ.get("ZKPOT_STATE_DIR", ".zkpot") / "logs" / "dashboard"
+_call_report = pytest.StashKey[pytest.TestReport]()
 
 # The wallet: eth_requestAccounts/eth_accounts answer the chosen dev account; everything else
 # (personal_sign, eth_sendTransaction, receipts) is forwarded to Anvil, which signs for its
@@ -89,8 +98,39 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[_call_report] = report
+    return report
+
+
 @pytest.fixture
-def wallet_page(browser, anvil):
+def screenshot():
+    """``screenshot(page, name)`` refreshes docs/dashboard-<name>.png when ZKPOT_SCREENSHOTS=1."""
+
+    def take(page, name: str) -> None:
+        if WRITE_SCREENSHOTS:
+            page.screenshot(path=str(DOCS / f"dashboard-{name}.png"), full_page=True)
+
+    return take
+
+
+def _keep_failure_shots(test: str, pages) -> None:
+    """What each page of a failed test showed, for debugging (not part of the docs)."""
+    from playwright.sync_api import Error
+
+    FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
+    for i, page in enumerate(pages):
+        try:
+            page.screenshot(path=str(FAILURE_SHOTS / f"{test}-{i}.png"), full_page=True)
+        except Error:  # a crashed or closed page has nothing to show
+            pass
+
+
+@pytest.fixture
+def wallet_page(request, browser, anvil):
     """A page whose window.ethereum is the dev account ``account`` (set via ``open``)."""
     contexts = []
 
@@ -103,5 +143,8 @@ def wallet_page(browser, anvil):
         return page
 
     yield open_as
+    report = request.node.stash.get(_call_report, None)
+    if report is not None and report.failed:
+        _keep_failure_shots(request.node.name, [page for ctx in contexts for page in ctx.pages])
     for ctx in contexts:
         ctx.close()

@@ -9,7 +9,6 @@ from eth_account import Account
 from playwright.sync_api import expect
 
 from tests.api import chainwork
-from tests.frontend.conftest import DOCS
 from zkpot.datasets import decode_chunk
 from zkpot.hashing import keccak
 from zkpot.storage import open_store
@@ -17,7 +16,7 @@ from zkpot.storage import open_store
 EMPLOYER = Account.from_key(chainwork.KEYS[0]).address
 
 
-def test_bad_upload_shows_the_reason(live_api, wallet_page, tmp_path):
+def test_bad_upload_shows_the_reason(live_api, wallet_page, screenshot, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(f"{i * 0.1},{'nan' if i == 4 else 1.0},{i % 3}" for i in range(12)))
     page = wallet_page(EMPLOYER)
@@ -28,10 +27,10 @@ def test_bad_upload_shows_the_reason(live_api, wallet_page, tmp_path):
     error = page.locator("#post-result .error")
     expect(error).to_contain_text("NaN")
     expect(error).to_contain_text("sample 4")
-    page.screenshot(path=str(DOCS / "dashboard-post-error.png"), full_page=True)
+    screenshot(page, "post-error")
 
 
-def test_job_progress_appears_live(live_api, wallet_page, api_settings, deployed):
+def test_job_progress_appears_live(live_api, wallet_page, screenshot, api_settings, deployed):
     nodes = chainwork.node_clients(api_settings, deployed, 2)
     chainwork.register(nodes)
     job_id = chainwork.create_job(api_settings, deployed, stages=3, confirmations=2)
@@ -58,12 +57,12 @@ def test_job_progress_appears_live(live_api, wallet_page, api_settings, deployed
     rho2 = os.urandom(32)
     decls2 = chainwork.declare_stage(nodes, job_id, 2, keccak(b"stage 2 weights"), rho2)
     expect(page.locator('#timeline .stage[data-stage="2"]')).to_contain_text("declared 2/2")
-    page.screenshot(path=str(DOCS / "dashboard-job.png"), full_page=True)
+    screenshot(page, "job")
 
     jobs = wallet_page(EMPLOYER)
     jobs.goto(f"{live_api}/#/jobs")
     expect(jobs.locator(f'tr[data-job="{job_id}"]')).to_contain_text("1/3")
-    jobs.screenshot(path=str(DOCS / "dashboard-jobs.png"), full_page=True)
+    screenshot(jobs, "jobs")
 
     # the operator of node 1 sees its reward and withdraws it with its wallet
     node = nodes[0][0].client.address
@@ -72,14 +71,14 @@ def test_job_progress_appears_live(live_api, wallet_page, api_settings, deployed
     expect(op.locator("#account")).to_be_visible()
     expect(op.locator("#pending")).to_contain_text("0.001 ETH")
     expect(op.locator(f'tr.node[data-node="{node}"]')).to_contain_text("active")
-    op.screenshot(path=str(DOCS / "dashboard-operators.png"), full_page=True)
+    screenshot(op, "operators")
     op.click("#withdraw")
     expect(op.locator("#op-msg")).to_contain_text("Withdrawn")
     assert nodes[0][0].credit_of(node) == 0
     expect(op.locator("#pending")).to_contain_text("0 ETH")
 
 
-def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, api_settings, deployed):
+def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, screenshot, api_settings, deployed):
     page = wallet_page(EMPLOYER)
     page.goto(f"{live_api}/#/post")
     page.select_option("#demo-dataset", "wine")
@@ -93,7 +92,7 @@ def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, api
     expect(page.locator("#shard-size")).to_have_value(str(catalog["shard_size"]))
     page.fill("#stage-flops", "400000")
     page.fill("#shard-size", "16")
-    page.screenshot(path=str(DOCS / "dashboard-post.png"), full_page=True)
+    screenshot(page, "post")
     page.click("#submit-job")
     # signs in (personal_sign), uploads, then eth_sendTransaction of createJob through the wallet
     link = page.locator("#new-job")
@@ -110,7 +109,7 @@ def test_post_job_with_the_wallet_creates_it_on_chain(live_api, wallet_page, api
     expect(page.locator("#timeline .stage")).to_have_count(view.stages)
 
 
-def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_page, api_settings, deployed):
+def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_page, screenshot, api_settings, deployed):
     nodes = chainwork.node_clients(api_settings, deployed, 2)
     chainwork.register(nodes)
     # the zk pipeline is synchronous: run it off the browser driver's event loop
@@ -138,4 +137,4 @@ def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_p
     assert len(decode_chunk(open_store(api_settings).get(cid))) == prepared.params.samples
     # accuracy is now measured on the published test set
     expect(page.locator("#curves-note")).to_contain_text("test set")
-    page.screenshot(path=str(DOCS / "dashboard-job-curves.png"), full_page=True)
+    screenshot(page, "job-curves")
