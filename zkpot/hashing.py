@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from eth_hash.auto import keccak as _keccak
+
+try:  # safe-pysha3 (pinned in requirements.lock): ~0.8 us a call on short inputs
+    from sha3 import keccak_256 as _keccak_256
+
+    def _keccak(data: bytes) -> bytes:
+        return _keccak_256(data).digest()
+except ImportError:  # pragma: no cover - eth-hash's backend (pycryptodome): ~4 us a call
+    from eth_hash.auto import keccak as _keccak
 
 STATE_MAGIC = b"ZKPOTS1\n"
 _BE_INT64 = np.dtype(">i8")
@@ -33,14 +40,7 @@ def keccak(data: bytes) -> bytes:
 
 def keccak_chain(items: list[bytes]) -> list[bytes]:
     """Chain values h_1 = keccak(x_1), h_j = keccak(x_j || h_{j-1}) for every j (eq. 1)."""
-    try:  # eth-hash's own backend, called directly: half the per-call cost on short inputs
-        from Crypto.Hash import keccak as _k
-
-        def one(data: bytes) -> bytes:
-            return _k.new(data=data, digest_bits=256).digest()
-    except ImportError:  # pragma: no cover - eth-hash with another backend
-        one = _keccak
-    chain, h = [], b""
+    one, chain, h = _keccak, [], b""
     for item in items:
         h = one(item + h)
         chain.append(h)

@@ -9,6 +9,17 @@ from zkpot.hashing import (commitment, deserialize_state, keccak, random_rand, s
 
 def test_keccak_is_ethereum_keccak256():
     assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert keccak(b"abc").hex() == "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+
+
+def test_keccak_agrees_with_eth_hash_across_block_boundaries():
+    from eth_hash.auto import keccak as eth_keccak
+
+    rng = np.random.default_rng(5)
+    for n in (1, 8, 40, 135, 136, 137, 271, 272, 273, 1000, 20_000):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert keccak(data) == eth_keccak(data)
+    assert keccak(bytearray(b"ab")) == keccak(memoryview(b"ab")) == eth_keccak(b"ab")
 
 
 def test_commitment_is_packed_rho_rand_address():
@@ -81,3 +92,17 @@ def test_keccak_chain_links_each_value_to_the_previous():
 
     chain = keccak_chain([b"a", b"b", b"c"])
     assert chain[0] == keccak(b"a") and chain[1] == keccak(b"b" + chain[0]) and chain[2] == keccak(b"c" + chain[1])
+
+
+def test_keccak_without_pysha3_gives_the_same_hashes():
+    import subprocess
+    import sys
+
+    from zkpot.hashing import keccak_chain
+
+    script = ("import sys; sys.modules['sha3'] = None\n"
+              "from zkpot.hashing import _keccak, keccak, keccak_chain\n"
+              "assert 'eth_hash' in _keccak.__module__, _keccak\n"
+              "print(keccak(b'abc').hex(), keccak_chain([b'a', b'b'])[-1].hex())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [keccak(b"abc").hex(), keccak_chain([b"a", b"b"])[-1].hex()]
