@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.index import ChainIndex
 from api.problems import ProblemError
 from api.siwe import Session, SiweAuthority
 from zkpot.config import Settings
@@ -20,7 +21,7 @@ def get_siwe(request: Request) -> SiweAuthority:
     return request.app.state.siwe
 
 
-def get_index(request: Request):
+def get_index(request: Request) -> ChainIndex:
     """The read-side index (rebuilt from chain events)."""
     return request.app.state.index
 
@@ -44,3 +45,4 @@ def require_session(
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SiweDep = Annotated[SiweAuthority, Depends(get_siwe)]
 SessionDep = Annotated[Session, Depends(require_session)]
+IndexDep = Annotated[ChainIndex, Depends(get_index)]

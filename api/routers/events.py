@@ -6,16 +6,14 @@ import asyncio
 from collections.abc import AsyncIterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
-from api.deps import get_index
-from api.index import ChainIndex
+from api.deps import IndexDep
 from api.schemas import IndexStatus
 
 router = APIRouter(prefix="/api", tags=["events"])
-IndexDep = Annotated[ChainIndex, Depends(get_index)]
 KEEPALIVE_S = 15.0
 
 

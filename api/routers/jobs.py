@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 from pydantic import BaseModel, Field
 
 from api import chainlink
-from api.deps import SessionDep, SettingsDep, get_index
-from api.index import ChainIndex
+from api.deps import IndexDep, SessionDep, SettingsDep
+from api.index import ChainIndex, JobRecord
 from api.problems import ProblemError, responses
 from api.schemas import JobCurves, JobPublic, JobSummary, StagePoint, UnsignedTx
 from api.views import job_public, job_summary, jobs_of
@@ -20,7 +20,6 @@ from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS, JobTerms
 from zkpot.spec import PRESETS, ModelSpec, SpecError
 
 router = APIRouter(prefix="/api", tags=["jobs"])
-IndexDep = Annotated[ChainIndex, Depends(get_index)]
 JobIdPath = Annotated[int, Path(ge=0, le=2**63, description="on-chain job id")]
 DEMO_DATASETS = {
     "digits": "8×8 handwritten digits, 64 features, 10 classes (1,797 samples)",
@@ -150,6 +149,14 @@ def create_job(
     return chainlink.prepare_job(settings, spec=model, dataset=data, terms=terms)
 
 
+def _job(index: ChainIndex, job_id: int) -> JobRecord:
+    """The indexed job, or 404."""
+    job = index.jobs.get(job_id)
+    if job is None:
+        raise ProblemError(404, f"no job {job_id} on this chain (yet)")
+    return job
+
+
 @router.get("/jobs", response_model=list[JobSummary], summary="Every job, newest first")
 def list_jobs(index: IndexDep) -> list[JobSummary]:
     return [job_summary(j) for j in jobs_of(index)]
@@ -158,9 +165,7 @@ def list_jobs(index: IndexDep) -> list[JobSummary]:
 @router.get("/jobs/{job_id}", response_model=JobPublic, summary="One job with its stages and proofs",
             responses=responses(404, 422))
 def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep) -> JobPublic:
-    job = index.jobs.get(job_id)
-    if job is None:
-        raise ProblemError(404, f"no job {job_id} on this chain (yet)")
+    job = _job(index, job_id)
     theta, metrics = chainlink.job_extras(settings, job)
     return job_public(job, int(time.time()), theta, metrics)
 
@@ -169,21 +174,12 @@ def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep) -> JobPub
             summary="The reclaim transaction for the employer (after the deadline)",
             responses=responses(404, 409, 422, 503))
 def reclaim_tx(job_id: JobIdPath, index: IndexDep, settings: SettingsDep) -> UnsignedTx:
-    job = index.jobs.get(job_id)
-    if job is None:
-        raise ProblemError(404, f"no job {job_id} on this chain (yet)")
+    job = _job(index, job_id)
     view = job_public(job, int(time.time()))
     if not view.can_reclaim:
         raise ProblemError(409, f"job {job_id} cannot be reclaimed: status {view.status}, "
                                 f"deadline {view.deadline}")
     return chainlink.reclaim_transaction(settings, job_id)
-
-
-def _job(index: ChainIndex, job_id: int):
-    job = index.jobs.get(job_id)
-    if job is None:
-        raise ProblemError(404, f"no job {job_id} on this chain (yet)")
-    return job
 
 
 @router.get("/jobs/{job_id}/curves", response_model=JobCurves,

@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 
 from api import chainlink
-from api.deps import SettingsDep, get_index
-from api.index import ChainIndex
+from api.deps import IndexDep, SettingsDep
 from api.problems import responses
 from api.schemas import ADDRESS_PATTERN, AccountPublic, NodePublic, UnsignedTx
 
 router = APIRouter(prefix="/api", tags=["nodes"])
-IndexDep = Annotated[ChainIndex, Depends(get_index)]
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="an account address")]
 
 
