@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from api.problems import ProblemError
-from api.schemas import UnsignedTx
+from api.schemas import JobPrepared, StageMetrics, TestSetRelease, UnsignedTx
 from zkpot.config import Settings
 
 
@@ -122,8 +122,6 @@ def _manifest(settings: Settings, job):
 
 def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
     """θ from the job's manifest and the per-stage metrics already evaluated (cache only)."""
-    from api.schemas import StageMetrics
-
     manifest = _manifest(settings, job)
     if manifest is None:
         return None, {}
@@ -148,9 +146,8 @@ def _problem(e: Exception) -> ProblemError:
     return ProblemError(status, str(e))
 
 
-def prepare_job(settings: Settings, *, spec, dataset, terms):
+def prepare_job(settings: Settings, *, spec, dataset, terms) -> JobPrepared:
     """Prepare the job (``zkpot.jobs.prepare_job``) and answer with its createJob transaction."""
-    from api.routers.jobs import JobPrepared
     from zkpot import jobs
 
     try:
@@ -170,13 +167,12 @@ def prepare_job(settings: Settings, *, spec, dataset, terms):
                        transaction=tx, tx_hash=tx_hash)
 
 
-def release_test_set(settings: Settings, job_id: int, employer: str):
+def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetRelease:
     """Put the job's private test set into the store; the publishTestSet transaction (or send it).
 
     In dev mode (``ZKPOT_EMPLOYER_KEY``) the server sends it when the signed-in employer is
     that key's address; otherwise the employer's wallet signs the returned transaction.
     """
-    from api.routers.jobs import TestSetRelease
     from zkpot import jobs
     from zkpot.chain import ChainError
 

@@ -25,6 +25,35 @@ class UnsignedTx(BaseModel):
     chain_id: int
 
 
+class WalletTransaction(BaseModel):
+    """An answer whose next step is a transaction in the employer's wallet."""
+
+    transaction: UnsignedTx
+    tx_hash: str | None = Field(None, description="set when the server sent it itself (dev mode)")
+
+
+class JobPrepared(WalletTransaction):
+    """A validated, chunked and stored job: the manifest and the escrow transaction to sign."""
+
+    manifest_hash: str
+    manifest_cid: str
+    stage_count: int
+    chunk_cids: list[str]
+    train_samples: int
+    test_samples: int
+    threshold: int = Field(description="correct test predictions required: ⌈θ·N⌉")
+    deposit: str = Field(description="wei the transaction escrows")
+    deposit_eth: str
+
+
+class TestSetRelease(WalletTransaction):
+    """The private test set, now in the content store, and its publishTestSet transaction."""
+
+    job_id: int
+    test_set_cid: str
+    samples: int
+
+
 class ChainRef(BaseModel):
     block: int
     tx: str
@@ -96,20 +125,22 @@ class JobPublic(JobSummary):
     can_reclaim: bool = Field(description="deadline passed with stages unfinished")
 
 
-class NodePublic(BaseModel):
+class Rewards(BaseModel):
+    """What an account (a node operator's or an employer's) has been credited and can withdraw."""
+
     address: str
+    earned: str = Field(description="wei credited by the escrow (rewards and refunds)")
+    pending: str = Field(description="wei withdrawable now (escrow and registry credit)")
+
+
+class NodePublic(Rewards):
     status: Literal["active", "exiting", "exited", "unregistered"]
     stake: str
     declarations: int
     stages_paid: int
-    earned: str
-    pending: str
 
 
-class AccountPublic(BaseModel):
-    address: str
-    earned: str = Field(description="wei credited by the escrow (rewards and refunds)")
-    pending: str = Field(description="wei withdrawable now (escrow and registry credit)")
+class AccountPublic(Rewards):
     withdrawn: str
 
 

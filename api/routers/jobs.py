@@ -13,7 +13,8 @@ from api import chainlink
 from api.deps import IndexDep, SessionDep, SettingsDep
 from api.index import ChainIndex, JobRecord
 from api.problems import ProblemError, responses
-from api.schemas import JobCurves, JobPublic, JobSummary, StagePoint, UnsignedTx
+from api.schemas import (JobCurves, JobPrepared, JobPublic, JobSummary, StagePoint, TestSetRelease,
+                         UnsignedTx)
 from api.views import job_public, job_summary, jobs_of
 from zkpot import datasets
 from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS, JobTerms
@@ -54,32 +55,6 @@ class Catalog(BaseModel):
     presets: list[PresetInfo]
     defaults: JobDefaults
     max_upload_bytes: int
-
-
-class JobPrepared(BaseModel):
-    """A validated, chunked and stored job: the manifest and the escrow transaction to sign."""
-
-    manifest_hash: str
-    manifest_cid: str
-    stage_count: int
-    chunk_cids: list[str]
-    train_samples: int
-    test_samples: int
-    threshold: int = Field(description="correct test predictions required: ⌈θ·N⌉")
-    deposit: str = Field(description="wei the transaction escrows")
-    deposit_eth: str
-    transaction: UnsignedTx
-    tx_hash: str | None = Field(None, description="set when the server signed it (dev mode)")
-
-
-class TestSetRelease(BaseModel):
-    """The private test set, now in the content store, and its publishTestSet transaction."""
-
-    job_id: int
-    test_set_cid: str
-    samples: int
-    transaction: UnsignedTx
-    tx_hash: str | None = Field(None, description="set when the server sent it (dev mode)")
 
 
 @router.get("/catalog", response_model=Catalog, summary="Demo datasets, spec presets, defaults")
