@@ -109,8 +109,9 @@ class TrainingSecret:
     @classmethod
     def from_losses(cls, losses) -> "TrainingSecret":
         """Chain the losses in processing order: h_1 = H(l_1), h_j = H(l_j || h_{j-1})."""
-        encoded = np.asarray(losses, dtype=np.int64).astype(">i8").tobytes()
-        chain = keccak_chain([encoded[i:i + 8] for i in range(0, len(encoded), 8)])
+        # one vectorised call: every loss as its own 8-byte big-endian bytes object
+        encoded = np.asarray(losses, dtype=np.int64).reshape(-1).astype(">i8").view("V8").tolist()
+        chain = keccak_chain(encoded)
         if not chain:
             raise StageError("a stage needs at least one sample")
         return cls(chain[-1], chain)

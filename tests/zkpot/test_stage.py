@@ -13,8 +13,8 @@ from zkpot.datasets import demo_dataset
 from zkpot.hashing import keccak
 from zkpot.pot import fixedpoint as fp
 from zkpot.spec import build_model, preset
-from zkpot.stage import (StageError, TrainingState, evaluate, first_divergence, initial_weights, train_stage,
-                         weights_to_float_state_dict)
+from zkpot.stage import (StageError, TrainingSecret, TrainingState, evaluate, first_divergence, initial_weights,
+                         train_stage, weights_to_float_state_dict)
 
 DATA = {"digits-mlp": "digits", "digits-cnn": "digits-images", "wine-mlp": "wine"}
 
@@ -80,6 +80,16 @@ def test_a_one_ulp_weight_change_always_changes_the_weights_hash(mlp_stage):
     s0 = initial_weights(spec)
     s0.params["0.weight"][3, 7] += 1
     assert train_stage(spec, s0, chunk("digits-mlp"), 1).weights_hash != result.weights_hash
+
+
+@pytest.mark.parametrize("losses", [[0], [-1, 1], [2**63 - 1, -2**63, 65536, -65536, 255, -256, 0]])
+def test_training_secret_encodes_every_int64_like_eq1_by_hand(losses):
+    for given in (losses, np.array(losses, dtype=np.int64), torch.tensor(losses, dtype=torch.int64)):
+        secret = TrainingSecret.from_losses(given)
+        assert secret.rho == rho_by_hand(losses) and len(secret.checkpoints) == len(losses)
+        assert all(type(c) is bytes and len(c) == 32 for c in secret.checkpoints)
+    with pytest.raises(StageError):
+        TrainingSecret.from_losses([])
 
 
 def test_first_divergence_bisects():
