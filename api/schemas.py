@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field
+
+from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 CID_PATTERN = r"^b[a-z2-7]{20,200}$"
+WEI_PATTERN = r"^[0-9]{1,30}$"
 
 JobStatus = Literal["training", "awaiting-test-set", "proving", "complete", "failed", "reclaimed"]
 
@@ -30,6 +34,25 @@ class WalletTransaction(BaseModel):
 
     transaction: UnsignedTx
     tx_hash: str | None = Field(None, description="set when the server sent it itself (dev mode)")
+
+
+# The one definition of the job-creation form: POST /api/jobs reads it as a form model and the
+# catalog's defaults are its defaults.
+class JobCreate(BaseModel):
+    """The job-creation form (multipart): a model spec, one dataset (file or demo name), the terms."""
+
+    spec: str = Field(max_length=65536, description="model spec JSON")
+    reward_per_stage_wei: str = Field(pattern=WEI_PATTERN, description="wei per confirmed declaration")
+    quorum: int = Field(2, ge=1, le=16, description="C: agreeing nodes per stage")
+    theta: float = Field(0.8, ge=0.0, le=1.0, description="accuracy threshold θ")
+    deadline_s: int = Field(86400, ge=60, le=365 * 86400, description="seconds from now")
+    bounty_wei: str = Field("0", pattern=WEI_PATTERN, description="wei for the accuracy proof")
+    dataset: UploadFile | None = Field(None, description="CSV or NPZ dataset")
+    demo_dataset: str | None = Field(None, max_length=64, description="bundled dataset name")
+    stage_flops: int = Field(DEFAULT_STAGE_FLOPS, ge=10**3, le=10**15,
+                             description="target training FLOPs per stage (Δ)")
+    shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1, le=256,
+                            description="test samples per accuracy-proof shard (N)")
 
 
 class JobPrepared(WalletTransaction):

@@ -6,21 +6,23 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
+from fastapi import APIRouter, Form, Path, UploadFile
 from pydantic import BaseModel, Field
 
 from api import chainlink
 from api.deps import IndexDep, SessionDep, SettingsDep
 from api.index import ChainIndex, JobRecord
 from api.problems import ProblemError, responses
-from api.schemas import (JobCurves, JobPrepared, JobPublic, JobSummary, StagePoint, TestSetRelease,
-                         UnsignedTx)
+from api.schemas import (JobCreate, JobCurves, JobPrepared, JobPublic, JobSummary, StagePoint,
+                         TestSetRelease, UnsignedTx)
 from api.views import job_public, job_summary, jobs_of
 from zkpot import datasets
-from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS, JobTerms
+from zkpot.jobs import JobTerms
 from zkpot.spec import PRESETS, ModelSpec, SpecError
 
 router = APIRouter(prefix="/api", tags=["jobs"])
+# the form's fields with their defaults (also the catalog's defaults)
+FORM = JobCreate.model_fields
 JobIdPath = Annotated[int, Path(ge=0, le=2**63, description="on-chain job id")]
 DEMO_DATASETS = {
     "digits": "8×8 handwritten digits, 64 features, 10 classes (1,797 samples)",
@@ -44,8 +46,8 @@ class JobDefaults(BaseModel):
     quorum: int
     theta: float
     deadline_hours: float
-    stage_flops: int = Field(description="target training FLOPs per stage (Δ)")
-    shard_size: int = Field(description="test samples per accuracy-proof shard (N)")
+    stage_flops: int = Field(description=FORM["stage_flops"].description)
+    shard_size: int = Field(description=FORM["shard_size"].description)
 
 
 class Catalog(BaseModel):
@@ -62,8 +64,9 @@ def catalog(settings: SettingsDep) -> Catalog:
     return Catalog(
         datasets=[DatasetInfo(name=k, description=v) for k, v in DEMO_DATASETS.items()],
         presets=[PresetInfo(name=k, spec=ModelSpec.from_json(v).to_dict()) for k, v in PRESETS.items()],
-        defaults=JobDefaults(reward_per_stage_eth="0.01", quorum=2, theta=0.8, deadline_hours=24,
-                             stage_flops=DEFAULT_STAGE_FLOPS, shard_size=DEFAULT_SHARD_SIZE),
+        defaults=JobDefaults(reward_per_stage_eth="0.01", quorum=FORM["quorum"].default,
+                             theta=FORM["theta"].default, deadline_hours=FORM["deadline_s"].default / 3600,
+                             stage_flops=FORM["stage_flops"].default, shard_size=FORM["shard_size"].default),
         max_upload_bytes=settings.max_upload_bytes)
 
 
@@ -94,33 +97,25 @@ def _read_dataset(upload: UploadFile, limit: int) -> datasets.Dataset:
 def create_job(
     session: SessionDep,
     settings: SettingsDep,
-    spec: Annotated[str, Form(max_length=65536, description="model spec JSON")],
-    reward_per_stage_wei: Annotated[str, Form(pattern=r"^[0-9]{1,30}$", description="wei per confirmed declaration")],
-    quorum: Annotated[int, Form(ge=1, le=16, description="C: agreeing nodes per stage")] = 2,
-    theta: Annotated[float, Form(ge=0.0, le=1.0, description="accuracy threshold θ")] = 0.8,
-    deadline_s: Annotated[int, Form(ge=60, le=365 * 86400, description="seconds from now")] = 86400,
-    bounty_wei: Annotated[str, Form(pattern=r"^[0-9]{1,30}$", description="wei for the accuracy proof")] = "0",
-    dataset: Annotated[UploadFile | None, File(description="CSV or NPZ dataset")] = None,
-    demo_dataset: Annotated[str | None, Form(max_length=64, description="bundled dataset name")] = None,
-    stage_flops: Annotated[int, Form(ge=10**3, le=10**15, description="target training FLOPs per stage (Δ)")] = DEFAULT_STAGE_FLOPS,
-    shard_size: Annotated[int, Form(ge=1, le=256, description="test samples per accuracy proof shard (N)")] = DEFAULT_SHARD_SIZE,
+    form: Annotated[JobCreate, Form(media_type="multipart/form-data")],
 ) -> JobPrepared:
-    if (dataset is None) == (demo_dataset is None):
+    if (form.dataset is None) == (form.demo_dataset is None):
         raise ProblemError(422, "give exactly one of: a dataset file, or demo_dataset")
     try:
-        model = ModelSpec.from_json(spec)
+        model = ModelSpec.from_json(form.spec)
     except SpecError as e:
         raise ProblemError(422, f"spec: {e}") from e
-    if dataset is not None:
-        data = _read_dataset(dataset, settings.max_upload_bytes)
+    if form.dataset is not None:
+        data = _read_dataset(form.dataset, settings.max_upload_bytes)
     else:
         try:
-            data = datasets.demo_dataset(demo_dataset)
+            data = datasets.demo_dataset(form.demo_dataset)
         except datasets.DatasetError as e:
             raise ProblemError(422, f"demo_dataset: {e}") from e
-    terms = JobTerms(reward_per_stage=int(reward_per_stage_wei), quorum=quorum, theta=theta,
-                     deadline=int(time.time()) + deadline_s, bounty=int(bounty_wei),
-                     stage_flops=stage_flops, shard_size=shard_size)
+    terms = JobTerms(reward_per_stage=int(form.reward_per_stage_wei), quorum=form.quorum,
+                     theta=form.theta, deadline=int(time.time()) + form.deadline_s,
+                     bounty=int(form.bounty_wei), stage_flops=form.stage_flops,
+                     shard_size=form.shard_size)
     return chainlink.prepare_job(settings, spec=model, dataset=data, terms=terms)
 
 
