@@ -166,6 +166,9 @@ contract JobEscrow is IJobEscrow, PullPayments {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job, JobStatus.Proving);
         if (block.timestamp >= job.phaseDeadline) revert DeadlinePassed(jobId, job.phaseDeadline);
+        // the share goes to the sender, and a proof does not depend on who sends it: only the
+        // staked nodes that produced the final model may claim it, not a mempool copier
+        if (_records[jobId][msg.sender] & FINALIST == 0) revert CallerNotFinalist(jobId, msg.sender);
         if (shard >= job.shardCount) revert ShardUnknown(jobId, shard);
         if (job.shardsProven & (1 << shard) != 0) revert ShardProven(jobId, shard);
         (bytes32 testSet, uint256 model, uint256 correct) =

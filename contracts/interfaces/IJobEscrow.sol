@@ -142,6 +142,9 @@ interface IJobEscrow is IPullPayments {
     error TestSetMismatch(uint256 jobId, uint256 shard, bytes32 expected, bytes32 proven);
     error ModelMismatch(uint256 jobId, uint256 expected, uint256 proven);
     error FinalistsInvalid(uint256 jobId);
+    /// @notice Only a finalist of the job (a matching declaration of its last stage) may
+    /// submit an accuracy proof.
+    error CallerNotFinalist(uint256 jobId, address caller);
     error PaymentUnexpected(address sender);
 
     /// @notice Escrows a job. Returns its id (ids start at 1).
@@ -180,9 +183,13 @@ interface IJobEscrow is IPullPayments {
     function publishTestSet(uint256 jobId, string calldata cid) external;
 
     /// @notice Submits the accuracy proof of one test-set shard of the final model.
-    /// @dev When every shard is proven and the summed count reaches the threshold, the bounty
-    /// is split equally between the shards' submitters (remainder to the last) and the job
-    /// completes; below the threshold the job closes and the bounty returns to the employer.
+    /// @dev Finalists only (`CallerNotFinalist` otherwise): the shard's bounty share goes to
+    /// the sender and a proof does not depend on its sender, so anyone else could copy a
+    /// finalist's pending proof from the mempool and be paid for it. One finalist can still
+    /// copy another's pending proof: they are staked, identified nodes that produced the same
+    /// final model. When every shard is proven and the summed count reaches the threshold, the
+    /// bounty is split equally between the shards' submitters (remainder to the last) and the
+    /// job completes; below the threshold the job closes and the bounty returns to the employer.
     function submitAccuracyProof(uint256 jobId, uint256 shard, bytes calldata proof, uint256[] calldata instances)
         external;
 

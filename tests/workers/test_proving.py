@@ -71,6 +71,13 @@ def test_only_the_designated_node_plans_to_prove(tmp_path):
     assert planned(standby) == ["prove"]
 
 
+def test_a_node_that_is_not_a_finalist_never_plans_to_prove(tmp_path):
+    chain = FakeChain(now=50_000)                      # long after the grace period
+    outsider = node("0x" + "0e" * 20, chain, tmp_path)
+    assert planned(outsider) == []
+    assert proving.prove(outsider, 1).startswith("nothing to prove here now")
+
+
 def test_a_shard_proven_meanwhile_is_neither_proven_nor_submitted(tmp_path):
     chain = FakeChain(now=1_600)
     designated = node(B, chain, tmp_path)
@@ -155,3 +162,20 @@ def test_a_rejected_proof_is_recorded_once_and_never_resubmitted(world, start_no
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"proof rejected by the chain, not resubmitted: job {job_id} shard 0: {reason}" \
         in done.stdout
+
+
+def test_a_proof_sent_by_a_node_that_is_not_a_finalist_is_refused_and_set_aside(world, start_node):
+    from zkpot.hashing import keccak
+
+    finalist, job_id = _final_job(world, start_node)
+    outsider = start_node(2, workers=False).node
+    outsider.plan()                                    # knows the job, plans no proof
+    path = proving._proof_dir(outsider, job_id) / "shard0.json"
+    path.write_text(json.dumps(_mock_proof(keccak(b"tiny test shard"), 777)))
+    assert outsider.submit(job_id) == "submitted 0 proof(s), 1 rejected"
+    assert "CallerNotFinalist" in outsider.status().rejected_proofs[0].reason
+    assert outsider.chain.escrow.shard_submitter(job_id, 0) == ZERO
+    # the finalist's own proof of the same shard is still accepted
+    mine = proving._proof_dir(finalist, job_id) / "shard0.json"
+    mine.write_text(path.with_name("shard0.rejected.json").read_text())
+    assert finalist.submit(job_id) == "submitted 1 proof(s)"

@@ -1,5 +1,6 @@
 """Which stages a node picks (open, funded, best reward first, within capacity), and which
-shards it proves (its designated ones at once, the others after a grace period)."""
+shards it proves (its designated ones at once, other finalists' after a grace period, never
+as a non-finalist)."""
 
 from zkpot.node.strategy import StageOffer, choose, designated_prover, grace_period, proof_turn
 
@@ -55,15 +56,23 @@ def test_designated_prover_rotates_over_finalists_in_address_order():
 
 def test_only_the_designated_node_proves_at_once():
     assert turn(B).prove and turn(B).reason == "designated prover"
-    waiting = [turn(me) for me in (A, C, OUTSIDER)]
+    waiting = [turn(me) for me in (A, C)]
     assert not any(t.prove for t in waiting)
     assert {t.not_before for t in waiting} == {1_600}
     assert B in waiting[0].reason
 
 
-def test_other_nodes_prove_a_shard_still_unproven_after_the_grace_period():
+def test_other_finalists_prove_a_shard_still_unproven_after_the_grace_period():
     assert not turn(A, now=1_599).prove
-    assert turn(A, now=1_600).prove and turn(OUTSIDER, now=5_000).prove
+    assert turn(A, now=1_600).prove and turn(C.upper().replace("0X", "0x"), now=5_000).prove
+
+
+def test_a_node_that_is_not_a_finalist_never_proves():
+    # the escrow refuses proofs from anyone but the finalists (CallerNotFinalist)
+    for now in (1_000, 1_600, 50_000):
+        t = turn(OUTSIDER, now=now)
+        assert not t.prove and t.not_before == 0 and "not a finalist" in t.reason
+    assert not turn(A, finalists=()).prove
 
 
 def test_a_proven_shard_is_proven_by_nobody():

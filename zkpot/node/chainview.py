@@ -31,9 +31,10 @@ PROVING = JobStatus.PROVING
 ENDED = (JobStatus.COMPLETED, JobStatus.CLOSED)
 
 # the chain's verdict on a proof's bytes (the verifier's, or the escrow's binding to the job's
-# shard and final model): final, resending the same proof cannot change it
+# shard and final model), or on its sender (not one of the job's finalists): final, resending
+# the same proof from this node cannot change it
 PROOF_REJECTIONS = ("ProofRejected", "InstancesMalformed", "ProofTooShort", "TestSetMismatch",
-                    "ModelMismatch")
+                    "ModelMismatch", "CallerNotFinalist")
 # a declaration refused because the stage moved on without it: nothing left to do
 DECLARATION_TOO_LATE = ("AgreementReached", "StageNotOpen", "JobStatusInvalid")
 

@@ -2,9 +2,11 @@
 
 After the last stage is final the employer publishes the test set (``TestSetPublished``); a
 node proves, shard by shard, how many test samples the final model classifies correctly
-(``zkpot.zk``) and submits each proof the chain has not accepted yet. A shard is proven at
-once only by its designated prover; the other nodes stand by for ``prove_grace_s`` of chain
-time and prove it only if it is still unproven then (``zkpot.node.strategy.proof_turn``).
+(``zkpot.zk``) and submits each proof the chain has not accepted yet. Only the job's finalists
+(the final stage's paid nodes) prove: the escrow takes proofs from them alone. A shard is
+proven at once only by its designated prover; the other finalists stand by for
+``prove_grace_s`` of chain time and prove it only if it is still unproven then
+(``zkpot.node.strategy.proof_turn``).
 The chain is read again before each shard is proven and before each proof is submitted.
 Proofs are kept under the node's folder until submitted, so a restart does not prove twice.
 A proof the chain rejects (``ProofRejected``, ``TestSetMismatch``, ``ModelMismatch`` …) is a

@@ -9,9 +9,11 @@ how many run at once.
 
 Proving a shard is the heaviest step (ezkl: minutes, ~4 GB), and only the first accepted proof
 of a shard is paid, so one node per shard proves at once: the *designated prover*, read from
-chain state every node sees alike (``designated_prover``). The others stand by for a grace
-period of chain time after ``TestSetPublished`` and prove only a shard still unproven then,
-so a designated node that is down costs a delay, never the bounty (``proof_turn``).
+chain state every node sees alike (``designated_prover``). The other finalists stand by for a
+grace period of chain time after ``TestSetPublished`` and prove only a shard still unproven
+then, so a designated node that is down costs a delay, never the bounty (``proof_turn``).
+Only finalists (the final stage's paid nodes) may submit a proof (the escrow refuses others
+with ``CallerNotFinalist``), so any other node never proves.
 """
 
 from __future__ import annotations
@@ -104,10 +106,16 @@ def grace_period(grace_s: int, published_at: int, proof_deadline: int) -> int:
 
 def proof_turn(me: str, job_id: int, shard: int, *, finalists: Iterable[str], published_at: int,
                proof_deadline: int, now: int, grace_s: int, proven: bool = False) -> ProofTurn:
-    """Prove now if this node is the shard's designated prover, or if the shard is still
-    unproven a grace period (chain time) after the test set was published; else stand by."""
+    """Prove now if this node is the shard's designated prover, or if it is another finalist
+    and the shard is still unproven a grace period (chain time) after the test set was
+    published; else stand by. A node that is not a finalist never proves: the chain would
+    refuse its proof."""
     if proven:
         return ProofTurn(shard, False, "already proven")
+    finalists = list(finalists)
+    if int(me, 16) not in {int(a, 16) for a in finalists}:
+        return ProofTurn(shard, False, "not a finalist of the job: only the final stage's paid "
+                                       "nodes may submit its proofs")
     designated = designated_prover(job_id, shard, finalists)
     if designated is not None and int(designated, 16) == int(me, 16):
         return ProofTurn(shard, True, "designated prover")
