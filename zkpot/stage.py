@@ -24,6 +24,7 @@ from zkpot.pot import fixedpoint as fp
 from zkpot.spec import SGD, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ModelSpec, ReLU, build_model
 
 STATE_FORMAT = "zkpot-fixed-1"
+DEMO_DATA = {"digits-mlp": "digits", "digits-cnn": "digits-images", "wine-mlp": "wine"}   # preset -> demo_dataset
 
 
 class StageError(ValueError):
@@ -309,10 +310,9 @@ def selfcheck(presets: list[str], samples: int, device: str) -> list[str]:
     from zkpot.datasets import demo_dataset
     from zkpot.spec import preset
 
-    data = {"digits-mlp": "digits", "digits-cnn": "digits-images", "wine-mlp": "wine"}
     lines = []
     for name in presets:
-        spec, ds = preset(name), demo_dataset(data[name])
+        spec, ds = preset(name), demo_dataset(DEMO_DATA[name])
         state = initial_weights(spec)
         for stage in (1, 2):
             part = ds.subset(np.arange((stage - 1) * samples, stage * samples) % len(ds))
