@@ -14,6 +14,9 @@ contract JobEscrow is IJobEscrow, PullPayments {
     uint256 private constant FINALIST = 1 << 223;
     uint256 private constant HASH_MASK = FINALIST - 1;
     uint256 private constant MAX_SHARDS = 32;
+    // a non-zero placeholder for `leadPair` at creation, so that the first declaration of a
+    // stage rewrites that slot (5k gas) instead of creating a storage slot (22k)
+    bytes32 private constant LEAD_PAIR_UNSET = bytes32(uint256(1));
 
     // packed so declare and reveal touch few slots
     struct Job {
@@ -22,6 +25,8 @@ contract JobEscrow is IJobEscrow, PullPayments {
         uint16 stagesDone;
         uint16 confirmations;
         uint16 declarations; // of the open stage
+        uint16 leadAgreement; // declarations of the open stage agreeing with `leadPair`
+        uint16 leadTag; // top bits of `leadPair`: another tag is another pair, no slot read
         JobStatus status;
         uint8 shardCount;
         uint8 finalists;
@@ -43,6 +48,9 @@ contract JobEscrow is IJobEscrow, PullPayments {
         uint32 threshold;
         bytes32 manifestHash;
         uint256 finalModelCommitment;
+        // keccak(weightsHash, modelCommitment) of the open stage's first declaration: the pair
+        // honest nodes agree on is counted here, in a slot the job already owns
+        bytes32 leadPair;
     }
 
     INodeRegistry public immutable registry;
@@ -54,7 +62,8 @@ contract JobEscrow is IJobEscrow, PullPayments {
     mapping(uint256 => mapping(uint256 => address)) private _shardSubmitters;
     // jobId => node => record of its latest declaration in the job
     mapping(uint256 => mapping(address => uint256)) private _records;
-    // jobId => stage => keccak(weightsHash, modelCommitment) => agreeing declarations
+    // jobId => stage => keccak(weightsHash, modelCommitment) => agreeing declarations, for every
+    // pair of a stage but its first (that one is counted in the job's `leadAgreement`)
     mapping(uint256 => mapping(uint256 => mapping(bytes32 => uint256))) private _agreement;
 
     constructor(uint256 minStake, uint256 slashAmount, uint256 exitCooldown) {
@@ -88,6 +97,7 @@ contract JobEscrow is IJobEscrow, PullPayments {
         job.verifier = p.verifier;
         job.threshold = uint32(p.threshold);
         job.manifestHash = p.manifestHash;
+        job.leadPair = LEAD_PAIR_UNSET;
         _shards[jobId] = p.shardCommitments;
         _totalEscrowed += escrowed;
         emit JobCreated(
@@ -107,18 +117,15 @@ contract JobEscrow is IJobEscrow, PullPayments {
         Job storage job = _jobs[jobId];
         _requireTraining(jobId, job);
         if (stage != uint256(job.stagesDone) + 1) revert StageNotOpen(jobId, stage, uint256(job.stagesDone) + 1);
-        uint256 record = _records[jobId][msg.sender];
-        if (record >> STAGE_SHIFT == stage) revert DeclarationDuplicated(jobId, stage, msg.sender);
-        bytes32 key = keccak256(abi.encode(weightsHash, modelCommitment));
-        uint256 agreeing = _agreement[jobId][stage][key] + 1;
-        if (agreeing > job.confirmations) revert AgreementReached(jobId, stage, weightsHash);
-        // reverts for unregistered or exiting nodes; keeps the stake until the deadline
-        registry.lockStake(msg.sender, job.deadline);
-
-        _agreement[jobId][stage][key] = agreeing;
+        if (_records[jobId][msg.sender] >> STAGE_SHIFT == stage) {
+            revert DeclarationDuplicated(jobId, stage, msg.sender);
+        }
         uint256 before = job.declarations;
+        uint256 agreeing = _agree(jobId, job, stage, weightsHash, modelCommitment, before);
         job.declarations = uint16(before + 1);
         _records[jobId][msg.sender] = (stage << STAGE_SHIFT) | _recordHash(weightsHash, modelCommitment, commitment, rand);
+        // reverts for unregistered or exiting nodes; keeps the stake until the deadline
+        registry.lockStake(msg.sender, job.deadline);
         emit StageDeclared(jobId, stage, msg.sender, weightsHash, modelCommitment, commitment, rand);
         if (agreeing == 1 && before > 0) emit StageConflicted(jobId, stage, msg.sender, weightsHash, modelCommitment);
         if (agreeing == job.confirmations) emit StageAgreed(jobId, stage, weightsHash, modelCommitment);
@@ -135,8 +142,9 @@ contract JobEscrow is IJobEscrow, PullPayments {
         Declaration calldata mine = _revealerOf(jobId, stage, rho, decls);
         bytes32 key = keccak256(abi.encode(mine.weightsHash, mine.modelCommitment));
         uint256 confirmations = job.confirmations;
-        if (_agreement[jobId][stage][key] != confirmations) {
-            revert AgreementMissing(jobId, stage, _agreement[jobId][stage][key]);
+        {
+            uint256 agreeing = _agreementOf(jobId, job, stage, key);
+            if (agreeing != confirmations) revert AgreementMissing(jobId, stage, agreeing);
         }
 
         uint256 matched = _countMatching(jobId, stage, key, rho, decls);
@@ -286,7 +294,9 @@ contract JobEscrow is IJobEscrow, PullPayments {
         view
         returns (uint256)
     {
-        return _agreement[jobId][stage][keccak256(abi.encode(weightsHash, modelCommitment))];
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Training || stage != uint256(job.stagesDone) + 1) return 0;
+        return _agreementOf(jobId, job, stage, keccak256(abi.encode(weightsHash, modelCommitment)));
     }
 
     /// @inheritdoc IJobEscrow
@@ -321,6 +331,43 @@ contract JobEscrow is IJobEscrow, PullPayments {
 
     function _requireStatus(uint256 jobId, Job storage job, JobStatus status) private view {
         if (job.status != status) revert JobStatusInvalid(jobId, job.status);
+    }
+
+    /// @dev Counts one more declaration of (weightsHash, modelCommitment) in the open `stage`,
+    /// refusing the (C+1)-th. The stage's first pair is counted in the job's own slots; only a
+    /// pair that differs from it takes a storage slot of its own, so a node's first declaration
+    /// in a job (which creates the node's record) creates one slot, not two.
+    function _agree(
+        uint256 jobId,
+        Job storage job,
+        uint256 stage,
+        bytes32 weightsHash,
+        uint256 modelCommitment,
+        uint256 before
+    ) private returns (uint256 agreeing) {
+        bytes32 key = keccak256(abi.encode(weightsHash, modelCommitment));
+        bool lead = before == 0 || _isLead(job, key);
+        if (before == 0) agreeing = 1;
+        else agreeing = (lead ? job.leadAgreement : _agreement[jobId][stage][key]) + 1;
+        if (agreeing > job.confirmations) revert AgreementReached(jobId, stage, weightsHash);
+        if (before == 0) (job.leadPair, job.leadTag) = (key, uint16(uint256(key) >> 240));
+        if (lead) job.leadAgreement = uint16(agreeing);
+        else _agreement[jobId][stage][key] = agreeing;
+    }
+
+    /// @dev Declarations of the open `stage` agreeing on the pair `key`.
+    function _agreementOf(uint256 jobId, Job storage job, uint256 stage, bytes32 key)
+        private
+        view
+        returns (uint256)
+    {
+        if (job.declarations > 0 && _isLead(job, key)) return job.leadAgreement;
+        return _agreement[jobId][stage][key];
+    }
+
+    /// @dev Whether `key` is the open stage's first pair (once the stage has a declaration).
+    function _isLead(Job storage job, bytes32 key) private view returns (bool) {
+        return job.leadTag == uint16(uint256(key) >> 240) && job.leadPair == key;
     }
 
     /// @dev Finds the caller's declaration; its commitment must open with `rho`.
@@ -372,6 +419,7 @@ contract JobEscrow is IJobEscrow, PullPayments {
         Job storage job = _jobs[jobId];
         job.stagesDone = uint16(stage);
         job.declarations = 0;
+        job.leadAgreement = 0;
         job.remaining -= uint96(job.reward * matched);
         if (stage == job.stages) {
             job.status = JobStatus.AwaitingTestSet;

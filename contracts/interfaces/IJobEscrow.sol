@@ -214,7 +214,8 @@ interface IJobEscrow is IPullPayments {
         external
         view
         returns (uint256 stage, bytes32 recordHash, bool finalist);
-    /// @notice Declarations of `stage` agreeing on (weightsHash, modelCommitment).
+    /// @notice Declarations of the open `stage` agreeing on (weightsHash, modelCommitment); 0
+    /// for a stage that is not open (final, not reached yet, or the job is no longer training).
     function agreementOf(uint256 jobId, uint256 stage, bytes32 weightsHash, uint256 modelCommitment)
         external
         view

@@ -26,6 +26,45 @@ def test_declare_different_weights_emits_stage_conflicted(escrow, job, nodes):
     assert tx.events["StageConflicted"]["node"] == nodes[1]
 
 
+def test_declare_conflicted_once_per_new_pair(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[0])
+    other = b"\x01" * 32
+    assert "StageConflicted" in st.declare(nodes[1], weights=other).events
+    assert "StageConflicted" not in st.declare(nodes[2], weights=other).events
+    assert "StageConflicted" in st.declare(nodes[3], model=MODEL + 1).events
+    assert escrow.agreementOf(job, 1, st.weights, MODEL) == 1
+    assert escrow.agreementOf(job, 1, other, MODEL) == 2
+    assert escrow.agreementOf(job, 1, st.weights, MODEL + 1) == 1
+
+
+def test_declare_pair_after_the_first_agrees_and_is_capped(escrow, job, nodes):
+    # the stage's first pair is a wrong one: the pair declared after it still counts to C
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[3], weights=b"\x09" * 32)
+    st.declare(nodes[0])
+    st.declare(nodes[1])
+    tx = st.declare(nodes[2])
+    assert tx.events["StageAgreed"]["weightsHash"] == "0x" + st.weights.hex()
+    assert escrow.agreementOf(job, 1, st.weights, MODEL) == 3
+    with reverts("AgreementReached"):
+        st.declare(nodes[4])
+    # the first pair is still counted apart, and capped at C too
+    assert escrow.agreementOf(job, 1, b"\x09" * 32, MODEL) == 1
+
+
+def test_declare_next_stage_counts_from_zero(escrow, job, nodes):
+    first = Stage(escrow, job, 1)
+    for node in nodes[:3]:
+        first.declare(node)
+    first.reveal(nodes[0])
+    assert escrow.agreementOf(job, 1, first.weights, MODEL) == 0  # final: not open any more
+    second = Stage(escrow, job, 2, weights=first.weights)  # even the same pair counts anew
+    second.declare(nodes[1])
+    assert escrow.agreementOf(job, 2, first.weights, MODEL) == 1
+    assert escrow.getJob(job).dict()["declarations"] == 1
+
+
 def test_declare_after_cth_agreement_reverts(escrow, job, nodes):
     st = Stage(escrow, job, 1)
     for node in nodes[:3]:

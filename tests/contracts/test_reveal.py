@@ -49,6 +49,30 @@ def test_reveal_slashes_wrong_weights_and_copied_commitment(escrow, registry, jo
     assert len(tx.events["StakeSlashed"]) == 2
 
 
+def test_reveal_agreement_on_a_pair_after_the_first_finalises(escrow, registry, job, nodes):
+    # a wrong declaration came first; the C honest ones agree on the pair declared after it
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[3], weights=keccak(b"first but wrong"))
+    for node in nodes[:3]:
+        st.declare(node)
+    tx = st.reveal(nodes[2])
+    assert tx.events["StageFinalised"]["confirmed"] == 3
+    assert tx.events["StageFinalised"]["weightsHash"] == "0x" + st.weights.hex()
+    assert [e["node"] for e in tx.events["DeclarationSlashed"]] == [nodes[3]]
+    assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
+
+
+def test_reveal_first_pair_short_of_agreement_reverts(escrow, job, nodes):
+    # the stage's first pair has 1 declaration, the other pair C: only the latter reveals
+    st = Stage(escrow, job, 1)
+    lone = keccak(b"lone")
+    st.declare(nodes[3], weights=lone, rho=lone)
+    for node in nodes[:3]:
+        st.declare(node)
+    with reverts("AgreementMissing"):
+        st.reveal(nodes[3], rho=lone)
+
+
 def test_reveal_copier_with_agreed_weights_is_slashed(escrow, registry, job, nodes):
     st = Stage(escrow, job, 1)
     st.declare(nodes[0])
