@@ -2,10 +2,11 @@
 the accuracy of models trained through stages versus plain float torch training.
 
 The overhead of rho is measured stage by stage: each stage runs with and without the secret back
-to back (which goes first alternates), the whole stage sequence ``REPEATS`` times. A shared
-machine only ever adds time, so the figure takes each stage's fastest run on either side and
-compares their sums; the per-repeat ratios give the spread. Every preset in ``PRESETS`` with a
-demo dataset is measured.
+to back (which goes first alternates), the whole stage sequence at least ``REPEATS`` times and
+until there are ``MIN_PAIRS`` pairs. The figure is each stage's median ratio (with / without)
+weighted by the stage's time: pairs share the machine's load of the moment, and the median
+ignores the runs that other work on a shared machine interrupted. Every preset in ``PRESETS``
+with a demo dataset is measured.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from zkpot.stage import DEMO_DATA, evaluate, float_model, initial_weights, train
 from zkpot.staging import plan_stages
 
 TARGET_FLOPS = 3_000_000          # work per stage for the demo (about 250 digits-MLP samples)
-REPEATS, QUICK_REPEATS = 9, 3
+REPEATS, MIN_PAIRS = 9, 60       # --quick: 3 and 20
 SUFFIX = {"digits-mlp": "", "digits-cnn": "_cnn", "wine-mlp": "_wine"}   # figure name per preset
 
 
@@ -42,10 +43,11 @@ def _stage_times(spec, parts, repeats: int) -> tuple[dict[str, dict[bool, np.nda
     return {"wall": wall, "cpu": cpu}, state
 
 
-def _overhead(times: dict[bool, np.ndarray]) -> tuple[float, list[float]]:
-    """Sum of each stage's fastest time with rho over the same without; per-repeat ratios."""
-    best = times[True].min(axis=0).sum() / times[False].min(axis=0).sum()
-    return float(best), sorted(float(v) for v in times[True].sum(axis=1) / times[False].sum(axis=1))
+def _overhead(times: dict[bool, np.ndarray]) -> tuple[float, np.ndarray]:
+    """Time with rho / without: each stage's median paired ratio, weighted by its median time."""
+    pairs = times[True] / times[False]
+    weight = np.median(times[False], axis=0)
+    return float((np.median(pairs, axis=0) * weight).sum() / weight.sum()), pairs.ravel()
 
 
 def _plain_float(spec, train, order):
@@ -85,7 +87,7 @@ def run(ctx) -> dict:
 
 
 def _run(ctx, results: dict) -> dict:
-    repeats = QUICK_REPEATS if ctx.quick else REPEATS
+    repeats, min_pairs = (3, 20) if ctx.quick else (REPEATS, MIN_PAIRS)
     spreads = []
     for name in PRESETS:
         if name not in DEMO_DATA:
@@ -95,20 +97,21 @@ def _run(ctx, results: dict) -> dict:
         spec = preset(name)
         train, test = split(demo_dataset(DEMO_DATA[name]), 0.2, seed=1)
         chunks = plan_stages(spec, len(train), TARGET_FLOPS, train.input_shape, train.num_classes)
-        times, state = _stage_times(spec, [train.subset(idx) for idx in chunks], repeats)
-        ratio, per_repeat = _overhead(times["wall"])
+        times, state = _stage_times(spec, [train.subset(idx) for idx in chunks],
+                                    max(repeats, -(-min_pairs // len(chunks))))
+        ratio, pairs = _overhead(times["wall"])
         cpu_ratio, _ = _overhead(times["cpu"])
-        staged_s = float(times["wall"][True].min(axis=0).sum())
+        staged_s = float(np.median(times["wall"][True], axis=0).sum())
         order = np.concatenate(chunks)
         runs = [_plain_float(spec, train, order) for _ in range(repeats)]
-        model, float_s = runs[0][0], min(seconds for _, seconds in runs)
+        model, float_s = runs[0][0], float(np.median([seconds for _, seconds in runs]))
         results[f"pot_overhead_ratio{suffix}"] = round(ratio, 4)
         results[f"pot_accuracy_staged{suffix}"] = evaluate(spec, state, test.features, test.labels)
         results[f"pot_accuracy_plain_float{suffix}"] = _accuracy(model, test)
         results[f"pot_fixed_vs_float_ratio{suffix}"] = round(staged_s / float_s, 2)
-        spreads.append(f"{name} {ratio:.3f} (repeats median {np.median(per_repeat):.3f}, "
-                       f"{per_repeat[0]:.3f}..{per_repeat[-1]:.3f}; CPU time {cpu_ratio:.3f}; "
-                       f"{len(chunks)} stages, {len(order)} samples)")
+        q1, q2, q3 = np.percentile(pairs, [25, 50, 75])
+        spreads.append(f"{name} {ratio:.3f} ({len(pairs)} pairs: median {q2:.3f}, quartiles {q1:.3f}..{q3:.3f}; "
+                       f"thread CPU time {cpu_ratio:.3f}; {len(chunks)} stages, {len(order)} samples)")
         if not suffix:
             results["stage_s_cpu"] = round(staged_s / len(chunks), 4)
             results["pot_stages"] = len(chunks)
@@ -116,8 +119,8 @@ def _run(ctx, results: dict) -> dict:
             results["pot_staged_training_s"] = round(staged_s, 3)
     ctx.notes["stage_s_gpu"] = "no GPU on this machine; run `python -m zkpot.stage --selfcheck --device cuda` on one"
     ctx.notes["pot"] = (f"80/20 splits seed 1, {TARGET_FLOPS} FLOPs per stage, 1 torch thread. overhead = "
-                        f"stage with rho / the same stage without it, run back to back, {repeats} repeats, "
-                        "sum over stages of each stage's fastest wall time: " + "; ".join(spreads)
-                        + ". fixed_vs_float = those fixed-point stages vs the fastest plain float torch "
-                        "training of the same model, order and S_0")
+                        "wall time of a stage with rho / the same stage without it, run back to back; each "
+                        "stage's median ratio weighted by its time: " + "; ".join(spreads)
+                        + ". fixed_vs_float = median time of those fixed-point stages (with rho) vs plain "
+                        "float torch training of the same model, order and S_0")
     return results
