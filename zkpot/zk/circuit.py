@@ -34,8 +34,9 @@ from zkpot.zk import _ezkl
 from zkpot.zk.statement import architecture_hash, export_statement, onehot
 
 # bump when the statement, visibilities or anything else that changes the keys changes
-# (2: circuit.json records the SRS the keys were set up with; older caches are set up again)
-SETTINGS_VERSION = 2
+# (2: circuit.json records the SRS the keys were set up with; older caches are set up again;
+#  3: the statement takes the largest logit as a ReLU chain instead of a shuffle-proven max)
+SETTINGS_VERSION = 3
 MANIFEST = "circuit.json"
 
 

@@ -3,6 +3,13 @@
 ``AccuracyStatement(model)(x, onehot)`` is the number of samples whose true-class logit is the
 largest ("margin" formulation): an exact integer at output scale 0 in ezkl, unlike an
 ArgMax/Equal graph whose output scale misleads.
+
+The largest logit is taken as a chain of ReLUs, ``m ← m + relu(z_j − m)``, not with
+``max``: ezkl proves a ReduceMax with one shuffle argument per sample (a commitment and its
+openings each, 64 of them in a shard of 64), while the chain costs a few range-checked rows.
+On the digits MLP at N=64 this cuts rows from 60,944 to 58,576, the proof from 7,648 to 6,560
+bytes and on-chain verification by ~144k gas (docs/zk.md). The count is the same: a sample is
+correct when its true-class logit is at least every logit (ties count as correct).
 """
 
 from __future__ import annotations
@@ -31,7 +38,10 @@ class AccuracyStatement(nn.Module):
     def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         logits = self.model(x)
         true_logit = (logits * onehot).sum(dim=1)
-        correct = true_logit >= logits.max(dim=1).values
+        largest = logits[:, 0]
+        for j in range(1, logits.shape[1]):
+            largest = largest + torch.relu(logits[:, j] - largest)
+        correct = true_logit >= largest
         return correct.float().sum().reshape(1)
 
 
