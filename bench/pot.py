@@ -21,7 +21,7 @@ from zkpot.spec import PRESETS, Adam, preset
 from zkpot.stage import DEMO_DATA, evaluate, float_model, initial_weights, train_stage
 from zkpot.staging import plan_stages
 
-TARGET_FLOPS = 3_000_000          # work per stage for the demo (about 250 digits-MLP samples)
+TARGET_FLOPS = 1_500_000          # work per stage for the demo (about 208 digits-MLP samples)
 REPEATS, MIN_PAIRS = 9, 60       # --quick: 3 and 20
 SUFFIX = {"digits-mlp": "", "digits-cnn": "_cnn", "wine-mlp": "_wine"}   # figure name per preset
 

@@ -234,9 +234,9 @@ def build_model(spec: ModelSpec):
 PRESETS: dict[str, dict[str, Any]] = {
     # for demo_dataset("digits"): 64 features in [0, 1], 10 classes
     "digits-mlp": {
-        "layers": [{"type": "Linear", "in_features": 64, "out_features": 32}, {"type": "ReLU"},
+        "layers": [{"type": "Linear", "in_features": 64, "out_features": 16}, {"type": "ReLU"},
                    {"type": "Dropout", "p": 0.1},
-                   {"type": "Linear", "in_features": 32, "out_features": 10}],
+                   {"type": "Linear", "in_features": 16, "out_features": 10}],
         "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
         "batch_size": 16, "epochs": 4, "seed": 7,
     },

@@ -9,7 +9,7 @@ from zkpot.staging import StagingError, adjust_target, epoch_order, plan_stages,
 
 def test_dense_tau_is_six_times_weights_times_samples():
     spec = preset("digits-mlp")
-    weights = 64 * 32 + 32 * 10
+    weights = 64 * 16 + 16 * 10
     assert training_flops(spec, 100, (64,), 10) == 6 * weights * 100
 
 

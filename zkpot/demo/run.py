@@ -24,10 +24,10 @@ from zkpot.demo.follow import DemoTimeout
 from zkpot.demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUse
 
 # the demo job: the digits MLP preset, C=2, several stages (see docs/demo.md for the sizes)
-# (the circuit costs the same from N=16 to N=64, 2^17 rows; each shard is one proof per node)
+# (a shard of 64 fills a 2^16-row circuit; each shard is one proof by its designated node)
 DEMO_SHARD_SIZE = 64
 DEMO_SAMPLES = 400          # digits subset uploaded: 320 train, 80 test (one shard of 64 proven)
-DEMO_STAGE_FLOPS = 3_000_000   # ≈ 208 samples per stage: 7 stages over the preset's 4 epochs
+DEMO_STAGE_FLOPS = 1_500_000   # ≈ 208 samples per stage: 7 stages over the preset's 4 epochs
 
 
 def demo_request(samples: int = DEMO_SAMPLES, stage_flops: int = DEMO_STAGE_FLOPS,
