@@ -4,7 +4,8 @@ Six participants (four honest, one flipping labels, one sending random weights) 
 Dirichlet(0.5) non-IID split of digits, three rounds, a test set of 2 shards of N=16. Reports
 the held-out accuracy of zkpot's global model (only proven updates, FedAvg weighted by proven
 count) beside plain FedAvg over every participant (weighted by sample count, poisoned by the
-attackers), and what the rounds cost.
+attackers), and what the rounds cost: gas of an update's commitment and of its submission
+(the reveal, which verifies the proofs).
 """
 
 from __future__ import annotations
@@ -34,5 +35,6 @@ def run(ctx) -> dict:
         "fl_rounds": config.rounds,
         "fl_attacker_updates_accepted": sum(o.accepted for o in attackers),
         "fl_submit_update_gas_mean": (sum(o.gas_used for o in accepted) // len(accepted)) if accepted else None,
+        "fl_commit_update_gas_mean": (sum(o.commit_gas_used for o in accepted) // len(accepted)) if accepted else None,
         "fl_federation_s": round(report.seconds, 1),
     }

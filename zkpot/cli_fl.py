@@ -143,7 +143,9 @@ def create(
 
 @app.command("status")
 def status(task_id: int) -> None:
-    """The task's state, its round and the accepted updates of that round (from events)."""
+    """The task's state, its round, the accepted updates and the unrevealed commitments (events)."""
+    from zkpot.federated.chain import TaskStatus
+
     task_client = _task_client(get_settings(), employer=None)
     task = _existing_task(task_client, task_id)
     console.print(f"task {task_id}: {task.status.name}, round {task.round}/{task.rounds}, θ {task.threshold}/"
@@ -152,6 +154,10 @@ def status(task_id: int) -> None:
     for u in task_client.accepted_updates(task_id, min(task.round, task.rounds - 1)):
         table.add_row(u.participant, hex(u.model_commitment)[:14] + "…", str(u.correct_count), str(u.reward), u.cid)
     console.print(table)
+    if task.status == TaskStatus.ACTIVE:
+        waiting = task_client.unrevealed_commitments(task_id, task.round)
+        # closing the round now would cut these participants' reveals off
+        console.print(f"commitments awaiting their reveal in round {task.round}: {len(waiting)}")
 
 
 @app.command("close")
@@ -188,7 +194,7 @@ def participate(
     task_id: int,
     data: Annotated[Path, typer.Option(help="private training data (CSV or NPZ); never uploaded")],
 ) -> None:
-    """Train the open round's global model on private data, prove, encrypt, store, submit."""
+    """Train the open round's global model on private data, prove, encrypt, store, commit, submit."""
     from zkpot.datasets import DatasetError, load_csv, load_npz
     from zkpot.federated.participant import participant_for_task
     from zkpot.storage import open_store
@@ -206,7 +212,11 @@ def participate(
     if outcome is None:
         console.print("nothing to do: already submitted in the open round, or the task is closed")
     elif outcome.accepted:
-        console.print(f"accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, update {outcome.cid}")
+        console.print(f"accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, update {outcome.cid} "
+                      f"(gas: commit {outcome.commit_gas_used}, submit {outcome.gas_used})")
+    elif outcome.refusal and outcome.proven_correct >= outcome.threshold:
+        console.print(f"not accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, "
+                      f"refused: {outcome.refusal}")
     else:
         console.print(f"not accepted: proven {outcome.proven_correct} < θ {outcome.threshold} {outcome.refusal or ''}")
 

@@ -14,6 +14,14 @@ contract FederatedTask is IFederatedTask, PullPayments {
         string cid;
     }
 
+    struct UpdateCommit {
+        bytes32 commitment;
+        uint64 blockNumber; // zero: none
+    }
+
+    /// @inheritdoc IFederatedTask
+    uint64 public constant REVEAL_WINDOW = 10 minutes;
+
     uint256 private _taskCount;
     mapping(uint256 => Task) private _tasks;
     mapping(uint256 => bytes32[]) private _testSets;
@@ -22,13 +30,15 @@ contract FederatedTask is IFederatedTask, PullPayments {
     mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
     mapping(uint256 => mapping(uint256 => bool)) private _commitmentUsed;
+    mapping(uint256 => mapping(uint32 => mapping(address => UpdateCommit))) private _commits;
 
     /// @inheritdoc IFederatedTask
     function createTask(TaskParams calldata p) external payable returns (uint256 taskId) {
         if (p.testSetCommitments.length == 0) revert ShardsMissing();
         if (p.threshold == 0 || p.threshold > p.sampleCount) revert ThresholdInvalid(p.threshold, p.sampleCount);
         if (p.rounds == 0 || p.maxUpdatesPerRound == 0) revert RoundsInvalid(p.rounds, p.maxUpdatesPerRound);
-        if (p.deadline <= block.timestamp) revert DeadlineInvalid(p.deadline);
+        // a task must leave time for at least one commitment and its reveal
+        if (p.deadline <= block.timestamp + REVEAL_WINDOW) revert DeadlineInvalid(p.deadline);
         if (p.encryptionKey == bytes32(0)) revert EncryptionKeyMissing();
         uint256 escrow = uint256(p.rounds) * p.maxUpdatesPerRound * p.rewardPerUpdate;
         if (msg.value != escrow) revert EscrowMismatch(escrow, msg.value);
@@ -57,6 +67,21 @@ contract FederatedTask is IFederatedTask, PullPayments {
     }
 
     /// @inheritdoc IFederatedTask
+    function commitUpdate(uint256 taskId, uint32 round, bytes32 commitment) external {
+        Task storage task = _openTask(taskId);
+        // a late commitment must still have time to be revealed before the deadline
+        uint64 lastCommitTime = task.deadline - REVEAL_WINDOW;
+        if (block.timestamp > lastCommitTime) revert CommitTooLate(taskId, lastCommitTime);
+        if (round != task.round) revert RoundNotOpen(round, task.round);
+        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
+        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
+        // kept under the sender (and the hash binds it): nobody can take, replace or block
+        // another participant's commitment, and a copied one opens only for its author
+        _commits[taskId][round][msg.sender] = UpdateCommit(commitment, uint64(block.number));
+        emit UpdateCommitted(taskId, round, msg.sender, commitment);
+    }
+
+    /// @inheritdoc IFederatedTask
     function submitUpdate(
         uint256 taskId,
         uint32 round,
@@ -69,7 +94,8 @@ contract FederatedTask is IFederatedTask, PullPayments {
         if (round != task.round) revert RoundNotOpen(round, task.round);
         if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
         if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
-        (uint256 modelCommitment, uint256 correct) = _verifyShards(taskId, task.verifier, proofs, instances);
+        (uint256 modelCommitment, uint256 correct) =
+            _reveal(taskId, round, task.verifier, proofs, instances, encryptedUpdateCid);
         if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
         // a proof says nothing about who made it: a commitment is paid once per task, so replaying
         // another participant's proof (this round or an earlier one) earns nothing, and neither
@@ -83,6 +109,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
         uint256 reward = (task.rewardPerUpdate * counted) / task.sampleCount;
         _commitmentUsed[taskId][modelCommitment] = true;
         _submitted[taskId][round][msg.sender] = true;
+        delete _commits[taskId][round][msg.sender];
         _updateCounts[taskId][round] += 1;
         task.escrow -= reward;
         _credit(msg.sender, reward);
@@ -151,6 +178,29 @@ contract FederatedTask is IFederatedTask, PullPayments {
     }
 
     /// @inheritdoc IFederatedTask
+    function updateCommitment(
+        uint256 taskId,
+        uint32 round,
+        address participant,
+        uint256 modelCommitment,
+        string calldata encryptedUpdateCid
+    ) public pure returns (bytes32) {
+        return keccak256(
+            abi.encodePacked(taskId, round, participant, modelCommitment, keccak256(bytes(encryptedUpdateCid)))
+        );
+    }
+
+    /// @inheritdoc IFederatedTask
+    function committedUpdate(uint256 taskId, uint32 round, address participant)
+        external
+        view
+        returns (bytes32 commitment, uint64 blockNumber)
+    {
+        UpdateCommit storage c = _commits[taskId][round][participant];
+        return (c.commitment, c.blockNumber);
+    }
+
+    /// @inheritdoc IFederatedTask
     function isModelCommitmentUsed(uint256 taskId, uint256 modelCommitment) external view returns (bool) {
         return _commitmentUsed[taskId][modelCommitment];
     }
@@ -163,6 +213,26 @@ contract FederatedTask is IFederatedTask, PullPayments {
     function _openTask(uint256 taskId) private view returns (Task storage task) {
         task = _tasks[taskId];
         if (task.status != TaskStatus.Active) revert TaskNotActive(taskId);
+    }
+
+    /// @dev Open the sender's commitment of the round with the verified update. The commitment
+    /// must be from an earlier block: a copier who learns the update from a pending reveal
+    /// cannot commit to it and reveal ahead of it in the same block.
+    function _reveal(
+        uint256 taskId,
+        uint32 round,
+        IAccuracyVerifier verifier,
+        bytes[] calldata proofs,
+        uint256[][] calldata instances,
+        string calldata encryptedUpdateCid
+    ) private returns (uint256 modelCommitment, uint256 correct) {
+        UpdateCommit storage commit = _commits[taskId][round][msg.sender];
+        uint64 commitBlock = commit.blockNumber;
+        if (commitBlock == 0) revert UpdateNotCommitted(msg.sender, round);
+        if (block.number <= commitBlock) revert RevealTooEarly(commitBlock);
+        (modelCommitment, correct) = _verifyShards(taskId, verifier, proofs, instances);
+        bytes32 revealed = updateCommitment(taskId, round, msg.sender, modelCommitment, encryptedUpdateCid);
+        if (revealed != commit.commitment) revert UpdateCommitmentMismatch(commit.commitment, revealed);
     }
 
     /// @dev Verify one proof per shard; all must prove the same model on their shard's test set.

@@ -10,7 +10,12 @@ import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 /// the task's committed test samples correctly, with the update encrypted to the employer's
 /// X25519 key and stored by CID. Only proven updates are accepted and paid; the employer
 /// aggregates them off-chain and closes the round with the new global model's commitment.
-/// @dev Reward of an accepted update = rewardPerUpdate * correctCount / sampleCount (pro rata
+/// @dev A proof does not depend on its sender, so an update is submitted in two steps bound to
+/// the sender: `commitUpdate` stores keccak256(abi.encodePacked(taskId, round, participant,
+/// modelCommitment, keccak256(bytes(encryptedUpdateCid)))) under the sender, and
+/// `submitUpdate` (the reveal) is accepted only in a later block than that commitment and only
+/// if it opens it. A copier who reads the proofs of a pending reveal has no commitment of its
+/// own to open, and cannot mine one ahead of the reveal. Reward of an accepted update = rewardPerUpdate * correctCount / sampleCount (pro rata
 /// to proven accuracy). Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what is not
 /// earned returns to the employer when the last round closes or after the deadline.
 interface IFederatedTask {
@@ -71,6 +76,9 @@ interface IFederatedTask {
         uint256 reward,
         string encryptedUpdateCid
     );
+    event UpdateCommitted(
+        uint256 indexed taskId, uint32 indexed round, address indexed participant, bytes32 commitment
+    );
     event RoundClosed(
         uint256 indexed taskId, uint32 indexed round, uint256 modelCommitment, string modelCid, uint32 updates
     );
@@ -95,14 +103,28 @@ interface IFederatedTask {
     error ModelCommitmentMismatch(uint256 shard, uint256 modelCommitment);
     error ModelCommitmentReused(uint256 modelCommitment);
     error AccuracyBelowThreshold(uint256 correctCount, uint256 threshold);
+    error CommitTooLate(uint256 taskId, uint64 lastCommitTime);
+    error UpdateNotCommitted(address participant, uint32 round);
+    error RevealTooEarly(uint64 commitBlock);
+    error UpdateCommitmentMismatch(bytes32 committed, bytes32 revealed);
 
     /// @notice Create a task; msg.value must equal rounds * maxUpdatesPerRound * rewardPerUpdate.
+    /// The deadline must leave more than the reveal window (`REVEAL_WINDOW`) from now.
     function createTask(TaskParams calldata params) external payable returns (uint256 taskId);
 
-    /// @notice Submit an update for the open round: one proof per test-set shard, all for the
-    /// same model commitment; accepted only if every proof verifies on its shard's commitment,
-    /// the summed count reaches θ, the commitment is new in this task and is not the
-    /// round's global model, and the sender has not submitted in this round. Credits the reward.
+    /// @notice Commit to the update the sender will submit in the open round: `commitment` =
+    /// `updateCommitment(taskId, round, msg.sender, modelCommitment, encryptedUpdateCid)`.
+    /// Accepted until `REVEAL_WINDOW` before the deadline, so every commitment has that long to
+    /// be revealed. A new commitment replaces the sender's previous one of the round (and must
+    /// again wait a block). Reserves no slot: the round's cap applies when updates are revealed.
+    function commitUpdate(uint256 taskId, uint32 round, bytes32 commitment) external;
+
+    /// @notice Submit (reveal) an update for the open round: one proof per test-set shard, all
+    /// for the same model commitment; accepted only if the sender committed to exactly this
+    /// model commitment and CID in this round in an earlier block, every proof verifies on its
+    /// shard's commitment, the summed count reaches θ, the commitment is new in this task and is
+    /// not the round's global model, and the sender has not submitted in this round. Credits
+    /// the reward. Commitments not revealed when the round closes lapse.
     function submitUpdate(
         uint256 taskId,
         uint32 round,
@@ -124,7 +146,24 @@ interface IFederatedTask {
     function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid);
     function updateCount(uint256 taskId, uint32 round) external view returns (uint32);
     function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool);
+    /// @notice The sender-bound commitment `commitUpdate` expects for an update.
+    function updateCommitment(
+        uint256 taskId,
+        uint32 round,
+        address participant,
+        uint256 modelCommitment,
+        string calldata encryptedUpdateCid
+    ) external pure returns (bytes32);
+    /// @notice The participant's unrevealed commitment in `round` and the block it was mined in
+    /// (zero when there is none, or once it is revealed).
+    function committedUpdate(uint256 taskId, uint32 round, address participant)
+        external
+        view
+        returns (bytes32 commitment, uint64 blockNumber);
     /// @notice Whether an accepted update of this task already carried `modelCommitment`.
     function isModelCommitmentUsed(uint256 taskId, uint256 modelCommitment) external view returns (bool);
     function taskCount() external view returns (uint256);
+    /// @notice Commitments close this long before the deadline: the time a commitment has, at
+    /// least, to be revealed.
+    function REVEAL_WINDOW() external view returns (uint64);
 }

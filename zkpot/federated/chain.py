@@ -5,17 +5,20 @@ No torch here: the participant and employer logic hand it bytes and integers.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Sequence
 
 from web3 import Web3
 
-from zkpot.chain.client import ChainClient, Receipt
+from zkpot.chain.client import GAS_MARGIN, ChainClient, Receipt
+from zkpot.chain.errors import ContractError
 from zkpot.chain.events import ChainEvent, fetch_events
 from zkpot.chain.deployment import Deployment
 
 CONTRACT = "FederatedTask"
+REVEAL_PATIENCE_S = 120.0  # how long a reveal waits for the block after its commitment's
 
 
 class TaskStatus(IntEnum):
@@ -91,6 +94,22 @@ class AcceptedUpdate:
                    tx_hash=ev.tx_hash)
 
 
+@dataclass(frozen=True)
+class CommittedUpdate:
+    """An ``UpdateCommitted`` event: a participant bound itself to an update it will reveal."""
+
+    task_id: int
+    round: int
+    participant: str
+    commitment: bytes
+    block_number: int
+
+    @classmethod
+    def from_event(cls, ev: ChainEvent) -> "CommittedUpdate":
+        return cls(task_id=ev["taskId"], round=ev["round"], participant=ev["participant"],
+                   commitment=bytes(ev["commitment"]), block_number=ev.block_number)
+
+
 class FederatedTaskClient:
     """One method per external function of FederatedTask; views as dataclasses."""
 
@@ -116,10 +135,37 @@ class FederatedTaskClient:
         receipt = self.client.transact(self._fn.createTask(params.as_tuple()), value=params.escrow)
         return receipt.event("TaskCreated")["taskId"]
 
+    def commit_update(self, task_id: int, round_: int, commitment: bytes) -> Receipt:
+        """Bind this identity to the update it will submit (``zkpot.federated.commitment``)."""
+        return self.client.transact(self._fn.commitUpdate(task_id, round_, bytes(commitment)))
+
     def submit_update(self, task_id: int, round_: int, proofs: Sequence[bytes],
-                      instances: Sequence[Sequence[int]], cid: str) -> Receipt:
-        return self.client.transact(self._fn.submitUpdate(
-            task_id, round_, [bytes(p) for p in proofs], [list(map(int, i)) for i in instances], cid))
+                      instances: Sequence[Sequence[int]], cid: str,
+                      patience_s: float = REVEAL_PATIENCE_S) -> Receipt:
+        """Reveal the committed update: its proofs and CID, in a block after the commitment's.
+
+        Estimated in the latest block, right after the commitment is mined, the reveal would
+        see the commitment's own block and be refused: its gas is estimated for the pending
+        block. A node whose pending block is its latest refuses with ``RevealTooEarly`` until
+        the next block: retried for ``patience_s`` at most.
+        """
+        fn = self._fn.submitUpdate(task_id, round_, [bytes(p) for p in proofs],
+                                   [list(map(int, i)) for i in instances], cid)
+        give_up = time.monotonic() + patience_s
+        while True:
+            try:
+                return self.client.transact(fn, gas=self._pending_gas(fn))
+            except ContractError as exc:
+                if exc.name != "RevealTooEarly" or time.monotonic() > give_up:
+                    raise
+                time.sleep(0.5)
+
+    def _pending_gas(self, fn) -> int:
+        """Gas for ``fn`` as the pending block would run it (reverts decoded by name)."""
+        tx = {"from": self.client.address}
+        estimate = self.client.rpc(lambda: ChainClient._with_revert_decoding(
+            lambda: fn.estimate_gas(tx, block_identifier="pending")))
+        return int(estimate * GAS_MARGIN) + 10_000
 
     def close_round(self, task_id: int, round_: int, model_commitment: int, model_cid: str) -> Receipt:
         return self.client.transact(self._fn.closeRound(task_id, round_, model_commitment, model_cid))
@@ -154,6 +200,22 @@ class FederatedTaskClient:
     def has_submitted(self, task_id: int, round_: int, participant: str) -> bool:
         return self.client.call(self._fn.hasSubmitted(task_id, round_, Web3.to_checksum_address(participant)))
 
+    def committed_update(self, task_id: int, round_: int, participant: str) -> tuple[bytes, int]:
+        """The participant's unrevealed commitment of the round and its block (zeros: none)."""
+        commitment, block = self.client.call(
+            self._fn.committedUpdate(task_id, round_, Web3.to_checksum_address(participant)))
+        return bytes(commitment), int(block)
+
+    def update_commitment(self, task_id: int, round_: int, participant: str, model_commitment: int,
+                          cid: str) -> bytes:
+        """The contract's own hash of an update's commitment (for checks; compute it locally)."""
+        return bytes(self.client.call(self._fn.updateCommitment(
+            task_id, round_, Web3.to_checksum_address(participant), model_commitment, cid)))
+
+    def reveal_window(self) -> int:
+        """Seconds before the deadline when commitments close (each has at least this to reveal)."""
+        return self.client.call(self._fn.REVEAL_WINDOW())
+
     def submitted_proofs(self, tx_hash: str) -> tuple[list[bytes], list[list[int]]]:
         """The proofs and instances a ``submitUpdate`` transaction carried (public calldata)."""
         tx = self.client.rpc(lambda: self.client.w3.eth.get_transaction(tx_hash))
@@ -165,7 +227,18 @@ class FederatedTaskClient:
 
     def accepted_updates(self, task_id: int, round_: int, from_block: int = 0) -> list[AcceptedUpdate]:
         """The round's accepted updates, from the chain's events, in chain order."""
+        events = self._round_events("UpdateAccepted", task_id, round_, from_block)
+        return [AcceptedUpdate.from_event(ev) for ev in events]
+
+    def unrevealed_commitments(self, task_id: int, round_: int, from_block: int = 0) -> list[CommittedUpdate]:
+        """The round's latest commitment per participant that has not submitted (yet): the
+        reveals an employer who closes the round now would cut off."""
+        latest = {}
+        for ev in self._round_events("UpdateCommitted", task_id, round_, from_block):
+            latest[ev["participant"]] = CommittedUpdate.from_event(ev)
+        return [c for c in latest.values() if not self.has_submitted(task_id, round_, c.participant)]
+
+    def _round_events(self, name: str, task_id: int, round_: int, from_block: int) -> list[ChainEvent]:
         only_me = Deployment(chain_id=self.client.chain_id, block=from_block, contracts={CONTRACT: self.address})
-        events = fetch_events(self.client, only_me, from_block=from_block, names=["UpdateAccepted"])
-        return [AcceptedUpdate.from_event(ev) for ev in events
-                if ev["taskId"] == task_id and ev["round"] == round_]
+        events = fetch_events(self.client, only_me, from_block=from_block, names=[name])
+        return [ev for ev in events if ev["taskId"] == task_id and ev["round"] == round_]

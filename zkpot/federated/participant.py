@@ -2,8 +2,10 @@
 
 Fetch the round's global model (checked against its on-chain commitment), train on private
 data that never leaves this process, prove the update's accuracy on the task's public test
-set, encrypt the update to the employer's key, store the envelope by CID and submit.
-What leaves the machine: the proof (commitments and a count), the envelope and its CID.
+set, encrypt the update to the employer's key, store the envelope by CID, commit to the
+update in this identity's name and submit it in a later block (a copied submission is then
+worth nothing). What leaves the machine: the commitment, the proof (commitments and a
+count), the envelope and its CID.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from zkpot import zk
 from zkpot.chain.errors import ContractError
 from zkpot.datasets import decode_chunk
 from zkpot.federated.chain import FederatedTaskClient, TaskStatus
+from zkpot.federated.commitment import update_commitment
 from zkpot.federated.crypto import encrypt_update, update_aad
 from zkpot.federated.local import Behaviour, LocalTraining, make_update
 from zkpot.federated.manifest import TaskManifest
@@ -58,7 +61,8 @@ class RoundOutcome:
     model_commitment: int
     cid: str | None = None
     refusal: str | None = None  # why it was not accepted: the contract's error name, or no proof
-    gas_used: int | None = None
+    gas_used: int | None = None  # of the accepted submitUpdate
+    commit_gas_used: int | None = None  # of its commitUpdate
     uploaded: list[str] = field(default_factory=list)  # CIDs this participant stored
 
 
@@ -105,7 +109,7 @@ class Participant:
         return self.run_round(task_id)
 
     def run_round(self, task_id: int) -> RoundOutcome:
-        """Train, prove, encrypt, store and submit this participant's update for the open round."""
+        """Train, prove, encrypt, store, commit and submit this participant's update for the open round."""
         task = self.task_client.get_task(task_id)
         if task.status != TaskStatus.ACTIVE:
             raise RuntimeError(f"task {task_id} is not active ({task.status.name})")
@@ -136,7 +140,11 @@ class Participant:
         outcome.cid = self.store.put(envelope)
         outcome.uploaded.append(outcome.cid)
         outcome.submitted = True
+        commitment = update_commitment(task_id, round_, self.address, outcome.model_commitment, outcome.cid)
         try:
+            # committed in this identity's name a block ahead: whoever copies the submission
+            # from the mempool has no commitment to open, so the copy earns nothing
+            outcome.commit_gas_used = self.task_client.commit_update(task_id, round_, commitment).gas_used
             receipt = self.task_client.submit_update(task_id, round_, [p.proof for p in proofs],
                                                      [p.instances for p in proofs], outcome.cid)
         except ContractError as exc:

@@ -74,6 +74,26 @@ def update(model: int, counts=(24, 24), shards=SHARDS):
     return proofs, [[model, c] for c in counts]
 
 
-def submit(fl, task_id, participant, model, counts=(24, 24), round_=0, cid="bafy-update", shards=SHARDS):
+def commitment_of(task_id, round_, participant, model, cid="bafy-update") -> bytes:
+    """What commitUpdate binds: the update (model commitment, CID) to its task, round and sender."""
+    from zkpot.federated.commitment import update_commitment
+
+    return update_commitment(task_id, round_, str(participant), model, cid)
+
+
+def commit(fl, task_id, participant, model, round_=0, cid="bafy-update", tx=None):
+    """Commit to an update in the participant's name (a block before it can be revealed)."""
+    return fl.commitUpdate(task_id, round_, commitment_of(task_id, round_, participant, model, cid),
+                           {"from": participant, **(tx or {})})
+
+
+def reveal(fl, task_id, participant, model, counts=(24, 24), round_=0, cid="bafy-update", shards=SHARDS, tx=None):
+    """submitUpdate: the proofs of the committed update."""
     proofs, instances = update(model, counts, shards)
-    return fl.submitUpdate(task_id, round_, proofs, instances, cid, {"from": participant})
+    return fl.submitUpdate(task_id, round_, proofs, instances, cid, {"from": participant, **(tx or {})})
+
+
+def submit(fl, task_id, participant, model, counts=(24, 24), round_=0, cid="bafy-update", shards=SHARDS):
+    """Commit, then reveal in the next block (Anvil mines a block per transaction)."""
+    commit(fl, task_id, participant, model, round_, cid)
+    return reveal(fl, task_id, participant, model, counts, round_, cid, shards)

@@ -68,6 +68,13 @@ def test_create_task_past_deadline_reverts(fl, verifier, employer, chain):
         fl.createTask(params(verifier, chain, deadline=deadline), {"from": employer, "value": ESCROW})
 
 
+def test_create_task_deadline_inside_the_reveal_window_reverts(fl, verifier, employer, chain):
+    # no commitment could be made and revealed before such a deadline
+    deadline = chain[-1].timestamp + fl.REVEAL_WINDOW()
+    with brownie.reverts(f"DeadlineInvalid: {deadline}"):
+        fl.createTask(params(verifier, chain, deadline=deadline), {"from": employer, "value": ESCROW})
+
+
 def test_create_task_without_encryption_key_reverts(fl, verifier, employer, chain):
     with brownie.reverts("EncryptionKeyMissing: "):
         fl.createTask(params(verifier, chain, key=b"\x00" * 32), {"from": employer, "value": ESCROW})

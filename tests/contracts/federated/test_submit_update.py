@@ -1,6 +1,6 @@
 import brownie
 
-from .conftest import INITIAL_MODEL, MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, submit, update
+from .conftest import INITIAL_MODEL, MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, commit, reveal, submit, update
 
 
 def test_submit_update_credits_reward_pro_rata_to_proven_count(fl, task_id, participants):
@@ -34,7 +34,8 @@ def test_submit_update_below_threshold_reverts(fl, task_id, participants):
 
 def test_submit_update_replayed_commitment_reverts(fl, task_id, participants):
     submit(fl, task_id, participants[0], model=111)
-    # a second participant replays the first one's proofs: same commitment, nothing earned
+    # a second participant commits to the now public proofs in its own name and replays them:
+    # same model commitment, nothing earned
     with brownie.reverts("ModelCommitmentReused: 111"):
         submit(fl, task_id, participants[1], model=111)
     assert fl.creditOf(participants[1]) == 0
@@ -43,7 +44,7 @@ def test_submit_update_replayed_commitment_reverts(fl, task_id, participants):
 def test_submit_update_twice_in_a_round_reverts(fl, task_id, participants):
     submit(fl, task_id, participants[0], model=111)
     with brownie.reverts(f"UpdateAlreadySubmitted: {participants[0].address.lower()}, 0"):
-        submit(fl, task_id, participants[0], model=222)
+        reveal(fl, task_id, participants[0], model=111)
 
 
 def test_submit_update_on_another_test_set_reverts(fl, task_id, participants):
@@ -55,18 +56,21 @@ def test_submit_update_on_another_test_set_reverts(fl, task_id, participants):
 def test_submit_update_shards_of_different_models_reverts(fl, task_id, participants):
     proofs, instances = update(111)
     other, _ = update(222)
+    commit(fl, task_id, participants[0], model=111, cid="bafy")
     with brownie.reverts("ModelCommitmentMismatch: 1, 222"):
         fl.submitUpdate(task_id, 0, [proofs[0], other[1]], instances, "bafy", {"from": participants[0]})
 
 
 def test_submit_update_missing_shard_reverts(fl, task_id, participants):
     proofs, instances = update(111)
+    commit(fl, task_id, participants[0], model=111, cid="bafy")
     with brownie.reverts("ShardCountMismatch: 1, 2"):
         fl.submitUpdate(task_id, 0, proofs[:1], instances[:1], "bafy", {"from": participants[0]})
 
 
 def test_submit_update_invalid_proof_reverts(fl, task_id, participants):
     proofs, instances = update(111)
+    commit(fl, task_id, participants[0], model=111, cid="bafy")
     with brownie.reverts("ProofInvalid: "):
         fl.submitUpdate(task_id, 0, [proofs[0], b"\x00" * 96], instances, "bafy", {"from": participants[0]})
 
@@ -96,18 +100,22 @@ def test_submit_update_of_the_unchanged_global_model_reverts(fl, task_id, partic
 
 
 def test_submit_update_round_full_reverts(fl, task_id, participants):
+    # a commitment reserves no slot: the cap applies when updates are revealed
+    for i in range(MAX_UPDATES + 1):
+        commit(fl, task_id, participants[i], model=100 + i)
     for i in range(MAX_UPDATES):
-        submit(fl, task_id, participants[i], model=100 + i)
+        reveal(fl, task_id, participants[i], model=100 + i)
     with brownie.reverts("RoundFull: 0"):
-        submit(fl, task_id, participants[MAX_UPDATES], model=999)
+        reveal(fl, task_id, participants[MAX_UPDATES], model=100 + MAX_UPDATES)
 
 
 def test_submit_update_after_deadline_reverts(fl, task_id, participants, chain):
     deadline = fl.getTask(task_id)["deadline"]
+    commit(fl, task_id, participants[0], model=111)
     chain.sleep(deadline - chain.time() + 10)
     chain.mine()
     with brownie.reverts(f"TaskExpired: {task_id}, {deadline}"):
-        submit(fl, task_id, participants[0], model=111)
+        reveal(fl, task_id, participants[0], model=111)
 
 
 def test_submit_update_unknown_task_reverts(fl, task_id, participants):
