@@ -126,14 +126,17 @@ class ChainClient:
         raise AssertionError("unreachable")
 
     # -- writing ---------------------------------------------------------------------------
-    def transact(self, fn: ContractFunction, value: int = 0, gas: int | None = None) -> Receipt:
+    def transact(self, fn: ContractFunction, value: int = 0, gas: int | None = None,
+                 estimate_block: str | None = None) -> Receipt:
         """Sign and send a contract call, wait for it, and return its receipt.
 
+        Gas is estimated against ``estimate_block`` (the node's default when None; "pending"
+        for a call that must see the transactions just mined, as the next block will).
         A revert (at estimation or when mined) raises ``ContractError`` with the custom error.
         """
         tx: dict[str, Any] = {"from": self.address, "value": value}
         if gas is None:
-            gas = self._estimate(fn, tx)
+            gas = self._estimate(fn, tx, estimate_block)
         return self._send(lambda nonce: fn.build_transaction({**tx, "gas": gas, "nonce": nonce}))
 
     def deploy(self, name: str, *args: Any, value: int = 0) -> Contract:
@@ -160,8 +163,9 @@ class ChainClient:
         tip = self.rpc(lambda: self.w3.eth.max_priority_fee)
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
-    def _estimate(self, fn: Any, tx: dict[str, Any]) -> int:
-        estimate = self.rpc(lambda: self._with_revert_decoding(lambda: fn.estimate_gas(tx)))
+    def _estimate(self, fn: Any, tx: dict[str, Any], block: str | None = None) -> int:
+        estimate = self.rpc(lambda: self._with_revert_decoding(
+            lambda: fn.estimate_gas(tx, block_identifier=block)))
         return int(estimate * GAS_MARGIN) + 10_000
 
     def _send(self, build: Callable[[int], dict[str, Any]]) -> Receipt:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from web3 import Web3
 
-from zkpot.chain.client import GAS_MARGIN, ChainClient, Receipt
+from zkpot.chain.client import ChainClient, Receipt
 from zkpot.chain.errors import ContractError
 from zkpot.chain.events import ChainEvent, fetch_events
 from zkpot.chain.deployment import Deployment
@@ -154,18 +154,11 @@ class FederatedTaskClient:
         give_up = time.monotonic() + patience_s
         while True:
             try:
-                return self.client.transact(fn, gas=self._pending_gas(fn))
+                return self.client.transact(fn, estimate_block="pending")
             except ContractError as exc:
                 if exc.name != "RevealTooEarly" or time.monotonic() > give_up:
                     raise
                 time.sleep(0.5)
-
-    def _pending_gas(self, fn) -> int:
-        """Gas for ``fn`` as the pending block would run it (reverts decoded by name)."""
-        tx = {"from": self.client.address}
-        estimate = self.client.rpc(lambda: ChainClient._with_revert_decoding(
-            lambda: fn.estimate_gas(tx, block_identifier="pending")))
-        return int(estimate * GAS_MARGIN) + 10_000
 
     def close_round(self, task_id: int, round_: int, model_commitment: int, model_cid: str) -> Receipt:
         return self.client.transact(self._fn.closeRound(task_id, round_, model_commitment, model_cid))
