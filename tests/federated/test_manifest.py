@@ -16,8 +16,9 @@ def test_round_trip_and_canonical_bytes():
 
 
 def test_model_factory_builds_the_spec_architecture():
+    first = preset("digits-mlp").layers[0]
     state = manifest().model_factory()().state_dict()
-    assert tuple(state["0.weight"].shape) == (32, 64)
+    assert tuple(state["0.weight"].shape) == (first.out_features, first.in_features) == (16, 64)
 
 
 def test_other_documents_are_refused():
