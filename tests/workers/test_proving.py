@@ -36,9 +36,6 @@ class FakeChain:
     def test_set(self, job_id):
         return PublishedTestSet("bafytest", 1_000, 1_000 + 86_400)
 
-    def test_set_cid(self, job_id):
-        return "bafytest"
-
     def finalists(self, job_id, stage):
         return [B, A]
 

@@ -117,12 +117,6 @@ class NodeChain:
                 return bytes(ev["weightsHash"]), ev["cid"]
         return None
 
-    def test_set_cid(self, job_id: int) -> str | None:
-        for ev in self._events(["TestSetPublished"]):
-            if ev["jobId"] == job_id:
-                return ev["cid"]
-        return None
-
     def test_set(self, job_id: int) -> PublishedTestSet | None:
         for ev in self._events(["TestSetPublished"]):
             if ev["jobId"] == job_id:

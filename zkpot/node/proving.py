@@ -7,7 +7,9 @@ node proves, shard by shard, how many test samples the final model classifies co
 proven at once only by its designated prover; the other finalists stand by for
 ``prove_grace_s`` of chain time and prove it only if it is still unproven then
 (``zkpot.node.strategy.proof_turn``).
-The chain is read again before each shard is proven and before each proof is submitted.
+What is fixed once the test set is out (the test set, the finalists, the shard count) is read
+once per step; whether a shard is proven, and the chain's time, are read again before each
+shard is proven and before each proof is submitted.
 Proofs are kept under the node's folder until submitted, so a restart does not prove twice.
 A proof the chain rejects (``ProofRejected``, ``TestSetMismatch``, ``ModelMismatch`` …) is a
 final outcome for that (job, shard): recorded in the node store with the reason, logged once,
@@ -20,9 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from zkpot.chain import ContractError
+from zkpot.node.chainview import PublishedTestSet
 from zkpot.node.strategy import ProofTurn, proof_turn
 
 log = logging.getLogger("zkpot.node")
@@ -47,28 +51,39 @@ def _proof_dir(node, job_id: int) -> Path:
     return path
 
 
-def _open_shards(node, job_id: int) -> list[int]:
+@dataclass(frozen=True)
+class ProvingRound:
+    """What is fixed once a job's test set is out, read once per step: the published test set,
+    the finalists (the last stage's paid nodes) and the number of shards."""
+
+    test_set: PublishedTestSet
+    finalists: list[str]
+    shards: int
+
+
+def proving_round(node, job) -> ProvingRound | None:
+    """The job's proving round, or None before its test set is published."""
+    test_set = node.chain.test_set(job.job_id)
+    if test_set is None:
+        return None
+    return ProvingRound(test_set, node.chain.finalists(job.job_id, job.stages),
+                        len(node.chain.escrow.shard_commitments(job.job_id)))
+
+
+def _open_shards(node, job_id: int, shards: int) -> list[int]:
     """Shards with work left for this node: unproven on chain, and no proof of it rejected."""
-    escrow = node.chain.escrow
-    count = len(escrow.shard_commitments(job_id))
-    return [s for s in range(count)
+    return [s for s in range(shards)
             if node.store.proof_rejection(job_id, s) is None and not _proven(node, job_id, s)]
 
 
-def turns(node, job, open_shards: list[int]) -> list[ProofTurn]:
-    """This node's turn for each of the job's shards, from chain state (none before the test
-    set is out)."""
-    test_set = node.chain.test_set(job.job_id)
-    if test_set is None:
-        return []
-    finalists = node.chain.finalists(job.job_id, job.stages)
+def turns(node, job, rnd: ProvingRound, open_shards: list[int]) -> list[ProofTurn]:
+    """This node's turn for each of the job's shards, at the chain's time now."""
     now = node.chain.chain_time()
-    count = len(node.chain.escrow.shard_commitments(job.job_id))
-    return [proof_turn(node.identity.address, job.job_id, shard, finalists=finalists,
-                       published_at=test_set.published_at, proof_deadline=test_set.proof_deadline,
-                       now=now, grace_s=node.settings.prove_grace_s,
-                       proven=shard not in open_shards)
-            for shard in range(count)]
+    return [proof_turn(node.identity.address, job.job_id, shard, finalists=rnd.finalists,
+                       published_at=rnd.test_set.published_at,
+                       proof_deadline=rnd.test_set.proof_deadline, now=now,
+                       grace_s=node.settings.prove_grace_s, proven=shard not in open_shards)
+            for shard in range(rnd.shards)]
 
 
 def _proven(node, job_id: int, shard: int) -> bool:
@@ -82,11 +97,12 @@ def plan(node, job, plan) -> None:
 
     if job.status != JobStatus.PROVING:
         return
-    shards = _open_shards(node, job.job_id)
-    if not shards:
+    rnd = proving_round(node, job)
+    if rnd is None:
         return
     folder = _proof_dir(node, job.job_id)
-    due, left = _due(node, job, folder, shards)
+    shards = _open_shards(node, job.job_id, rnd.shards)
+    due, left = _due(node, job, rnd, folder, shards)
     if due:
         plan.steps.append(Step("prove", job.job_id))
     elif any((folder / f"shard{s}.json").exists() for s in shards):
@@ -94,13 +110,14 @@ def plan(node, job, plan) -> None:
     plan.skipped += [f"job {job.job_id} {why}" for why in left]
 
 
-def _due(node, job, folder: Path,
+def _due(node, job, rnd: ProvingRound, folder: Path,
          open_shards: list[int] | None = None) -> tuple[list[int], list[str]]:
-    """Shards to prove here now (open, this node's turn, no proof kept), and why others wait."""
+    """Shards to prove here now (open, this node's turn, no proof kept), and why others wait.
+    Reads what moves: which shards are proven, and the chain's time."""
     if open_shards is None:
-        open_shards = _open_shards(node, job.job_id)
+        open_shards = _open_shards(node, job.job_id, rnd.shards)
     due, left = [], []
-    for turn in turns(node, job, open_shards):
+    for turn in turns(node, job, rnd, open_shards):
         if turn.prove and not (folder / f"shard{turn.shard}.json").exists():
             due.append(turn.shard)
         elif not turn.prove and turn.not_before:
@@ -118,11 +135,11 @@ def prove(node, job_id: int) -> str:
     from zkpot.zk import prove_accuracy, shards as split_shards
 
     job = node.chain.job(job_id)
-    cid = node.chain.test_set_cid(job_id)
-    if cid is None:
+    rnd = proving_round(node, job)
+    if rnd is None:
         raise Skipped("the test set is not published yet")
     folder = _proof_dir(node, job_id)
-    due, left = _due(node, job, folder)
+    due, left = _due(node, job, rnd, folder)
     if not due:
         return "nothing to prove here now" + (f": {'; '.join(left)}" if left else "")
     manifest = load_manifest(node, job)
@@ -131,7 +148,7 @@ def prove(node, job_id: int) -> str:
         raise Skipped("the last stage is not final")
     weights = _fetch(node, final[1], "final weights")
     try:
-        test = decode_chunk(_fetch(node, cid, "test set"))
+        test = decode_chunk(_fetch(node, rnd.test_set.cid, "test set"))
     except DatasetError as exc:
         raise Skipped(f"test set: {exc}") from None
     circuit = circuit_for(node, manifest)
@@ -139,7 +156,7 @@ def prove(node, job_id: int) -> str:
     made = 0
     for index, (xs, ys) in enumerate(split_shards(circuit, test.features, test.labels)):
         # read the chain again: proven meanwhile, or not this node's turn (yet) -> leave it
-        due, left = _due(node, job, folder)
+        due, left = _due(node, job, rnd, folder)
         if index not in due:
             continue
         node.store.set_progress(f"job{job_id}-proof", "prove", made, made + len(due))
@@ -161,7 +178,8 @@ def submit(node, job_id: int) -> str:
 
     folder = _proof_dir(node, job_id)
     sent = rejected = 0
-    for shard in _open_shards(node, job_id):
+    shards = len(node.chain.escrow.shard_commitments(job_id))
+    for shard in _open_shards(node, job_id, shards):
         path = folder / f"shard{shard}.json"
         if not path.exists() or _proven(node, job_id, shard):
             continue    # proven since the list was read (a later race reverts: not sent)
