@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from zkpot.datasets import demo_dataset, split
-from zkpot.spec import PRESETS, Adam, preset
-from zkpot.stage import DEMO_DATA, evaluate, float_model, initial_weights, train_stage
+from zkpot.spec import PRESET_DATASETS, PRESETS, Adam, preset
+from zkpot.stage import evaluate, float_model, initial_weights, train_stage
 from zkpot.staging import plan_stages
 
 TARGET_FLOPS = 1_500_000          # work per stage for the demo (about 208 digits-MLP samples)
@@ -90,12 +90,12 @@ def _run(ctx, results: dict) -> dict:
     repeats, min_pairs = (3, 20) if ctx.quick else (REPEATS, MIN_PAIRS)
     spreads = []
     for name in PRESETS:
-        if name not in DEMO_DATA:
+        if name not in PRESET_DATASETS:
             ctx.notes[f"pot_{name}"] = f"preset {name} has no demo dataset: not measured"
             continue
         suffix = SUFFIX.get(name, "_" + name.replace("-", "_"))
         spec = preset(name)
-        train, test = split(demo_dataset(DEMO_DATA[name]), 0.2, seed=1)
+        train, test = split(demo_dataset(PRESET_DATASETS[name]), 0.2, seed=1)
         chunks = plan_stages(spec, len(train), TARGET_FLOPS, train.input_shape, train.num_classes)
         times, state = _stage_times(spec, [train.subset(idx) for idx in chunks],
                                     max(repeats, -(-min_pairs // len(chunks))))

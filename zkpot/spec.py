@@ -257,6 +257,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+# the bundled dataset each preset is shaped for (``zkpot.datasets.demo_dataset`` names)
+PRESET_DATASETS: dict[str, str] = {"digits-mlp": "digits", "digits-cnn": "digits-images",
+                                   "wine-mlp": "wine"}
+
 
 def preset(name: str) -> ModelSpec:
     """A bundled spec by name (``digits-mlp``, ``digits-cnn``, ``wine-mlp``)."""

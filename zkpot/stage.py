@@ -24,7 +24,6 @@ from zkpot.pot import fixedpoint as fp
 from zkpot.spec import SGD, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ModelSpec, ReLU, build_model
 
 STATE_FORMAT = "zkpot-fixed-1"
-DEMO_DATA = {"digits-mlp": "digits", "digits-cnn": "digits-images", "wine-mlp": "wine"}   # preset -> demo_dataset
 
 
 class StageError(ValueError):
@@ -308,11 +307,11 @@ def evaluate(spec: ModelSpec, state: TrainingState | bytes, x: np.ndarray, y: np
 def selfcheck(presets: list[str], samples: int, device: str) -> list[str]:
     """Train two stages of each preset on its demo data; lines of hashes to compare."""
     from zkpot.datasets import demo_dataset
-    from zkpot.spec import preset
+    from zkpot.spec import PRESET_DATASETS, preset
 
     lines = []
     for name in presets:
-        spec, ds = preset(name), demo_dataset(DEMO_DATA[name])
+        spec, ds = preset(name), demo_dataset(PRESET_DATASETS[name])
         state = initial_weights(spec)
         for stage in (1, 2):
             part = ds.subset(np.arange((stage - 1) * samples, stage * samples) % len(ds))

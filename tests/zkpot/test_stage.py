@@ -12,11 +12,9 @@ import torch
 from zkpot.datasets import demo_dataset
 from zkpot.hashing import keccak
 from zkpot.pot import fixedpoint as fp
-from zkpot.spec import build_model, preset
+from zkpot.spec import PRESET_DATASETS as DATA, build_model, preset
 from zkpot.stage import (StageError, TrainingSecret, TrainingState, evaluate, first_divergence, initial_weights,
                          train_stage, weights_to_float_state_dict)
-
-DATA = {"digits-mlp": "digits", "digits-cnn": "digits-images", "wine-mlp": "wine"}
 
 
 def chunk(name: str, n: int = 40, start: int = 0):
