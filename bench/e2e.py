@@ -17,7 +17,8 @@ import torch
 from zkpot.chain import JobStatus
 from zkpot.datasets import load_npz, split
 from zkpot.demo.job import run_job
-from zkpot.demo.run import DEMO_SAMPLES, DEMO_SHARD_SIZE, DEMO_STAGE_FLOPS, demo_request
+from zkpot.demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, DEMO_STAGE_FLOPS, SHORT_STAGE_FLOPS,
+                            SHORT_THETA, demo_request)
 from zkpot.demo.stack import CircuitChoice, DemoStack
 from zkpot.devnet import free_port
 from zkpot.spec import ModelSpec
@@ -43,7 +44,7 @@ def _plain_training_s(request) -> float:
 def run(ctx) -> dict:
     """Figures: e2e_job_s and the job's stages, proof, gas and plain-training comparison."""
     if ctx.quick:
-        samples, flops, shard, theta = DEMO_SAMPLES, 7_300_000, DEMO_SHARD_SIZE, 0.7
+        samples, flops, shard, theta = DEMO_SAMPLES, SHORT_STAGE_FLOPS, DEMO_SHARD_SIZE, SHORT_THETA
     else:
         samples, flops, shard, theta = DEMO_SAMPLES, DEMO_STAGE_FLOPS, DEMO_SHARD_SIZE, 0.8
     request = demo_request(samples, flops, shard, theta)

@@ -12,16 +12,16 @@ import pytest
 
 from zkpot.chain import JobEscrowClient, JobStatus, fetch_events
 from zkpot.demo.job import run_job
-from zkpot.demo.run import demo_request
+from zkpot.demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, SHORT_STAGE_FLOPS, SHORT_THETA,
+                            demo_request)
 from zkpot.demo.stack import CircuitChoice, DemoStack
 from zkpot.devnet import free_port
 from zkpot.hashing import commitment
 
 pytestmark = pytest.mark.slow
 
-SHARD = 64
-# 400 digits: 320 train, 80 test (one proof shard of 64); ≈ 512 samples per stage: 3 stages
-SAMPLES, STAGE_FLOPS, THETA = 400, 7_300_000, 0.7
+# 400 digits: 320 train, 80 test (one proof shard of 64); 512 samples per stage: 3 stages
+SAMPLES, SHARD, STAGE_FLOPS, THETA = DEMO_SAMPLES, DEMO_SHARD_SIZE, SHORT_STAGE_FLOPS, SHORT_THETA
 
 
 @pytest.fixture(scope="module")

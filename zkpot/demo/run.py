@@ -28,6 +28,9 @@ from zkpot.demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUs
 DEMO_SHARD_SIZE = 64
 DEMO_SAMPLES = 400          # digits subset uploaded: 320 train, 80 test (one shard of 64 proven)
 DEMO_STAGE_FLOPS = 1_500_000   # ≈ 208 samples per stage: 7 stages over the preset's 4 epochs
+# a shorter job on the same upload (the end-to-end test, `bench --quick`): 512 samples per
+# stage, 3 stages, θ 0.7
+SHORT_STAGE_FLOPS, SHORT_THETA = 3_650_000, 0.7
 
 
 def demo_request(samples: int = DEMO_SAMPLES, stage_flops: int = DEMO_STAGE_FLOPS,
