@@ -6,7 +6,7 @@ import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 /// @title Federated training tasks paid by zk-proven accuracy (ZKPoT)
 /// @notice An employer escrows rewards for `rounds` rounds of federated training. In each
 /// round a participant trains the round's global model on private data and submits a zk proof
-/// that its update, known only by its Poseidon commitment, classifies at least `threshold` of
+/// that its update, known only by its KZG commitment, classifies at least `threshold` of
 /// the task's committed test samples correctly, with the update encrypted to the employer's
 /// X25519 key and stored by CID. Only proven updates are accepted and paid; the employer
 /// aggregates them off-chain and closes the round with the new global model's commitment.
@@ -37,7 +37,7 @@ interface IFederatedTask {
         uint32 maxUpdatesPerRound;
         uint256 rewardPerUpdate; // paid in full for an update proven correct on all N
         bytes32 encryptionKey; // employer's X25519 public key
-        uint256 initialModelCommitment; // Poseidon commitment of round 0's global model
+        uint256 initialModelCommitment; // h_W (KZG commitment) of round 0's global model
         string initialModelCid;
         uint64 deadline;
     }

@@ -9,10 +9,10 @@ pragma solidity ^0.8.20;
 interface IAccuracyVerifier {
     /// @notice Verifies `proof` over `instances` and returns the statement it proves.
     /// @dev Reverts on an invalid proof.
-    /// @param proof ezkl proof bytes (for polycommit inputs, the shard's KZG commitments open it)
+    /// @param proof ezkl proof bytes (the shard's and the weights' KZG commitments open it)
     /// @param instances the proof's public instances, as ezkl lays them out
     /// @return testSetCommitment keccak256 of the test-set shard's commitment bytes
-    /// @return modelCommitment Poseidon hash of the quantised weights (a BN254 field element)
+    /// @return modelCommitment h_W: keccak256 of the KZG commitment of the quantised weights
     /// @return correctCount number of correctly classified samples of the shard
     function verifyAccuracy(bytes calldata proof, uint256[] calldata instances)
         external

@@ -152,7 +152,7 @@ interface IJobEscrow is IPullPayments {
 
     /// @notice Declares the caller's result for the open `stage` of `jobId`.
     /// @param weightsHash keccak256 of the canonical weights S_stage
-    /// @param modelCommitment Poseidon hash h_W of the same weights (what the zk proof exposes)
+    /// @param modelCommitment h_W of the same weights: keccak256 of their KZG commitment (what the zk proof states)
     /// @param commitment keccak256(abi.encodePacked(rho, rand, msg.sender))
     /// @param rand the declarer's blinding value, public with the declaration
     function declare(

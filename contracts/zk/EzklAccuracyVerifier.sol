@@ -10,8 +10,10 @@ interface IHalo2VerifierReusable {
 
 /// @title Accuracy statements proven with ezkl, for one circuit
 /// @notice Binds ezkl's shared Halo2 verifier to one circuit's verifying-key artifact (VKA) and
-/// reads the statement out of a proof: instances are `[modelCommitment, correctCount]` and the
-/// test-set shard's two KZG commitments (features, one-hot labels) open the proof.
+/// reads the statement out of a proof: the one instance is the correct-count, and three KZG
+/// commitments (G1 points, 64 bytes each) open the proof: the test-set shard's features and
+/// one-hot labels, then the weights. The test-set commitment is keccak256 of the first two,
+/// the model commitment keccak256 of the third.
 /// @dev The VKA (~12 KB) lives in data contracts (code, read with extcodecopy) so a check costs
 /// no VKA calldata and no storage reads; the shared verifier is deployed once for all circuits.
 contract EzklAccuracyVerifier is IAccuracyVerifier {
@@ -19,14 +21,15 @@ contract EzklAccuracyVerifier is IAccuracyVerifier {
     error ProofRejected();
     /// @notice The instances do not have this circuit's layout.
     error InstancesMalformed(uint256 length);
-    /// @notice The proof is too short to hold the test set's commitments.
+    /// @notice The proof is too short to hold the test set's and the weights' commitments.
     error ProofTooShort(uint256 length);
     /// @notice A VKA data contract could not be created.
     error VkaStoreFailed();
 
-    uint256 private constant INSTANCES = 2;
-    // two polycommit inputs, one G1 point (64 bytes) each
-    uint256 private constant COMMITMENT_BYTES = 128;
+    uint256 private constant INSTANCES = 1;
+    // two polycommit inputs, one G1 point (64 bytes) each, then the polycommit weights
+    uint256 private constant TEST_SET_BYTES = 128;
+    uint256 private constant COMMITMENT_BYTES = TEST_SET_BYTES + 64;
     // a data contract holds at most this many VKA words (under the 24 KB code limit)
     uint256 private constant WORDS_PER_STORE = 700;
 
@@ -59,9 +62,9 @@ contract EzklAccuracyVerifier is IAccuracyVerifier {
             abi.encodeWithSignature("verifyProof(bytes,uint256[],bytes32[])", proof, instances, vka)
         );
         if (!ok || ret.length < 64 || uint256(bytes32(ret)) != 1) revert ProofRejected();
-        testSetCommitment = keccak256(proof[:COMMITMENT_BYTES]);
-        modelCommitment = instances[0];
-        correctCount = instances[1];
+        testSetCommitment = keccak256(proof[:TEST_SET_BYTES]);
+        modelCommitment = uint256(keccak256(proof[TEST_SET_BYTES:COMMITMENT_BYTES]));
+        correctCount = instances[0];
     }
 
     /// @notice The shared Halo2 verifier this adapter calls.

@@ -67,7 +67,7 @@ class Employer:
     keys: EncryptionKeyPair
 
     def publish_model(self, state: dict[str, torch.Tensor]) -> tuple[int, str]:
-        """Store a global model; return its Poseidon commitment and CID."""
+        """Store a global model; return its commitment h_W and CID."""
         return zk.weights_commitment(self.circuit, state), self.store.put(encode_state(state))
 
     def create_task(self, spec: ModelSpec, test_set: Dataset, *, threshold: int, rounds: int, max_updates_per_round: int,

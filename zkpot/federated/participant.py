@@ -89,7 +89,7 @@ class Participant:
         return self.task_client.client.address
 
     def fetch_global_model(self, task_id: int, round_: int) -> dict:
-        """The round's global model, verified against its on-chain Poseidon commitment."""
+        """The round's global model, verified against its on-chain commitment h_W."""
         commitment, cid = self.task_client.global_model(task_id, round_)
         state = decode_state(self.store.get(cid))
         if zk.weights_commitment(self.circuit, state) != commitment:

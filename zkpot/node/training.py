@@ -126,7 +126,7 @@ def run_stage(node, job, stage: int, beat: Callable[[int, int], None],
 
 
 def model_commitment(node, manifest, state_bytes: bytes) -> int:
-    """h_W of the final model: the Poseidon commitment the zk circuit exposes (zk pipeline).
+    """h_W of the final model: keccak256 of its KZG commitment, as its zk proofs state it.
 
     Intermediate stages declare 0: only the final model is ever proven, and the keccak weights
     hash already binds every stage.

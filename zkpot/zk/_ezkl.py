@@ -49,6 +49,33 @@ def g1_bytes(point) -> bytes:
     return bytes.fromhex(point.x)[::-1] + bytes.fromhex(point.y)[::-1]
 
 
+# BN254's base field: G1 is y² = x³ + 3 over it, and p ≡ 3 (mod 4), so √a = a^((p+1)/4)
+BN254_P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+
+
+def g1_bytes_from_compressed(compressed_hex: str) -> bytes:
+    """A compressed G1 point (as ezkl's witness writes commitments) as the 64 bytes of a proof.
+
+    The compressed form is x little-endian, with y's parity in the top bit of the last byte and
+    the point-at-infinity flag in the bit below it.
+    """
+    raw = bytearray(bytes.fromhex(compressed_hex.removeprefix("0x")))
+    if len(raw) != 32:
+        raise ValueError(f"a compressed G1 point has 32 bytes, got {len(raw)}")
+    odd, infinity = raw[31] >> 7, (raw[31] >> 6) & 1
+    raw[31] &= 0x3F
+    x = int.from_bytes(raw, "little")
+    if infinity or x >= BN254_P:
+        raise ValueError("not a commitment: point at infinity or x outside the field")
+    rhs = (pow(x, 3, BN254_P) + 3) % BN254_P
+    y = pow(rhs, (BN254_P + 1) // 4, BN254_P)
+    if y * y % BN254_P != rhs:
+        raise ValueError("not a commitment: x is not on the curve")
+    if y & 1 != odd:
+        y = BN254_P - y
+    return x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
 def quantise(values, scale: int, input_type: str = "F32") -> list[str]:
     """Fixed-point felts of ``values`` exactly as ezkl quantises an input at ``scale``."""
     kind = getattr(ezkl.PyInputType, input_type)

@@ -35,8 +35,10 @@ from zkpot.zk.statement import architecture_hash, export_statement, onehot
 
 # bump when the statement, visibilities or anything else that changes the keys changes
 # (2: circuit.json records the SRS the keys were set up with; older caches are set up again;
-#  3: the statement takes the largest logit as a ReLU chain instead of a shuffle-proven max)
-SETTINGS_VERSION = 3
+#  3: the statement takes the largest logit as a ReLU chain instead of a shuffle-proven max;
+#  4: weights bound by a KZG commitment instead of a Poseidon hash, matmuls without Freivalds,
+#     one inner column, no range checks on the committed inputs and the public count)
+SETTINGS_VERSION = 4
 MANIFEST = "circuit.json"
 
 
@@ -51,7 +53,7 @@ class CircuitParams:
     scale: int = 7               # input and param fixed-point scale (2^scale)
     decomp_base: int = 256       # range checks decompose values in this base …
     decomp_legs: int = 4         # … into this many legs (range ±base^legs / 2)
-    num_inner_cols: int = 2
+    num_inner_cols: int = 1      # every extra column costs ~150k gas per on-chain check
 
 
 @dataclass
@@ -177,7 +179,8 @@ def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: 
     """The circuit proving "``model``'s architecture gets k of n samples right", cached.
 
     Setup runs only when no circuit with the same key exists; the weights of ``model`` do not
-    matter (params are hashed, so one proving key serves every model of the architecture).
+    matter (params are committed in the proof, so one proving key serves every model of the
+    architecture).
     ``calibration`` (X, y) shapes the lookup ranges; random inputs are used when absent.
     """
     params = params or CircuitParams()
@@ -230,8 +233,15 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
 
     run_args = ezkl.PyRunArgs()
     run_args.input_visibility = "polycommit"   # the test set: KZG commitments open the proof
-    run_args.param_visibility = "hashed"       # the weights: Poseidon hash is a public instance
-    run_args.output_visibility = "public"      # the count
+    run_args.param_visibility = "polycommit"   # the weights: their KZG commitment follows T's
+    run_args.output_visibility = "public"      # the count, the one public instance
+    # matmuls proven row by row: Freivalds' check needs a second phase whose columns cost more
+    # proof bytes and verifier gas than its rows save (docs/zk.md)
+    run_args.disable_freivalds = True
+    # no range checks on the graph's inputs (the committed test set, quantised by zkpot on both
+    # sides and recomputed into c_T by every checker) nor on its output (the public count): they
+    # took 71k of 193k rows; every intermediate value stays range-checked
+    run_args.ignore_range_check_inputs_outputs = True
     run_args.input_scale = params.scale
     run_args.param_scale = params.scale
     run_args.decomp_base = params.decomp_base
@@ -249,6 +259,7 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
            "setup")
     _check(_ezkl.call(ezkl.create_evm_vka, str(work / "vk.key"), str(settings_path),
                       str(work / "vka.bytes"), srs_path=str(srs)), "create_evm_vka")
+    _check_layout(work, compiled, data, srs)
     files = {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
              for p in sorted(work.iterdir()) if p.is_file()}
     manifest = {"key": final.name, "n": n, "input_shape": list(input_shape),
@@ -259,6 +270,21 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
+
+
+def _check_layout(work: Path, compiled: Path, data: Path, srs: Path) -> None:
+    """Each input tensor and the weights must each be one commitment (one G1 point) that opens
+    the proof, the layout the prover and ``EzklAccuracyVerifier`` read (docs/zk.md)."""
+    witness = work / "layout-witness.json"
+    ezkl.gen_witness(str(data), str(compiled), str(witness), vk_path=str(work / "vk.key"),
+                     srs_path=str(srs))
+    processed = json.loads(witness.read_text())
+    witness.unlink()
+    layout = ([len(c) for c in processed["processed_inputs"]["polycommit"]],
+              [len(c) for c in processed["processed_params"]["polycommit"]])
+    if layout != ([1, 1], [1]):
+        raise RuntimeError(f"commitments of (inputs, weights) {layout}, expected ([1, 1], [1]): "
+                           f"a tensor outgrew one column of 2^logrows; use a smaller shard size")
 
 
 def _check(ok, what: str) -> None:

@@ -1,9 +1,10 @@
 """Commitments, proving and verification of the accuracy statement.
 
-Public instances, in ezkl's layout for this statement: ``[h_W, count]`` (the Poseidon hash of
-the quantised weights, then the count). The test set is bound by the KZG commitments of its two
-input tensors (features, one-hot labels), 64 bytes each, that open the proof; its commitment is
-``keccak256`` of those 128 bytes.
+The one public instance is the count. The test set and the weights are bound by KZG
+commitments that open the proof, 64 bytes (one G1 point) each: the two input tensors (features,
+one-hot labels) first, then the weights. c_T is ``keccak256`` of the first 128 bytes, h_W
+``keccak256`` of the next 64 (as a ``uint256``). The commitments carry no blinding, so both are
+recomputed from T and W alone (``test_set_commitment``, ``weights_commitment``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from zkpot.zk import _ezkl
 from zkpot.zk.circuit import Circuit, check_srs
 from zkpot.zk.statement import INPUT_NAMES, export_statement, onehot
 
-# each polycommit input (features, one-hot labels) opens the proof with one G1 point
-COMMITMENT_BYTES = 64 * len(INPUT_NAMES)
+# each polycommit input (features, one-hot labels) opens the proof with one G1 point …
+TEST_SET_BYTES = 64 * len(INPUT_NAMES)
+# … and the weights (all params in one column) follow with one more
+MODEL_BYTES = 64
+COMMITMENT_BYTES = TEST_SET_BYTES + MODEL_BYTES
 VERIFY_ACCURACY_SELECTOR = keccak(b"verifyAccuracy(bytes,uint256[])")[:4]
 
 
@@ -41,14 +45,27 @@ class AccuracyProof:
     test_set_commitment: bytes
     calldata: bytes = field(repr=False, default=b"")
 
+    @classmethod
+    def of(cls, proof: bytes, instances: list[int]) -> "AccuracyProof":
+        """What ``proof`` states with ``instances``, read as the contracts read it."""
+        instances = list(instances)
+        return cls(proof=proof, instances=instances, correct=instances[-1] if instances else -1,
+                   model_commitment=model_commitment_of(proof),
+                   test_set_commitment=keccak(proof[:TEST_SET_BYTES]),
+                   calldata=encode_calldata(proof, instances))
+
     def with_instances(self, instances: list[int]) -> "AccuracyProof":
         """The same proof bytes claiming other public instances (for checks and tests)."""
-        return AccuracyProof(self.proof, list(instances), instances[-1], instances[0],
-                             self.test_set_commitment, encode_calldata(self.proof, instances))
+        return AccuracyProof.of(self.proof, instances)
 
     def with_proof(self, proof: bytes) -> "AccuracyProof":
-        return AccuracyProof(proof, list(self.instances), self.correct, self.model_commitment,
-                             keccak(proof[:COMMITMENT_BYTES]), encode_calldata(proof, self.instances))
+        """Other proof bytes claiming the same instances (for checks and tests)."""
+        return AccuracyProof.of(proof, self.instances)
+
+
+def model_commitment_of(proof: bytes) -> int:
+    """h_W as a proof states it: keccak256 of the weights' commitment, as a ``uint256``."""
+    return int.from_bytes(keccak(proof[TEST_SET_BYTES:COMMITMENT_BYTES]), "big")
 
 
 def encode_calldata(proof: bytes, instances: list[int]) -> bytes:
@@ -102,8 +119,12 @@ def _scratch(circuit: Circuit):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _witness(circuit: Circuit, state_dict, x: np.ndarray, oh: np.ndarray, work: Path) -> tuple[Path, Path]:
-    """Compile the circuit with these weights (settings and keys are the cached ones) and run it."""
+def _witness(circuit: Circuit, state_dict, x: np.ndarray, oh: np.ndarray, work: Path, *,
+             commitments: bool = False) -> tuple[Path, Path]:
+    """Compile the circuit with these weights (settings and keys are the cached ones) and run it.
+
+    With ``commitments`` the witness also holds the KZG commitments of inputs and params.
+    """
     onnx_path = export_statement(circuit.model, circuit.input_shape, circuit.num_classes, circuit.n,
                                  work / "statement.onnx", state_dict=state_dict)
     compiled = work / "statement.compiled"
@@ -112,22 +133,27 @@ def _witness(circuit: Circuit, state_dict, x: np.ndarray, oh: np.ndarray, work: 
     data = work / "input.json"
     data.write_text(json.dumps({"input_data": [x.reshape(-1).tolist(), oh.reshape(-1).tolist()]}))
     witness = work / "witness.json"
-    ezkl.gen_witness(str(data), str(compiled), str(witness))
+    keys = {"vk_path": str(circuit.vk_path), "srs_path": str(circuit.srs_path)} if commitments else {}
+    ezkl.gen_witness(str(data), str(compiled), str(witness), **keys)
     return compiled, witness
 
 
 def weights_commitment(circuit: Circuit, state_dict: Mapping[str, object]) -> int:
-    """h_W: the Poseidon hash of the weights quantised exactly as the circuit does.
+    """h_W: keccak256 of the KZG commitment of the weights quantised exactly as the circuit does.
 
-    Recomputed offline from the weights and the circuit settings alone (no proving key): the
-    circuit is evaluated on an all-zero shard and ezkl's hash of its params is read back.
+    Recomputed from the weights with the circuit's verifying key and SRS (no proving key): the
+    circuit is evaluated on an all-zero shard and the commitment of its params is read back.
     """
+    check_srs(circuit)          # another SRS commits to the same weights differently
     zeros = np.zeros((circuit.n, *circuit.input_shape), dtype=np.float32)
     with _scratch(circuit) as work:
         _, witness = _witness(circuit, state_dict, zeros, np.zeros((circuit.n, circuit.num_classes),
-                                                                   dtype=np.float32), work)
-        hashes = json.loads(witness.read_text())["processed_params"]["poseidon_hash"]
-    return _ezkl.felt_le_to_int(hashes[0])
+                                                                   dtype=np.float32), work,
+                              commitments=True)
+        points = json.loads(witness.read_text())["processed_params"]["polycommit"]
+    if [len(column) for column in points] != [1]:
+        raise RuntimeError(f"unexpected weights commitment layout: {points!r}")
+    return int.from_bytes(keccak(_ezkl.g1_bytes_from_compressed(points[0][0])), "big")
 
 
 def prove_accuracy(circuit: Circuit, state_dict: Mapping[str, object], X, y) -> AccuracyProof:
@@ -142,12 +168,9 @@ def prove_accuracy(circuit: Circuit, state_dict: Mapping[str, object], X, y) -> 
         data = json.loads(proof_path.read_text())
     proof = bytes.fromhex(data["hex_proof"].removeprefix("0x"))
     instances = [_ezkl.felt_le_to_int(f) for f in data["instances"][0]]
-    if len(instances) != 2:
+    if len(instances) != 1:
         raise RuntimeError(f"unexpected instance layout: {len(instances)} instances")
-    return AccuracyProof(proof=proof, instances=instances, correct=instances[1],
-                         model_commitment=instances[0],
-                         test_set_commitment=keccak(proof[:COMMITMENT_BYTES]),
-                         calldata=encode_calldata(proof, instances))
+    return AccuracyProof.of(proof, instances)
 
 
 def prove_certificate(circuit: Circuit, state_dict: Mapping[str, object], X, y) -> list[AccuracyProof]:
@@ -169,9 +192,10 @@ def verify(circuit: Circuit, proof: AccuracyProof, *, model_commitment: int | No
     A valid proof only says what it says: pass the expected h_W, c_T and threshold to check
     the statement, as the contract's caller does.
     """
-    if (len(proof.instances) != 2 or proof.model_commitment != proof.instances[0]
-            or proof.correct != proof.instances[1]
-            or proof.test_set_commitment != keccak(proof.proof[:COMMITMENT_BYTES])):
+    if (len(proof.instances) != 1 or proof.correct != proof.instances[0]
+            or len(proof.proof) < COMMITMENT_BYTES
+            or proof.model_commitment != model_commitment_of(proof.proof)
+            or proof.test_set_commitment != keccak(proof.proof[:TEST_SET_BYTES])):
         return False
     if model_commitment is not None and proof.model_commitment != model_commitment:
         return False
@@ -190,6 +214,7 @@ def verify(circuit: Circuit, proof: AccuracyProof, *, model_commitment: int | No
             return False
 
 
-__all__ = ["AccuracyProof", "COMMITMENT_BYTES", "encode_calldata", "prove_accuracy",
+__all__ = ["AccuracyProof", "COMMITMENT_BYTES", "MODEL_BYTES", "TEST_SET_BYTES", "encode_calldata",
+           "model_commitment_of", "prove_accuracy",
            "prove_certificate", "shards", "test_set_commitment", "test_set_commitments", "verify",
            "weights_commitment"]

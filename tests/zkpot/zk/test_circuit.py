@@ -52,5 +52,7 @@ def test_proving_and_verifier_generation_refuse_another_srs(circuit, model, test
     with pytest.raises(SrsMismatch):
         zk.test_set_commitment(paired, X[:N], y[:N])
     with pytest.raises(SrsMismatch):
+        zk.weights_commitment(paired, model.state_dict())
+    with pytest.raises(SrsMismatch):
         generate_verifier(paired, tmp_path)
     assert not list(tmp_path.iterdir())

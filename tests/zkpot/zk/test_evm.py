@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zkpot.chain import ContractError
-from zkpot.zk.prove import COMMITMENT_BYTES
+from zkpot.zk.prove import COMMITMENT_BYTES, TEST_SET_BYTES
 
 pytestmark = pytest.mark.zk
 
@@ -38,7 +38,7 @@ def test_calldata_matches_the_abi(adapter, proof):
 
 def test_changed_count_reverts(client, adapter, proof):
     with pytest.raises(ContractError) as err:
-        verify_on_chain(client, adapter, proof.with_instances([proof.model_commitment, proof.correct + 1]))
+        verify_on_chain(client, adapter, proof.with_instances([proof.correct + 1]))
     assert err.value.name == "ProofRejected"
 
 
@@ -51,9 +51,11 @@ def test_corrupted_proof_reverts(client, adapter, proof):
 
 
 def test_other_model_claiming_the_hash_reverts(client, adapter, proof, forged):
-    assert verify_on_chain(client, adapter, forged)[1] != proof.model_commitment
+    assert verify_on_chain(client, adapter, forged)[1] == forged.model_commitment != proof.model_commitment
+    spliced = forged.proof[:TEST_SET_BYTES] + proof.proof[TEST_SET_BYTES:COMMITMENT_BYTES] \
+        + forged.proof[COMMITMENT_BYTES:]
     with pytest.raises(ContractError) as err:
-        verify_on_chain(client, adapter, forged.with_instances([proof.model_commitment, forged.correct]))
+        verify_on_chain(client, adapter, forged.with_proof(spliced))
     assert err.value.name == "ProofRejected"
 
 
@@ -61,7 +63,7 @@ def test_other_test_set_is_visible_or_reverts(client, adapter, certificate):
     claimed, other = certificate
     c_t, _, _ = verify_on_chain(client, adapter, other)
     assert c_t == other.test_set_commitment != claimed.test_set_commitment
-    spliced = claimed.proof[:COMMITMENT_BYTES] + other.proof[COMMITMENT_BYTES:]
+    spliced = claimed.proof[:TEST_SET_BYTES] + other.proof[TEST_SET_BYTES:]
     with pytest.raises(ContractError) as err:
         verify_on_chain(client, adapter, other.with_proof(spliced))
     assert err.value.name == "ProofRejected"
@@ -71,3 +73,9 @@ def test_malformed_instances_revert(client, adapter, proof):
     with pytest.raises(ContractError) as err:
         client.call(adapter.functions.verifyAccuracy(proof.proof, proof.instances + [0]))
     assert err.value.name == "InstancesMalformed"
+
+
+def test_proof_too_short_for_the_commitments_reverts(client, adapter, proof):
+    with pytest.raises(ContractError) as err:
+        client.call(adapter.functions.verifyAccuracy(proof.proof[:COMMITMENT_BYTES - 1], proof.instances))
+    assert err.value.name == "ProofTooShort"

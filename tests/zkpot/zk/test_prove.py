@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zkpot import zk
-from zkpot.zk.prove import COMMITMENT_BYTES
+from zkpot.zk.prove import COMMITMENT_BYTES, TEST_SET_BYTES
 
 from .conftest import CLASSES, FEATURES, N, tiny_model
 
@@ -36,7 +36,8 @@ def test_proven_count_equals_float_count(model, test_set, certificate):
 
 
 def test_changed_count_fails(circuit, proof):
-    claimed = proof.with_instances([proof.model_commitment, proof.correct + 1])
+    claimed = proof.with_instances([proof.correct + 1])
+    assert claimed.correct == proof.correct + 1
     assert not zk.verify(circuit, claimed)
 
 
@@ -49,9 +50,13 @@ def test_corrupted_proof_fails(circuit, proof):
 def test_other_model_claiming_the_hash_fails(circuit, proof, forged):
     assert zk.verify(circuit, forged)  # a valid proof of the other model …
     assert forged.model_commitment != proof.model_commitment
-    # … that cannot claim the committed model's hash
-    assert not zk.verify(circuit, forged.with_instances([proof.model_commitment, forged.correct]))
     assert not zk.verify(circuit, forged, model_commitment=proof.model_commitment)
+    # … that cannot claim the committed model's commitment: splicing it in breaks the proof
+    spliced = forged.proof[:TEST_SET_BYTES] + proof.proof[TEST_SET_BYTES:COMMITMENT_BYTES] \
+        + forged.proof[COMMITMENT_BYTES:]
+    claimed = forged.with_proof(spliced)
+    assert claimed.model_commitment == proof.model_commitment
+    assert not zk.verify(circuit, claimed)
 
 
 def test_other_test_set_fails(circuit, test_set, certificate):
@@ -61,7 +66,8 @@ def test_other_test_set_fails(circuit, test_set, certificate):
     assert other.test_set_commitment != claimed_c_t
     assert not zk.verify(circuit, other, test_set_commitment=claimed_c_t)
     # splicing T's commitments into the proof on T' breaks it
-    spliced = certificate[0].proof[:COMMITMENT_BYTES] + other.proof[COMMITMENT_BYTES:]
+    spliced = certificate[0].proof[:TEST_SET_BYTES] + other.proof[TEST_SET_BYTES:]
+    assert other.with_proof(spliced).test_set_commitment == claimed_c_t
     assert not zk.verify(circuit, other.with_proof(spliced))
 
 
@@ -74,6 +80,19 @@ def test_relabelled_test_set_changes_the_commitment(circuit, test_set):
 def test_weights_commitment_binds_the_weights(circuit, model):
     other = tiny_model(2).state_dict()
     assert zk.weights_commitment(circuit, other) != zk.weights_commitment(circuit, model.state_dict())
+
+
+def test_weights_commitment_binds_every_weight(circuit, model):
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    h_w = zk.weights_commitment(circuit, state)
+    last = list(state)[-1]
+    state[last][-1] += 2.0 ** -circuit.params.scale  # one quantisation step on one bias
+    assert zk.weights_commitment(circuit, state) != h_w
+
+
+def test_proof_of_a_truncated_statement_fails(circuit, proof):
+    assert not zk.verify(circuit, proof.with_proof(proof.proof[:COMMITMENT_BYTES - 1]))
+    assert not zk.verify(circuit, proof.with_instances([proof.model_commitment, proof.correct]))
 
 
 def test_second_ensure_circuit_reuses_the_cache(zk_settings, circuit):
