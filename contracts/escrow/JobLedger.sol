@@ -12,9 +12,11 @@ import {NodeRegistry} from "../NodeRegistry.sol";
 /// job's `remaining` back to its employer. Escrow balance = Σ job remaining + Σ credits.
 abstract contract JobLedger is IJobEscrow, PullPayments {
     uint256 private constant MAX_SHARDS = 32;
-    // a non-zero placeholder for `leadPair` at creation, so that the first declaration of a
-    // stage rewrites that slot (5k gas) instead of creating a storage slot (22k)
+    // non-zero placeholders for `leadPair` and `runnerPair` at creation, so that the first
+    // declaration of a stage's first and second pair rewrites a slot (5k gas) instead of
+    // creating one (22k); the runner placeholder names stage 0, which is never open
     bytes32 private constant LEAD_PAIR_UNSET = bytes32(uint256(1));
+    uint256 private constant RUNNER_PAIR_UNSET = 1;
 
     struct Job {
         // slot 0: everything declare reads
@@ -48,6 +50,9 @@ abstract contract JobLedger is IJobEscrow, PullPayments {
         // keccak(weightsHash, modelCommitment) of the open stage's first declaration, counted
         // in `leadAgreement`: in a slot the job already owns, not one created per stage
         bytes32 leadPair;
+        // the stage's second pair, in a slot the job owns too: the pair's top 224 bits, then
+        // the stage it belongs to (16 bits) and its agreeing declarations (16 bits)
+        uint256 runnerPair;
     }
 
     INodeRegistry public immutable registry;
@@ -89,6 +94,7 @@ abstract contract JobLedger is IJobEscrow, PullPayments {
         job.threshold = uint32(p.threshold);
         job.manifestHash = p.manifestHash;
         job.leadPair = LEAD_PAIR_UNSET;
+        job.runnerPair = RUNNER_PAIR_UNSET;
         _shards[jobId] = p.shardCommitments;
         _totalEscrowed += escrowed;
         emit JobCreated(

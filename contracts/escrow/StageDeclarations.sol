@@ -2,14 +2,14 @@
 pragma solidity ^0.8.20;
 
 import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
-import {JobLedger} from "./JobLedger.sol";
+import {StageAgreement} from "./StageAgreement.sol";
 
 /// @title Proof of Training stages: commit–reveal declarations, agreement, reward and slashing
 /// @dev Stage i of a job takes declarations while it is open (`stagesDone + 1`); C agreeing
 /// ones let one of their nodes reveal the training secret, which finalises the stage, credits
 /// the matching declarations and slashes the others. The last stage's matching nodes are the
 /// job's finalists.
-abstract contract StageDeclarations is JobLedger {
+abstract contract StageDeclarations is StageAgreement {
     // a declaration record: stage in the top 32 bits, finalist flag, then a truncated hash
     uint256 private constant STAGE_SHIFT = 224;
     uint256 private constant FINALIST = 1 << 223;
@@ -17,9 +17,6 @@ abstract contract StageDeclarations is JobLedger {
 
     // jobId => node => record of its latest declaration in the job
     mapping(uint256 => mapping(address => uint256)) private _records;
-    // jobId => stage => keccak(weightsHash, modelCommitment) => agreeing declarations, for every
-    // pair of a stage but its first (that one is counted in the job's `leadAgreement`)
-    mapping(uint256 => mapping(uint256 => mapping(bytes32 => uint256))) private _agreement;
 
     /// @inheritdoc IJobEscrow
     function declare(
@@ -105,43 +102,6 @@ abstract contract StageDeclarations is JobLedger {
         _requireStatus(jobId, job, JobStatus.Training);
         if (block.timestamp >= job.deadline) revert DeadlinePassed(jobId, job.deadline);
         if (stage != uint256(job.stagesDone) + 1) revert StageNotOpen(jobId, stage, uint256(job.stagesDone) + 1);
-    }
-
-    /// @dev Counts one more declaration of (weightsHash, modelCommitment) in the open `stage`,
-    /// refusing the (C+1)-th. The stage's first pair is counted in the job's own slots; only a
-    /// pair that differs from it takes a storage slot of its own, so a node's first declaration
-    /// in a job (which creates the node's record) creates one slot, not two.
-    function _agree(
-        uint256 jobId,
-        Job storage job,
-        uint256 stage,
-        bytes32 weightsHash,
-        uint256 modelCommitment,
-        uint256 before
-    ) private returns (uint256 agreeing) {
-        bytes32 key = keccak256(abi.encode(weightsHash, modelCommitment));
-        bool lead = before == 0 || _isLead(job, key);
-        if (before == 0) agreeing = 1;
-        else agreeing = (lead ? job.leadAgreement : _agreement[jobId][stage][key]) + 1;
-        if (agreeing > job.confirmations) revert AgreementReached(jobId, stage, weightsHash);
-        if (before == 0) (job.leadPair, job.leadTag) = (key, uint16(uint256(key) >> 240));
-        if (lead) job.leadAgreement = uint16(agreeing);
-        else _agreement[jobId][stage][key] = agreeing;
-    }
-
-    /// @dev Declarations of the open `stage` agreeing on the pair `key`.
-    function _agreementOf(uint256 jobId, Job storage job, uint256 stage, bytes32 key)
-        private
-        view
-        returns (uint256)
-    {
-        if (job.declarations > 0 && _isLead(job, key)) return job.leadAgreement;
-        return _agreement[jobId][stage][key];
-    }
-
-    /// @dev Whether `key` is the open stage's first pair (once the stage has a declaration).
-    function _isLead(Job storage job, bytes32 key) private view returns (bool) {
-        return job.leadTag == uint16(uint256(key) >> 240) && job.leadPair == key;
     }
 
     /// @dev Finds the caller's declaration; its commitment must open with `rho`.

@@ -65,6 +65,25 @@ def test_declare_next_stage_counts_from_zero(escrow, job, nodes):
     assert escrow.getJob(job).dict()["declarations"] == 1
 
 
+def test_declare_second_pair_of_a_stage_counts_anew_in_the_next(escrow, job, nodes):
+    # stage 1: a wrong pair first, so the honest pair is the stage's second and finalises it
+    first = Stage(escrow, job, 1)
+    first.declare(nodes[3], weights=b"\x09" * 32)
+    for node in nodes[:3]:
+        first.declare(node)
+    first.reveal(nodes[0])
+    assert escrow.agreementOf(job, 1, first.weights, MODEL) == 0
+    # stage 2: the same pair is again the second one declared, and counts from one
+    second = Stage(escrow, job, 2, weights=first.weights)
+    second.declare(nodes[4], weights=b"\x0a" * 32)
+    assert "StageConflicted" in second.declare(nodes[1]).events
+    assert escrow.agreementOf(job, 2, first.weights, MODEL) == 1
+    # a third pair is counted apart from both
+    second.declare(nodes[2], weights=b"\x0b" * 32)
+    second.declare(nodes[0])
+    assert [escrow.agreementOf(job, 2, w, MODEL) for w in (b"\x0a" * 32, first.weights, b"\x0b" * 32)] == [1, 2, 1]
+
+
 def test_declare_after_cth_agreement_reverts(escrow, job, nodes):
     st = Stage(escrow, job, 1)
     for node in nodes[:3]:

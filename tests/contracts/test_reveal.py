@@ -62,6 +62,20 @@ def test_reveal_agreement_on_a_pair_after_the_first_finalises(escrow, registry, 
     assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
 
 
+def test_reveal_agreement_on_a_third_pair_finalises(escrow, registry, job, nodes):
+    # two different wrong declarations came first (the stage's first and second pairs)
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[3], weights=keccak(b"first but wrong"))
+    st.declare(nodes[4], weights=keccak(b"second but wrong"))
+    for node in nodes[:3]:
+        st.declare(node)
+    tx = st.reveal(nodes[1])
+    assert tx.events["StageFinalised"]["confirmed"] == 3
+    assert tx.events["StageFinalised"]["weightsHash"] == "0x" + st.weights.hex()
+    assert {e["node"] for e in tx.events["DeclarationSlashed"]} == {nodes[3].address, nodes[4].address}
+    assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
+
+
 def test_reveal_first_pair_short_of_agreement_reverts(escrow, job, nodes):
     # the stage's first pair has 1 declaration, the other pair C: only the latter reveals
     st = Stage(escrow, job, 1)
