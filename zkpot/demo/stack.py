@@ -155,7 +155,7 @@ class DemoStack:
         self.say(f"deployed JobEscrow {self.deployment.escrow}, NodeRegistry {self.deployment.registry}")
         self.say(f"zk circuit for {self.circuit.preset} over shards of {self.circuit.shard_size} "
                  f"(cache {self.circuit_dir}): the first run sets it up once (proving key and a "
-                 "local SRS, several minutes on 2 cores); later runs reuse it")
+                 "local SRS, under a minute on 2 cores); later runs reuse it")
         started = time.monotonic()
         circuit = preset_circuit(self.circuit.preset, self.circuit.shard_size, self.settings())
         self.circuit_created, self.circuit_seconds = circuit.created, time.monotonic() - started
