@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from eth_utils import keccak
 
 from conftest import REWARD, SLASH, Stage, commitment, reverts
@@ -49,30 +50,19 @@ def test_reveal_slashes_wrong_weights_and_copied_commitment(escrow, registry, jo
     assert len(tx.events["StakeSlashed"]) == 2
 
 
-def test_reveal_agreement_on_a_pair_after_the_first_finalises(escrow, registry, job, nodes):
-    # a wrong declaration came first; the C honest ones agree on the pair declared after it
+@pytest.mark.parametrize("wrong", [1, 2])
+def test_reveal_agreement_on_a_pair_after_wrong_ones_finalises(escrow, registry, job, nodes, wrong):
+    # wrong declarations of other pairs came first (the stage's first, or first and second,
+    # pairs); the C honest ones agree on the pair declared after them
     st = Stage(escrow, job, 1)
-    st.declare(nodes[3], weights=keccak(b"first but wrong"))
+    for i, node in enumerate(nodes[3:3 + wrong]):
+        st.declare(node, weights=keccak(b"wrong %d" % i))
     for node in nodes[:3]:
         st.declare(node)
     tx = st.reveal(nodes[2])
     assert tx.events["StageFinalised"]["confirmed"] == 3
     assert tx.events["StageFinalised"]["weightsHash"] == "0x" + st.weights.hex()
-    assert [e["node"] for e in tx.events["DeclarationSlashed"]] == [nodes[3]]
-    assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
-
-
-def test_reveal_agreement_on_a_third_pair_finalises(escrow, registry, job, nodes):
-    # two different wrong declarations came first (the stage's first and second pairs)
-    st = Stage(escrow, job, 1)
-    st.declare(nodes[3], weights=keccak(b"first but wrong"))
-    st.declare(nodes[4], weights=keccak(b"second but wrong"))
-    for node in nodes[:3]:
-        st.declare(node)
-    tx = st.reveal(nodes[1])
-    assert tx.events["StageFinalised"]["confirmed"] == 3
-    assert tx.events["StageFinalised"]["weightsHash"] == "0x" + st.weights.hex()
-    assert {e["node"] for e in tx.events["DeclarationSlashed"]} == {nodes[3].address, nodes[4].address}
+    assert {e["node"] for e in tx.events["DeclarationSlashed"]} == {n.address for n in nodes[3:3 + wrong]}
     assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
 
 
