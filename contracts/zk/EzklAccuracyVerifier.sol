@@ -14,8 +14,9 @@ interface IHalo2VerifierReusable {
 /// commitments (G1 points, 64 bytes each) open the proof: the test-set shard's features and
 /// one-hot labels, then the weights. The test-set commitment is keccak256 of the first two,
 /// the model commitment keccak256 of the third.
-/// @dev The VKA (~12 KB) lives in data contracts (code, read with extcodecopy) so a check costs
-/// no VKA calldata and no storage reads; the shared verifier is deployed once for all circuits.
+/// @dev The VKA (4.3 KB for the demo circuit) lives in data contracts (code, read with
+/// extcodecopy) so a check costs no VKA calldata and no storage reads; the shared verifier is
+/// deployed once for all circuits.
 contract EzklAccuracyVerifier is IAccuracyVerifier {
     /// @notice The Halo2 verifier rejected the proof.
     error ProofRejected();
