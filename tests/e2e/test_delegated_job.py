@@ -102,9 +102,18 @@ def test_escrow_is_conserved_and_withdrawn(stack, outcome):
 
 
 def test_api_shows_the_completed_job(stack, outcome):
+    import time
+
     import httpx
 
-    job = httpx.get(f"{stack.api_url}/api/jobs/{outcome.job_id}", timeout=30).json()
+    # the API's index follows the chain by polling (every 0.5 s): it may be a poll behind the
+    # chain, which the outcome was read from, but not more than a few seconds
+    deadline = time.monotonic() + 10
+    while True:
+        job = httpx.get(f"{stack.api_url}/api/jobs/{outcome.job_id}", timeout=30).json()
+        if job["status"] == "complete" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert job["status"] == "complete"
     assert job["correct"] == outcome.proven_correct
     assert len(job["stages"]) == outcome.stage_count
