@@ -106,8 +106,11 @@ def _test_commitments(settings: Settings, spec: ModelSpec, test: datasets.Datase
     from zkpot import zk
     from zkpot.spec import build_model
 
-    circuit = zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes, shard_size,
-                                settings)
+    try:
+        circuit = zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes,
+                                    shard_size, settings)
+    except zk.CircuitTooLarge as e:
+        raise JobInputError(f"zk circuit: {e}") from e
     return zk.test_set_commitments(circuit, test.features, test.labels)
 
 

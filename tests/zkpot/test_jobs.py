@@ -31,6 +31,18 @@ def test_too_few_test_samples_for_a_shard_is_refused(settings):
     assert _nothing_written(settings)
 
 
+@pytest.mark.zk
+def test_circuit_over_the_row_limit_is_refused_and_nothing_is_written(settings, tmp_path):
+    # wine-mlp over shards of 16 needs 2^14 rows; this deployment sets up at most 2^12
+    limited = settings.model_copy(update={"max_logrows": 12, "circuit_dir": tmp_path / "circuits"})
+    terms = jobs.JobTerms(**{**TERMS.__dict__, "shard_size": 16})
+    refused = r"zk circuit: .*ZKPOT_MAX_LOGROWS.*use shards of at most \d+ samples"
+    with pytest.raises(jobs.JobInputError, match=refused):
+        jobs.prepare_job(limited, demo_dataset("wine"), preset("wine-mlp"), terms, "0x" + "11" * 20)
+    assert _nothing_written(settings)
+    assert not [p for p in (tmp_path / "circuits").iterdir() if p.is_dir() and p.name != "tmp"]
+
+
 def test_verifier_is_asked_for_only_after_the_input_passed(settings):
     asked = []
     with pytest.raises(jobs.JobInputError):

@@ -46,6 +46,21 @@ class SrsMismatch(RuntimeError):
     """The SRS offered is not the one the cached circuit's keys were set up with."""
 
 
+class CircuitTooLarge(ValueError):
+    """The statement over shards of this size needs more rows than ``settings.max_logrows``."""
+
+    def __init__(self, n: int, rows: int, logrows: int, max_logrows: int):
+        self.n, self.rows, self.logrows, self.max_logrows = n, rows, logrows, max_logrows
+        # rows grow about linearly with the shard size; keep a tenth of the rows spare
+        self.fitting_n = n * (9 * 2 ** max_logrows // 10) // rows
+        hint = (f"use shards of at most {self.fitting_n} samples" if self.fitting_n >= 1
+                else "even one sample per shard does not fit: use a smaller model")
+        super().__init__(
+            f"the accuracy circuit of this model over shards of {n} samples needs {rows:,} rows "
+            f"(2^{logrows}); this deployment sets up circuits of at most 2^{max_logrows} rows "
+            f"(ZKPOT_MAX_LOGROWS): {hint}")
+
+
 @dataclass(frozen=True)
 class CircuitParams:
     """Quantisation and layout of the statement (see docs/zk.md for why these values)."""
@@ -252,6 +267,11 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
     _check(ezkl.gen_settings(str(onnx_path), str(settings_path), py_run_args=run_args), "gen_settings")
     _check(ezkl.calibrate_settings(str(data), str(onnx_path), str(settings_path), "resources",
                                    scales=[params.scale]), "calibrate_settings")
+    calibrated = json.loads(settings_path.read_text())
+    if calibrated["run_args"]["logrows"] > settings.max_logrows:
+        shutil.rmtree(work, ignore_errors=True)
+        raise CircuitTooLarge(n, calibrated["num_rows"], calibrated["run_args"]["logrows"],
+                              settings.max_logrows)
     _check(ezkl.compile_circuit(str(onnx_path), str(compiled), str(settings_path)), "compile_circuit")
     logrows = json.loads(settings_path.read_text())["run_args"]["logrows"]
     srs = srs_for(settings, logrows)
@@ -292,5 +312,5 @@ def _check(ok, what: str) -> None:
         raise RuntimeError(f"ezkl {what} failed")
 
 
-__all__ = ["Circuit", "CircuitParams", "ensure_circuit", "verify_files", "srs_for", "check_srs",
-           "SrsMismatch", "SETTINGS_VERSION"]
+__all__ = ["Circuit", "CircuitParams", "CircuitTooLarge", "ensure_circuit", "verify_files",
+           "srs_for", "check_srs", "SrsMismatch", "SETTINGS_VERSION"]

@@ -56,3 +56,18 @@ def test_proving_and_verifier_generation_refuse_another_srs(circuit, model, test
     with pytest.raises(SrsMismatch):
         generate_verifier(paired, tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_circuit_over_the_row_limit_is_refused_with_the_shard_size_that_fits(zk_settings, model,
+                                                                             circuit):
+    limited = zk_settings.model_copy(update={"max_logrows": circuit.logrows - 1})
+    with pytest.raises(zk.CircuitTooLarge) as refused:
+        zk.ensure_circuit(model, (FEATURES,), CLASSES, 4 * N, limited)  # more rows than N's
+    err = refused.value
+    assert err.logrows > limited.max_logrows and err.rows > 2 ** limited.max_logrows
+    assert f"2^{limited.max_logrows}" in str(err) and "ZKPOT_MAX_LOGROWS" in str(err)
+    assert 1 <= err.fitting_n < 4 * N and f"at most {err.fitting_n} samples" in str(err)
+    # nothing half-built is left in the cache, and the shard size it names does fit
+    assert not [p for p in zk_settings.circuits_dir.iterdir() if ".partial" in p.name]
+    fitting = zk.ensure_circuit(model, (FEATURES,), CLASSES, err.fitting_n, limited)
+    assert fitting.logrows <= limited.max_logrows
