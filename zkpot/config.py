@@ -48,9 +48,10 @@ class Settings(BaseModel):
         None, description="ceremony SRS file; unset: a local single-party SRS (dev only)"
     )
     max_logrows: int = Field(
-        19, ge=8, le=26, description="largest accuracy circuit (2^max_logrows rows) set up here: "
-                                     "2^19 takes ~6 GB to prove; bigger ones are refused with the "
-                                     "shard size that would fit"
+        19, ge=8, le=26, description="largest accuracy circuit (2^max_logrows rows) set up here "
+                                     "(proving memory grows with rows: 1.4 GB at 2^17, so roughly "
+                                     "6 GB at 2^19); bigger ones are refused with the shard size "
+                                     "that would fit"
     )
     prove_grace_s: int = Field(
         600, description="seconds of chain time after TestSetPublished before a node that is "
