@@ -64,17 +64,16 @@ abstract contract AccuracyProofs is JobLedger {
         uint256 count = finalists.length;
         if (count != job.finalists) revert FinalistsInvalid(jobId);
         uint256 bounty = job.bounty;
-        uint256 share = bounty / count;
         address previous;
         for (uint256 i; i < count; ++i) {
             address node = finalists[i];
             if (node <= previous || !_isFinalist(jobId, node)) revert FinalistsInvalid(jobId);
             previous = node;
-            _credit(node, i == count - 1 ? bounty - share * (count - 1) : share);
+            _credit(node, _share(bounty, count, i));
         }
         job.remaining -= uint96(bounty);
         _close(job, JobStatus.Closed);
-        emit BountyForfeited(jobId, count, share);
+        emit BountyForfeited(jobId, count, bounty / count);
     }
 
     /// @inheritdoc IJobEscrow
@@ -96,13 +95,17 @@ abstract contract AccuracyProofs is JobLedger {
         }
         uint256 bounty = job.bounty;
         uint256 count = job.shardCount;
-        uint256 share = bounty / count;
         for (uint256 i; i < count; ++i) {
-            // equal shares per shard; the rounding remainder goes to the last shard's submitter
-            _credit(_shardSubmitters[jobId][i], i == count - 1 ? bounty - share * (count - 1) : share);
+            _credit(_shardSubmitters[jobId][i], _share(bounty, count, i));
         }
         job.remaining -= uint96(bounty);
         _close(job, JobStatus.Completed);
         emit JobCompleted(jobId, total, bounty);
+    }
+
+    /// @dev The i-th of `count` equal shares of `amount`; the rounding remainder goes to the last.
+    function _share(uint256 amount, uint256 count, uint256 i) private pure returns (uint256) {
+        uint256 share = amount / count;
+        return i == count - 1 ? amount - share * (count - 1) : share;
     }
 }

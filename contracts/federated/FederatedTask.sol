@@ -72,9 +72,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
         // a late commitment must still have time to be revealed before the deadline
         uint64 lastCommitTime = task.deadline - REVEAL_WINDOW;
         if (block.timestamp > lastCommitTime) revert CommitTooLate(taskId, lastCommitTime);
-        if (round != task.round) revert RoundNotOpen(round, task.round);
-        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
-        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
+        _requireRoomFor(taskId, task, round);
         // kept under the sender (and the hash binds it): nobody can take, replace or block
         // another participant's commitment, and a copied one opens only for its author
         _commits[taskId][round][msg.sender] = UpdateCommit(commitment, uint64(block.number));
@@ -91,9 +89,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
     ) external nonReentrant {
         Task storage task = _openTask(taskId);
         if (block.timestamp > task.deadline) revert TaskExpired(taskId, task.deadline);
-        if (round != task.round) revert RoundNotOpen(round, task.round);
-        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
-        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
+        _requireRoomFor(taskId, task, round);
         (uint256 modelCommitment, uint256 correct) =
             _reveal(taskId, round, task.verifier, proofs, instances, encryptedUpdateCid);
         if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
@@ -213,6 +209,14 @@ contract FederatedTask is IFederatedTask, PullPayments {
     function _openTask(uint256 taskId) private view returns (Task storage task) {
         task = _tasks[taskId];
         if (task.status != TaskStatus.Active) revert TaskNotActive(taskId);
+    }
+
+    /// @dev The sender may still add an update to `round`: it is the open round, the sender has
+    /// no accepted update in it, and the round is not full. (Checked at commit and at reveal.)
+    function _requireRoomFor(uint256 taskId, Task storage task, uint32 round) private view {
+        if (round != task.round) revert RoundNotOpen(round, task.round);
+        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
+        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
     }
 
     /// @dev Open the sender's commitment of the round with the verified update. The commitment
