@@ -205,10 +205,6 @@ class FederatedTaskClient:
         return bytes(self.client.call(self._fn.updateCommitment(
             task_id, round_, Web3.to_checksum_address(participant), model_commitment, cid)))
 
-    def reveal_window(self) -> int:
-        """Seconds before the deadline when commitments close (each has at least this to reveal)."""
-        return self.client.call(self._fn.REVEAL_WINDOW())
-
     def submitted_proofs(self, tx_hash: str) -> tuple[list[bytes], list[list[int]]]:
         """The proofs and instances a ``submitUpdate`` transaction carried (public calldata)."""
         tx = self.client.rpc(lambda: self.client.w3.eth.get_transaction(tx_hash))
@@ -226,10 +222,12 @@ class FederatedTaskClient:
     def unrevealed_commitments(self, task_id: int, round_: int, from_block: int = 0) -> list[CommittedUpdate]:
         """The round's latest commitment per participant that has not submitted (yet): the
         reveals an employer who closes the round now would cut off."""
-        latest = {}
-        for ev in self._round_events("UpdateCommitted", task_id, round_, from_block):
-            latest[ev["participant"]] = CommittedUpdate.from_event(ev)
-        return [c for c in latest.values() if not self.has_submitted(task_id, round_, c.participant)]
+        latest = {ev["participant"]: CommittedUpdate.from_event(ev)
+                  for ev in self._round_events("UpdateCommitted", task_id, round_, from_block)}
+        # an accepted update is exactly a submitted one (hasSubmitted): one more event read
+        # instead of a call per participant
+        accepted = {u.participant for u in self.accepted_updates(task_id, round_, from_block)}
+        return [c for who, c in latest.items() if who not in accepted]
 
     def _round_events(self, name: str, task_id: int, round_: int, from_block: int) -> list[ChainEvent]:
         only_me = Deployment(chain_id=self.client.chain_id, block=from_block, contracts={CONTRACT: self.address})
