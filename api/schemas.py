@@ -85,7 +85,8 @@ class ChainRef(BaseModel):
 class DeclarationPublic(ChainRef):
     node: str
     weights_hash: str
-    model_commitment: str = Field(description="model commitment h_W: keccak256 of the weights' KZG commitment (decimal)")
+    model_commitment: str = Field(
+        description="model commitment h_W: keccak256 of the weights' KZG commitment (decimal)")
     commitment: str = Field(description="keccak256(rho ‖ rand ‖ node)")
     status: Literal["committed", "revealed", "slashed", "conflicting"]
     paid: bool

@@ -4,8 +4,8 @@ Figures: gas_create_job, gas_register, gas_declare (mean of the C=3 declarations
 gas_declare_max (the costliest of the agreeing declarations: a node's first declaration in a
 job, which creates its record, and the stage's first, whose pair the job's own slots count),
 gas_declare_steady (stage 2's mean), gas_declare_conflict (a node's first declaration in a job
-with a pair that differs from the stage's first: the pair's counter and the node's record are
-both new storage slots), gas_reveal_finalize_c3 (stage 1 of 2: credits three accounts from
+with a pair that differs from the stage's first: its record is a new storage slot, the pair is
+counted in the job's own `runnerPair`), gas_reveal_finalize_c3 (stage 1 of 2: credits three accounts from
 zero, the costly case), gas_reveal_finalize_c3_last (the last stage: credits already non-zero,
 but it stores the final model commitment and the finalist flags). gas_verify_proof is measured
 by the zk suite, which has the real ezkl verifier and a proof.

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from zkpot.datasets import demo_dataset, split
+from zkpot.demo.run import DEMO_STAGE_FLOPS as TARGET_FLOPS  # the demo job's stage work
 from zkpot.spec import PRESET_DATASETS, PRESETS, Adam, preset
 from zkpot.stage import evaluate, float_model, initial_weights, train_stage
 from zkpot.staging import plan_stages
 
-TARGET_FLOPS = 1_500_000          # work per stage for the demo (about 208 digits-MLP samples)
 REPEATS, MIN_PAIRS = 9, 60       # --quick: 3 and 20
 SUFFIX = {"digits-mlp": "", "digits-cnn": "_cnn", "wine-mlp": "_wine"}   # figure name per preset
 

@@ -24,7 +24,7 @@ from zkpot.demo.follow import DemoTimeout
 from zkpot.demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUse
 
 # the demo job: the digits MLP preset, C=2, several stages (see docs/demo.md for the sizes)
-# (a shard of 64 fills a 2^16-row circuit; each shard is one proof by its designated node)
+# (a shard of 64 fills a 2^17-row circuit; each shard is one proof by its designated node)
 DEMO_SHARD_SIZE = 64
 DEMO_SAMPLES = 400          # digits subset uploaded: 320 train, 80 test (one shard of 64 proven)
 DEMO_STAGE_FLOPS = 1_500_000   # ≈ 208 samples per stage: 7 stages over the preset's 4 epochs

@@ -273,7 +273,7 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
         raise CircuitTooLarge(n, calibrated["num_rows"], calibrated["run_args"]["logrows"],
                               settings.max_logrows)
     _check(ezkl.compile_circuit(str(onnx_path), str(compiled), str(settings_path)), "compile_circuit")
-    logrows = json.loads(settings_path.read_text())["run_args"]["logrows"]
+    logrows = calibrated["run_args"]["logrows"]
     srs = srs_for(settings, logrows)
     _check(ezkl.setup(str(compiled), str(work / "vk.key"), str(work / "pk.key"), srs_path=str(srs)),
            "setup")
