@@ -109,3 +109,13 @@ def test_solc_shim_returns_large_outputs_whole():
                          input=json.dumps(src), capture_output=True, text=True, check=True).stdout
     assert len(out) > 65536
     assert len(json.loads(out)["contracts"]["Big.sol"]["Big"]["abi"]) == 400
+
+
+def test_locks_pin_only_public_versions():
+    # a local version (torch==2.13.0+cpu, as pip freeze writes it) is served by no public index,
+    # and a GPU host needs the CUDA build of the same release: pins name public versions only
+    locks = [PROJECT_ROOT / "requirements.lock", *sorted((PROJECT_ROOT / "tools").glob("requirements-*.lock"))]
+    local = [f"{lock.name}: {line}" for lock in locks for line in lock.read_text().splitlines()
+             if re.match(r"^[A-Za-z0-9_.-]+==[^ ;#]*\+", line)]
+    assert not local, f"locks pin local versions: {local}"
+    assert "torch==2.13.0" in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()

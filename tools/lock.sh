@@ -14,7 +14,9 @@ python3 -m venv "$tmp/venv"
   cryptography playwright pytest-timeout
 {
   echo "# zkpot's Python environment, pinned. Regenerate with tools/lock.sh; install with tools/bootstrap.sh."
-  "$tmp/venv/bin/pip" freeze --all --exclude-editable | grep -v '^pip=='
+  # pip freeze writes the local version of the wheel it found (torch==2.13.0+cpu); the public
+  # index serves no local versions and a GPU host needs the CUDA build of the same release
+  "$tmp/venv/bin/pip" freeze --all --exclude-editable | grep -v '^pip==' | sed -E 's/^(torch[a-z]*==[^+]+)\+.*/\1/'
   echo "-e ."
 } > requirements.lock
 rm -rf "$tmp"
