@@ -2,14 +2,17 @@
 
 ``prepare_job`` is the one protocol sequence behind every door that creates a job (API, CLI,
 demo): check the spec against the data → seeded train/test split → Δ stage chunks → S_0 →
-test-shard commitments (zk pipeline) → store chunks, S_0 and the manifest → ``JobParams`` for
-``createJob``. Nothing is written before every check has passed. The test set T is then kept
-in a private employer folder (``<state_dir>/private/<manifest hash>/testset.npz``), never in
-the content store (which on IPFS is public): nodes must not train on it. ``publish_test_set``
-puts T into the content store and calls ``publishTestSet`` once the last stage is final.
+the test set on the circuit's input grid, cut into shards, each committed twice: by c_T for
+the proofs (zk pipeline) and by keccak256 of its canonical bytes (``zkpot.testset``) for its
+publication → store chunks, S_0 and the manifest → ``JobParams`` for ``createJob``. Nothing is
+written before every check has passed. The test set T is then kept in a private employer
+folder (``<state_dir>/private/<manifest hash>/testset.npz``), never in the content store
+(which on IPFS is public): nodes must not train on it. ``publish_test_set`` posts each shard's
+canonical bytes on chain (``publishTestShard``) once the last stage is final; the escrow hashes
+them and refuses anything but the committed test set.
 
 ``stage_metrics`` / ``job_curves`` evaluate finalised stage weights on the public training
-chunks (or the published test set) for the loss and accuracy curves, cached per weights CID.
+chunks (or the posted test set) for the loss and accuracy curves, cached per weights CID.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from zkpot import datasets, staging
+from zkpot import datasets, staging, testset
 from zkpot.config import Settings
 from zkpot.manifest import Manifest, ManifestError, build_manifest
 from zkpot.spec import ModelSpec, SpecError
@@ -38,7 +41,12 @@ TEST_FRACTION = 0.2
 DEFAULT_STAGE_FLOPS = 1_000_000
 # test samples per accuracy-proof shard (N): one circuit per (architecture, N)
 DEFAULT_SHARD_SIZE = 32
+# seconds of each stage attempt's commit and reveal phases: a stage of the default work trains
+# in seconds, and a commit phase also closes as soon as 2C - 1 declarations are in
+DEFAULT_COMMIT_WINDOW = 10 * 60
+DEFAULT_REVEAL_WINDOW = 10 * 60
 TEST_SET_FILE = "testset.npz"
+MANIFEST_FILE = "manifest.json"
 
 
 class JobError(ValueError):
@@ -76,6 +84,8 @@ class JobTerms:
     bounty: int = 0
     stage_flops: int = DEFAULT_STAGE_FLOPS
     shard_size: int = DEFAULT_SHARD_SIZE
+    commit_window: int = DEFAULT_COMMIT_WINDOW
+    reveal_window: int = DEFAULT_REVEAL_WINDOW
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,9 @@ def private_dir(settings: Settings, manifest_hash: bytes) -> Path:
 
 
 def _test_commitments(settings: Settings, spec: ModelSpec, test: datasets.Dataset,
-                      shard_size: int) -> list[bytes]:
-    """Shard commitments c_T from the zk pipeline (sets the circuit up the first time)."""
+                      shard_size: int) -> tuple[datasets.Dataset, list[bytes], list[bytes]]:
+    """The test set on the circuit's input grid, its shards' c_T (the zk pipeline, which sets
+    the circuit up the first time) and the keccak256 of each shard's canonical bytes."""
     from zkpot import zk
     from zkpot.spec import build_model
 
@@ -111,7 +122,26 @@ def _test_commitments(settings: Settings, spec: ModelSpec, test: datasets.Datase
                                     shard_size, settings)
     except zk.CircuitTooLarge as e:
         raise JobInputError(f"zk circuit: {e}") from e
-    return zk.test_set_commitments(circuit, test.features, test.labels)
+    scale = circuit.params.scale
+    grid = (testset.quantise(test.features, scale) / float(1 << scale)).astype(np.float32)
+    test = datasets.Dataset(grid, test.labels, test.num_classes, test.input_shape)
+    try:
+        data = [testset.encode_shard(x, y, test.num_classes, scale) for x, y in zk.shards(circuit, grid, test.labels)]
+    except testset.TestShardError as e:
+        raise JobInputError(f"test set: {e}") from e
+    from zkpot.hashing import keccak
+
+    return test, zk.test_set_commitments(circuit, grid, test.labels), [keccak(d) for d in data]
+
+
+def test_shards(settings: Settings, spec: ModelSpec, test: datasets.Dataset, shard_size: int) -> list[bytes]:
+    """The canonical bytes of each shard of a (grid) test set, as ``publishTestShard`` posts them."""
+    from zkpot import zk
+    from zkpot.spec import build_model
+
+    circuit = zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes, shard_size, settings)
+    return [testset.encode_shard(x, y, test.num_classes, circuit.params.scale)
+            for x, y in zk.shards(circuit, test.features, test.labels)]
 
 
 def _write_private(path: Path, test: datasets.Dataset) -> None:
@@ -169,7 +199,7 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
         raise JobInputError(f"stages: {e}") from e
     verifier = verifier() if callable(verifier) else verifier
     s0 = initial_weights(spec)
-    commitments = _test_commitments(settings, spec, test, terms.shard_size)
+    test, commitments, data_hashes = _test_commitments(settings, spec, test, terms.shard_size)
     chunk_bytes = [datasets.encode_chunk(train.subset(idx)) for idx in chunks]
     from zkpot.storage import cid_v1
 
@@ -182,9 +212,11 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
                                   cid_v1(s0_bytes), s0.hash())
     except ManifestError as e:
         raise JobInputError(str(e)) from e
-    # every check passed: keep T privately, then store what nodes need
+    # every check passed: keep T (and the manifest that says how it is sharded) privately,
+    # then store what nodes need
     test_path = private_dir(settings, manifest.keccak()) / TEST_SET_FILE
     _write_private(test_path, test)
+    (test_path.parent / MANIFEST_FILE).write_bytes(manifest.to_bytes())
     store = open_store(settings)
     for b in chunk_bytes:
         store.put(b)
@@ -194,18 +226,20 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
                        stages=manifest.stages, confirmations=terms.quorum,
                        reward=terms.reward_per_stage, bounty=terms.bounty,
                        threshold=math.ceil(terms.theta * usable), samples=usable,
-                       shard_commitments=commitments, verifier=verifier, deadline=terms.deadline)
+                       shard_commitments=commitments, shard_data_hashes=data_hashes, verifier=verifier,
+                       deadline=terms.deadline, commit_window=terms.commit_window,
+                       reveal_window=terms.reveal_window)
     return PreparedJob(manifest, manifest_cid, chunk_cids, params, len(train), test, test_path)
 
 
 @dataclass(frozen=True)
 class TestSetRelease:
-    """T put into the content store for ``publishTestSet``; ``tx_hash`` once sent."""
+    """T's shards, as ``publishTestShard`` posts them; ``tx_hashes`` once sent."""
 
     job_id: int
-    cid: str
+    shards: list[bytes]
     samples: int
-    tx_hash: str | None = None
+    tx_hashes: list[str] = field(default_factory=list)
 
 
 def _chain_time(escrow: "JobEscrowClient") -> int:
@@ -215,11 +249,11 @@ def _chain_time(escrow: "JobEscrowClient") -> int:
 
 def release_test_set(settings: Settings, escrow: "JobEscrowClient", job_id: int,
                      employer: str) -> TestSetRelease:
-    """Check that ``employer`` may publish T now, then put T into the content store."""
+    """Check that ``employer`` may publish T now; T's shards as the chain committed them."""
     from web3 import Web3
 
     from zkpot.chain import JobStatus
-    from zkpot.storage import open_store
+    from zkpot.hashing import keccak
 
     job = escrow.get_job(job_id)
     if job.status == JobStatus.NONE:
@@ -235,18 +269,28 @@ def release_test_set(settings: Settings, escrow: "JobEscrowClient", job_id: int,
     if _chain_time(escrow) >= job.phase_deadline:
         raise JobStateError(f"job {job_id}'s test-set window closed at {job.phase_deadline}")
     test = load_private_test_set(settings, job.manifest_hash)
-    if len(test) != job.samples:
-        raise TestSetNotHeld(f"the private test set has {len(test)} samples, the job commits to "
-                             f"{job.samples}")
-    cid = open_store(settings).put(datasets.encode_chunk(test))
-    return TestSetRelease(job_id, cid, len(test))
+    manifest = _held_manifest(settings, job.manifest_hash)
+    shards = test_shards(settings, manifest.model_spec, test, job.samples // job.shard_count)
+    if [keccak(s) for s in shards] != escrow.shard_data_hashes(job_id):
+        raise TestSetNotHeld(f"the private test set held here is not the one job {job_id} committed to")
+    return TestSetRelease(job_id, shards, len(test))
+
+
+def _held_manifest(settings: Settings, manifest_hash: bytes) -> Manifest:
+    path = private_dir(settings, manifest_hash) / MANIFEST_FILE
+    if not path.is_file():
+        raise TestSetNotHeld(f"the manifest of 0x{bytes(manifest_hash).hex()} is not held here")
+    return Manifest.from_bytes(path.read_bytes())
 
 
 def publish_test_set(settings: Settings, client: "JobEscrowClient", job_id: int) -> TestSetRelease:
-    """Put T into the content store and send ``publishTestSet(jobId, cid)`` as ``client``'s key."""
+    """Post T's shards on chain (``publishTestShard``) as ``client``'s key; shards the chain
+    already holds are not sent again."""
     release = release_test_set(settings, client, job_id, client.client.address)
-    receipt = client.publish_test_set(job_id, release.cid)
-    return TestSetRelease(job_id, release.cid, release.samples, receipt.tx_hash)
+    posted = client.get_job(job_id).shards_published
+    txs = [client.publish_test_shard(job_id, i, data).tx_hash
+           for i, data in enumerate(release.shards) if i >= posted]
+    return TestSetRelease(job_id, release.shards, release.samples, txs)
 
 
 # ---- curves ---------------------------------------------------------------------------------
@@ -288,19 +332,19 @@ def _cache_path(settings: Settings, weights_cid: str, eval_key: str) -> Path:
 
 
 def job_curves(settings: Settings, manifest: Manifest, finalised: Sequence[tuple[int, bytes, str]],
-               test_set_cid: str | None = None, compute: bool = True) -> Curves:
+               test_set: tuple[str, datasets.Dataset] | None = None, compute: bool = True) -> Curves:
     """Metrics of each finalised ``(stage, weights_hash, weights_cid)``, cached per weights CID.
 
     Each S_i is fetched by its CID (the store checks the content against the CID) and its
     keccak hash checked against the hash finalised on chain before it is evaluated. Accuracy is
-    on the published test set when there is one, else on the training chunks. ``compute=False``
-    answers from the cache only.
+    on the posted test set when there is one (``(key, dataset)``: the key names the cache),
+    else on the training chunks. ``compute=False`` answers from the cache only.
     """
     from zkpot.hashing import weights_hash
     from zkpot.storage import StorageError, open_store
 
     store = open_store(settings)
-    eval_key, evaluated_on = ("test-" + test_set_cid, "test set") if test_set_cid else ("train", "training set")
+    eval_key, evaluated_on = ("test-" + test_set[0], "test set") if test_set else ("train", "training set")
     out = Curves(evaluated_on)
     data: dict[str, datasets.Dataset] = {}
 
@@ -327,7 +371,7 @@ def job_curves(settings: Settings, manifest: Manifest, finalised: Sequence[tuple
                 out.unavailable[stage] = "weights do not match the hash finalised on chain"
                 continue
             if eval_set is None:
-                eval_set = (chunk(test_set_cid) if test_set_cid
+                eval_set = (test_set[1] if test_set
                             else _union([chunk(c) for c in dict.fromkeys(manifest.chunks)]))
             loss, acc = stage_metrics(manifest.model_spec, state, chunk(manifest.chunks[stage - 1]), eval_set)
         except (KeyError, StorageError, datasets.DatasetError, OSError, ValueError) as e:

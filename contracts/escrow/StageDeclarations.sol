@@ -51,14 +51,15 @@ abstract contract StageDeclarations is DeclarationSettlement {
     }
 
     /// @inheritdoc IJobEscrow
-    function reveal(uint256 jobId, uint256 stage, Opening calldata o) external {
+    function reveal(uint256 jobId, uint256 stage, Opening calldata opening) external {
         Job storage job = _jobs[jobId];
         uint256 rec = _records[jobId][msg.sender];
         if (rec == 0 || _stageOf(rec) != stage) revert DeclarationUnknown(jobId, stage, msg.sender);
         if (_positionOf(rec) != 0) revert DeclarationOpened(jobId, stage, msg.sender);
-        bytes32 commitment = commitmentOf(o.rho, o.weightsHash, o.modelCommitment, o.rand, msg.sender);
+        bytes32 commitment =
+            commitmentOf(opening.rho, opening.weightsHash, opening.modelCommitment, opening.rand, msg.sender);
         if (rec & HASH_MASK != _hash192(commitment)) revert OpeningMismatch(jobId, stage, msg.sender);
-        bytes32 key = openingKey(o.rho, o.weightsHash, o.modelCommitment, o.cid);
+        bytes32 key = openingKey(opening.rho, opening.weightsHash, opening.modelCommitment, opening.cid);
         uint256 attempt = _attemptOf(rec);
 
         uint256 position;
@@ -78,8 +79,10 @@ abstract contract StageDeclarations is DeclarationSettlement {
         }
         _records[jobId][msg.sender] = (rec & ~(HASH_MASK | (0xff << POSITION_SHIFT))) | (position << POSITION_SHIFT)
             | _hash192(key);
-        emit StageRevealed(jobId, stage, msg.sender, attempt, o.weightsHash, o.modelCommitment, o.rho, o.cid, position);
-        if (position == job.confirmations) _finalise(jobId, job, stage, attempt, key, revealDeadline, o);
+        emit StageRevealed(
+            jobId, stage, msg.sender, attempt, opening.weightsHash, opening.modelCommitment, opening.rho, opening.cid, position
+        );
+        if (position == job.confirmations) _finalise(jobId, job, stage, attempt, key, revealDeadline, opening);
     }
 
     /// @dev Starts the stage's next attempt when the current one ended without agreement (or
@@ -134,7 +137,7 @@ abstract contract StageDeclarations is DeclarationSettlement {
         uint256 attempt,
         bytes32 key,
         uint256 revealDeadline,
-        Opening calldata o
+        Opening calldata opening
     ) private {
         _recordResult(jobId, stage, attempt, key, revealDeadline);
         _earmark(job, uint256(job.reward) * job.confirmations);
@@ -146,9 +149,11 @@ abstract contract StageDeclarations is DeclarationSettlement {
         job.attemptStart = uint40(block.timestamp);
         if (stage == job.stages) {
             job.status = JobStatus.AwaitingTestSet;
-            job.finalModelCommitment = o.modelCommitment;
+            job.finalModelCommitment = opening.modelCommitment;
             job.phaseDeadline = uint40(block.timestamp + job.testSetWindow);
         }
-        emit StageFinalised(jobId, stage, msg.sender, attempt, o.weightsHash, o.modelCommitment, o.rho, o.cid);
+        emit StageFinalised(
+            jobId, stage, msg.sender, attempt, opening.weightsHash, opening.modelCommitment, opening.rho, opening.cid
+        );
     }
 }
