@@ -97,15 +97,45 @@ def create_job_transaction(settings: Settings, params) -> UnsignedTx:
     return _tx(settings, escrow(settings).contract, "createJob", params.as_tuple(), value=params.escrow)
 
 
+def dev_employer(settings: Settings) -> str | None:
+    """Dev mode's employer address (``ZKPOT_EMPLOYER_KEY``), or None."""
+    if settings.employer_key is None:
+        return None
+    from eth_account import Account
+
+    return Account.from_key(settings.employer_key.get_secret_value()).address
+
+
+def signs_for(settings: Settings, address: str) -> bool:
+    """Dev mode signs only for the dev employer's own wallet; anyone else gets the transaction."""
+    dev = dev_employer(settings)
+    return dev is not None and dev.lower() == address.lower()
+
+
+def _chain_failure(what: str, e: Exception) -> ProblemError:
+    """A failed transaction as a problem: a decoded contract error with its reason, or 503."""
+    from zkpot.chain import ContractError
+    from zkpot.revert_reasons import explain
+
+    if isinstance(e, ContractError):
+        return ProblemError(409, f"{what} was refused by the contract: {explain(e)}")
+    message = str(getattr(e, "message", "") or e)
+    if "insufficient funds" in message.lower():
+        return ProblemError(409, f"{what} failed: the sender cannot pay for it ({message})")
+    return ProblemError(503, f"{what} failed: {message}")
+
+
 def send_as_dev_employer(settings: Settings, params) -> str:
     """Dev mode: sign createJob with the configured employer key; returns the tx hash."""
+    from web3.exceptions import Web3Exception
+
     from zkpot.chain import ChainError
 
     client = escrow(settings, settings.employer_key.get_secret_value())
     try:
         receipt = client.create_job_receipt(params)
-    except ChainError as e:
-        raise ProblemError(409, f"createJob failed: {e}") from e
+    except (ChainError, Web3Exception) as e:
+        raise _chain_failure("createJob", e) from e
     return receipt.tx_hash
 
 
@@ -130,35 +160,39 @@ def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
     return manifest.theta_bps / 10_000, metrics
 
 
-def _verifier(settings: Settings) -> str:
-    verifier = _deployment(settings).verifier
-    if verifier is None:
-        raise ProblemError(503, "no accuracy verifier is deployed on this chain")
-    return verifier
-
-
 def _problem(e: Exception) -> ProblemError:
     """A core ``JobError`` as the HTTP problem a user can act on."""
     from zkpot import jobs
 
     status = {jobs.JobInputError: 422, jobs.JobStateError: 409, jobs.NotEmployerError: 403,
-              jobs.TestSetNotHeld: 404, jobs.JobNotFound: 404}.get(type(e), 422)
-    return ProblemError(status, str(e))
+              jobs.TestSetNotHeld: 404, jobs.JobNotFound: 404, jobs.JobChainError: 503,
+              jobs.JobRefused: 409, jobs.JobStorageError: 503}.get(type(e), 422)
+    field = getattr(e, "field", None)
+    errors = [{"loc": ["body", field], "msg": str(e), "type": "value_error"}] if field else None
+    return ProblemError(status, str(e), errors)
 
 
-def prepare_job(settings: Settings, *, spec, dataset, terms) -> JobPrepared:
-    """Prepare the job (``zkpot.jobs.prepare_job``) and answer with its createJob transaction."""
+def prepare_job(settings: Settings, *, spec, dataset, terms, employer: str) -> JobPrepared:
+    """Prepare the job for ``employer`` (``zkpot.jobs.prepare_job``, createJob simulated for that
+    wallet first) and answer with its createJob transaction; dev mode sends it when the
+    employer is the dev key's own address, and removes what was stored if it then fails."""
     from zkpot import jobs
+    from zkpot.escrow_preflight import EscrowPreflight
 
     try:
-        prepared = jobs.prepare_job(settings, dataset, spec, terms, lambda: _verifier(settings))
+        prepared = jobs.prepare_job(settings, dataset, spec, terms, employer,
+                                    EscrowPreflight(settings, employer))
     except jobs.JobError as e:
         raise _problem(e) from e
     params = prepared.params
     tx = create_job_transaction(settings, params)
     tx_hash = None
-    if settings.employer_key is not None:
-        tx_hash = send_as_dev_employer(settings, params)
+    if signs_for(settings, employer):
+        try:
+            tx_hash = send_as_dev_employer(settings, params)
+        except ProblemError:
+            jobs.discard_job(settings, prepared)
+            raise
     eth = f"{params.escrow / 10**18:.6f}".rstrip("0").rstrip(".")
     return JobPrepared(manifest_hash="0x" + params.manifest_hash.hex(), manifest_cid=params.manifest_cid,
                        stage_count=params.stages, chunk_cids=prepared.chunk_cids,
@@ -173,12 +207,13 @@ def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetR
     In dev mode (``ZKPOT_EMPLOYER_KEY``) the server sends it when the signed-in employer is
     that key's address; otherwise the employer's wallet signs the returned transaction.
     """
+    from web3.exceptions import Web3Exception
+
     from zkpot import jobs
     from zkpot.chain import ChainError
 
-    dev_key = settings.employer_key.get_secret_value() if settings.employer_key else None
-    client = escrow(settings, dev_key)
-    send = dev_key is not None and client.client.address.lower() == employer.lower()
+    send = signs_for(settings, employer)
+    client = escrow(settings, settings.employer_key.get_secret_value() if send else None)
     try:
         if send:
             out = jobs.publish_test_set(settings, client, job_id)
@@ -186,8 +221,8 @@ def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetR
             out = jobs.release_test_set(settings, client, job_id, employer)
     except jobs.JobError as e:
         raise _problem(e) from e
-    except ChainError as e:
-        raise ProblemError(409, f"publishTestSet failed: {e}") from e
+    except (ChainError, Web3Exception) as e:
+        raise _chain_failure("publishTestSet", e) from e
     tx = _tx(settings, client.contract, "publishTestSet", job_id, out.cid)
     return TestSetRelease(job_id=job_id, test_set_cid=out.cid, samples=out.samples,
                           transaction=tx, tx_hash=out.tx_hash)
@@ -195,7 +230,7 @@ def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetR
 
 def job_curves(settings: Settings, job, compute: bool = True):
     """Loss/accuracy per finalised stage (``zkpot.jobs.job_curves``) for an indexed job."""
-    from zkpot import jobs
+    from zkpot import curves
 
     manifest = _manifest(settings, job)
     if manifest is None:
@@ -203,4 +238,4 @@ def job_curves(settings: Settings, job, compute: bool = True):
     finalised = [(i, bytes.fromhex(s.finalised["weightsHash"][2:]), s.finalised["cid"])
                  for i, s in sorted(job.stages.items()) if s.finalised]
     test_cid = job.test_set["cid"] if job.test_set else None
-    return jobs.job_curves(settings, manifest, finalised, test_cid, compute=compute)
+    return curves.job_curves(settings, manifest, finalised, test_cid, compute=compute)

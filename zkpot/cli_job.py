@@ -13,22 +13,30 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zkpot.cli_console import console, fail, status as progress_status
 from zkpot.config import Settings, get_settings
 from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
 
 app = typer.Typer(help="Employer: create a job, follow it, publish its test set, reclaim.",
                   no_args_is_help=True)
-console = Console()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_fail = fail
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+def _refused(what: str, e: Exception) -> None:
+    """A failed transaction in one line: the contract's decoded reason, or the chain's."""
+    from zkpot.chain import ContractError
+    from zkpot.revert_reasons import explain
+
+    if isinstance(e, ContractError):
+        _fail(f"{what} refused by the contract: {explain(e)}")
+    message = str(getattr(e, "message", "") or e)
+    if "insufficient funds" in message.lower():
+        _fail(f"{what} failed: the employer's account cannot pay for it ({message})")
+    _fail(f"{what} failed: {message}")
 
 
 def _settings() -> Settings:
@@ -60,20 +68,26 @@ def parse_duration(text: str) -> int:
 
 
 def _escrow(settings: Settings, signing: bool = True):
-    """The JobEscrow client, signing as the employer key when ``signing``."""
-    from zkpot.chain import ChainClient, JobEscrowClient, load_deployment
+    """The JobEscrow client, signing as the employer key when ``signing``; fails in one line
+    when the key is not one, the chain does not answer or zkpot is not deployed there."""
+    from zkpot.chain import ChainClient, ChainError, JobEscrowClient, load_deployment
 
     key = None
     if signing:
         if settings.employer_key is None:
             _fail("set ZKPOT_EMPLOYER_KEY to the employer's private key (hex) to send transactions")
-        key = settings.employer_key.get_secret_value()
+        key = settings.employer_key.get_secret_value().strip()
     try:
         deployment = load_deployment(settings)
     except (OSError, ValueError) as e:
         _fail(f"zkpot contracts are not deployed for {settings.rpc_url}: {e}")
-    client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
-                         lock_dir=settings.path("locks"))
+    try:
+        client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
+                             lock_dir=settings.path("locks"), retries=1)
+    except ChainError as e:
+        _fail(f"the chain at {settings.rpc_url} does not answer: {e}")
+    except Exception:  # eth_account's errors for a malformed key name no field; the key is not shown
+        _fail("ZKPOT_EMPLOYER_KEY is not a private key (32 bytes as 64 hex digits, 0x optional)")
     return JobEscrowClient(client, deployment.escrow), deployment
 
 
@@ -127,39 +141,49 @@ def create(
     = DEFAULT_SHARD_SIZE,
 ) -> None:
     """Validate and chunk the data, store chunks and manifest, keep the test set private, escrow."""
+    from web3.exceptions import Web3Exception
+
     from zkpot.chain import ChainError
-    from zkpot.jobs import JobError, JobTerms, prepare_job
+    from zkpot.escrow_preflight import EscrowPreflight
+    from zkpot.jobs import JobError, JobTerms, discard_job, prepare_job
 
     settings = _settings()
+    escrow, _ = _escrow(settings)
+    employer = escrow.client.address
+    preflight = EscrowPreflight(settings, employer)
+    try:  # before any work: the chain answers and zkpot is deployed there
+        preflight.connect()
+    except JobError as e:
+        _fail(str(e))
     dataset, model = _load_data(demo, data), _load_spec(spec, preset)
     terms = JobTerms(reward_per_stage=parse_eth(reward), quorum=confirmations, theta=threshold,
                      deadline=int(time.time()) + parse_duration(deadline), bounty=parse_eth(bounty),
                      stage_flops=stage_flops, shard_size=shard_size)
-    escrow, deployment = _escrow(settings)
-    if deployment.verifier is None:
-        _fail("no accuracy verifier is deployed on this chain")
     try:
-        with console.status("validating, chunking, committing the test set…"):
-            prepared = prepare_job(settings, dataset, model, terms, deployment.verifier)
+        with progress_status("preparing the job…"):
+            prepared = prepare_job(settings, dataset, model, terms, employer, preflight,
+                                   progress=console.print)
     except JobError as e:
         _fail(str(e))
     try:
-        with console.status(f"escrowing {_eth(prepared.params.escrow)}…"):
+        with progress_status(f"escrowing {_eth(prepared.params.escrow)}…"):
             job_id = escrow.create_job(prepared.params)
-    except ChainError as e:
-        _fail(f"createJob failed: {e}")
-    console.print(f"job [bold]{job_id}[/bold] created: {prepared.params.stages} stages, "
+    except (ChainError, Web3Exception) as e:
+        discard_job(settings, prepared)
+        _refused("createJob", e)
+    console.print(f"job {job_id} created: {prepared.params.stages} stages, "
                   f"C = {terms.quorum}, escrow {_eth(prepared.params.escrow)}")
     console.print(f"manifest {prepared.manifest_cid} (0x{prepared.manifest_hash.hex()})")
-    console.print(f"test set kept privately in {prepared.test_set_path.parent}; publish it with "
+    console.print(f"test set kept privately in {prepared.private.folder}; publish it with "
                   f"`zkpot job publish-test-set {job_id}` once the last stage is final")
 
 
 @app.command("status")
 def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
     """The job as the chain shows it: status, stages, payments, test set, deadlines."""
+    from zkpot import testsets
     from zkpot.chain import ChainError, JobStatus, fetch_events
-    from zkpot.jobs import TestSetNotHeld, load_private_test_set
+    from zkpot.jobs import TestSetNotHeld
 
     settings = _settings()
     escrow, deployment = _escrow(settings, signing=False)
@@ -171,7 +195,7 @@ def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]
                   if e.args.get("jobId") == job_id]
     except ChainError as e:
         _fail(f"the chain at {settings.rpc_url} did not answer: {e}")
-    console.print(f"job {job_id}  [bold]{job.status.name.lower().replace('_', ' ')}[/bold]  "
+    console.print(f"job {job_id}  {job.status.name.lower().replace('_', ' ')}  "
                   f"employer {job.employer}")
     console.print(f"stages  {job.stages_done} of {job.stages} final, C = {job.confirmations}, "
                   f"reward {_eth(job.reward)} per confirmed declaration")
@@ -190,7 +214,7 @@ def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]
                       f"{job.shards_proven.bit_count()} of {job.shard_count} shard proofs accepted")
     else:
         try:
-            load_private_test_set(settings, job.manifest_hash)
+            testsets.find(settings, job.employer, job.manifest_hash)
             held = "held privately here"
         except TestSetNotHeld:
             held = "not held on this machine"
@@ -200,6 +224,8 @@ def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]
 @app.command("publish-test-set")
 def publish_test_set(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
     """Publish the private test set (after the last stage is final) so nodes can prove accuracy."""
+    from web3.exceptions import Web3Exception
+
     from zkpot import jobs
     from zkpot.chain import ChainError
 
@@ -209,8 +235,8 @@ def publish_test_set(job_id: Annotated[int, typer.Argument(min=0, help="on-chain
         out = jobs.publish_test_set(settings, escrow, job_id)
     except jobs.JobError as e:
         _fail(str(e))
-    except ChainError as e:
-        _fail(f"publishTestSet failed: {e}")
+    except (ChainError, Web3Exception) as e:
+        _refused("publishTestSet", e)
     console.print(f"test set of job {job_id} published: {out.cid} ({out.samples} samples), "
                   f"tx {out.tx_hash}")
 
@@ -218,15 +244,15 @@ def publish_test_set(job_id: Annotated[int, typer.Argument(min=0, help="on-chain
 @app.command("reclaim")
 def reclaim(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
     """Reclaim the unearned escrow after the deadline (then withdraw it)."""
-    from zkpot.chain import ChainError, ContractError
+    from web3.exceptions import Web3Exception
+
+    from zkpot.chain import ChainError
 
     settings = _settings()
     escrow, _ = _escrow(settings)
     try:
         receipt = escrow.reclaim(job_id)
-    except ContractError as e:
-        _fail(f"reclaim refused by the contract: {e.name}{tuple(e.args_)}")
-    except ChainError as e:
-        _fail(f"reclaim failed: {e}")
+    except (ChainError, Web3Exception) as e:
+        _refused("reclaim", e)
     amount = sum(ev["amount"] for ev in receipt.events_named("JobReclaimed"))
     console.print(f"job {job_id} reclaimed: {_eth(amount)} credited; tx {receipt.tx_hash}")

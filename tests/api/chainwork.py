@@ -69,14 +69,16 @@ def create_prepared_job(settings: Settings, deployment, *, dataset: str = "wine"
                         confirmations: int = 2, reward: int = 10**15, key: str = KEYS[0]):
     """A job made by the core's ``prepare_job`` (private test set kept) and escrowed on chain."""
     from zkpot.datasets import demo_dataset
+    from zkpot.escrow_preflight import EscrowPreflight
     from zkpot.jobs import JobTerms, prepare_job
     from zkpot.spec import preset as spec_preset
 
     terms = JobTerms(reward_per_stage=reward, quorum=confirmations, theta=0.5,
                      deadline=int(time.time()) + 3600, stage_flops=stage_flops, shard_size=shard_size)
-    prepared = prepare_job(settings, demo_dataset(dataset), spec_preset(preset), terms,
-                           deployment.verifier)
     escrow = JobEscrowClient(ChainClient(settings.rpc_url, key), deployment.escrow)
+    employer = escrow.client.address
+    prepared = prepare_job(settings, demo_dataset(dataset), spec_preset(preset), terms, employer,
+                           EscrowPreflight(settings, employer))
     return escrow.create_job(prepared.params), prepared
 
 
