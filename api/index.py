@@ -111,7 +111,8 @@ class ChainIndex:
         self._head = head
         self._lock = threading.RLock()
         self._task: asyncio.Task | None = None
-        self._subscribers: set[asyncio.Queue] = set()
+        self._wakers: set[asyncio.Event] = set()
+        self.closing = False
         self.error: str | None = None
         self._reset()
 
@@ -226,13 +227,28 @@ class ChainIndex:
             rec["stake"] = 0
 
     # ---- live feed ----------------------------------------------------------------------
-    def subscribe(self) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue(maxsize=1000)
-        self._subscribers.add(q)
-        return q
+    def events_after(self, seq: int, limit: int) -> list[IndexedEvent]:
+        """Up to ``limit`` events with a sequence number above ``seq``, oldest first."""
+        with self._lock:
+            return self.events[max(seq + 1, 0):max(seq + 1, 0) + limit]
 
-    def unsubscribe(self, q: asyncio.Queue) -> None:
-        self._subscribers.discard(q)
+    def subscribe(self) -> asyncio.Event:
+        """An event set whenever new chain events are indexed (or the index closes)."""
+        waker = asyncio.Event()
+        self._wakers.add(waker)
+        return waker
+
+    def unsubscribe(self, waker: asyncio.Event) -> None:
+        self._wakers.discard(waker)
+
+    def _wake(self) -> None:
+        for waker in list(self._wakers):
+            waker.set()
+
+    def close(self) -> None:
+        """The server is stopping: live streams end (called in the event loop)."""
+        self.closing = True
+        self._wake()
 
     def start(self) -> None:
         if self._task is None:
@@ -257,8 +273,6 @@ class ChainIndex:
             except Exception as e:  # chain down or not deployed yet: keep trying
                 self.error = f"{type(e).__name__}: {e}"
                 new = []
-            for ev in new:
-                for q in list(self._subscribers):
-                    if not q.full():
-                        q.put_nowait(ev)
+            if new:
+                self._wake()
             await asyncio.sleep(POLL_INTERVAL_S)

@@ -15,6 +15,7 @@ from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 CID_PATTERN = r"^b[a-z2-7]{20,200}$"
+PAGE_LIMIT_MAX = 200
 WEI_PATTERN = r"^[0-9]{1,30}$"
 
 JobStatus = Literal["training", "awaiting-test-set", "proving", "complete", "failed", "reclaimed"]
@@ -149,6 +150,13 @@ class JobPublic(JobSummary):
     can_reclaim: bool = Field(description="deadline passed with stages unfinished")
 
 
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    items: list[JobSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
 class Rewards(BaseModel):
     """What an account (a node operator's or an employer's) has been credited and can withdraw."""
 
@@ -162,6 +170,13 @@ class NodePublic(Rewards):
     stake: str
     declarations: int
     stages_paid: int
+
+
+class NodePage(BaseModel):
+    """One page of nodes, by address."""
+
+    items: list[NodePublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class AccountPublic(Rewards):

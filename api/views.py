@@ -63,12 +63,16 @@ def _stage(i: int, s: StageRecord | None, metrics: StageMetrics | None) -> Stage
 
 
 def job_public(job: JobRecord, now: int, theta: float | None = None,
-               metrics: dict[int, StageMetrics] | None = None) -> JobPublic:
+               metrics: dict[int, StageMetrics] | None = None,
+               stages_from: int = 1, stages_limit: int | None = None) -> JobPublic:
+    """The job with stages ``stages_from`` .. ``stages_from + stages_limit - 1`` (all by default)."""
     summary = job_summary(job)
     total = summary.stage_count
     metrics = metrics or {}
-    stages = [_stage(i, job.stages.get(i), metrics.get(i)) for i in range(1, total + 1)]
-    last = stages[-1].finalised if stages else None
+    last_shown = total if stages_limit is None else min(total, stages_from + stages_limit - 1)
+    stages = [_stage(i, job.stages.get(i), metrics.get(i)) for i in range(stages_from, last_shown + 1)]
+    final = job.stages.get(total) if total in job.stages else None
+    last = _stage(total, final, None).finalised if final is not None and final.finalised else None
     open_status = summary.status in ("training", "awaiting-test-set", "proving")
     return JobPublic(
         **summary.model_dump(), theta=theta, stages=stages,
@@ -81,6 +85,8 @@ def job_public(job: JobRecord, now: int, theta: float | None = None,
         can_reclaim=open_status and now > summary.deadline)
 
 
-def jobs_of(index: ChainIndex) -> list[JobRecord]:
+def jobs_of(index: ChainIndex, before: int | None = None, limit: int | None = None) -> list[JobRecord]:
+    """Jobs newest first; only ids below ``before`` when given; at most ``limit``."""
     with index._lock:
-        return sorted(index.jobs.values(), key=lambda j: -j.job_id)
+        ids = sorted((i for i in index.jobs if before is None or i < before), reverse=True)
+        return [index.jobs[i] for i in ids[:limit]]

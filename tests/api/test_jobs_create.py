@@ -40,7 +40,7 @@ def test_create_job_returns_the_createjob_tx_and_dev_mode_sends_it(api_settings)
     # dev mode signed it: the job is on chain with this manifest
     assert job["tx_hash"]
     app.state.index.poll_once()
-    listed = client.get("/api/jobs").json()
+    listed = client.get("/api/jobs").json()["items"]
     mine = [j for j in listed if j["manifest_hash"] == job["manifest_hash"]]
     assert len(mine) == 1 and mine[0]["employer"] == Account.from_key(chainwork.KEYS[0]).address
     view = JobEscrowClient(ChainClient(settings.rpc_url), deployed.escrow).get_job(mine[0]["job_id"])

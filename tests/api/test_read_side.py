@@ -54,7 +54,7 @@ def test_job_stage_declarations_reveal_and_payments_are_indexed(app, api_setting
     assert all(d["status"] == "revealed" and d["paid"] for d in s1["declarations"])
     assert job["stages_final"] == 1 and job["paid"] == str(2 * 10**15)
 
-    listed = client.get("/api/nodes").json()
+    listed = client.get("/api/nodes").json()["items"]
     mine = {n["address"]: n for n in listed}
     for esc, _ in nodes:
         n = mine[esc.client.address]
