@@ -1,4 +1,5 @@
 // Small, pure formatting helpers (unit-tested with vitest).
+export { escapeHtml, short } from "./html.js";
 
 export function formatEth(wei, digits = 4) {
   const w = BigInt(wei ?? 0);
@@ -16,17 +17,8 @@ export function parseEthToWei(text) {
   return (BigInt(whole) * 10n ** 18n + BigInt(frac.padEnd(18, "0"))).toString();
 }
 
-export function short(hex, n = 6) {
-  if (!hex) return "";
-  return hex.length > 2 * n + 2 ? `${hex.slice(0, n + 2)}…${hex.slice(-n)}` : hex;
-}
-
 export function stageState(stage, quorum) {
   if (stage.finalised) return "final";
   if ((stage.declarations || []).length > 0) return `declared ${stage.declarations.length}/${quorum}`;
   return "waiting";
-}
-
-export function escapeHtml(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }

@@ -38,10 +38,11 @@ def register(nodes) -> None:
 
 
 def create_job(settings: Settings, deployment, *, stages: int = 2, confirmations: int = 2,
-               reward: int = 10**15, deadline_s: int = 3600, key: str = KEYS[0]) -> int:
+               reward: int = 10**15, deadline_s: int = 3600, key: str = KEYS[0],
+               manifest_cid: str = "bafkreitestmanifest", manifest_hash: bytes | None = None) -> int:
     """A job escrowed directly on the contract (the API's own path is tested elsewhere)."""
     escrow = JobEscrowClient(ChainClient(settings.rpc_url, key), deployment.escrow)
-    params = JobParams(manifest_hash=keccak(os.urandom(32)), manifest_cid="bafkreitestmanifest",
+    params = JobParams(manifest_hash=manifest_hash or keccak(os.urandom(32)), manifest_cid=manifest_cid,
                        stages=stages, confirmations=confirmations, reward=reward, bounty=0,
                        threshold=1, samples=4, shard_commitments=[keccak(b"test set")],
                        verifier=deployment.verifier, deadline=int(time.time()) + deadline_s)

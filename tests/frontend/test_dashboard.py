@@ -138,3 +138,9 @@ def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_p
     # accuracy is now measured on the published test set
     expect(page.locator("#curves-note")).to_contain_text("test set")
     screenshot(page, "job-curves")
+    # the sign-in left an HttpOnly, SameSite=Strict cookie: no page script can read the session
+    session = [c for c in page.context.cookies() if c["name"] == "zkpot_session"]
+    assert len(session) == 1 and session[0]["httpOnly"] and session[0]["sameSite"] == "Strict"
+    assert "zkpot_session" not in page.evaluate("document.cookie")
+    stored = page.evaluate("JSON.stringify([Object.values(sessionStorage), Object.values(localStorage)])")
+    assert session[0]["value"] not in stored

@@ -72,7 +72,7 @@ class ApiEmployer:
         challenge = self._check(self.http.get("/api/auth/nonce", params={"address": self.address}))
         signature = self.account.sign_message(encode_defunct(text=challenge["message"])).signature
         out = self._check(self.http.post("/api/auth/verify", json={
-            "message": challenge["message"], "signature": signature.to_0x_hex()}))
+            "message": challenge["message"], "signature": signature.to_0x_hex(), "bearer": True}))
         self.token = out["token"]
 
     @property
