@@ -21,7 +21,7 @@ QUIET_LOGGERS = ("ezkl", "tract_linalg", "tract_core", "tract_onnx", "tract_hir"
 
 def fail(message: str) -> NoReturn:
     """Print ``error: <message>`` and exit with status 1."""
-    console.print(Text("error: ", style="red") + Text(str(message)))
+    console.print(Text("error: ", style="red") + Text(str(message)), soft_wrap=True)
     raise typer.Exit(1)
 
 

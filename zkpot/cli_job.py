@@ -53,8 +53,12 @@ def parse_eth(text: str) -> int:
         value = Decimal(text)
     except InvalidOperation:
         raise typer.BadParameter(f"{text!r} is not an amount of ETH") from None
+    if not value.is_finite():
+        raise typer.BadParameter(f"{text!r} is not an amount of ETH")
+    if value < 0:
+        raise typer.BadParameter(f"{text!r} is negative")
     wei = value * 10**18
-    if value < 0 or wei != wei.to_integral_value():
+    if wei != wei.to_integral_value():
         raise typer.BadParameter(f"{text!r} is not a whole number of wei")
     return int(wei)
 
@@ -85,7 +89,9 @@ def _escrow(settings: Settings, signing: bool = True):
         client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
                              lock_dir=settings.path("locks"), retries=1)
     except ChainError as e:
-        _fail(f"the chain at {settings.rpc_url} does not answer: {e}")
+        from zkpot.revert_reasons import unreachable
+
+        _fail(f"the chain at {settings.rpc_url} does not answer ({unreachable(e)})")
     except Exception:  # eth_account's errors for a malformed key name no field; the key is not shown
         _fail("ZKPOT_EMPLOYER_KEY is not a private key (32 bytes as 64 hex digits, 0x optional)")
     return JobEscrowClient(client, deployment.escrow), deployment

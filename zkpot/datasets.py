@@ -9,7 +9,6 @@ the last column; every other column is a numeric feature. NPZ: arrays ``x``/``y`
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from dataclasses import dataclass

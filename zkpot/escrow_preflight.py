@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from zkpot.config import Settings
 from zkpot.jobs import JobChainError, JobInputError, JobRefused
-from zkpot.revert_reasons import explain, param_name
+from zkpot.revert_reasons import explain, param_name, unreachable
 
 if TYPE_CHECKING:
     from zkpot.chain import Deployment, JobEscrowClient, JobParams
@@ -44,7 +44,7 @@ class EscrowPreflight:
         """The escrow, once the chain answered and the deployment map matches it."""
         if self._escrow is not None:
             return self._escrow
-        from zkpot.chain import ChainClient, ChainError, JobEscrowClient, load_deployment
+        from zkpot.chain import ChainClient, JobEscrowClient, load_deployment
 
         url = self.settings.rpc_url
         try:
@@ -55,10 +55,8 @@ class EscrowPreflight:
             client = ChainClient(url, chain_id=self.settings.chain_id, retries=1)
             chain_id = client.chain_id
             code = client.rpc(lambda: client.w3.eth.get_code(deployment.escrow))
-        except ChainError as e:
-            raise JobChainError(f"the chain at {url} does not answer: {e}") from e
-        except Exception as e:  # a bad URL, an HTTP error page, a non-JSON answer
-            raise JobChainError(f"the chain at {url} does not answer: {type(e).__name__}: {e}") from e
+        except Exception as e:  # refused, timed out, a bad URL, an HTTP error page, not JSON-RPC
+            raise JobChainError(f"the chain at {url} does not answer ({unreachable(e)})") from e
         if deployment.chain_id != chain_id:
             raise JobChainError(f"the deployment map {self.settings.deployment_path} is for chain "
                                 f"{deployment.chain_id}; {url} serves chain {chain_id}")
@@ -88,7 +86,8 @@ class EscrowPreflight:
         try:
             balance = client.balance(self.employer)
         except ChainError as e:
-            raise JobChainError(f"the chain at {self.settings.rpc_url} does not answer: {e}") from e
+            raise JobChainError(f"the chain at {self.settings.rpc_url} does not answer "
+                                f"({unreachable(e)})") from e
         if balance < params.escrow:
             raise JobRefused(f"the employer {self.employer} holds {_eth(balance)}; this job escrows "
                              f"{_eth(params.escrow)} (plus gas)")
@@ -104,7 +103,8 @@ class EscrowPreflight:
                                  "plus gas") from e
             raise JobRefused(f"createJob would fail: {message}") from e
         except ChainError as e:
-            raise JobChainError(f"the chain at {self.settings.rpc_url} does not answer: {e}") from e
+            raise JobChainError(f"the chain at {self.settings.rpc_url} does not answer "
+                                f"({unreachable(e)})") from e
 
     @staticmethod
     def _refuse(error, cause: Exception) -> None:

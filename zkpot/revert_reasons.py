@@ -81,3 +81,16 @@ def explain(error: Exception) -> str:
         return f"{call}: job {args[0]} is {_STATUS[int(args[1])]}, which does not allow this"
     reason = REASONS.get(name)
     return f"{call}: {reason}" if reason else call
+
+
+def unreachable(error: Exception) -> str:
+    """Why a connection to the chain failed, in a few words (not the transport's whole text)."""
+    text = str(error).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "timed out" in text or "timeout" in text:
+        return "timed out"
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host"
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return first[:160]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
@@ -31,9 +31,13 @@ class ChainEvent(BaseModel):
     args: dict[str, Any]
 
 
-def _resume_point(after: int | None, last_event_id: str | None) -> int:
+def resume_point(
+    after: Annotated[int | None, Query(ge=-1, le=2**53, description="replay events with seq > after")] = None,
+    last_event_id: Annotated[str | None, Header(description="set by EventSource on reconnection")] = None,
+) -> int:
     """The last seq the client has: the later of ``after`` and ``Last-Event-ID`` (a browser
-    reconnects to the same URL and says what it received), -1 for none."""
+    reconnects to the same URL and says what it received), -1 for none. Checked before the
+    stream starts, so a bad header is a 422."""
     last = -1 if after is None else after
     if last_event_id is None or last_event_id.strip() == "":
         return last
@@ -54,13 +58,8 @@ def _sse(ev) -> ServerSentEvent:
                         "server stops.",
             responses={200: {"description": "text/event-stream of `chain` events (ChainEvent JSON)"},
                        **responses(422)})
-async def events(index: IndexDep,
-                 after: Annotated[int | None, Query(ge=-1, le=2**53,
-                                                    description="replay events with seq > after")] = None,
-                 last_event_id: Annotated[str | None, Header(description="set by EventSource on "
-                                                                         "reconnection")] = None,
+async def events(index: IndexDep, last: Annotated[int, Depends(resume_point)]
                  ) -> AsyncIterable[ServerSentEvent]:
-    last = _resume_point(after, last_event_id)
     waker = index.subscribe()
     try:
         ready = False

@@ -43,6 +43,10 @@ CREATE = ("create", "--demo", "wine", "--preset", "wine-mlp", "--reward", "0.001
 def test_create_status_and_publish_test_set(job_settings, deployed):
     done = zkpot(job_settings, *CREATE)
     assert done.returncode == 0, done.stdout + done.stderr
+    # progress lines, and none of the zk libraries' own tables, timings or warnings
+    assert "asking the chain" in done.stdout and "committing the test set" in done.stdout
+    for noise in ("Numerical Fidelity", "INFO", "WARNING", "ezkl", "+------"):
+        assert noise not in done.stdout + done.stderr, noise
     job_id = int(re.search(r"job (\d+) created: 3 stages", done.stdout).group(1))
     escrow = JobEscrowClient(ChainClient(job_settings.rpc_url), deployed.escrow)
     view = escrow.get_job(job_id)
