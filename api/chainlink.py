@@ -7,6 +7,9 @@ value) from the compiled ABIs and the deployment map, and signed by the user's w
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from functools import lru_cache
 
 from api.problems import ProblemError
@@ -139,15 +142,59 @@ def send_as_dev_employer(settings: Settings, params) -> str:
     return receipt.tx_hash
 
 
+# manifests are content-addressed (immutable): parsed ones are kept; a miss is kept briefly
+_MANIFESTS: OrderedDict[str, tuple[float, object]] = OrderedDict()
+_MANIFEST_CACHE = 256
+_MISS_TTL_S = 30.0
+_manifests_lock = threading.Lock()
+
+
 def _manifest(settings: Settings, job):
     """The job's manifest when this server's store holds it (else None)."""
     from zkpot.manifest import Manifest, ManifestError
     from zkpot.storage import StorageError, open_store
 
+    cid = job.created.get("manifestCid")
+    key = _manifest_key(settings, cid)
+    known = cached_manifest(key)
+    if known is not _UNKNOWN:
+        return known
     try:
-        return Manifest.from_bytes(open_store(settings).get(job.created["manifestCid"]))
-    except (KeyError, StorageError, ManifestError, OSError, ValueError):
-        return None
+        manifest = Manifest.from_bytes(open_store(settings).get(cid))
+    except (KeyError, StorageError, ManifestError, OSError, ValueError, TypeError):
+        manifest = None
+    with _manifests_lock:
+        _MANIFESTS[key] = (time.monotonic(), manifest)
+        _MANIFESTS.move_to_end(key)
+        while len(_MANIFESTS) > _MANIFEST_CACHE:
+            _MANIFESTS.popitem(last=False)
+    return manifest
+
+
+_UNKNOWN = object()
+
+
+def _manifest_key(settings: Settings, cid) -> tuple:
+    where = settings.kubo_rpc_url if settings.storage_backend == "kubo" else str(settings.store_dir)
+    return (settings.storage_backend, where, cid)
+
+
+def cached_manifest(key: tuple):
+    """The parsed manifest under ``key`` or None (not held) if known, else ``_UNKNOWN``: a
+    caller on the event loop reads the store (maybe a Kubo node) only in a thread."""
+    with _manifests_lock:
+        entry = _MANIFESTS.get(key)
+    if entry is None:
+        return _UNKNOWN
+    at, manifest = entry
+    if manifest is None and time.monotonic() - at > _MISS_TTL_S:
+        return _UNKNOWN
+    return manifest
+
+
+def extras_cached(settings: Settings, job) -> bool:
+    """Whether ``job_extras`` needs no store read for this job (its manifest lookup is cached)."""
+    return cached_manifest(_manifest_key(settings, job.created.get("manifestCid"))) is not _UNKNOWN
 
 
 def job_extras(settings: Settings, job) -> tuple[float | None, dict]:

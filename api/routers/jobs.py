@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api import chainlink
@@ -134,10 +135,10 @@ def _job(index: ChainIndex, job_id: int) -> JobRecord:
 
 @router.get("/jobs", response_model=JobPage, summary="Jobs, newest first, a page at a time",
             responses=responses(422))
-def list_jobs(index: IndexDep, limit: PageLimit = 50,
-              cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$",
-                                                  description="next_cursor of the previous page")] = None,
-              ) -> JobPage:
+async def list_jobs(index: IndexDep, limit: PageLimit = 50,
+                    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$",
+                                                        description="next_cursor of the previous page")] = None,
+                    ) -> JobPage:
     page = jobs_of(index, before=int(cursor) if cursor else None, limit=limit + 1)
     more = len(page) > limit
     page = page[:limit]
@@ -147,13 +148,18 @@ def list_jobs(index: IndexDep, limit: PageLimit = 50,
 
 @router.get("/jobs/{job_id}", response_model=JobPublic, summary="One job with its stages and proofs",
             responses=responses(404, 422))
-def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep,
-            stages_from: Annotated[int, Query(ge=1, le=2**16, description="first stage listed")] = 1,
-            stages_limit: Annotated[int, Query(ge=1, le=STAGES_LIMIT_MAX,
-                                               description="stages listed from stages_from")] = 256,
-            ) -> JobPublic:
+async def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep,
+                  stages_from: Annotated[int, Query(ge=1, le=2**16, description="first stage listed")] = 1,
+                  stages_limit: Annotated[int, Query(ge=1, le=STAGES_LIMIT_MAX,
+                                                     description="stages listed from stages_from")] = 256,
+                  ) -> JobPublic:
+    # the hottest read: served on the event loop from the index; the store (maybe a Kubo
+    # node) is read in a thread until the job's manifest lookup is cached
     job = _job(index, job_id)
-    theta, metrics = chainlink.job_extras(settings, job)
+    if chainlink.extras_cached(settings, job):
+        theta, metrics = chainlink.job_extras(settings, job)
+    else:
+        theta, metrics = await run_in_threadpool(chainlink.job_extras, settings, job)
     return job_public(job, int(time.time()), theta, metrics, stages_from, stages_limit)
 
 
