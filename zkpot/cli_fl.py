@@ -13,19 +13,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zkpot.cli_console import console, fail  # plain text: strings from the chain are not markup
 from zkpot.config import Settings, get_settings
 
 app = typer.Typer(help="Federated training: proven updates from private data, paid from escrow.",
                   no_args_is_help=True)
-console = Console()
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+    fail(message)
 
 
 def _task_client(settings: Settings, employer: bool | None):
@@ -83,7 +81,7 @@ def deploy() -> None:
     deployment = Deployment(chain_id=client.chain_id, block=client.block_number())
     task = FederatedTaskClient.deploy(client, deployment)
     deployment.save(settings.deployment_path)
-    console.print(f"{CONTRACT} at [bold]{task.address}[/bold] ({settings.deployment_path})")
+    console.print(f"{CONTRACT} at {task.address} ({settings.deployment_path})")
 
 
 @app.command("keygen")
@@ -138,7 +136,7 @@ def create(
         spec, ds.subset(np.sort(order)), threshold=max(1, round(threshold * shard_size * shards)),
         rounds=rounds, max_updates_per_round=max_updates, reward_per_update=reward_wei,
         deadline=int(time.time() + deadline_hours * 3600), verifier=address)
-    console.print(f"task [bold]{task_id}[/bold] created (verifier {address})")
+    console.print(f"task {task_id} created (verifier {address})")
 
 
 @app.command("status")

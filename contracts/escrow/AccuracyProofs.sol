@@ -82,6 +82,12 @@ abstract contract AccuracyProofs is JobLedger {
     }
 
     /// @inheritdoc IJobEscrow
+    function shardBits(uint256 jobId) external view returns (uint256 published, uint256 proven) {
+        Job storage job = _jobs[jobId];
+        return (job.shardsPublished, job.shardsProven);
+    }
+
+    /// @inheritdoc IJobEscrow
     function shardSubmitter(uint256 jobId, uint256 shard) external view returns (address) {
         return _shardSubmitters[jobId][shard];
     }

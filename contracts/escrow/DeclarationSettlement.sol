@@ -48,25 +48,21 @@ abstract contract DeclarationSettlement is StageAttempts {
     /// or paid declaration's collateral is still locked: the caller frees it or reuses it.
     function _settle(uint256 jobId, Job storage job, address node, uint256 rec) internal returns (Outcome outcome) {
         uint256 stage = _stageOf(rec);
+        uint256 attempt = _attemptOf(rec);
         outcome = _outcomeOf(jobId, job, rec);
         if (outcome == Outcome.Paid) {
             uint256 reward = job.reward;
             job.owed -= uint96(reward);
             _credit(node, reward);
-            emit DeclarationRewarded(jobId, stage, node, reward);
+            emit DeclarationRewarded(jobId, stage, node, attempt, reward);
         } else if (outcome == Outcome.Released) {
-            emit DeclarationReleased(jobId, stage, node);
+            emit DeclarationReleased(jobId, stage, node, attempt);
         } else if (outcome != Outcome.Pending) {
             uint256 amount = registry.slash(node);
             // slashed stake compensates the employer whose stage the declaration polluted
             if (amount > 0) _credit(job.employer, amount);
-            emit DeclarationSlashed(
-                jobId,
-                stage,
-                node,
-                amount,
-                outcome == Outcome.SlashedUnopened ? SlashReason.Unopened : SlashReason.Outvoted
-            );
+            SlashReason reason = outcome == Outcome.SlashedUnopened ? SlashReason.Unopened : SlashReason.Outvoted;
+            emit DeclarationSlashed(jobId, stage, node, attempt, amount, reason);
         }
     }
 

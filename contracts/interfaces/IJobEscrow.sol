@@ -187,12 +187,19 @@ interface IJobEscrow is IPullPayments {
     /// @notice `attempt` of `stage` ended without agreement; `attempt + 1` starts now.
     event StageAttemptFailed(uint256 indexed jobId, uint256 indexed stage, uint256 attempt, uint256 declarations);
     /// @notice A paid declaration's reward was credited to `node`.
-    event DeclarationRewarded(uint256 indexed jobId, uint256 indexed stage, address indexed node, uint256 amount);
+    event DeclarationRewarded(
+        uint256 indexed jobId, uint256 indexed stage, address indexed node, uint256 attempt, uint256 amount
+    );
     /// @notice A declaration was settled without reward or slash; its collateral is free.
-    event DeclarationReleased(uint256 indexed jobId, uint256 indexed stage, address indexed node);
+    event DeclarationReleased(uint256 indexed jobId, uint256 indexed stage, address indexed node, uint256 attempt);
     /// @notice A declaration was slashed; `amount` went to the job's employer.
     event DeclarationSlashed(
-        uint256 indexed jobId, uint256 indexed stage, address indexed node, uint256 amount, SlashReason reason
+        uint256 indexed jobId,
+        uint256 indexed stage,
+        address indexed node,
+        uint256 attempt,
+        uint256 amount,
+        SlashReason reason
     );
     /// @notice A shard of the committed test set was posted (its bytes are the call's data).
     event TestShardPublished(uint256 indexed jobId, uint256 indexed shard, bytes32 dataHash);
@@ -320,6 +327,8 @@ interface IJobEscrow is IPullPayments {
     function stageResult(uint256 jobId, uint256 stage) external view returns (StageResult memory);
     function shardCommitments(uint256 jobId) external view returns (bytes32[] memory);
     function shardDataHashes(uint256 jobId) external view returns (bytes32[] memory);
+    /// @notice Which shards are posted and which proven, one bit per shard (bit i: shard i).
+    function shardBits(uint256 jobId) external view returns (uint256 published, uint256 proven);
     /// @notice Who sent the accepted proof of `shard` (zero: not proven). Recorded only: the
     /// bounty goes to the last stage's paid nodes.
     function shardSubmitter(uint256 jobId, uint256 shard) external view returns (address);

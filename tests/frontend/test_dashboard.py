@@ -42,21 +42,23 @@ def test_job_progress_appears_live(live_api, wallet_page, screenshot, api_settin
 
     # real declarations on Anvil while the page is open: they appear without a reload
     rho, wh = os.urandom(32), keccak(b"stage 1 weights")
-    decls = chainwork.declare_stage(nodes, job_id, 1, wh, rho)
-    expect(stage1).to_contain_text("declared 2/2")
+    openings = chainwork.declare_stage(nodes, job_id, 1, wh, rho, "bafkreistageoneweights")
+    expect(stage1).to_contain_text("declared 2/3")
     expect(page.locator('tr.declaration[data-stage="1"]')).to_have_count(2)
     expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("committed")
 
-    chainwork.reveal_stage(nodes, job_id, 1, rho, "bafkreistageoneweights", decls)
+    chainwork.reveal_stage(api_settings, nodes, job_id, 1, openings)
     expect(stage1).to_contain_text("final")
     expect(page.locator("#stages-final")).to_have_text("1")
     expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("revealed")
-    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("paid")
     expect(page.locator('.reveal[data-stage="1"]')).to_contain_text(rho.hex()[:6])
+    for esc, _ in nodes:     # each node settles its declaration: its reward is credited
+        esc.settle(job_id, esc.client.address)
+    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("paid")
 
     rho2 = os.urandom(32)
-    decls2 = chainwork.declare_stage(nodes, job_id, 2, keccak(b"stage 2 weights"), rho2)
-    expect(page.locator('#timeline .stage[data-stage="2"]')).to_contain_text("declared 2/2")
+    chainwork.declare_stage(nodes, job_id, 2, keccak(b"stage 2 weights"), rho2, "bafkreistagetwoweights")
+    expect(page.locator('#timeline .stage[data-stage="2"]')).to_contain_text("declared 2/3")
     screenshot(page, "job")
 
     jobs = wallet_page(EMPLOYER)
@@ -138,3 +140,9 @@ def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_p
     # accuracy is now measured on the published test set
     expect(page.locator("#curves-note")).to_contain_text("test set")
     screenshot(page, "job-curves")
+    # the sign-in left an HttpOnly, SameSite=Strict cookie: no page script can read the session
+    session = [c for c in page.context.cookies() if c["name"] == "zkpot_session"]
+    assert len(session) == 1 and session[0]["httpOnly"] and session[0]["sameSite"] == "Strict"
+    assert "zkpot_session" not in page.evaluate("document.cookie")
+    stored = page.evaluate("JSON.stringify([Object.values(sessionStorage), Object.values(localStorage)])")
+    assert session[0]["value"] not in stored

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,11 +60,11 @@ def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalSto
     s0 = initial_weights(spec).to_bytes()
     s0_cid = store.put(s0)
     shard = keccak(b"tiny test shard")
-    deadline = int(time.time()) + deadline_s
+    escrow = JobEscrowClient(ChainClient(rpc_url, employer_key), deployment.escrow)
+    deadline = escrow.client.chain_time() + deadline_s   # the dev chain's clock may run ahead
     manifest = build_manifest(spec, (4,), 3, cids, [n] * stages, [shard],
                               TEST_SIZE, confirmations, reward, 0.5, deadline, s0_cid, keccak(s0))
     manifest_cid = store.put(manifest.to_bytes())
-    escrow = JobEscrowClient(ChainClient(rpc_url, employer_key), deployment.escrow)
     params = JobParams(manifest_hash=manifest.keccak(), manifest_cid=manifest_cid, stages=stages,
                        confirmations=confirmations, reward=reward, bounty=0, threshold=1,
                        samples=TEST_SIZE, shard_commitments=[shard], shard_data_hashes=[keccak(TINY_SHARD)],

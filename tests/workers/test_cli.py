@@ -39,5 +39,5 @@ def test_init_register_status_withdraw(world, tmp_path):
                           confirmations=1)
     status = zkpot(world, "node", "status", **env)
     assert "active: True" in status
-    assert f"open (0/1 final)" in status and str(job.job_id) in status
+    assert "open (0/1 final)" in status and str(job.job_id) in status and "commit" in status
     assert "nothing to withdraw" in zkpot(world, "node", "withdraw", "--direct", **env)

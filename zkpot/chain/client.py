@@ -101,6 +101,21 @@ class ChainClient:
     def block_number(self) -> int:
         return self.rpc(lambda: self.w3.eth.block_number)
 
+    def block_time(self, block: int | str = "latest") -> int:
+        """A block's timestamp."""
+        return int(self.rpc(lambda: self.w3.eth.get_block(block))["timestamp"])
+
+    def chain_time(self) -> int:
+        """Now, in chain time: the timestamp the next block would carry (the pending block's),
+        or the latest block's where the RPC serves no pending block. (An idle dev chain's latest
+        block keeps its old time until something is mined; its pending block does not.)"""
+        from web3.exceptions import Web3Exception
+
+        try:
+            return max(self.block_time("pending"), self.block_time("latest"))
+        except (Web3Exception, ValueError, KeyError, TypeError):
+            return self.block_time("latest")
+
     def balance(self, address: str) -> int:
         return self.rpc(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address)))
 

@@ -11,16 +11,6 @@ from web3 import Web3
 from zkpot.chain.client import ChainClient, Receipt
 from zkpot.chain.events import ChainEvent
 
-# what the contract's createJob floors and caps are (contracts/escrow/JobLedger.sol)
-MIN_PHASE_WINDOW = 60
-MAX_PHASE_WINDOW = 30 * 24 * 3600
-MIN_TEST_SET_WINDOW = MIN_PROOF_WINDOW = 3600
-MAX_WINDOW = 365 * 24 * 3600
-MAX_STAGES = 10_000
-MAX_CONFIRMATIONS = 32
-MAX_SHARDS = 32
-MAX_AMOUNT = 2**64 - 1
-
 
 class JobStatus(IntEnum):
     NONE = 0
@@ -72,7 +62,9 @@ class JobParams:
 
     @property
     def escrow(self) -> int:
-        return self.stages * self.confirmations * self.reward + self.bounty
+        from zkpot.escrow_terms import escrow_of
+
+        return escrow_of(self.stages, self.confirmations, self.reward, self.bounty)
 
     def as_tuple(self) -> tuple:
         return (self.manifest_hash, self.manifest_cid, self.stages, self.confirmations, self.reward,
@@ -270,6 +262,16 @@ class JobEscrowClient:
 
     def shard_data_hashes(self, job_id: int) -> list[bytes]:
         return [bytes(c) for c in self.client.call(self._fn.shardDataHashes(job_id))]
+
+    def published_shards(self, job_id: int) -> list[int]:
+        """The shards whose test data is posted on chain."""
+        published, _ = self.client.call(self._fn.shardBits(job_id))
+        return [i for i in range(256) if published >> i & 1]
+
+    def proven_shards(self, job_id: int) -> list[int]:
+        """The shards whose accuracy proof the chain accepted."""
+        _, proven = self.client.call(self._fn.shardBits(job_id))
+        return [i for i in range(256) if proven >> i & 1]
 
     def shard_submitter(self, job_id: int, shard: int) -> str:
         return self.client.call(self._fn.shardSubmitter(job_id, shard))

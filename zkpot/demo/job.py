@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from zkpot.chain import ChainEvent, JobEscrowClient, JobStatus, fetch_events
 from zkpot.chain.events import decode_log
 from zkpot.demo.employer import ApiEmployer, JobRequest
@@ -108,11 +110,13 @@ def run_job(stack: DemoStack, request: JobRequest, line: Callable[[str], None] =
                       line, status)
         if job().status == JobStatus.AWAITING_TEST_SET:
             out = employer.publish_test_set(job_id)
-            line(f"employer published the test set through the API ({out['samples']} samples, "
-                 f"{out['test_set_cid'][:16]}…)")
-        follower.wait(lambda: job().status in (JobStatus.COMPLETED, JobStatus.CLOSED), timeout,
+            line(f"employer posted the test set on chain through the API ({out['samples']} samples in "
+                 f"{out['shards']} shard(s), each checked by the escrow against its committed hash)")
+        follower.wait(lambda: job().status.ended, timeout,
                       "the nodes' zk accuracy proofs (ezkl, minutes on 2 cores)", line, status)
         job_seconds = time.monotonic() - started
+        follower.wait(lambda: job().owed == 0, 300, "the nodes to settle their rewards and bounty shares",
+                      line, status)
         withdraw_all(stack, escrow, employer.address, line)
         follower.wait(lambda: _all_withdrawn(stack, escrow, employer.address), 300,
                       "every withdrawal", line, status)
@@ -164,10 +168,11 @@ def _gas(client, deployment, events: list[ChainEvent]) -> dict[str, tuple[int, i
 
 def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: list[ChainEvent],
              names: dict[str, str], job_seconds: float) -> JobOutcome:
-    from zkpot.datasets import decode_chunk
+    from zkpot.escrow_terms import escrow_of
     from zkpot.manifest import Manifest
     from zkpot.stage import evaluate
     from zkpot.storage import open_store
+    from zkpot.testset import decode_shard
 
     who = lambda a: names.get(a, short(a, 8))  # noqa: E731
     mine = [e for e in events if e.args.get("jobId", job_id) == job_id]
@@ -180,10 +185,11 @@ def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: lis
     created = next(e for e in mine if e.name == "JobCreated")
     store = open_store(stack.settings())
     manifest = Manifest.from_bytes(store.get(created["manifestCid"]))
-    test_cid = next(e["cid"] for e in mine if e.name == "TestSetPublished")
-    test = decode_chunk(store.get(test_cid))
+    shards = [decode_shard(escrow.test_shard_data(e.tx_hash)[2])
+              for e in sorted((e for e in mine if e.name == "TestShardPublished"), key=lambda e: e["shard"])]
+    x, y = np.concatenate([t.x for t in shards]), np.concatenate([t.labels for t in shards])
     final = store.get(stages[-1].weights_cid)
-    acc = evaluate(manifest.model_spec, final, test.features, test.labels)
+    acc = evaluate(manifest.model_spec, final, x, y)
     client = escrow.client
     everything = fetch_events(client, stack.deployment)  # registrations included, for the gas
     withdrawn: dict[str, int] = {}
@@ -193,9 +199,9 @@ def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: lis
     proofs = [(e["shard"], who(e["submitter"]), e["correctCount"]) for e in mine if e.name == "AccuracyProofAccepted"]
     return JobOutcome(
         job_id=job_id, status=view.status, stage_count=view.stages, confirmations=view.confirmations,
-        stages=stages, deposit=view.stages * view.confirmations * view.reward + view.bounty,
+        stages=stages, deposit=escrow_of(view.stages, view.confirmations, view.reward, view.bounty),
         samples=view.samples, threshold=view.threshold, proven_correct=view.correct_count, proofs=proofs,
-        float_accuracy=acc, float_correct=round(acc * len(test)), withdrawn=withdrawn,
+        float_accuracy=acc, float_correct=round(acc * len(y)), withdrawn=withdrawn,
         gas=_gas(client, stack.deployment, everything), job_seconds=job_seconds,
         escrow_balance=client.balance(escrow.address), escrow_remaining=view.remaining, names=names)
 

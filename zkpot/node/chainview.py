@@ -16,8 +16,6 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 
-from web3.exceptions import Web3Exception
-
 from zkpot.chain import (AttemptView, ChainClient, ContractError, JobEscrowClient, JobStatus,
                          NodeRegistryClient, Opening, StagePhase, fetch_events, load_deployment)
 from zkpot.config import Settings
@@ -141,16 +139,11 @@ class NodeChain:
                      ev["cid"]) == agreed]
 
     def block_time(self, block: int | str) -> int:
-        w3 = self.client.w3
-        return int(self.client.rpc(lambda: w3.eth.get_block(block))["timestamp"])
+        return self.client.block_time(block)
 
     def chain_time(self) -> int:
-        """Now, in chain time: the timestamp the next block would carry (the pending block's),
-        or the latest block's where the RPC serves no pending block."""
-        try:
-            return max(self.block_time("pending"), self.block_time("latest"))
-        except (Web3Exception, ValueError, KeyError, TypeError):
-            return self.block_time("latest")
+        """Now, in chain time (``ChainClient.chain_time``)."""
+        return self.client.chain_time()
 
     def attempt(self, job_id: int) -> AttemptView:
         return self.escrow.attempt_of(job_id)
