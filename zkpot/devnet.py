@@ -122,27 +122,6 @@ class Redis(ServiceProcess):
                 "--appendonly", "no", "--protected-mode", "yes"]
 
 
-def advance_chain_time(rpc_url: str, seconds: int) -> int:
-    """Move a development chain's clock forward by ``seconds`` and mine a block at the new time
-    (Anvil's ``evm_increaseTime`` + ``evm_mine``); returns that block's timestamp. For tests and
-    demos on a dev chain only: a real chain's time cannot be moved."""
-    import json
-    import urllib.request
-
-    def call(method: str, params: list) -> object:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-        request = urllib.request.Request(rpc_url, body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer = json.loads(response.read())
-        if "error" in answer:
-            raise RuntimeError(f"{method}: {answer['error']}")
-        return answer["result"]
-
-    call("evm_increaseTime", [int(seconds)])
-    call("evm_mine", [])
-    return int(call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-
-
 def dev_private_keys(n: int) -> list[str]:
     """The first n private keys of Anvil's dev mnemonic (funded on a dev chain only)."""
     from eth_account import Account

@@ -2,7 +2,7 @@
 
 Everything here is a transaction on Anvil through zkpot's chain client; nothing is faked.
 Where a stage's declarers are fewer than 2C - 1 its commit window is let pass by moving the
-dev chain's clock (``zkpot.devnet.advance_chain_time``) instead of waiting it out.
+dev chain's clock (``zkpot.chain.clock.DevChainClock``) instead of waiting it out.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import os
 from zkpot.chain import (ChainClient, JobEscrowClient, JobParams, JobStatus, NodeRegistryClient,  # noqa: F401
                          Opening, StagePhase, deploy_all)
 from zkpot.config import Settings
-from zkpot.devnet import advance_chain_time, dev_private_keys
+from zkpot.chain.clock import DevChainClock
+from zkpot.devnet import dev_private_keys
 from zkpot.hashing import commitment, keccak
 
 TEST_SHARD = b"the api tests' test shard"
@@ -71,8 +72,7 @@ def close_commit_phase(settings: Settings, nodes, job_id: int) -> None:
     esc = nodes[0][0]
     a = esc.attempt_of(job_id)
     if a.phase == StagePhase.COMMIT:
-        now = esc.client.w3.eth.get_block("latest")["timestamp"]
-        advance_chain_time(settings.rpc_url, max(1, a.commit_deadline - now))
+        DevChainClock(esc.client).wait_until(a.commit_deadline)
 
 
 def reveal_stage(settings: Settings, nodes, job_id: int, stage: int, openings) -> None:

@@ -18,7 +18,8 @@ from workers.group import WorkerGroup, worker_env
 from workers.queues import NodeQueues
 from zkpot.chain import ChainClient, JobEscrowClient, StagePhase, deploy_all
 from zkpot.config import PROJECT_ROOT, Settings
-from zkpot.devnet import advance_chain_time, dev_private_keys
+from zkpot.chain.clock import DevChainClock
+from zkpot.devnet import dev_private_keys
 from zkpot.node.work import Node
 from zkpot.storage import LocalStore
 
@@ -128,8 +129,7 @@ def wait_for_stages(world: World, job, done: int, declarers: int, timeout: float
             return view
         a = escrow.attempt_of(job.job_id)
         if a.phase == StagePhase.COMMIT and a.declarations >= declarers:
-            now = escrow.client.w3.eth.get_block("latest")["timestamp"]
-            advance_chain_time(world.rpc_url, max(1, a.commit_deadline - now))
+            DevChainClock(escrow.client).wait_until(a.commit_deadline)
         return None
 
     return wait_for(step, timeout, f"{done} stages final", logs=logs)

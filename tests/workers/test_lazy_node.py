@@ -9,7 +9,7 @@ import pytest
 from tests.workers.conftest import KEYS, node_logs, wait_for
 from tests.workers.jobs import create_tiny_job
 from zkpot.chain import ChainClient, JobEscrowClient, NodeRegistryClient, SlashReason, fetch_events
-from zkpot.devnet import advance_chain_time
+from zkpot.chain.clock import DevChainClock
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_copied_declaration_is_slashed_and_unpaid(world, start_node):
              "the honest nodes' rewards", logs=node_logs(a, b))
     # the copy was never opened: once the reveal phase is over, anyone settles it as slashed
     deadline = escrow.stage_result(job.job_id, 1).reveal_deadline
-    advance_chain_time(world.rpc_url, deadline - lazy_client.w3.eth.get_block("latest")["timestamp"] + 1)
+    DevChainClock(lazy_client).wait_until(deadline)
     receipt = JobEscrowClient(ChainClient(world.rpc_url, KEYS[0]), world.deployment.escrow).settle(
         job.job_id, lazy_client.address)
     slashed = receipt.event("DeclarationSlashed")

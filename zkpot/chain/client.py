@@ -105,16 +105,31 @@ class ChainClient:
         """A block's timestamp."""
         return int(self.rpc(lambda: self.w3.eth.get_block(block))["timestamp"])
 
-    def chain_time(self) -> int:
-        """Now, in chain time: the timestamp the next block would carry (the pending block's),
-        or the latest block's where the RPC serves no pending block. (An idle dev chain's latest
-        block keeps its old time until something is mined; its pending block does not.)"""
-        from web3.exceptions import Web3Exception
+    def read_chain_time(self) -> tuple[int, str]:
+        """Chain time and where it was read: the pending block's timestamp (``"pending"``), or
+        the latest block's (``"latest"``) where the RPC serves no pending block. An idle dev
+        chain's latest block keeps its old time until something is mined; its pending block does
+        not. Transport failures raise ``ChainError``; nothing else is swallowed."""
+        from web3.exceptions import BlockNotFound, Web3RPCError
 
+        latest = self._timestamp("latest")
         try:
-            return max(self.block_time("pending"), self.block_time("latest"))
-        except (Web3Exception, ValueError, KeyError, TypeError):
-            return self.block_time("latest")
+            pending = self._timestamp("pending")
+        except (Web3RPCError, BlockNotFound):  # no pending block here: the latest is all there is
+            return latest, "latest"
+        return max(pending, latest), "pending"
+
+    def chain_time(self) -> int:
+        """Now, in chain time: what ``block.timestamp`` the next transaction sees at least."""
+        return self.read_chain_time()[0]
+
+    def _timestamp(self, block: str) -> int:
+        from web3.exceptions import BlockNotFound
+
+        raw = self.rpc(lambda: self.w3.eth.get_block(block))
+        if raw is None or raw.get("timestamp") is None:
+            raise BlockNotFound(f"the RPC returned no {block} block")
+        return int(raw["timestamp"])
 
     def balance(self, address: str) -> int:
         return self.rpc(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address)))
