@@ -39,12 +39,12 @@ abstract contract JobLedger is IJobEscrow, PullPayments {
         uint24 commitWindow;
         uint24 revealWindow;
         uint40 deadline;
-        // slot 1
-        address employer;
+        // slot 1: what a finalisation and a paid settlement read and move (one slot for all)
         uint96 remaining;
-        // slot 2
-        uint96 reward;
         uint96 owed;
+        uint64 reward; // at most type(uint64).max (createJob checks)
+        // slot 2
+        address employer;
         uint32 testSetWindow;
         uint32 proofWindow;
         // slot 3: the first values opened in the current attempt (counted in `leadOpenings`)
@@ -97,7 +97,7 @@ abstract contract JobLedger is IJobEscrow, PullPayments {
         job.deadline = uint40(p.deadline);
         job.employer = msg.sender;
         job.remaining = uint96(escrowed);
-        job.reward = uint96(p.reward);
+        job.reward = uint64(p.reward);
         job.testSetWindow = uint32(p.testSetWindow);
         job.proofWindow = uint32(p.proofWindow);
         job.leadKey = LEAD_KEY_UNSET;
@@ -110,6 +110,7 @@ abstract contract JobLedger is IJobEscrow, PullPayments {
         _shards[jobId] = p.shardCommitments;
         _shardData[jobId] = p.shardDataHashes;
         _totalEscrowed += escrowed;
+        _prepareStages(jobId, p.stages);
         emit JobCreated(
             jobId, msg.sender, p.manifestHash, p.manifestCid, p.stages, p.confirmations, p.reward, p.bounty, p.deadline
         );
@@ -182,6 +183,9 @@ abstract contract JobLedger is IJobEscrow, PullPayments {
     function totalEscrowed() external view returns (uint256) {
         return _totalEscrowed;
     }
+
+    /// @dev What a new job's stages need in storage before their first declaration.
+    function _prepareStages(uint256 jobId, uint256 stages) internal virtual;
 
     function _requireStatus(uint256 jobId, Job storage job, JobStatus status) internal view {
         if (job.status != status) revert JobStatusInvalid(jobId, job.status);

@@ -43,7 +43,7 @@ abstract contract StageDeclarations is DeclarationSettlement {
         count += 1;
         job.declarations = uint8(count);
         _records[jobId][msg.sender] = (stage << STAGE_SHIFT) | (attempt << ATTEMPT_SHIFT) | _hash192(commitment);
-        emit StageDeclared(jobId, stage, msg.sender, attempt, commitment, count);
+        emit StageDeclared(jobId, stage, msg.sender, attempt, commitment);
         if (count == 2 * uint256(job.confirmations) - 1) {
             job.commitClosedAt = uint40(block.timestamp);
             emit StageCommitClosed(jobId, stage, attempt, block.timestamp + job.revealWindow);
@@ -59,7 +59,8 @@ abstract contract StageDeclarations is DeclarationSettlement {
         bytes32 commitment =
             commitmentOf(opening.rho, opening.weightsHash, opening.modelCommitment, opening.rand, msg.sender);
         if (rec & HASH_MASK != _hash192(commitment)) revert OpeningMismatch(jobId, stage, msg.sender);
-        bytes32 key = openingKey(opening.rho, opening.weightsHash, opening.modelCommitment, opening.cid);
+        bytes32 cidHash = keccak256(bytes(opening.cid));
+        bytes32 key = _openingKey(opening.rho, opening.weightsHash, opening.modelCommitment, cidHash);
         uint256 attempt = _attemptOf(rec);
 
         uint256 position;
@@ -80,7 +81,7 @@ abstract contract StageDeclarations is DeclarationSettlement {
         _records[jobId][msg.sender] = (rec & ~(HASH_MASK | (0xff << POSITION_SHIFT))) | (position << POSITION_SHIFT)
             | _hash192(key);
         emit StageRevealed(
-            jobId, stage, msg.sender, attempt, opening.weightsHash, opening.modelCommitment, opening.rho, opening.cid, position
+            jobId, stage, msg.sender, attempt, opening.weightsHash, opening.modelCommitment, opening.rho, cidHash, position
         );
         if (position == job.confirmations) _finalise(jobId, job, stage, attempt, key, revealDeadline, opening);
     }
@@ -106,6 +107,7 @@ abstract contract StageDeclarations is DeclarationSettlement {
         if (count == 0) {
             uint256 end = uint256(job.attemptStart) + job.commitWindow + job.revealWindow;
             if (end > job.deadline) revert StageTooLate(jobId, stage, job.deadline);
+            if (job.attempt == 0 && stage > PREPAID_RESULTS) _reserveResult(jobId, stage);
         }
     }
 

@@ -148,19 +148,14 @@ interface IJobEscrow is IPullPayments {
         uint256 bounty,
         uint256 deadline
     );
-    /// @notice `node` declared (committed) in `attempt` of `stage`; `declarations` is the
-    /// attempt's count after it.
+    /// @notice `node` declared (committed) in `attempt` of `stage` (`attemptOf` counts them).
     event StageDeclared(
-        uint256 indexed jobId,
-        uint256 indexed stage,
-        address indexed node,
-        uint256 attempt,
-        bytes32 commitment,
-        uint256 declarations
+        uint256 indexed jobId, uint256 indexed stage, address indexed node, uint256 attempt, bytes32 commitment
     );
     /// @notice The commit phase closed by count: the reveal phase runs until `revealDeadline`.
     event StageCommitClosed(uint256 indexed jobId, uint256 indexed stage, uint256 attempt, uint256 revealDeadline);
-    /// @notice `node` opened its declaration; `position` ranks it among the openings of the
+    /// @notice `node` opened its declaration (`cidHash`: keccak256 of the CID it gave; the
+    /// agreed CID itself is in `StageFinalised`); `position` ranks it among the openings of the
     /// same values (the first C are paid when those values finalise the stage).
     event StageRevealed(
         uint256 indexed jobId,
@@ -170,7 +165,7 @@ interface IJobEscrow is IPullPayments {
         bytes32 weightsHash,
         uint256 modelCommitment,
         bytes32 rho,
-        string cid,
+        bytes32 cidHash,
         uint256 position
     );
     /// @notice C openings agree: the stage is final with these values.

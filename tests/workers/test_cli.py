@@ -12,7 +12,7 @@ from zkpot.config import PROJECT_ROOT
 
 
 def zkpot(world, *args: str, **env: str) -> str:
-    full = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT),
+    full = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), COLUMNS="200",
                 **{f"ZKPOT_{k.upper()}": str(v) for k, v in world.env(4).items()
                    if k != "node_key"}, **env)
     done = subprocess.run([sys.executable, "-m", "zkpot.cli", *args], env=full, text=True,

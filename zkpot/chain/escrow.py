@@ -167,14 +167,14 @@ class Revealed:
     weights_hash: bytes
     model_commitment: int
     rho: bytes
-    cid: str
+    cid_hash: bytes     # keccak256 of the CID given (the agreed CID is in StageFinalised)
     position: int
 
     @classmethod
     def from_event(cls, ev: ChainEvent) -> "Revealed":
         a = ev.args
         return cls(a["node"], a["attempt"], bytes(a["weightsHash"]), a["modelCommitment"], bytes(a["rho"]),
-                   a["cid"], a["position"])
+                   bytes(a["cidHash"]), a["position"])
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from functools import cached_property
 from zkpot.chain import (AttemptView, ChainClient, ContractError, JobEscrowClient, JobStatus,
                          NodeRegistryClient, Opening, StagePhase, fetch_events, load_deployment)
 from zkpot.config import Settings
+from zkpot.hashing import keccak
 from zkpot.node.identity import NodeIdentity
 
 log = logging.getLogger("zkpot.node")
@@ -132,11 +133,12 @@ class NodeChain:
         if not final:
             return []
         f = final[0]
-        agreed = (f["attempt"], bytes(f["rho"]), bytes(f["weightsHash"]), f["modelCommitment"], f["cid"])
+        agreed = (f["attempt"], bytes(f["rho"]), bytes(f["weightsHash"]), f["modelCommitment"],
+                  keccak(f["cid"].encode()))
         return [ev["node"] for ev in self._events(["StageRevealed"])
                 if ev["jobId"] == job_id and ev["stage"] == stage and 1 <= ev["position"] <= confirmations
                 and (ev["attempt"], bytes(ev["rho"]), bytes(ev["weightsHash"]), ev["modelCommitment"],
-                     ev["cid"]) == agreed]
+                     bytes(ev["cidHash"])) == agreed]
 
     def block_time(self, block: int | str) -> int:
         return self.client.block_time(block)
