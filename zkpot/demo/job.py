@@ -25,6 +25,8 @@ class StageOutcome:
     rho: bytes
     weights_hash: bytes
     weights_cid: str
+    latency_blocks: int = 0     # from the stage's opening (the block before) to its finalisation
+    latency_s: int = 0
 
 
 @dataclass
@@ -62,7 +64,12 @@ class JobOutcome:
                  f"escrow {eth(self.deposit)} ETH, posted → complete in {self.job_seconds:.0f} s"]
         for s in self.stages:
             lines.append(f"  stage {s.stage}: ρ {short(s.rho, 18)} declared by {', '.join(s.declared)}; "
-                         f"paid {', '.join(s.paid)}" + (f"; slashed {', '.join(s.slashed)}" if s.slashed else ""))
+                         f"paid {', '.join(s.paid)}" + (f"; slashed {', '.join(s.slashed)}" if s.slashed else "")
+                         + f"; final {s.latency_blocks} blocks, {s.latency_s} s after it opened")
+        if self.stages:
+            blocks = sum(s.latency_blocks for s in self.stages) / len(self.stages)
+            secs = sum(s.latency_s for s in self.stages) / len(self.stages)
+            lines.append(f"stage latency (opened → final, training included): {blocks:.1f} blocks, {secs:.0f} s mean")
         lines.append(f"model accuracy on the {self.samples} test samples: float {self.float_accuracy:.3f} "
                      f"({self.float_correct} correct); proven in zk {self.proven_correct} correct "
                      f"(threshold {self.threshold}), {len(self.proofs)} proof(s) verified on-chain by "
@@ -178,10 +185,15 @@ def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: lis
     mine = [e for e in events if e.args.get("jobId", job_id) == job_id]
     view = escrow.get_job(job_id)
     stages = []
+    # a stage opens in the block that finalised the one before it (the job's creation for stage 1)
+    opened = next(e for e in mine if e.name == "JobCreated").block_number
     for e in (e for e in mine if e.name == "StageFinalised"):
         of = lambda name: [who(x["node"]) for x in mine if x.name == name and x["stage"] == e["stage"]]  # noqa: E731
+        seconds = escrow.client.block_time(e.block_number) - escrow.client.block_time(opened)
         stages.append(StageOutcome(e["stage"], of("StageDeclared"), of("DeclarationRewarded"),
-                                   of("DeclarationSlashed"), e["rho"], e["weightsHash"], e["cid"]))
+                                   of("DeclarationSlashed"), e["rho"], e["weightsHash"], e["cid"],
+                                   e.block_number - opened, seconds))
+        opened = e.block_number
     created = next(e for e in mine if e.name == "JobCreated")
     store = open_store(stack.settings())
     manifest = Manifest.from_bytes(store.get(created["manifestCid"]))
