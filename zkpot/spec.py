@@ -255,15 +255,36 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"type": "adam", "lr": 0.01},
         "batch_size": 8, "epochs": 10, "seed": 3,
     },
+    # for demo_dataset("digits28"): 784 features (MNIST-shaped 28x28 digits), 10 classes
+    "digits28-mlp": {
+        "layers": [{"type": "Linear", "in_features": 784, "out_features": 256}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 256, "out_features": 128}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 128, "out_features": 10}],
+        "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+        "batch_size": 32, "epochs": 4, "seed": 5,
+    },
+    # for demo_dataset("digits28-images"): 1x28x28 images, 10 classes; LeNet-5's layout
+    "digits28-lenet": {
+        "layers": [{"type": "Conv2d", "in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2},
+                   {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2},
+                   {"type": "Conv2d", "in_channels": 6, "out_channels": 16, "kernel_size": 5},
+                   {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"},
+                   {"type": "Linear", "in_features": 400, "out_features": 120}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 120, "out_features": 84}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 84, "out_features": 10}],
+        "optimizer": {"type": "adam", "lr": 0.002},
+        "batch_size": 32, "epochs": 4, "seed": 13,
+    },
 }
 
 # the bundled dataset each preset is shaped for (``zkpot.datasets.demo_dataset`` names)
 PRESET_DATASETS: dict[str, str] = {"digits-mlp": "digits", "digits-cnn": "digits-images",
-                                   "wine-mlp": "wine"}
+                                   "wine-mlp": "wine", "digits28-mlp": "digits28",
+                                   "digits28-lenet": "digits28-images"}
 
 
 def preset(name: str) -> ModelSpec:
-    """A bundled spec by name (``digits-mlp``, ``digits-cnn``, ``wine-mlp``)."""
+    """A bundled spec by name (``PRESETS``: ``digits-mlp``, ``digits-cnn``, ``wine-mlp``, ...)."""
     if name not in PRESETS:
         raise SpecError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
     return ModelSpec.from_json(PRESETS[name])

@@ -71,7 +71,8 @@ def test_spec_roundtrips_through_json():
     assert ModelSpec.from_json(spec.to_dict()) == spec
 
 
-@pytest.mark.parametrize("name,shape", [("digits-mlp", (64,)), ("digits-cnn", (1, 8, 8)), ("wine-mlp", (13,))])
+@pytest.mark.parametrize("name,shape", [("digits-mlp", (64,)), ("digits-cnn", (1, 8, 8)), ("wine-mlp", (13,)),
+                                        ("digits28-mlp", (784,)), ("digits28-lenet", (1, 28, 28))])
 def test_presets_build_float_modules(name, shape):
     spec = preset(name)
     classes = 3 if name == "wine-mlp" else 10
@@ -85,3 +86,14 @@ def test_presets_build_float_modules(name, shape):
 def test_unknown_preset():
     with pytest.raises(SpecError, match="unknown preset"):
         preset("resnet")
+
+
+def test_every_preset_fits_its_demo_dataset_and_zk_shape():
+    from zkpot.datasets import demo_dataset
+    from zkpot.spec import PRESET_DATASETS
+    from zkpot.zk.presets import PRESET_SHAPES
+
+    for name, dataset in PRESET_DATASETS.items():
+        ds = demo_dataset(dataset)
+        preset(name).check_against(ds.input_shape, ds.num_classes)
+        assert PRESET_SHAPES[name] == (ds.input_shape, ds.num_classes)
