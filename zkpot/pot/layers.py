@@ -1,0 +1,187 @@
+"""Forward and backward passes of the allowed layers on float64 tensors that hold integers.
+
+Every function computes exactly what docs/pot.md defines with integers: a rescale by 2^s rounding
+half up is ``floor(v * 2^-s + 1/2)``, folded into the product where one precedes it
+(``addmm(1/2, a, b, alpha=2^-s)``: every partial sum is a multiple of 2^-s below 2^32, so the
+scaling, the offset and the summation are exact in any order). Products that do not fit 2^52
+(``fixedpoint.fits``) go through ``fixedpoint.mm_exact`` and int64 instead. Weight gradients
+are written into the flat gradient buffer unrounded (v * 2^-16); the optimiser step rounds and
+saturates the whole buffer in one pass.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+from zkpot.pot import fixedpoint as fp
+from zkpot.pot.fixedpoint import ACT_MAX, F64, G_MAX, I64, fits, rshift
+
+BIAS_EXTRA = 2**41        # |bias * 2^16 + 2^19| for a Q20 bias within the weight bound
+
+
+class Workspace:
+    """Tensors reused from batch to batch by name: the batches of a stage have the same shapes,
+    and on the CPU every fresh large tensor costs its page faults again."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+        self._tensors: dict[tuple, torch.Tensor] = {}
+
+    def get(self, key: tuple, shape, dtype=F64) -> torch.Tensor:
+        t = self._tensors.get(key)
+        if t is None or t.shape != tuple(shape) or t.dtype != dtype:
+            t = self._tensors[key] = torch.empty(tuple(shape), dtype=dtype, device=self.device)
+        return t
+
+
+def _im2col(x: torch.Tensor, k: int, stride: int, pad: int, out: torch.Tensor) -> torch.Tensor:
+    """``F.unfold`` into a reused tensor (columns ordered channel, ky, kx)."""
+    try:
+        return torch._C._nn.im2col(x, [k, k], [1, 1], [pad, pad], [stride, stride], out=out)
+    except (AttributeError, TypeError, RuntimeError):      # no out= variant: allocate
+        return F.unfold(x, k, padding=pad, stride=stride)
+
+
+@lru_cache(maxsize=8)
+def half(device: str) -> torch.Tensor:
+    """The scalar 1/2 (float64) on a device: the rounding offset of a fused rescale."""
+    return torch.tensor(0.5, dtype=F64, device=device)
+
+
+def affine(x: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor, xmax: int, wmax: int, relu: bool) -> torch.Tensor:
+    """clamp(rshift(x @ w_t + bias * 2^16, 20)) to [-2^26, 2^26] (to [0, 2^26] when a ReLU follows)."""
+    if fits(x.shape[1], xmax, wmax, BIAS_EXTRA):
+        y = torch.addmm(torch.mul(bias, 2.0**-4).add_(0.5), x, w_t, alpha=2.0**-20).floor_()
+    else:
+        y = rshift(fp.mm_exact(x, w_t, xmax, wmax) + (bias.to(I64) << fp.A_FRAC), fp.W_FRAC).to(F64)
+    return y.clamp_(0 if relu else -ACT_MAX, ACT_MAX)
+
+
+def weight_grad(g_t: torch.Tensor, x: torch.Tensor, gmax: int, xmax: int, out: torch.Tensor) -> None:
+    """out <- (g_t @ x) * 2^-16 (Q24 x Q16 -> Q24, exact); the optimiser step rounds it
+    (floor(v + 1/2), which leaves an integer unchanged) and saturates it."""
+    if fits(g_t.shape[1], gmax, xmax, 2**15):
+        torch.addmm(out, g_t, x, beta=0, alpha=2.0**-16, out=out)
+    else:
+        out.copy_(rshift(fp.mm_exact(g_t, x, gmax, xmax), fp.A_FRAC).clamp_(-G_MAX, G_MAX))
+
+
+def input_grad(g: torch.Tensor, w: torch.Tensor, gmax: int, wmax: int) -> torch.Tensor:
+    """rshift(g @ w, 20): the gradient of a product's input (Q24 x Q20 -> Q24), not clamped."""
+    if fits(g.shape[1], gmax, wmax, 2**19):
+        return torch.addmm(half(str(g.device)), g, w, alpha=2.0**-20).floor_()
+    return rshift(fp.mm_exact(g, w, gmax, wmax), fp.W_FRAC).to(F64)
+
+
+def linear_backward(g, x, w, gmax, xmax, wmax, gw, gb, need_input: bool):
+    """Gradients of Linear into gw, gb; returns the input gradient clamped to +-2^27, or None."""
+    weight_grad(g.t(), x, gmax, xmax, gw)
+    torch.sum(g, 0, out=gb)
+    return input_grad(g, w, gmax, wmax).clamp_(-G_MAX, G_MAX) if need_input else None
+
+
+def conv_forward(x, w, bias, stride: int, pad: int, xmax: int, wmax: int, relu: bool, ws: Workspace, key):
+    """Conv2d as im2col (``F.unfold``: columns ordered channel, ky, kx) and a batched product
+    with the fused rescale; returns (output NCHW, the columns for the backward pass)."""
+    b, o = x.shape[0], w.shape[0]
+    k = w.shape[2]
+    ho = (x.shape[2] + 2 * pad - k) // stride + 1
+    wo = (x.shape[3] + 2 * pad - k) // stride + 1
+    ckk = w[0].numel()
+    cols = _im2col(x, k, stride, pad, ws.get(key + ("cols",), (b, ckk, ho * wo)))   # B, C*k*k, Ho*Wo
+    w2 = w.reshape(o, -1)
+    if fits(ckk, xmax, wmax, BIAS_EXTRA):
+        c = torch.mul(bias, 2.0**-4).add_(0.5)[:, None]
+        y = torch.baddbmm(c, w2.expand(b, -1, -1), cols, alpha=2.0**-20, out=ws.get(key + ("y",), (b, o, ho * wo)))
+        y.floor_()
+    else:
+        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+        acc = fp.mm_exact(rows, w2.t(), xmax, wmax) + (bias.to(I64) << fp.A_FRAC)
+        y = rshift(acc, fp.W_FRAC).to(F64).view(b, -1, o).transpose(1, 2)
+    y = y.reshape(b, o, ho, wo).clamp_(0 if relu else -ACT_MAX, ACT_MAX)
+    return y, cols
+
+
+def conv_backward(g, w, cols, in_shape, stride: int, pad: int, xmax: int, wmax, gw, gb, need_input: bool,
+                  ws: Workspace, key):
+    """Gradients of Conv2d into gw, gb; returns the input gradient (col2im of the rescaled
+    column gradients, clamped) or None. ``wmax(gmax)`` bounds |w|, asked only for the input
+    gradient."""
+    b, o, ho, wo = g.shape
+    c, k = w.shape[1], w.shape[2]
+    g3 = g.reshape(b, o, ho * wo)
+    gmax = fp.absmax(g3)
+    if fits(b * ho * wo, gmax, xmax, 2**15):
+        per_sample = torch.bmm(g3, cols.transpose(1, 2), out=ws.get(key + ("gw",), (b, o, cols.shape[1])))
+        torch.sum(per_sample, 0, out=gw.view(o, -1))
+        gw.mul_(2.0**-16)                                               # rounded by the optimiser step
+    else:
+        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+        weight_grad(g3.transpose(1, 2).reshape(-1, o).t(), rows, gmax, xmax, gw.view(o, -1))
+    torch.sum(g3, (0, 2), out=gb)
+    if not need_input:
+        return None
+    wt = w.reshape(o, -1).t()
+    if fits(o, gmax, wmax(gmax), 2**19):
+        d = torch.baddbmm(half(str(g.device)), wt.expand(b, -1, -1), g3, alpha=2.0**-20,
+                          out=ws.get(key + ("dcols",), (b, wt.shape[0], ho * wo))).floor_()
+    else:
+        rows = fp.mm_exact(g3.transpose(1, 2).reshape(-1, o), wt.t(), gmax, wmax(gmax))
+        d = rshift(rows, fp.W_FRAC).to(F64).view(b, ho * wo, -1).transpose(1, 2)
+    d = d.reshape(b, c, k, k, ho, wo)
+    hp, wp = in_shape[2] + 2 * pad, in_shape[3] + 2 * pad
+    dx = ws.get(key + ("dx",), (b, c, hp, wp)).zero_()
+    for i in range(k):                               # col2im: at most ceil(k/stride)^2 exact terms
+        rows_i = dx[:, :, i:i + stride * (ho - 1) + 1:stride]
+        for j in range(k):
+            rows_i[..., j:j + stride * (wo - 1) + 1:stride] += d[:, :, i, j]
+    dx = dx[:, :, pad:hp - pad, pad:wp - pad] if pad else dx
+    return dx.clamp_(-G_MAX, G_MAX)
+
+
+@lru_cache(maxsize=32)
+def _window_rank(h: int, w: int, k: int, device: str) -> torch.Tensor:
+    """k*k - 1 - (position in its pooling window, row-major): larger for earlier elements."""
+    r = torch.arange(h, device=device) % k
+    c = torch.arange(w, device=device) % k
+    return (k * k - 1 - (r[:, None] * k + c[None, :])).to(F64)
+
+
+def maxpool_forward(x: torch.Tensor, k: int, ws: Workspace, key) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-overlapping max pooling (floor mode); a tie goes to the first element of its window
+    in row-major order. Each value v becomes the key v * 128 + rank (rank = k*k - 1 - position,
+    k*k <= 121), so the keys of a window are distinct: the pooled key is unique whichever
+    maximum a kernel would pick among equals, and gives both v and its position. Returns the
+    pooled values and the flat index (within the H x W plane) of each chosen element."""
+    keys = torch.add(_window_rank(x.shape[2], x.shape[3], k, str(x.device)), x, alpha=128.0,
+                     out=ws.get(key + ("keys",), x.shape))                                # |key| < 2^34
+    shape = (x.shape[0], x.shape[1], x.shape[2] // k, x.shape[3] // k)
+    top, idx = ws.get(key + ("top",), shape), ws.get(key + ("idx",), shape, I64)
+    try:
+        torch._C._nn.max_pool2d_with_indices(keys, [k, k], [k, k], [0, 0], [1, 1], False, out=(top, idx))
+    except (AttributeError, TypeError, RuntimeError):      # no out= variant: allocate
+        top, idx = F.max_pool2d(keys, k, return_indices=True)
+    return top.mul_(1.0 / 128).floor_(), idx
+
+
+def maxpool_backward(g: torch.Tensor, idx: torch.Tensor, in_shape, ws: Workspace, key) -> torch.Tensor:
+    """Route each window's gradient to the element chosen in the forward pass (unique indices)."""
+    b, c, h, w = in_shape
+    dx = ws.get(key + ("dx",), (b, c, h * w)).zero_()
+    return dx.scatter_(2, idx.reshape(b, c, -1), g.reshape(b, c, -1)).view(b, c, h, w)
+
+
+def dropout_scale(keep, p: float, device) -> torch.Tensor:
+    """keep * round(2^16 / (1 - p)) * 2^-16 as float64 (exact: a dyadic number per element)."""
+    scale = round(65536 / (1 - p)) * 2.0**-16
+    return torch.from_numpy(keep * scale).to(device)
+
+
+def scale_q16(x: torch.Tensor, c: torch.Tensor, bound: int) -> torch.Tensor:
+    """clamp(rshift(x * c * 2^16, 16), +-bound) for a dropout scale c (|x * c * 2^16| < 2^47:
+    exact). Saturating keeps a dropout's output an activation (2^26) and its gradient a
+    gradient (2^27), like every other layer's, whatever the number of dropouts in a row."""
+    return torch.addcmul(half(str(x.device)), x, c).floor_().clamp_(-bound, bound)

@@ -1,0 +1,176 @@
+"""One stage of fixed-point training on a device: forward, backward and the optimiser step over
+the flat buffers of ``zkpot.pot.layout``. ``zkpot.stage.train_stage`` is its public door."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from zkpot.hashing import keccak
+from zkpot.pot import fixedpoint as fp
+from zkpot.pot import layers as L
+from zkpot.pot import optim
+from zkpot.pot.layout import Layout
+from zkpot.spec import SGD, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ModelSpec, ReLU
+
+
+def derived_rng(seed: int, purpose: bytes, *indices: int) -> np.random.PCG64:
+    """PCG64 keyed by keccak256(purpose || seed || indices as uint64 big-endian)[:16]."""
+    material = purpose + b"".join(int(v).to_bytes(8, "big") for v in (seed, *indices))
+    return np.random.PCG64(int.from_bytes(keccak(material)[:16], "big"))
+
+
+class Trainer:
+    """S_i loaded into flat buffers on ``device``; ``run_batch`` trains one batch in place.
+
+    ``host_ops`` selects numpy for the optimiser step (the CPU default); False runs every step
+    in torch on the device, which is what a GPU does (tests run it on the CPU too).
+    """
+
+    def __init__(self, spec: ModelSpec, layout: Layout, params: np.ndarray, buffers: dict[str, np.ndarray],
+                 step: int, device: torch.device, seed: int, stage_index: int, host_ops: bool) -> None:
+        self.spec, self.layout, self.device, self.step = spec, layout, device, step
+        self.params = torch.from_numpy(params).to(device)                # shares memory on the CPU
+        self.grad = torch.zeros(layout.size, dtype=fp.F64, device=device)
+        if host_ops:
+            self.ops = optim.NumpyOps()
+            self._w, self._g, self.buffers = self.params.numpy(), self.grad.numpy(), buffers
+        else:
+            self.ops = optim.TorchOps(device)
+            self._w, self._g = self.params, self.grad
+            self.buffers = {k: torch.from_numpy(v).to(device) for k, v in buffers.items()}
+        self.scratch = optim.Scratch(self.ops, layout.size)
+        # bounds the optimiser step uses to choose float64 or int64 (both exact, same integers)
+        self.gbound = 0
+        self.bbound = int(np.abs(buffers["momentum"]).max(initial=0)) if "momentum" in buffers else 0
+        self.vbounds = optim.block_bounds(self.ops, self.buffers["v"], layout.size) if "v" in buffers else []
+        self.w = {s.name: self.params[s.start:s.stop].view(s.shape) for s in layout.slots}
+        self.gw = {s.name: self.grad[s.start:s.stop].view(s.shape) for s in layout.slots}
+        kinds = spec.layers
+        self.fused = [isinstance(l, (Linear, Conv2d)) and i + 1 < len(kinds) and isinstance(kinds[i + 1], ReLU)
+                      for i, l in enumerate(kinds)]
+        # a ReLU right before a MaxPool2d: its mask is applied to the pooled gradient (same result,
+        # a k*k smaller tensor): the pool routes each gradient to its window's chosen element
+        self.relu_then_pool = {i for i, l in enumerate(kinds[:-1])
+                               if isinstance(l, ReLU) and isinstance(kinds[i + 1], MaxPool2d)}
+        self.first = min(i for i, l in enumerate(kinds) if isinstance(l, (Linear, Conv2d)))
+        self.rngs = {i: derived_rng(seed, b"zkpot.dropout", stage_index, i)
+                     for i, l in enumerate(kinds) if isinstance(l, Dropout)}
+        self._wmax: dict[int, int] = {}
+        self._tracked: set[int] = set()
+        self._slots = {s.name: s for s in layout.slots}
+        self.ws = L.Workspace(device)
+
+    def _bound(self, i: int, k: int, amax: int, extra: int) -> int:
+        """A bound on |weight of layer i|: 2^24 when that already fits, else its maximum (from
+        the last optimiser step's blocks once the layer needed it, so no extra pass)."""
+        if fp.fits(k, amax, fp.W_MAX, extra):
+            return fp.W_MAX
+        if i not in self._wmax:
+            self._wmax[i] = fp.absmax(self.w[f"{i}.weight"])
+            self._tracked.add(i)
+        return self._wmax[i]
+
+    def _blocks_of(self, i: int) -> range:
+        slot = self._slots[f"{i}.weight"]
+        return range(slot.start // self.ops.block, (slot.stop - 1) // self.ops.block + 1)
+
+    def forward(self, x: torch.Tensor, xmax: int, train: bool = True):
+        """Logits (Q16, float64) and what the backward pass needs; ``xmax`` bounds |x|."""
+        caches = []
+        fused_relu = False
+        for i, layer in enumerate(self.spec.layers):
+            cache = None
+            if isinstance(layer, (Linear, Conv2d)):
+                xmax = fp.absmax(x) if xmax is None else xmax
+                w, b = self.w[f"{i}.weight"], self.w[f"{i}.bias"]
+                k = w[0].numel()
+                wmax = self._bound(i, k, xmax, L.BIAS_EXTRA)
+                if isinstance(layer, Linear):
+                    cache, x = (x, xmax), L.affine(x, w.t(), b, xmax, wmax, self.fused[i])
+                else:
+                    y, cols = L.conv_forward(x, w, b, layer.stride, layer.padding, xmax, wmax, self.fused[i],
+                                             self.ws, (i,))
+                    cache, x = (cols, xmax, x.shape), y
+                xmax, fused_relu = None, self.fused[i]
+            elif isinstance(layer, ReLU):
+                x = x if fused_relu else x.clamp(min=0)
+                cache, fused_relu = x, False
+            elif isinstance(layer, MaxPool2d):
+                shape = x.shape
+                x, idx = L.maxpool_forward(x, layer.kernel_size, self.ws, (i,))
+                cache = (shape, idx, x)
+            elif isinstance(layer, Flatten):
+                cache = x.shape
+                x = x.reshape(x.shape[0], -1)
+            elif isinstance(layer, Dropout) and train and layer.p > 0:
+                raw = self.rngs[i].random_raw(x.numel()) >> np.uint64(48)
+                cache = L.dropout_scale((raw >= round(layer.p * 65536)).reshape(x.shape), layer.p, self.device)
+                x, xmax = L.scale_q16(x, cache, fp.ACT_MAX), None
+            caches.append(cache)
+        return x, caches
+
+    def _grad_bound(self, terms: int, gmax: int, xmax: int) -> None:
+        """Note a bound on this batch's weight and bias gradients of a layer (before saturation)."""
+        self.gbound = max(self.gbound, terms * gmax * xmax // 2**fp.A_FRAC + 1, terms * gmax)
+
+    def backward(self, g: torch.Tensor, caches) -> None:
+        """Gradients (Q24) of every parameter into the flat gradient buffer."""
+        self.gbound = 0
+        for i in range(len(self.spec.layers) - 1, self.first - 1, -1):
+            layer, cache = self.spec.layers[i], caches[i]
+            need = i > self.first
+            if isinstance(layer, Linear):
+                x, xmax = cache
+                w = self.w[f"{i}.weight"]
+                gmax = fp.absmax(g)
+                self._grad_bound(g.shape[0], gmax, xmax)
+                wmax = self._bound(i, w.shape[0], gmax, 2**19) if need else 0
+                g = L.linear_backward(g, x, w, gmax, xmax, wmax, self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need)
+            elif isinstance(layer, Conv2d):
+                cols, xmax, in_shape = cache
+                w = self.w[f"{i}.weight"]
+                wmax = lambda gmax, i=i, o=w.shape[0]: self._bound(i, o, gmax, 2**19)  # noqa: E731
+                self._grad_bound(g[:, 0].numel(), fp.absmax(g), xmax)
+                g = L.conv_backward(g, w, cols, in_shape, layer.stride, layer.padding, xmax, wmax,
+                                    self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need, self.ws, (i,))
+            elif isinstance(layer, ReLU):
+                if i not in self.relu_then_pool:
+                    g = g.mul_(torch.gt(cache, 0, out=self.ws.get((i, "mask"), cache.shape, torch.bool)))
+            elif isinstance(layer, MaxPool2d):
+                shape, idx, top = cache
+                if i - 1 in self.relu_then_pool:         # the ReLU's mask at the chosen elements
+                    g = g * (top > 0)
+                g = L.maxpool_backward(g, idx, shape, self.ws, (i,))
+            elif isinstance(layer, Flatten):
+                g = g.reshape(cache)
+            elif isinstance(layer, Dropout) and cache is not None:
+                g = L.scale_q16(g, cache, fp.G_MAX)
+
+    def update(self) -> None:
+        """One optimiser step over the flat buffers (``zkpot.pot.optim``)."""
+        opt = self.spec.optimizer
+        self.step += 1
+        maxima = {k: 0 for i in self._tracked for k in self._blocks_of(i)}
+        if isinstance(opt, SGD):
+            self.bbound = optim.sgd_step(self.ops, self._w, self._g, self.buffers.get("momentum"), opt.lr,
+                                         opt.momentum, self.gbound, self.bbound, self.scratch, maxima)
+        else:
+            optim.adam_step(self.ops, self._w, self._g, self.buffers["m"], self.buffers["v"], opt.lr, opt.betas,
+                            opt.eps, self.step, self.vbounds, self.scratch, maxima)
+        # a block may hold the end of another tensor too: its maximum still bounds this layer's
+        self._wmax = {i: max(maxima[k] for k in self._blocks_of(i)) for i in self._tracked}
+
+    def run_batch(self, x: torch.Tensor, xmax: int, y: np.ndarray) -> np.ndarray:
+        """Train on one batch; return its per-sample losses (Q16, computed before the update)."""
+        z, caches = self.forward(x, xmax)
+        losses, grad = fp.cross_entropy(z.cpu().numpy().astype(np.int64), y)
+        self.backward(torch.from_numpy(grad.astype(np.float64)).to(self.device), caches)
+        self.update()
+        return losses
+
+    def host_state(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The flat parameters and buffers (float64 arrays of integers) on the host."""
+        params = self.params.cpu().numpy()
+        buffers = {k: (v.cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in self.buffers.items()}
+        return params, buffers
