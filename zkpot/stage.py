@@ -202,11 +202,13 @@ def _load(spec: ModelSpec, state: TrainingState | bytes):
         else:
             tensors, step = {**state.params, **state.buffers}, state.step
             tensors = {k: np.asarray(v) for k, v in tensors.items()}
+            bad = next((k for k, v in tensors.items() if v.dtype.kind not in "iu"), None)
+            if bad:
+                raise StateRangeError(f"tensor {bad!r} has dtype {tensors[bad].dtype}; the state holds integers only")
         check_layout(layout, {k: v.shape for k, v in tensors.items()})
-        check_ranges(tensors, step)
+        return (layout, *flatten_state(layout, tensors, step), step)
     except StateRangeError as exc:
         raise StageError(str(exc)) from None
-    return layout, *flatten_state(layout, tensors), step
 
 
 def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | tuple[np.ndarray, np.ndarray],

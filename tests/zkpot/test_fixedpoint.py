@@ -223,3 +223,19 @@ def test_cross_entropy_matches_its_definition():
         soft = np.exp((row - row.max()) / 65536.0)
         assert abs(loss / 65536 - (math.log(soft.sum()) - (row[label] - row.max()) / 65536)) < 2e-4
     assert (grad.sum(axis=1) <= 0).all() and (np.abs(grad) <= 2**24 // 3 + 1).all()
+
+
+def test_the_step_shared_out_between_threads_gives_the_same_bits():
+    w, g, buf, m, v = _optimiser_case(4, n=300_000)
+    outs = []
+    for scratch in (optim.Scratch(optim.NumpyOps, len(w)), [optim.Scratch(optim.NumpyOps, len(w)) for _ in range(3)]):
+        arrays = [a.copy() for a in (w, g, buf, m, v)]
+        maxima = {0: 0, 5: 0}
+        optim.sgd_step(optim.NumpyOps, arrays[0], arrays[1], arrays[2], 0.3, 0.9, 2**30, 2**38, scratch, maxima)
+        arrays[1] = g.copy()
+        bounds = optim.block_bounds(optim.NumpyOps, arrays[4], len(w))
+        optim.adam_step(optim.NumpyOps, arrays[0], arrays[1], arrays[3], arrays[4], 0.01, (0.9, 0.999), 1e-8, 3,
+                        bounds, scratch, maxima)
+        outs.append((arrays, maxima, bounds))
+    assert all(np.array_equal(a, b) for a, b in zip(outs[0][0], outs[1][0]))
+    assert outs[0][1] == outs[1][1] and outs[0][2] == outs[1][2]

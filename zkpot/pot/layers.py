@@ -30,19 +30,36 @@ class Workspace:
         self.device = device
         self._tensors: dict[tuple, torch.Tensor] = {}
 
-    def get(self, key: tuple, shape, dtype=F64) -> torch.Tensor:
+    def get(self, key: tuple, shape, dtype=F64, zero: bool = False) -> torch.Tensor:
+        """The tensor named ``key`` with this shape (new, and zeroed if ``zero``, on first use)."""
         t = self._tensors.get(key)
         if t is None or t.shape != tuple(shape) or t.dtype != dtype:
-            t = self._tensors[key] = torch.empty(tuple(shape), dtype=dtype, device=self.device)
+            make = torch.zeros if zero else torch.empty
+            t = self._tensors[key] = make(tuple(shape), dtype=dtype, device=self.device)
         return t
 
 
-def _im2col(x: torch.Tensor, k: int, stride: int, pad: int, out: torch.Tensor) -> torch.Tensor:
-    """``F.unfold`` into a reused tensor (columns ordered channel, ky, kx)."""
-    try:
-        return torch._C._nn.im2col(x, [k, k], [1, 1], [pad, pad], [stride, stride], out=out)
-    except (AttributeError, TypeError, RuntimeError):      # no out= variant: allocate
-        return F.unfold(x, k, padding=pad, stride=stride)
+def _im2col(x: torch.Tensor, k: int, stride: int, pad: int, ws: Workspace, key) -> torch.Tensor:
+    """im2col (B, C*k*k, Ho*Wo), columns ordered (channel, ky, kx): one strided copy of the
+    (padded) input into a reused tensor."""
+    b, c, h, w = x.shape
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if pad:
+        padded = ws.get(key + ("padded",), (b, c, h + 2 * pad, w + 2 * pad), zero=True)   # border stays 0
+        padded[:, :, pad:pad + h, pad:pad + w] = x
+        x = padded
+    sb, sc, sh, sw = x.stride()
+    windows = x.as_strided((b, c, k, k, ho, wo), (sb, sc, sh, sw, sh * stride, sw * stride))
+    cols = ws.get(key + ("cols",), (b, c * k * k, ho * wo))
+    cols.view(b, c, k, k, ho, wo).copy_(windows)
+    return cols
+
+
+@lru_cache(maxsize=32)
+def _col2im_index(k: int, stride: int, ho: int, wo: int, wp: int, device: str) -> torch.Tensor:
+    """For each column entry (ky, kx, y, x): its flat position in the padded input plane."""
+    i, j, y, x = torch.meshgrid(*(torch.arange(n, device=device) for n in (k, k, ho, wo)), indexing="ij")
+    return ((y * stride + i) * wp + (x * stride + j)).reshape(-1)
 
 
 @lru_cache(maxsize=8)
@@ -91,7 +108,7 @@ def conv_forward(x, w, bias, stride: int, pad: int, xmax: int, wmax: int, relu: 
     ho = (x.shape[2] + 2 * pad - k) // stride + 1
     wo = (x.shape[3] + 2 * pad - k) // stride + 1
     ckk = w[0].numel()
-    cols = _im2col(x, k, stride, pad, ws.get(key + ("cols",), (b, ckk, ho * wo)))   # B, C*k*k, Ho*Wo
+    cols = _im2col(x, k, stride, pad, ws, key)                          # B, C*k*k, Ho*Wo
     w2 = w.reshape(o, -1)
     if fits(ckk, xmax, wmax, BIAS_EXTRA):
         c = torch.mul(bias, 2.0**-4).add_(0.5)[:, None]
@@ -131,13 +148,11 @@ def conv_backward(g, w, cols, in_shape, stride: int, pad: int, xmax: int, wmax, 
     else:
         rows = fp.mm_exact(g3.transpose(1, 2).reshape(-1, o), wt.t(), gmax, wmax(gmax))
         d = rshift(rows, fp.W_FRAC).to(F64).view(b, ho * wo, -1).transpose(1, 2)
-    d = d.reshape(b, c, k, k, ho, wo)
+    # col2im: each padded input position sums the (at most ceil(k/stride)^2) columns that read it
     hp, wp = in_shape[2] + 2 * pad, in_shape[3] + 2 * pad
-    dx = ws.get(key + ("dx",), (b, c, hp, wp)).zero_()
-    for i in range(k):                               # col2im: at most ceil(k/stride)^2 exact terms
-        rows_i = dx[:, :, i:i + stride * (ho - 1) + 1:stride]
-        for j in range(k):
-            rows_i[..., j:j + stride * (wo - 1) + 1:stride] += d[:, :, i, j]
+    dx = ws.get(key + ("dx",), (b * c, hp * wp)).zero_()
+    dx.index_add_(1, _col2im_index(k, stride, ho, wo, wp, str(g.device)), d.reshape(b * c, -1))
+    dx = dx.view(b, c, hp, wp)
     dx = dx[:, :, pad:hp - pad, pad:wp - pad] if pad else dx
     return dx.clamp_(-G_MAX, G_MAX)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,6 +26,25 @@ from zkpot.spec import SGD, Conv2d, Linear, ModelSpec
 STATE_FORMAT = "zkpot-fixed-1"
 MAX_STEP = 2**40          # optimiser steps a state may have taken
 FRAC_BITS = {"weights": fp.W_FRAC, "buffers": "sgd/adam_m Q24, adam_v Q32"}
+
+
+_arena = threading.local()
+
+
+def arena(role: str, n: int, dtype) -> np.ndarray:
+    """A length-n array for ``role``, reused by the next stage in this thread: a fresh large
+    array costs its page faults again (about 20 ms per 32 MB measured), the whole of a small
+    stage. Every user overwrites all of it; ``release_arena`` frees them."""
+    arrays = _arena.__dict__.setdefault("arrays", {})
+    a = arrays.get(role)
+    if a is None or a.shape[0] < n or a.dtype != dtype:
+        a = arrays[role] = np.empty(n, dtype=dtype)
+    return a[:n]
+
+
+def release_arena() -> None:
+    """Free this thread's reused stage arrays."""
+    _arena.__dict__.pop("arrays", None)
 
 
 class StateRangeError(ValueError):
@@ -172,8 +192,9 @@ def header_bytes(layout: Layout, step: int) -> bytes:
 
 
 def state_to_bytes(layout: Layout, params: np.ndarray, buffers: dict[str, np.ndarray], step: int) -> bytes:
-    """Serialise flat parameters and buffers (float64 arrays of integers) canonically."""
-    payload = np.empty(layout.size * (1 + len(layout.buffers)), dtype=">i8")
+    """Serialise flat parameters and buffers (float64 arrays of integers) canonically: one
+    conversion into a reused big-endian array, then one copy into the bytes."""
+    payload = arena("payload", layout.size * (1 + len(layout.buffers)), np.dtype(">i8"))
     payload[:layout.size] = params
     if layout.buffers == ("momentum",):
         payload[layout.size:] = buffers["momentum"]
@@ -183,15 +204,23 @@ def state_to_bytes(layout: Layout, params: np.ndarray, buffers: dict[str, np.nda
             for b in layout.buffers:
                 payload[at:at + s.stop - s.start] = buffers[b][s.start:s.stop]
                 at += s.stop - s.start
-    return header_bytes(layout, step) + payload.tobytes()
+    return b"".join((header_bytes(layout, step), memoryview(payload).cast("B")))
 
 
-def flatten_state(layout: Layout, tensors: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Flat float64 parameters and buffers from (range-checked) named tensors."""
-    params = np.empty(layout.size, dtype=np.float64)
-    buffers = {b: np.empty(layout.size, dtype=np.float64) for b in layout.buffers}
+def flatten_state(layout: Layout, tensors: dict[str, np.ndarray], step) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Flat float64 parameters and buffers (reused arrays) from named tensors of the layout's
+    names and shapes, range-checked (``StateRangeError`` naming the tensor)."""
+    params = arena("params", layout.size, np.float64)
+    buffers = {b: arena(b, layout.size, np.float64) for b in layout.buffers}
     for s in layout.slots:
         params[s.start:s.stop] = tensors[s.name].reshape(-1)
         for b in layout.buffers:
             buffers[b][s.start:s.stop] = tensors[f"opt.{s.name}.{b}"].reshape(-1)
+    checks = [(params, "0.weight")] + [(a, f"opt.0.weight.{b}") for b, a in buffers.items()]
+    for flat, example in checks:
+        lo, hi, _ = _bound(example)
+        if flat.size and (flat.min() < lo or flat.max() > hi):
+            check_ranges(tensors, step)                  # names the tensor (values beyond 2^53 too)
+    if type(step) is not int or not 0 <= step <= MAX_STEP:
+        check_ranges({}, step)
     return params, buffers

@@ -13,6 +13,7 @@ integers, so the choice never changes a result.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -133,6 +134,31 @@ def _blocks(n: int, block: int):
         yield slice(start, min(start + block, n)), min(block, n - start)
 
 
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _for_blocks(ops, n: int, scratch, body) -> None:
+    """body(k, slice, length, scratch) for every block k; with a list of scratches (one per
+    thread) the blocks are shared out between threads (numpy releases the GIL). Each element
+    depends on its own values only, so the split never changes a result."""
+    scratches = scratch if isinstance(scratch, list) else [scratch]
+    blocks = list(enumerate(_blocks(n, ops.block)))
+    workers = len(scratches)
+    if workers == 1 or len(blocks) < 2 * workers:
+        for k, (sl, m) in blocks:
+            body(k, sl, m, scratches[0])
+        return
+    pool = _pools.setdefault(workers, ThreadPoolExecutor(workers, thread_name_prefix="zkpot-step"))
+    per = -(-len(blocks) // workers)
+
+    def run(part, sc):
+        for k, (sl, m) in part:
+            body(k, sl, m, sc)
+
+    for future in [pool.submit(run, blocks[i * per:(i + 1) * per], scratches[i]) for i in range(workers)]:
+        future.result()
+
+
 def _finish_grad(ops, g, saturate: bool) -> None:
     """Round the weight gradients' rescale (floor(v + 1/2); gradients that are integers already
     stay as they are) and saturate to +-2^27 unless no gradient can exceed it."""
@@ -152,7 +178,7 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
     lr_q, mu_q = round(lr * ONE), round(momentum * ONE)
     saturate, gb = gbound > fp.G_MAX, min(gbound, fp.G_MAX)
     fast = (bbound + gb + 1) * max(mu_q, lr_q) < F53
-    for k, (sl, n) in enumerate(_blocks(w.shape[0], ops.block)):
+    def body(k, sl, n, scratch):
         wb, gg, f = w[sl], g[sl], scratch.f1[:n]
         _finish_grad(ops, gg, saturate)
         if buf is not None and not fast:
@@ -172,6 +198,8 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
         ops.clip(wb, -fp.W_MAX, fp.W_MAX)
         if k in maxima:
             maxima[k] = ops.absmax(wb)
+
+    _for_blocks(ops, w.shape[0], scratch, body)
     # |round(mu * buf)| <= mu * bound + 1/2 and |g| <= gb; momentum <= 0.999 keeps it below 2^38
     return min(fp.MOMENTUM_MAX, (bbound * mu_q + (1 << 23)) // ONE + gb) if buf is not None else 0
 
@@ -204,7 +232,7 @@ def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: li
     b1, b2 = round(betas[0] * ONE), round(betas[1] * ONE)
     alpha, eps_t = adam_scalars(lr, b1, b2, eps, t)
     small_alpha = alpha * fp.RATIO_MAX <= fp.EXACT
-    for k, (sl, n) in enumerate(_blocks(w.shape[0], ops.block)):
+    def body(k, sl, n, scratch):
         wb, gg, mb, vb = w[sl], g[sl], m[sl], v[sl]
         f1, f2, i, j = scratch.f1[:n], scratch.f2[:n], scratch.i1[:n], scratch.i2[:n]
         _finish_grad(ops, gg, True)
@@ -265,6 +293,8 @@ def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: li
         ops.clip(wb, -fp.W_MAX, fp.W_MAX)
         if k in maxima:
             maxima[k] = ops.absmax(wb)
+
+    _for_blocks(ops, w.shape[0], scratch, body)
 
 
 def _isqrt_fix(ops, v, root, r, n) -> None:

@@ -10,7 +10,7 @@ from zkpot.hashing import keccak
 from zkpot.pot import fixedpoint as fp
 from zkpot.pot import layers as L
 from zkpot.pot import optim
-from zkpot.pot.layout import Layout
+from zkpot.pot.layout import Layout, arena
 from zkpot.spec import SGD, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ModelSpec, ReLU
 
 
@@ -31,7 +31,9 @@ class Trainer:
                  step: int, device: torch.device, seed: int, stage_index: int, host_ops: bool) -> None:
         self.spec, self.layout, self.device, self.step = spec, layout, device, step
         self.params = torch.from_numpy(params).to(device)                # shares memory on the CPU
-        self.grad = torch.zeros(layout.size, dtype=fp.F64, device=device)
+        grad = arena("grad", layout.size, np.float64)
+        grad[:] = 0
+        self.grad = torch.from_numpy(grad).to(device)
         if host_ops:
             self.ops = optim.NumpyOps()
             self._w, self._g, self.buffers = self.params.numpy(), self.grad.numpy(), buffers
@@ -39,7 +41,8 @@ class Trainer:
             self.ops = optim.TorchOps(device)
             self._w, self._g = self.params, self.grad
             self.buffers = {k: torch.from_numpy(v).to(device) for k, v in buffers.items()}
-        self.scratch = optim.Scratch(self.ops, layout.size)
+        threads = torch.get_num_threads() if host_ops else 1       # the step's blocks shared out
+        self.scratch = [optim.Scratch(self.ops, layout.size) for _ in range(threads)]
         # bounds the optimiser step uses to choose float64 or int64 (both exact, same integers)
         self.gbound = 0
         self.bbound = int(np.abs(buffers["momentum"]).max(initial=0)) if "momentum" in buffers else 0
