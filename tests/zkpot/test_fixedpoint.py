@@ -114,6 +114,7 @@ def test_conv_paths_agree_and_match_unfold_and_col2im(stride, pad):
         optim._finish_grad(optim.NumpyOps, gw.view(-1).numpy(), True)
         out[name] = (dx, gw, gb)
     assert all(torch.equal(a, b) for a, b in zip(out["fast"], out["slow"]))
+    assert torch.equal(out["fast"][2], g.sum((0, 2, 3)))
     # the input gradient is col2im of the rescaled column gradients (each rounded, then summed)
     d = (g.permute(0, 2, 3, 1).reshape(-1, 4) @ w.reshape(4, -1))
     d = torch.floor((d + 2**19) / 2**20).reshape(3, -1, 18).transpose(1, 2)
@@ -239,3 +240,15 @@ def test_the_step_shared_out_between_threads_gives_the_same_bits():
         outs.append((arrays, maxima, bounds))
     assert all(np.array_equal(a, b) for a, b in zip(outs[0][0], outs[1][0]))
     assert outs[0][1] == outs[1][1] and outs[0][2] == outs[1][2]
+
+
+@pytest.mark.parametrize("case", ["digits-cnn", "digits28-lenet", "cover-conv-stride-sgd", "cover-saturating-sgd"])
+def test_every_exact_fallback_gives_the_golden_bits(monkeypatch, case):
+    # with float64 products limited to 2^30 and float64 optimiser paths to 2^20, every product,
+    # sum and step takes its exact fallback (mm_exact in small blocks and limbs, int64 sums,
+    # int64 optimiser formulas): the outputs must not change by a bit
+    from tests.zkpot.stage_golden import path_of, render
+
+    monkeypatch.setattr(fp, "EXACT", 2**30)
+    monkeypatch.setattr(optim, "F53", 2**20)
+    assert render(case) == path_of(case).read_bytes()

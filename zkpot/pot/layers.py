@@ -138,7 +138,10 @@ def conv_backward(g, w, cols, in_shape, stride: int, pad: int, xmax: int, wmax, 
     else:
         rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
         weight_grad(g3.transpose(1, 2).reshape(-1, o).t(), rows, gmax, xmax, gw.view(o, -1))
-    torch.sum(g3, (0, 2), out=gb)
+    if fits(b * ho * wo, gmax, 1):                                      # <= 2^52: exact in float64
+        torch.sum(g3, (0, 2), out=gb)
+    else:                                                               # up to 2^32 terms: int64
+        gb.copy_(g3.to(I64).sum((0, 2)).clamp_(-G_MAX, G_MAX))
     if not need_input:
         return None
     wt = w.reshape(o, -1).t()
