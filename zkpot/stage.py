@@ -20,8 +20,8 @@ import torch
 from zkpot.datasets import MAX_ABS_FEATURE, Dataset
 from zkpot.hashing import keccak, keccak_chain, serialize_state, weights_hash
 from zkpot.pot import fixedpoint as fp
-from zkpot.pot.layout import (MAX_STEP, STATE_FORMAT, FRAC_BITS, StateRangeError, check_layout, check_ranges,
-                              flatten_state, layout_for, param_shapes, parse_state, state_to_bytes)
+from zkpot.pot.layout import (MAX_STEP, STATE_FORMAT, FRAC_BITS, StateRangeError, arena, check_layout,
+                              check_ranges, flatten_state, layout_for, param_shapes, parse_state, state_to_bytes)
 from zkpot.pot.trainer import Trainer, derived_rng
 from zkpot.spec import SGD, ModelSpec, SpecError, build_model, infer_shapes, layer_shapes
 
@@ -138,9 +138,11 @@ class StageResult:
         return self._state
 
 
-def quantize_inputs(x: np.ndarray) -> np.ndarray:
+def quantize_inputs(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Features to Q16: round-half-even of x * 2^16 in float64 (exact for |x| <= 1024), as float64."""
-    return np.rint(np.asarray(x, dtype=np.float64) * 65536.0)
+    out = np.empty(np.shape(x), dtype=np.float64) if out is None else out.reshape(np.shape(x))
+    np.multiply(x, 65536.0, out=out, dtype=np.float64)
+    return np.rint(out, out=out)
 
 
 def batches(n: int, b: int) -> list[tuple[int, int]]:
@@ -165,7 +167,9 @@ def _check_chunk(spec: ModelSpec, chunk) -> tuple[np.ndarray, np.ndarray]:
         infer_shapes(spec, x.shape[1:], out[0] if len(out) == 1 else 0)
     except SpecError as exc:
         raise StageError(f"chunk does not fit the spec: {exc}") from None
-    if x.dtype.kind not in "fiub" or not np.all(np.isfinite(x)) or np.abs(x).max(initial=0) > MAX_ABS_FEATURE:
+    # min and max are NaN if any value is (and infinite if one is): two passes, no copy
+    lo, hi = (float(x.min()), float(x.max())) if x.dtype.kind in "fiub" and x.size else (0.0, 0.0)
+    if x.dtype.kind not in "fiub" or not -MAX_ABS_FEATURE <= lo <= hi <= MAX_ABS_FEATURE:
         raise StageError(f"chunk features must be finite numbers within +-{MAX_ABS_FEATURE:g}")
     if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
         raise StageError("chunk labels must be integers")
@@ -227,7 +231,7 @@ def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | 
         raise StageError(f"step count {step} + {len(bounds)} batches would pass 2^40")
     try:
         trainer = Trainer(spec, layout, params, buffers, step, dev, int(seed), int(stage_index), host_ops)
-        xq = torch.from_numpy(quantize_inputs(x)).to(dev)
+        xq = torch.from_numpy(quantize_inputs(x, arena("inputs", x.size, np.float64))).to(dev)
         xmax = int(fp.absmax(xq))
         losses = np.empty(len(y), dtype=np.int64)
         for start, end in bounds:

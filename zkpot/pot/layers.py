@@ -40,8 +40,8 @@ class Workspace:
 
 
 def _im2col(x: torch.Tensor, k: int, stride: int, pad: int, ws: Workspace, key) -> torch.Tensor:
-    """im2col (B, C*k*k, Ho*Wo), columns ordered (channel, ky, kx): one strided copy of the
-    (padded) input into a reused tensor."""
+    """im2col (B, C*k*k + 1, Ho*Wo): columns ordered (channel, ky, kx), then a row of ones (the
+    bias term's), one strided copy of the (padded) input into a reused tensor."""
     b, c, h, w = x.shape
     ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     if pad:
@@ -50,8 +50,9 @@ def _im2col(x: torch.Tensor, k: int, stride: int, pad: int, ws: Workspace, key) 
         x = padded
     sb, sc, sh, sw = x.stride()
     windows = x.as_strided((b, c, k, k, ho, wo), (sb, sc, sh, sw, sh * stride, sw * stride))
-    cols = ws.get(key + ("cols",), (b, c * k * k, ho * wo))
-    cols.view(b, c, k, k, ho, wo).copy_(windows)
+    cols = ws.get(key + ("cols",), (b, c * k * k + 1, ho * wo))
+    cols[:, :-1].view(b, c, k, k, ho, wo).copy_(windows)
+    cols[:, -1] = 1.0
     return cols
 
 
@@ -101,21 +102,22 @@ def linear_backward(g, x, w, gmax, xmax, wmax, gw, gb, need_input: bool):
 
 
 def conv_forward(x, w, bias, stride: int, pad: int, xmax: int, wmax: int, relu: bool, ws: Workspace, key):
-    """Conv2d as im2col (``F.unfold``: columns ordered channel, ky, kx) and a batched product
-    with the fused rescale; returns (output NCHW, the columns for the backward pass)."""
+    """Conv2d as im2col and one batched product [W, b*2^16 + 2^19] * 2^-20 @ [cols; 1] (the
+    rescale, bias and rounding offset folded in), floored; returns (output NCHW, columns)."""
     b, o = x.shape[0], w.shape[0]
     k = w.shape[2]
     ho = (x.shape[2] + 2 * pad - k) // stride + 1
     wo = (x.shape[3] + 2 * pad - k) // stride + 1
     ckk = w[0].numel()
-    cols = _im2col(x, k, stride, pad, ws, key)                          # B, C*k*k, Ho*Wo
+    cols = _im2col(x, k, stride, pad, ws, key)                          # B, C*k*k + 1, Ho*Wo
     w2 = w.reshape(o, -1)
     if fits(ckk, xmax, wmax, BIAS_EXTRA):
-        c = torch.mul(bias, 2.0**-4).add_(0.5)[:, None]
-        y = torch.baddbmm(c, w2.expand(b, -1, -1), cols, alpha=2.0**-20, out=ws.get(key + ("y",), (b, o, ho * wo)))
-        y.floor_()
+        waug = ws.get(key + ("waug",), (o, ckk + 1))
+        torch.mul(w2, 2.0**-20, out=waug[:, :-1])
+        torch.mul(bias, 2.0**-4, out=waug[:, -1]).add_(0.5)
+        y = torch.bmm(waug.expand(b, -1, -1), cols, out=ws.get(key + ("y",), (b, o, ho * wo))).floor_()
     else:
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+        rows = cols[:, :-1].transpose(1, 2).reshape(-1, ckk)
         acc = fp.mm_exact(rows, w2.t(), xmax, wmax) + (bias.to(I64) << fp.A_FRAC)
         y = rshift(acc, fp.W_FRAC).to(F64).view(b, -1, o).transpose(1, 2)
     y = y.reshape(b, o, ho, wo).clamp_(0 if relu else -ACT_MAX, ACT_MAX)
@@ -126,30 +128,39 @@ def conv_backward(g, w, cols, in_shape, stride: int, pad: int, xmax: int, wmax, 
                   ws: Workspace, key):
     """Gradients of Conv2d into gw, gb; returns the input gradient (col2im of the rescaled
     column gradients, clamped) or None. ``wmax(gmax)`` bounds |w|, asked only for the input
-    gradient."""
+    gradient. ``cols`` is the forward's im2col (with its row of ones)."""
     b, o, ho, wo = g.shape
     c, k = w.shape[1], w.shape[2]
+    ckk = c * k * k
     g3 = g.reshape(b, o, ho * wo)
     gmax = fp.absmax(g3)
-    if fits(b * ho * wo, gmax, xmax, 2**15):
-        per_sample = torch.bmm(g3, cols.transpose(1, 2), out=ws.get(key + ("gw",), (b, o, cols.shape[1])))
-        torch.sum(per_sample, 0, out=gw.view(o, -1))
-        gw.mul_(2.0**-16)                                               # rounded by the optimiser step
+    if fits(b * ho * wo, gmax, max(xmax, 1), 2**15):                  # the ones row counts too
+        # per sample [cols; 1] @ g^T: the weight gradients and, in the last row, the bias's
+        per_sample = torch.bmm(cols, g3.transpose(1, 2), out=ws.get(key + ("gw",), (b, ckk + 1, o)))
+        total = torch.sum(per_sample, 0, out=ws.get(key + ("gwsum",), (ckk + 1, o)))
+        torch.mul(total[:-1].t(), 2.0**-16, out=gw.view(o, ckk))        # rounded by the optimiser step
+        gb.copy_(total[-1])                                             # |sum| <= 2^52: exact
     else:
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+        rows = cols[:, :-1].transpose(1, 2).reshape(-1, ckk)
         weight_grad(g3.transpose(1, 2).reshape(-1, o).t(), rows, gmax, xmax, gw.view(o, -1))
-    if fits(b * ho * wo, gmax, 1):                                      # <= 2^52: exact in float64
-        torch.sum(g3, (0, 2), out=gb)
-    else:                                                               # up to 2^32 terms: int64
-        gb.copy_(g3.to(I64).sum((0, 2)).clamp_(-G_MAX, G_MAX))
+        if fits(b * ho * wo, gmax, 1):                                  # <= 2^52: exact in float64
+            torch.sum(g3, (0, 2), out=gb)
+        else:                                                           # up to 2^32 terms: int64
+            gb.copy_(g3.to(I64).sum((0, 2)).clamp_(-G_MAX, G_MAX))
     if not need_input:
         return None
-    wt = w.reshape(o, -1).t()
-    if fits(o, gmax, wmax(gmax), 2**19):
-        d = torch.baddbmm(half(str(g.device)), wt.expand(b, -1, -1), g3, alpha=2.0**-20,
-                          out=ws.get(key + ("dcols",), (b, wt.shape[0], ho * wo))).floor_()
+    bound = wmax(gmax)
+    if fits(o + 1, gmax, bound, 2**19):
+        # [W^T * 2^-20, 1/2] @ [g; 1]: the rescale and its rounding offset folded in
+        gaug = ws.get(key + ("gaug",), (b, o + 1, ho * wo))
+        gaug[:, :-1] = g3
+        gaug[:, -1] = 1.0
+        waug = ws.get(key + ("wtaug",), (ckk, o + 1))
+        torch.mul(w.reshape(o, -1).t(), 2.0**-20, out=waug[:, :-1])
+        waug[:, -1] = 0.5
+        d = torch.bmm(waug.expand(b, -1, -1), gaug, out=ws.get(key + ("dcols",), (b, ckk, ho * wo))).floor_()
     else:
-        rows = fp.mm_exact(g3.transpose(1, 2).reshape(-1, o), wt.t(), gmax, wmax(gmax))
+        rows = fp.mm_exact(g3.transpose(1, 2).reshape(-1, o), w.reshape(o, -1), gmax, bound)
         d = rshift(rows, fp.W_FRAC).to(F64).view(b, ho * wo, -1).transpose(1, 2)
     # col2im: each padded input position sums the (at most ceil(k/stride)^2) columns that read it
     hp, wp = in_shape[2] + 2 * pad, in_shape[3] + 2 * pad
