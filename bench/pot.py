@@ -4,7 +4,7 @@ accuracy of models trained through stages, and (where a GPU is present) CPU vers
 
 Cases: every preset of ``zkpot.spec.PRESETS`` with a demo dataset, and a 4096-1024-10 MLP on the
 digits upsampled to 64x64 (bench only). The demo presets' stages are the demo job's stage work;
-the 28x28 presets and the 4096 MLP train stages of 1024 samples (a stage's fixed costs -- loading,
+the 28x28 presets and the 4096 MLP train stages of 2048 samples (a stage's fixed costs -- loading,
 serialising and hashing S -- are part of the figure; with the demo's 1.5 M FLOPs these models
 would train one batch per stage).
 
@@ -34,7 +34,7 @@ REPEATS, MIN_PAIRS = 9, 60       # overhead of rho; --quick: 3 and 20
 RATIO_REPEATS = 5                # fixed vs float, per thread count; --quick: 3
 SUFFIX = {"digits-mlp": "", "digits-cnn": "_cnn", "wine-mlp": "_wine", "digits28-mlp": "_mlp784",
           "digits28-lenet": "_lenet"}
-STAGE_SAMPLES = {"digits28-mlp": 1024, "digits28-lenet": 1024, "mlp4096": 1024}
+STAGE_SAMPLES = {"digits28-mlp": 2048, "digits28-lenet": 2048, "mlp4096": 2048}
 MLP4096 = {"layers": [{"type": "Linear", "in_features": 4096, "out_features": 1024}, {"type": "ReLU"},
                       {"type": "Linear", "in_features": 1024, "out_features": 10}],
            "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9}, "batch_size": 64, "epochs": 2, "seed": 9}
@@ -203,7 +203,7 @@ def _run(ctx, results: dict) -> dict:
     _gpu(ctx, results, mlp4096)
     results["stage_s_gpu"] = None
     ctx.notes["stage_s_gpu"] = "the GPU is measured by stage_gpu_bit_identical and stage_gpu_speedup_mlp4096"
-    ctx.notes["pot"] = (f"80/20 splits seed 1; stages of {TARGET_FLOPS} FLOPs (demo presets) or 1024 samples "
+    ctx.notes["pot"] = (f"80/20 splits seed 1; stages of {TARGET_FLOPS} FLOPs (demo presets) or 2048 samples "
                         "(digits28-*, mlp4096). fixed_vs_float = median over interleaved repeats of "
                         "(fixed-point stages, rho included) / (plain float32 torch, same S_0 and batches): "
                         + "; ".join(ratios) + ". overhead = a stage with rho / the same stage without, back to "

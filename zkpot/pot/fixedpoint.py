@@ -5,9 +5,9 @@ Every value is an integer. Activations, gradients and parameters are held in flo
 the loss are int64. Scales (fractional bits): activations and losses Q16, weights Q20,
 gradients Q24, Adam's second moment Q32. Rescaling rounds half up: ``floor(x / 2^s + 1/2)``.
 
-A matrix product is exact when every partial sum is an integer of magnitude <= 2^52: then IEEE
-double arithmetic makes no rounding in any summation order, blocking, FMA use or thread count,
-on any device. ``fits`` tests that from the operands' maxima; ``mm_exact`` handles the products
+A matrix product is exact when every partial sum is an integer of magnitude <= 2^53 (or such an
+integer times a power of two): then IEEE double arithmetic makes no rounding in any summation
+order, blocking, FMA use or thread count, on any device. ``fits`` tests that from the operands' maxima; ``mm_exact`` handles the products
 that do not fit (split into limbs and blocks, reassembled exactly). See docs/pot.md.
 """
 
@@ -24,7 +24,7 @@ ACT_MAX, W_MAX, G_MAX = 2**26, 2**24, 2**27          # saturation: 1024, 16 and 
 MOMENTUM_MAX = 2**38      # |SGD momentum buffer| (Q24): reachable bound for momentum <= 0.999
 ADAM_M_MAX, ADAM_V_MAX = G_MAX, 2**38                 # |m| (Q24) and v (Q32): convex combinations
 RATIO_MAX = 2**22         # |m / (sqrt(v) + eps)| (Q16)
-EXACT = 2**52             # largest partial sum a float64 product may reach
+EXACT = 2**53             # largest partial sum (in units of the result's last bit) a float64 product may reach
 SATURATE = 2**60          # mm_exact clamps its exact result to +-2^60
 MAX_REDUCTION = 2**32     # longest reduction axis (batch x positions of a Conv2d weight gradient)
 I64, F64 = torch.int64, torch.float64
@@ -32,7 +32,7 @@ I64, F64 = torch.int64, torch.float64
 
 def fits(k: int, amax: int, bmax: int, extra: int = 0) -> bool:
     """True when a float64 product over ``k`` terms of |a| <= amax, |b| <= bmax (plus ``extra``)
-    stays within 2^52, so it is exact."""
+    stays within 2^53, so it is exact (also scaled by a power of two)."""
     return k * amax * bmax + extra <= EXACT
 
 
@@ -67,7 +67,7 @@ def mm_exact(a: torch.Tensor, b: torch.Tensor, amax: int | None = None, bmax: in
 
     Integer-valued operands (int64 or float64) of magnitude < 2^30 (activations after a Dropout
     reach 10 x 2^26) and reductions up to 2^32 terms. When the whole product fits (``fits``) it is one float64 product. Otherwise the
-    reduction is cut into blocks whose partial sums stay within 2^52 (after splitting each
+    reduction is cut into blocks whose partial sums stay within 2^53 (after splitting each
     operand into 14-bit limbs when that would take more than four blocks); the exact result is
     reassembled from its residue mod 2^62 (int64, no overflow) and a float64 estimate whose
     error (< 2^51: at most 9 x 257 sums of terms below 2^92 in all) tells the residue's sign
@@ -93,7 +93,7 @@ def mm_exact(a: torch.Tensor, b: torch.Tensor, amax: int | None = None, bmax: in
         for bl, sb, mb in b_parts:
             shift, block = sa + sb, EXACT // (ma * mb)
             for start in range(0, k, block):
-                part = al[:, start:start + block] @ bl[start:start + block]      # exact, |part| <= 2^52
+                part = al[:, start:start + block] @ bl[start:start + block]      # exact, |part| <= 2^53
                 est += part * 2.0**shift
                 if shift < 62:
                     low += (part.to(I64) & ((1 << (62 - shift)) - 1)) << shift

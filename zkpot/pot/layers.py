@@ -2,11 +2,11 @@
 
 Every function computes exactly what docs/pot.md defines with integers: a rescale by 2^s rounding
 half up is ``floor(v * 2^-s + 1/2)``, folded into the product where one precedes it
-(``addmm(1/2, a, b, alpha=2^-s)``: every partial sum is a multiple of 2^-s below 2^32, so the
-scaling, the offset and the summation are exact in any order). Products that do not fit 2^52
+(``addmm(1/2, a, b, alpha=2^-s)``: every partial sum is a multiple of 2^-s whose numerator is at
+most 2^53, so the scaling, the offset and the summation are exact in any order). Products that do not fit 2^53
 (``fixedpoint.fits``) go through ``fixedpoint.mm_exact`` and int64 instead. Weight gradients
-are written into the flat gradient buffer unrounded (v * 2^-16); the optimiser step rounds and
-saturates the whole buffer in one pass.
+are written into the flat gradient buffer as v * 2^-16 + 1/2 (so their floor is the rounded
+value; the exact paths write integers); the optimiser step floors and saturates them.
 """
 
 from __future__ import annotations
@@ -78,11 +78,20 @@ def affine(x: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor, xmax: int, wm
     return y.clamp_(0 if relu else -ACT_MAX, ACT_MAX)
 
 
-def weight_grad(g_t: torch.Tensor, x: torch.Tensor, gmax: int, xmax: int, out: torch.Tensor) -> None:
-    """out <- (g_t @ x) * 2^-16 (Q24 x Q16 -> Q24, exact); the optimiser step rounds it
-    (floor(v + 1/2), which leaves an integer unchanged) and saturates it."""
-    if fits(g_t.shape[1], gmax, xmax, 2**15):
-        torch.addmm(out, g_t, x, beta=0, alpha=2.0**-16, out=out)
+def weight_grad(g_t: torch.Tensor, x: torch.Tensor, gmax: int, xmax: int, out: torch.Tensor, ws: Workspace,
+                key) -> None:
+    """out <- (g_t @ x) * 2^-16 + 1/2 (Q24 x Q16 -> Q24, exact), as [g_t, 2^15] @ [x; 1] * 2^-16;
+    the optimiser step floors it (an integer, as the exact path writes, stays as it is) and
+    saturates it."""
+    n = g_t.shape[1]
+    if fits(n, gmax, xmax, 2**15):
+        g_aug = ws.get(key + ("g_aug",), (g_t.shape[0], n + 1))
+        g_aug[:, :n] = g_t
+        g_aug[:, n] = 2.0**15
+        x_aug = ws.get(key + ("x_aug",), (n + 1, x.shape[1]))
+        x_aug[:n] = x
+        x_aug[n] = 1.0
+        torch.addmm(out, g_aug, x_aug, beta=0, alpha=2.0**-16, out=out)
     else:
         out.copy_(rshift(fp.mm_exact(g_t, x, gmax, xmax), fp.A_FRAC).clamp_(-G_MAX, G_MAX))
 
@@ -94,9 +103,9 @@ def input_grad(g: torch.Tensor, w: torch.Tensor, gmax: int, wmax: int) -> torch.
     return rshift(fp.mm_exact(g, w, gmax, wmax), fp.W_FRAC).to(F64)
 
 
-def linear_backward(g, x, w, gmax, xmax, wmax, gw, gb, need_input: bool):
+def linear_backward(g, x, w, gmax, xmax, wmax, gw, gb, need_input: bool, ws: Workspace, key):
     """Gradients of Linear into gw, gb; returns the input gradient clamped to +-2^27, or None."""
-    weight_grad(g.t(), x, gmax, xmax, gw)
+    weight_grad(g.t(), x, gmax, xmax, gw, ws, key)
     torch.sum(g, 0, out=gb)
     return input_grad(g, w, gmax, wmax).clamp_(-G_MAX, G_MAX) if need_input else None
 
@@ -138,12 +147,12 @@ def conv_backward(g, w, cols, in_shape, stride: int, pad: int, xmax: int, wmax, 
         # per sample [cols; 1] @ g^T: the weight gradients and, in the last row, the bias's
         per_sample = torch.bmm(cols, g3.transpose(1, 2), out=ws.get(key + ("gw",), (b, ckk + 1, o)))
         total = torch.sum(per_sample, 0, out=ws.get(key + ("gwsum",), (ckk + 1, o)))
-        torch.mul(total[:-1].t(), 2.0**-16, out=gw.view(o, ckk))        # rounded by the optimiser step
-        gb.copy_(total[-1])                                             # |sum| <= 2^52: exact
+        torch.mul(total[:-1].t(), 2.0**-16, out=gw.view(o, ckk)).add_(0.5)   # floored by the optimiser step
+        gb.copy_(total[-1])                                             # |sum| <= 2^53: exact
     else:
         rows = cols[:, :-1].transpose(1, 2).reshape(-1, ckk)
-        weight_grad(g3.transpose(1, 2).reshape(-1, o).t(), rows, gmax, xmax, gw.view(o, -1))
-        if fits(b * ho * wo, gmax, 1):                                  # <= 2^52: exact in float64
+        weight_grad(g3.transpose(1, 2).reshape(-1, o).t(), rows, gmax, xmax, gw.view(o, -1), ws, key)
+        if fits(b * ho * wo, gmax, 1):                                  # <= 2^53: exact in float64
             torch.sum(g3, (0, 2), out=gb)
         else:                                                           # up to 2^32 terms: int64
             gb.copy_(g3.to(I64).sum((0, 2)).clamp_(-G_MAX, G_MAX))

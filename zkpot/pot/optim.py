@@ -160,9 +160,8 @@ def _for_blocks(ops, n: int, scratch, body) -> None:
 
 
 def _finish_grad(ops, g, saturate: bool) -> None:
-    """Round the weight gradients' rescale (floor(v + 1/2); gradients that are integers already
-    stay as they are) and saturate to +-2^27 unless no gradient can exceed it."""
-    g += 0.5
+    """Round the weight gradients (they arrive as v * 2^-16 + 1/2, or as integers from an exact
+    path, which floor leaves as they are) and saturate to +-2^27 unless none can exceed it."""
     ops.floor(g)
     if saturate:
         ops.clip(g, -fp.G_MAX, fp.G_MAX)
@@ -177,7 +176,8 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
     """
     lr_q, mu_q = round(lr * ONE), round(momentum * ONE)
     saturate, gb = gbound > fp.G_MAX, min(gbound, fp.G_MAX)
-    fast = (bbound + gb + 1) * max(mu_q, lr_q) < F53
+    # float64 is exact when mu_q * |buf| + 2^23 and lr_q * |new buf| + 2^27 stay within 2^53
+    fast = (bbound + gb + 1) * max(mu_q, lr_q) + (1 << 27) <= F53
     def body(k, sl, n, scratch):
         wb, gg, f = w[sl], g[sl], scratch.f1[:n]
         _finish_grad(ops, gg, saturate)
@@ -186,12 +186,12 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
         else:
             if buf is not None:
                 bb = buf[sl]
-                bb *= mu_q * 2.0**-24                # mu_q * buf < 2^53: exact
+                bb *= mu_q * 2.0**-24                # mu_q * buf + 2^23 <= 2^53: exact
                 bb += 0.5
                 ops.floor(bb)
                 bb += gg
                 gg = bb
-            ops.mul(gg, lr_q * 2.0**-28, f)          # lr_q * buf < 2^53 (lr_q * g <= 2^51)
+            ops.mul(gg, lr_q * 2.0**-28, f)          # lr_q * buf + 2^27 <= 2^53 (lr_q * g <= 2^51)
             f += 0.5
             ops.floor(f)
         wb -= f
@@ -231,14 +231,14 @@ def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: li
     is updated in place: v stays a convex combination of g^2 values, so max(v) <= max(g^2)."""
     b1, b2 = round(betas[0] * ONE), round(betas[1] * ONE)
     alpha, eps_t = adam_scalars(lr, b1, b2, eps, t)
-    small_alpha = alpha * fp.RATIO_MAX <= fp.EXACT
+    small_alpha = alpha * fp.RATIO_MAX + (1 << 19) <= fp.EXACT
     def body(k, sl, n, scratch):
         wb, gg, mb, vb = w[sl], g[sl], m[sl], v[sl]
         f1, f2, i, j = scratch.f1[:n], scratch.f2[:n], scratch.i1[:n], scratch.i2[:n]
         _finish_grad(ops, gg, True)
         gb = ops.absmax(gg)
         g2b = (gb * gb + (1 << 15)) >> 16
-        fast_v = gb <= 2**26 and g2b * (ONE - b2) + vbounds[k] * b2 + ONE < F53
+        fast_v = gb <= 2**26 and g2b * (ONE - b2) + vbounds[k] * b2 + ONE <= F53
         vbounds[k] = max(vbounds[k], g2b)
         mb *= b1                                     # b1 m + (1 - b1) g <= 2^51: exact
         ops.mul(gg, ONE - b1, f1)
@@ -247,7 +247,7 @@ def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: li
         mb += 0.5
         ops.floor(mb)
         if fast_v:
-            ops.mul(gg, gg, f1)                      # g^2 <= 2^52
+            ops.mul(gg, gg, f1)                      # g^2 <= 2^52 (+ 2^15: g^2 * 2^-16 + 1/2 exact)
             f1 *= 2.0**-16
             f1 += 0.5
             ops.floor(f1)
@@ -279,7 +279,7 @@ def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: li
         f2 /= f1
         ops.floor(f2)
         ops.clip(f2, -fp.RATIO_MAX, fp.RATIO_MAX)
-        if small_alpha:                              # alpha * ratio <= 2^52
+        if small_alpha:                              # alpha * ratio + 2^19 <= 2^53
             f2 *= alpha * 2.0**-20
             f2 += 0.5
             ops.floor(f2)

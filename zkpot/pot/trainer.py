@@ -45,7 +45,7 @@ class Trainer:
         self.scratch = [optim.Scratch(self.ops, layout.size) for _ in range(threads)]
         # bounds the optimiser step uses to choose float64 or int64 (both exact, same integers)
         self.gbound = 0
-        self.bbound = int(np.abs(buffers["momentum"]).max(initial=0)) if "momentum" in buffers else 0
+        self.bbound = optim.NumpyOps.absmax(buffers["momentum"]) if "momentum" in buffers else 0
         self.vbounds = optim.block_bounds(self.ops, self.buffers["v"], layout.size) if "v" in buffers else []
         self.w = {s.name: self.params[s.start:s.stop].view(s.shape) for s in layout.slots}
         self.gw = {s.name: self.grad[s.start:s.stop].view(s.shape) for s in layout.slots}
@@ -129,7 +129,8 @@ class Trainer:
                 gmax = fp.absmax(g)
                 self._grad_bound(g.shape[0], gmax, xmax)
                 wmax = self._bound(i, w.shape[0], gmax, 2**19) if need else 0
-                g = L.linear_backward(g, x, w, gmax, xmax, wmax, self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need)
+                g = L.linear_backward(g, x, w, gmax, xmax, wmax, self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need,
+                                      self.ws, (i,))
             elif isinstance(layer, Conv2d):
                 cols, xmax, in_shape = cache
                 w = self.w[f"{i}.weight"]
