@@ -70,7 +70,7 @@ def mm_exact(a: torch.Tensor, b: torch.Tensor, amax: int | None = None, bmax: in
     reduction is cut into blocks whose partial sums stay within 2^53 (after splitting each
     operand into 14-bit limbs when that would take more than four blocks); the exact result is
     reassembled from its residue mod 2^62 (int64, no overflow) and a float64 estimate whose
-    error (< 2^51: at most 9 x 257 sums of terms below 2^92 in all) tells the residue's sign
+    error (< 2^51: at most 9 x 129 sums of terms below 2^92 in all) tells the residue's sign
     and when to saturate.
     """
     k = a.shape[1]
