@@ -78,19 +78,25 @@ def affine(x: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor, xmax: int, wm
     return y.clamp_(0 if relu else -ACT_MAX, ACT_MAX)
 
 
+def weight_grad_operands(g_t: torch.Tensor, x: torch.Tensor, ws: Workspace, key) -> tuple[torch.Tensor, torch.Tensor]:
+    """[g_t, 2^15] and [x; 1]: their product times 2^-16 is (g_t @ x) * 2^-16 + 1/2."""
+    n = g_t.shape[1]
+    g_aug = ws.get(key + ("g_aug",), (g_t.shape[0], n + 1))
+    g_aug[:, :n] = g_t
+    g_aug[:, n] = 2.0**15
+    x_aug = ws.get(key + ("x_aug",), (n + 1, x.shape[1]))
+    x_aug[:n] = x
+    x_aug[n] = 1.0
+    return g_aug, x_aug
+
+
 def weight_grad(g_t: torch.Tensor, x: torch.Tensor, gmax: int, xmax: int, out: torch.Tensor, ws: Workspace,
                 key) -> None:
     """out <- (g_t @ x) * 2^-16 + 1/2 (Q24 x Q16 -> Q24, exact), as [g_t, 2^15] @ [x; 1] * 2^-16;
     the optimiser step floors it (an integer, as the exact path writes, stays as it is) and
     saturates it."""
-    n = g_t.shape[1]
-    if fits(n, gmax, xmax, 2**15):
-        g_aug = ws.get(key + ("g_aug",), (g_t.shape[0], n + 1))
-        g_aug[:, :n] = g_t
-        g_aug[:, n] = 2.0**15
-        x_aug = ws.get(key + ("x_aug",), (n + 1, x.shape[1]))
-        x_aug[:n] = x
-        x_aug[n] = 1.0
+    if fits(g_t.shape[1], gmax, xmax, 2**15):
+        g_aug, x_aug = weight_grad_operands(g_t, x, ws, key)
         torch.addmm(out, g_aug, x_aug, beta=0, alpha=2.0**-16, out=out)
     else:
         out.copy_(rshift(fp.mm_exact(g_t, x, gmax, xmax), fp.A_FRAC).clamp_(-G_MAX, G_MAX))

@@ -50,6 +50,10 @@ class NumpyOps:
         np.floor(a, out=a)
 
     @staticmethod
+    def floor_to(src, out) -> None:
+        np.floor(src, out=out)
+
+    @staticmethod
     def sqrt(a) -> None:
         np.sqrt(a, out=a)
 
@@ -91,6 +95,10 @@ class TorchOps:
         a.floor_()
 
     @staticmethod
+    def floor_to(src, out) -> None:
+        torch.floor(src, out=out)
+
+    @staticmethod
     def sqrt(a) -> None:
         a.sqrt_()
 
@@ -126,12 +134,12 @@ class Scratch:
     def __init__(self, ops, n: int) -> None:
         n = max(1, min(n, ops.block))
         self.i1, self.i2 = ops.empty(n, ops.int64), ops.empty(n, ops.int64)
-        self.f1, self.f2 = ops.empty(n, ops.float64), ops.empty(n, ops.float64)
+        self.f1, self.f2, self.g = ops.empty(n, ops.float64), ops.empty(n, ops.float64), ops.empty(n, ops.float64)
 
 
-def _blocks(n: int, block: int):
-    for start in range(0, n, block):
-        yield slice(start, min(start + block, n)), min(block, n - start)
+def default_blocks(n: int, block: int) -> list[slice]:
+    """The flat arrays cut into blocks of ``block`` elements."""
+    return [slice(start, min(start + block, n)) for start in range(0, n, block)]
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -142,29 +150,32 @@ def _for_blocks(ops, n: int, scratch, body) -> None:
     thread) the blocks are shared out between threads (numpy releases the GIL). Each element
     depends on its own values only, so the split never changes a result."""
     scratches = scratch if isinstance(scratch, list) else [scratch]
-    blocks = list(enumerate(_blocks(n, ops.block)))
+    numbered = list(enumerate(default_blocks(n, ops.block)))
     workers = len(scratches)
-    if workers == 1 or len(blocks) < 2 * workers:
-        for k, (sl, m) in blocks:
-            body(k, sl, m, scratches[0])
+    if workers == 1 or len(numbered) < 2 * workers:
+        for k, sl in numbered:
+            body(k, sl, sl.stop - sl.start, scratches[0])
         return
     pool = _pools.setdefault(workers, ThreadPoolExecutor(workers, thread_name_prefix="zkpot-step"))
-    per = -(-len(blocks) // workers)
+    per = -(-len(numbered) // workers)
 
     def run(part, sc):
-        for k, (sl, m) in part:
-            body(k, sl, m, sc)
+        for k, sl in part:
+            body(k, sl, sl.stop - sl.start, sc)
 
-    for future in [pool.submit(run, blocks[i * per:(i + 1) * per], scratches[i]) for i in range(workers)]:
+    for future in [pool.submit(run, numbered[i * per:(i + 1) * per], scratches[i]) for i in range(workers)]:
         future.result()
 
 
-def _finish_grad(ops, g, saturate: bool) -> None:
-    """Round the weight gradients (they arrive as v * 2^-16 + 1/2, or as integers from an exact
-    path, which floor leaves as they are) and saturate to +-2^27 unless none can exceed it."""
-    ops.floor(g)
+def _gradient(ops, g, sl: slice, n: int, scratch: Scratch, saturate: bool):
+    """The block's gradients rounded (weight gradients arrive as v * 2^-16 + 1/2, exact paths
+    write integers, which floor leaves as they are) and saturated, in the scratch: the flat
+    buffer is only read."""
+    out = scratch.g[:n]
+    ops.floor_to(g[sl], out)
     if saturate:
-        ops.clip(g, -fp.G_MAX, fp.G_MAX)
+        ops.clip(out, -fp.G_MAX, fp.G_MAX)
+    return out
 
 
 def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: int, scratch: Scratch,
@@ -179,8 +190,8 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
     # float64 is exact when mu_q * |buf| + 2^23 and lr_q * |new buf| + 2^27 stay within 2^53
     fast = (bbound + gb + 1) * max(mu_q, lr_q) + (1 << 27) <= F53
     def body(k, sl, n, scratch):
-        wb, gg, f = w[sl], g[sl], scratch.f1[:n]
-        _finish_grad(ops, gg, saturate)
+        wb, f = w[sl], scratch.f1[:n]
+        gg = _gradient(ops, g, sl, n, scratch, saturate)
         if buf is not None and not fast:
             _sgd_int(ops, buf[sl], gg, mu_q, lr_q, f, scratch.i1[:n], scratch.i2[:n])
         else:
@@ -221,7 +232,7 @@ def _sgd_int(ops, bb, gg, mu_q: int, lr_q: int, step, i, j) -> None:
 
 def block_bounds(ops, v, n: int) -> list[int]:
     """max(v) of every block of the optimiser step (Adam's v bounds, tracked per block)."""
-    return [ops.absmax(v[sl]) for sl, _ in _blocks(n, ops.block)]
+    return [ops.absmax(v[sl]) for sl in default_blocks(n, ops.block)]
 
 
 def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: list[int], scratch: Scratch,
@@ -233,9 +244,9 @@ def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: li
     alpha, eps_t = adam_scalars(lr, b1, b2, eps, t)
     small_alpha = alpha * fp.RATIO_MAX + (1 << 19) <= fp.EXACT
     def body(k, sl, n, scratch):
-        wb, gg, mb, vb = w[sl], g[sl], m[sl], v[sl]
+        wb, mb, vb = w[sl], m[sl], v[sl]
         f1, f2, i, j = scratch.f1[:n], scratch.f2[:n], scratch.i1[:n], scratch.i2[:n]
-        _finish_grad(ops, gg, True)
+        gg = _gradient(ops, g, sl, n, scratch, True)
         gb = ops.absmax(gg)
         g2b = (gb * gb + (1 << 15)) >> 16
         fast_v = gb <= 2**26 and g2b * (ONE - b2) + vbounds[k] * b2 + ONE <= F53
