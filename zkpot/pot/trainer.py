@@ -31,9 +31,8 @@ class Trainer:
                  step: int, device: torch.device, seed: int, stage_index: int, host_ops: bool) -> None:
         self.spec, self.layout, self.device, self.step = spec, layout, device, step
         self.params = torch.from_numpy(params).to(device)                # shares memory on the CPU
-        grad = arena("grad", layout.size, np.float64)
-        grad[:] = 0
-        self.grad = torch.from_numpy(grad).to(device)
+        # every backward pass writes every entry (each parameter belongs to a Linear or Conv2d layer)
+        self.grad = torch.from_numpy(arena("grad", layout.size, np.float64)).to(device)
         if host_ops:
             self.ops = optim.NumpyOps()
             self._w, self._g, self.buffers = self.params.numpy(), self.grad.numpy(), buffers
