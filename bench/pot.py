@@ -138,7 +138,8 @@ def _accuracy(model, test) -> float:
 def _gpu(ctx, results: dict, mlp4096) -> None:
     """CPU versus GPU, where torch sees one: every preset bit for bit, and the 4096 MLP's speed."""
     if not torch.cuda.is_available():
-        why = "no GPU on this machine: not measured; on a GPU host run `python -m zkpot.stage --selfcheck --compare cpu,cuda`"
+        why = ("no GPU on this machine: not measured; on a GPU host run "
+               "`python -m zkpot.stage --selfcheck --compare cpu,cuda`")
         results["stage_gpu_bit_identical"] = results["stage_gpu_speedup_mlp4096"] = None
         ctx.notes["stage_gpu_bit_identical"] = ctx.notes["stage_gpu_speedup_mlp4096"] = why
         return
@@ -180,8 +181,8 @@ def _run(ctx, results: dict) -> dict:
             torch.set_num_threads(threads)
             r = _ratio(spec, parts, ratio_repeats)
             results[f"pot_fixed_vs_float_ratio{suffix}{tail}"] = round(r["ratio"], 2)
-            ratios.append(f"{name} {threads}t {r['ratio']:.2f} (fixed {r['fixed_s']:.3f} s, float {r['float_s']:.3f} s, "
-                          f"runs {r['spread'][0]:.2f}..{r['spread'][1]:.2f}, CPU time {r['cpu_ratio']:.2f}, "
+            ratios.append(f"{name} {threads}t {r['ratio']:.2f} (fixed {r['fixed_s']:.3f} s, "
+                          f"float {r['float_s']:.3f} s, runs {r['spread'][0]:.2f}..{r['spread'][1]:.2f}, CPU time {r['cpu_ratio']:.2f}, "
                           f"load {os.getloadavg()[0]:.1f})")
         torch.set_num_threads(1)
         samples = sum(len(p) for p in parts)

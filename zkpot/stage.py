@@ -23,10 +23,10 @@ from zkpot.pot import fixedpoint as fp
 from zkpot.pot.layout import (MAX_STEP, STATE_FORMAT, FRAC_BITS, StateRangeError, arena, check_layout,
                               check_ranges, flatten_state, layout_for, param_shapes, parse_state, state_to_bytes)
 from zkpot.pot.trainer import Trainer, derived_rng
-from zkpot.spec import SGD, ModelSpec, SpecError, build_model, infer_shapes, layer_shapes
+from zkpot.spec import ModelSpec, SpecError, build_model, infer_shapes, layer_shapes
 
-__all__ = ["STATE_FORMAT", "StageError", "StageResult", "TrainingSecret", "TrainingState", "encode_loss", "evaluate",
-           "first_divergence", "float_model", "initial_weights", "quantize_inputs", "train_stage",
+__all__ = ["STATE_FORMAT", "StageError", "StageResult", "TrainingSecret", "TrainingState", "batches", "encode_loss",
+           "evaluate", "first_divergence", "float_model", "initial_weights", "quantize_inputs", "train_stage",
            "weights_to_float_state_dict"]
 
 
@@ -222,7 +222,7 @@ def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | 
     x, y = _check_chunk(spec, chunk)
     seed = spec.seed if seed is None else seed
     for what, value in (("stage index", stage_index), ("seed", seed)):
-        if not isinstance(value, (int, np.integer)) or not 0 <= int(value) < 2**64:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < 2**64:
             raise StageError(f"{what} must be an integer in 0..2^64-1, got {value!r}")
     dev, host_ops = _device(device)
     layout, params, buffers, step = _load(spec, state)
@@ -237,10 +237,12 @@ def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | 
         for start, end in bounds:
             losses[start:end] = trainer.run_batch(xq[start:end], xmax, y[start:end])
         params, buffers = trainer.host_state()
-    except (RuntimeError, ArithmeticError, MemoryError) as exc:
+        data = state_to_bytes(layout, params, buffers, trainer.step)
+        secret = TrainingSecret.from_losses(losses) if compute_secret else TrainingSecret(b"", [])
+    except StageError:
+        raise
+    except Exception as exc:          # out of memory, a device error: never a bare error from a stage
         raise StageError(f"stage {stage_index} failed: {type(exc).__name__}: {exc}") from None
-    data = state_to_bytes(layout, params, buffers, trainer.step)
-    secret = TrainingSecret.from_losses(losses) if compute_secret else TrainingSecret(b"", [])
     return StageResult(data, keccak(data), secret.rho, losses, secret.checkpoints)
 
 

@@ -44,7 +44,8 @@ EXTRA_CASES: dict[str, tuple[dict, str, int, float]] = {
         "layers": [{"type": "Flatten"}, {"type": "Linear", "in_features": 64, "out_features": 12},
                    {"type": "ReLU"}, {"type": "Dropout", "p": 0.3},
                    {"type": "Linear", "in_features": 12, "out_features": 10}],
-        "optimizer": {"type": "sgd", "lr": 0.5, "momentum": 0.5}, "batch_size": 2, "seed": 4}, "digits-images", 41, 1.0),
+        "optimizer": {"type": "sgd", "lr": 0.5, "momentum": 0.5}, "batch_size": 2, "seed": 4},
+        "digits-images", 41, 1.0),
     # pixels x1024 (the largest feature value allowed) and large steps: activations, weights and
     # gradients saturate, and products exceed 2^53 so they are computed in several exact parts
     "cover-saturating-sgd": ({
@@ -56,7 +57,8 @@ EXTRA_CASES: dict[str, tuple[dict, str, int, float]] = {
                    {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2},
                    {"type": "Conv2d", "in_channels": 4, "out_channels": 8, "kernel_size": 3, "padding": 1},
                    {"type": "Flatten"}, {"type": "Linear", "in_features": 128, "out_features": 10}],
-        "optimizer": {"type": "adam", "lr": 0.5, "betas": [0.8, 0.5]}, "batch_size": 8, "seed": 6}, "digits28-images", 97, 1024.0),
+        "optimizer": {"type": "adam", "lr": 0.5, "betas": [0.8, 0.5]}, "batch_size": 8, "seed": 6},
+        "digits28-images", 97, 1024.0),
 }
 
 

@@ -84,7 +84,8 @@ def test_affine_fast_and_exact_paths_equal_the_integer_definition(relu):
     want = _reference_affine(small.long(), w.long(), bias, relu)
     assert L.affine(small, w.t(), bias, 2**10, 2**24, relu).long().numpy().tolist() == want.tolist()
     # an inflated bound (the exact path) gives the same integers as the fused product
-    assert torch.equal(L.affine(small, w.t(), bias, 2**27, 2**27, relu), L.affine(small, w.t(), bias, 2**10, 2**24, relu))
+    exact_path = L.affine(small, w.t(), bias, 2**27, 2**27, relu)
+    assert torch.equal(exact_path, L.affine(small, w.t(), bias, 2**10, 2**24, relu))
 
 
 def test_gradient_products_equal_on_both_paths():
@@ -96,8 +97,8 @@ def test_gradient_products_equal_on_both_paths():
     L.weight_grad(g.t(), x, 2**27, 2**27, slow, ws, ("s",))                  # forced through mm_exact
     finish(fast)
     finish(slow)
-    want = np.clip(np.vectorize(lambda v: (v + 2**15) >> 16)(np.array(exact_product(g.t().long(), x.long()), dtype=object))
-                   .astype(np.int64), -fp.G_MAX, fp.G_MAX)
+    exact = np.array(exact_product(g.t().long(), x.long()), dtype=object)
+    want = np.clip(np.vectorize(lambda v: (v + 2**15) >> 16)(exact).astype(np.int64), -fp.G_MAX, fp.G_MAX)
     assert fast.long().numpy().tolist() == slow.long().numpy().tolist() == want.tolist()
     assert torch.equal(L.input_grad(g, w, 2**20, 2**20), L.input_grad(g, w, 2**27, 2**27))
 

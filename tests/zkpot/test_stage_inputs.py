@@ -143,7 +143,8 @@ def test_malformed_state_bytes_are_refused(mangle, msg):
 
 @pytest.mark.parametrize("kwargs,msg", [
     ({"stage_index": -1}, "stage index"), ({"stage_index": 2**64}, "stage index"), ({"seed": -5}, "seed"),
-    ({"stage_index": 1.5}, "stage index"), ({"device": "tpu"}, "device 'tpu'"), ({"device": "nonsense"}, "device"),
+    ({"stage_index": 1.5}, "stage index"), ({"stage_index": True}, "stage index"),
+    ({"device": "tpu"}, "device 'tpu'"), ({"device": "nonsense"}, "device"),
 ])
 def test_indices_and_devices_are_checked(kwargs, msg):
     args = {"stage_index": 1, **kwargs}
@@ -182,3 +183,14 @@ def test_the_most_extreme_valid_specs_train_and_stay_in_range(optimizer):
         again = train_stage(spec, state, part, stage, device="cpu-torch")
         assert again.state_bytes == result.state_bytes and again.rho == result.rho
         state = result.state_bytes
+
+
+def test_a_failure_inside_a_stage_is_a_stage_error(monkeypatch):
+    from zkpot.pot import trainer
+
+    def boom(self, *args):
+        raise MemoryError("no room for the activations")
+
+    monkeypatch.setattr(trainer.Trainer, "run_batch", boom)
+    with pytest.raises(StageError, match="stage 1 failed: MemoryError: no room"):
+        train_stage(WINE, initial_weights(WINE), wine(), 1)

@@ -7,8 +7,9 @@ gradients Q24, Adam's second moment Q32. Rescaling rounds half up: ``floor(x / 2
 
 A matrix product is exact when every partial sum is an integer of magnitude <= 2^53 (or such an
 integer times a power of two): then IEEE double arithmetic makes no rounding in any summation
-order, blocking, FMA use or thread count, on any device. ``fits`` tests that from the operands' maxima; ``mm_exact`` handles the products
-that do not fit (split into limbs and blocks, reassembled exactly). See docs/pot.md.
+order, blocking, FMA use or thread count, on any device. ``fits`` tests that from the operands'
+maxima; ``mm_exact`` handles the products that do not fit (split into limbs and blocks,
+reassembled exactly). See docs/pot.md.
 """
 
 from __future__ import annotations
@@ -66,12 +67,12 @@ def mm_exact(a: torch.Tensor, b: torch.Tensor, amax: int | None = None, bmax: in
     """a @ b exactly, as int64, clamped to +-2^60 (callers rescale and saturate far below that).
 
     Integer-valued operands (int64 or float64) of magnitude < 2^30 (activations after a Dropout
-    reach 10 x 2^26) and reductions up to 2^32 terms. When the whole product fits (``fits``) it is one float64 product. Otherwise the
-    reduction is cut into blocks whose partial sums stay within 2^53 (after splitting each
-    operand into 14-bit limbs when that would take more than four blocks); the exact result is
-    reassembled from its residue mod 2^62 (int64, no overflow) and a float64 estimate whose
-    error (< 2^51: at most 9 x 129 sums of terms below 2^92 in all) tells the residue's sign
-    and when to saturate.
+    reach 10 x 2^26) and reductions up to 2^32 terms. When the whole product fits (``fits``) it
+    is one float64 product. Otherwise the reduction is cut into blocks whose partial sums stay
+    within 2^53 (after splitting each operand into 14-bit limbs when that would take more than
+    four blocks); the exact result is reassembled from its residue mod 2^62 (int64, no
+    overflow) and a float64 estimate whose error (< 2^51: at most 9 x 129 sums of terms below
+    2^92 in all) tells the residue's sign and when to saturate.
     """
     k = a.shape[1]
     a, b = a.to(F64), b.to(F64)

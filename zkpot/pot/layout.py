@@ -2,8 +2,8 @@
 
 During a stage every parameter is a view of one flat float64 tensor (in the state's canonical
 order: layers by index, ``weight`` before ``bias``), and every optimiser buffer a view of one flat
-float64 array in the same order (all hold integers below 2^53, so float64 is exact), so the optimiser step is a few operations over whole buffers and
-the state's bytes are a handful of copies. The layout of a spec is computed once and cached.
+float64 array in the same order (all hold integers below 2^53, so float64 is exact), so the
+optimiser step is a few operations over whole buffers and the state's bytes a handful of copies. The layout of a spec is computed once and cached.
 
 The range of every loaded value is checked (``check_ranges``): the bounds are what keeps every
 integer of the stage below 2^63 and every float64 value below 2^53 (docs/pot.md).
