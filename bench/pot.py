@@ -11,14 +11,20 @@ would train one batch per stage).
 fixed_vs_float: each repeat trains every stage of the plan with ``train_stage`` and, right before
 or after (alternating), the same model from the same S_0 in plain float32 torch over the same
 batches; the figure is the median of the repeats' ratios, so load from other work on a shared
-machine affects both sides alike. overhead (rho): every stage runs with and without the secret
+machine affects both sides alike. The 2-thread figures run in a child process with
+``OMP_WAIT_POLICY=PASSIVE`` for both sides: with OpenMP's default spin-waiting, a 2-thread run on
+a machine whose other core is busy measures that other work (measured here: LeNet stages 14x
+and float training 18x slower than with one thread; 1.2x and 1.3x with passive waiting). overhead (rho): every stage runs with and without the secret
 back to back (alternating which goes first), at least ``REPEATS`` times and ``MIN_PAIRS`` pairs;
 each stage's median ratio weighted by the stage's time.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -107,6 +113,23 @@ def _ratio(spec, parts, repeats: int) -> dict:
             "cpu_ratio": float(np.median(cpu)), "spread": (float(ratios.min()), float(ratios.max()))}
 
 
+def _ratio_in_child(name: str, threads: int, repeats: int) -> dict:
+    """``_ratio`` of one case in a fresh process with ``threads`` threads and passive OpenMP waits."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    out = subprocess.run([sys.executable, "-m", "bench.pot", name, str(threads), str(repeats)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return {**r, "spread": tuple(r["spread"])}
+
+
+def _case_ratio(name: str, threads: int, repeats: int) -> dict:
+    torch.set_num_threads(threads)
+    for case, _, spec, ds in cases():
+        if case == name:
+            return _ratio(spec, plan(name, spec, split(ds, 0.2, seed=1)[0]), repeats)
+    raise KeyError(name)
+
+
 def _overhead(spec, parts, repeats: int, min_pairs: int) -> tuple[float, np.ndarray, float]:
     """Time with rho / without: each stage's median paired ratio, weighted by its median time."""
     repeats = max(repeats, -(-min_pairs // len(parts)))
@@ -179,7 +202,7 @@ def _run(ctx, results: dict) -> dict:
             mlp4096 = (spec, parts[0])
         for threads, tail in ((1, ""), (2, "_t2")):
             torch.set_num_threads(threads)
-            r = _ratio(spec, parts, ratio_repeats)
+            r = _ratio(spec, parts, ratio_repeats) if threads == 1 else _ratio_in_child(name, threads, ratio_repeats)
             results[f"pot_fixed_vs_float_ratio{suffix}{tail}"] = round(r["ratio"], 2)
             ratios.append(f"{name} {threads}t {r['ratio']:.2f} (fixed {r['fixed_s']:.3f} s, "
                           f"float {r['float_s']:.3f} s, runs {r['spread'][0]:.2f}..{r['spread'][1]:.2f}, CPU time {r['cpu_ratio']:.2f}, "
@@ -206,7 +229,12 @@ def _run(ctx, results: dict) -> dict:
     ctx.notes["stage_s_gpu"] = "the GPU is measured by stage_gpu_bit_identical and stage_gpu_speedup_mlp4096"
     ctx.notes["pot"] = (f"80/20 splits seed 1; stages of {TARGET_FLOPS} FLOPs (demo presets) or 2048 samples "
                         "(digits28-*, mlp4096). fixed_vs_float = median over interleaved repeats of "
-                        "(fixed-point stages, rho included) / (plain float32 torch, same S_0 and batches): "
+                        "(fixed-point stages, rho included) / (plain float32 torch, same S_0 and batches); "
+                        "2 threads in a child process with OMP_WAIT_POLICY=PASSIVE for both sides: "
                         + "; ".join(ratios) + ". overhead = a stage with rho / the same stage without, back to "
                         "back, each stage's median weighted by its time, 1 thread: " + "; ".join(spreads))
     return results
+
+
+if __name__ == "__main__":          # python -m bench.pot CASE THREADS REPEATS: one ratio, as JSON
+    print(json.dumps(_case_ratio(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))

@@ -3,6 +3,7 @@ products beyond 2^53 and beyond int64 stay exact (or saturate with the right sig
 backends and both of each step's paths give the same bits, and pooling ties go to the first element."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -217,7 +218,8 @@ def test_adam_step_paths_and_backends_agree_with_the_integer_formula(lr, betas, 
             if isinstance(ops, optim.TorchOps):
                 arrays = [torch.from_numpy(a) for a in arrays]
             bounds = optim.block_bounds(ops, arrays[3], len(w))
-            optim.adam_step(ops, arrays[0], arrays[1], arrays[2], arrays[3], lr, betas, 1e-8, t, bounds,
+            scalars = optim.adam_scalars_for(SimpleNamespace(lr=lr, betas=betas, eps=1e-8), t)
+            optim.adam_step(ops, arrays[0], arrays[1], arrays[2], arrays[3], scalars, bounds,
                             optim.Scratch(ops, len(w)), {})
             got = [np.asarray(a) for a in (arrays[0], arrays[2], arrays[3])]
             assert all(np.array_equal(a, b) for a, b in zip(got, want)), (ops, t)
@@ -242,8 +244,8 @@ def test_the_step_shared_out_between_threads_gives_the_same_bits():
         optim.sgd_step(optim.NumpyOps, arrays[0], arrays[1], arrays[2], 0.3, 0.9, 2**30, 2**38, scratch, maxima)
         arrays[1] = g.copy()
         bounds = optim.block_bounds(optim.NumpyOps, arrays[4], len(w))
-        optim.adam_step(optim.NumpyOps, arrays[0], arrays[1], arrays[3], arrays[4], 0.01, (0.9, 0.999), 1e-8, 3,
-                        bounds, scratch, maxima)
+        scalars = optim.adam_scalars_for(SimpleNamespace(lr=0.01, betas=(0.9, 0.999), eps=1e-8), 3)
+        optim.adam_step(optim.NumpyOps, arrays[0], arrays[1], arrays[3], arrays[4], scalars, bounds, scratch, maxima)
         outs.append((arrays, maxima, bounds))
     assert all(np.array_equal(a, b) for a, b in zip(outs[0][0], outs[1][0]))
     assert outs[0][1] == outs[1][1] and outs[0][2] == outs[1][2]

@@ -137,6 +137,11 @@ class Scratch:
         self.f1, self.f2, self.g = ops.empty(n, ops.float64), ops.empty(n, ops.float64), ops.empty(n, ops.float64)
 
 
+def block_count(n: int, block: int) -> int:
+    """How many blocks the step cuts n elements into."""
+    return -(-n // block)
+
+
 def default_blocks(n: int, block: int) -> list[slice]:
     """The flat arrays cut into blocks of ``block`` elements."""
     return [slice(start, min(start + block, n)) for start in range(0, n, block)]
@@ -235,13 +240,19 @@ def block_bounds(ops, v, n: int) -> list[int]:
     return [ops.absmax(v[sl]) for sl in default_blocks(n, ops.block)]
 
 
-def adam_step(ops, w, g, m, v, lr: float, betas, eps: float, t: int, vbounds: list[int], scratch: Scratch,
+def adam_scalars_for(opt, t: int) -> tuple:
+    """Everything of step t that does not depend on the parameters: Q24 betas, alpha_t, eps_t."""
+    b1, b2 = round(opt.betas[0] * ONE), round(opt.betas[1] * ONE)
+    return (b1, b2, *adam_scalars(opt.lr, b1, b2, opt.eps, t))
+
+
+def adam_step(ops, w, g, m, v, scalars: tuple, vbounds: list[int], scratch: Scratch,
               maxima: dict[int, int]) -> None:
     """Adam in fixed point: m = round(b1 m + (1-b1) g), v = round(b2 v + (1-b2) round(g^2)) (Q32),
-    w -= round(alpha_t * clamp(floor(m / (isqrt(v) + eps_t)))). ``vbounds`` (max v per block)
-    is updated in place: v stays a convex combination of g^2 values, so max(v) <= max(g^2)."""
-    b1, b2 = round(betas[0] * ONE), round(betas[1] * ONE)
-    alpha, eps_t = adam_scalars(lr, b1, b2, eps, t)
+    w -= round(alpha_t * clamp(floor(m / (isqrt(v) + eps_t)))), with ``scalars`` from
+    ``adam_scalars_for``. ``vbounds`` (max v per block) is updated in place: v stays a convex
+    combination of g^2 values, so max(v) <= max(g^2)."""
+    b1, b2, alpha, eps_t = scalars
     small_alpha = alpha * fp.RATIO_MAX + (1 << 19) <= fp.EXACT
     def body(k, sl, n, scratch):
         wb, mb, vb = w[sl], m[sl], v[sl]

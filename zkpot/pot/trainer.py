@@ -42,10 +42,15 @@ class Trainer:
             self.buffers = {k: torch.from_numpy(v).to(device) for k, v in buffers.items()}
         threads = torch.get_num_threads() if host_ops else 1       # the step's blocks shared out
         self.scratch = [optim.Scratch(self.ops, layout.size) for _ in range(threads)]
+        # each product layer's parameters (weight then bias) are one range of the flat arrays: the
+        # optimiser steps a layer as soon as its gradients are made, while they are in the cache
+        self.ranges = {s.layer: (self._range_start(layout, s.layer), s.stop) for s in layout.slots
+                       if s.name.endswith(".bias")}
         # bounds the optimiser step uses to choose float64 or int64 (both exact, same integers)
-        self.gbound = 0
-        self.bbound = optim.NumpyOps.absmax(buffers["momentum"]) if "momentum" in buffers else 0
-        self.vbounds = optim.block_bounds(self.ops, self.buffers["v"], layout.size) if "v" in buffers else []
+        mom, v = self.buffers.get("momentum"), self.buffers.get("v")
+        self.bbound = {i: self.ops.absmax(mom[a:b]) for i, (a, b) in self.ranges.items()} if mom is not None else {}
+        self.vbounds = {i: optim.block_bounds(self.ops, v[a:b], b - a) for i, (a, b) in self.ranges.items()} \
+            if v is not None else {}
         self.w = {s.name: self.params[s.start:s.stop].view(s.shape) for s in layout.slots}
         self.gw = {s.name: self.grad[s.start:s.stop].view(s.shape) for s in layout.slots}
         kinds = spec.layers
@@ -73,9 +78,9 @@ class Trainer:
             self._tracked.add(i)
         return self._wmax[i]
 
-    def _blocks_of(self, i: int) -> range:
-        slot = self._slots[f"{i}.weight"]
-        return range(slot.start // self.ops.block, (slot.stop - 1) // self.ops.block + 1)
+    @staticmethod
+    def _range_start(layout: Layout, layer: int) -> int:
+        return next(s.start for s in layout.slots if s.name == f"{layer}.weight")
 
     def forward(self, x: torch.Tensor, xmax: int, train: bool = True):
         """Logits (Q16, float64) and what the backward pass needs; ``xmax`` bounds |x|."""
@@ -112,13 +117,17 @@ class Trainer:
             caches.append(cache)
         return x, caches
 
-    def _grad_bound(self, terms: int, gmax: int, xmax: int) -> None:
-        """Note a bound on this batch's weight and bias gradients of a layer (before saturation)."""
-        self.gbound = max(self.gbound, terms * gmax * xmax // 2**fp.A_FRAC + 1, terms * gmax)
+    @staticmethod
+    def _grad_bound(terms: int, gmax: int, xmax: int) -> int:
+        """A bound on a layer's weight and bias gradients (before saturation)."""
+        return max(terms * gmax * max(xmax, 1) // 2**fp.A_FRAC + 1, terms * gmax)
 
     def backward(self, g: torch.Tensor, caches) -> None:
-        """Gradients (Q24) of every parameter into the flat gradient buffer."""
-        self.gbound = 0
+        """Gradients (Q24) of every layer, each layer stepped by the optimiser right after (its
+        weights are not needed again in this batch: the input gradient is made first)."""
+        self.step += 1
+        opt = self.spec.optimizer
+        self._adam = None if isinstance(opt, SGD) else optim.adam_scalars_for(opt, self.step)
         for i in range(len(self.spec.layers) - 1, self.first - 1, -1):
             layer, cache = self.spec.layers[i], caches[i]
             need = i > self.first
@@ -126,17 +135,18 @@ class Trainer:
                 x, xmax = cache
                 w = self.w[f"{i}.weight"]
                 gmax = fp.absmax(g)
-                self._grad_bound(g.shape[0], gmax, xmax)
                 wmax = self._bound(i, w.shape[0], gmax, 2**19) if need else 0
                 g = L.linear_backward(g, x, w, gmax, xmax, wmax, self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need,
                                       self.ws, (i,))
+                self._step_layer(i, self._grad_bound(x.shape[0], gmax, xmax))
             elif isinstance(layer, Conv2d):
                 cols, xmax, in_shape = cache
                 w = self.w[f"{i}.weight"]
                 wmax = lambda gmax, i=i, o=w.shape[0]: self._bound(i, o, gmax, 2**19)  # noqa: E731
-                self._grad_bound(g[:, 0].numel(), fp.absmax(g), xmax)
+                bound = self._grad_bound(g[:, 0].numel(), fp.absmax(g), xmax)
                 g = L.conv_backward(g, w, cols, in_shape, layer.stride, layer.padding, xmax, wmax,
                                     self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need, self.ws, (i,))
+                self._step_layer(i, bound)
             elif isinstance(layer, ReLU):
                 if i not in self.relu_then_pool:
                     g = g.mul_(torch.gt(cache, 0, out=self.ws.get((i, "mask"), cache.shape, torch.bool)))
@@ -150,26 +160,30 @@ class Trainer:
             elif isinstance(layer, Dropout) and cache is not None:
                 g = L.scale_q16(g, cache, fp.G_MAX)
 
-    def update(self) -> None:
-        """One optimiser step over the flat buffers (``zkpot.pot.optim``)."""
+    def _step_layer(self, i: int, gbound: int) -> None:
+        """One optimiser step of layer i's parameters (``zkpot.pot.optim``)."""
+        a, b = self.ranges[i]
+        w, g = self._w[a:b], self._g[a:b]
+        blocks = optim.block_count(b - a, self.ops.block)
+        maxima = dict.fromkeys(range(blocks), 0) if i in self._tracked else {}
         opt = self.spec.optimizer
-        self.step += 1
-        maxima = {k: 0 for i in self._tracked for k in self._blocks_of(i)}
         if isinstance(opt, SGD):
-            self.bbound = optim.sgd_step(self.ops, self._w, self._g, self.buffers.get("momentum"), opt.lr,
-                                         opt.momentum, self.gbound, self.bbound, self.scratch, maxima)
+            mom = self.buffers.get("momentum")
+            self.bbound[i] = optim.sgd_step(self.ops, w, g, None if mom is None else mom[a:b], opt.lr, opt.momentum,
+                                            gbound, self.bbound.get(i, 0), self.scratch, maxima)
         else:
-            optim.adam_step(self.ops, self._w, self._g, self.buffers["m"], self.buffers["v"], opt.lr, opt.betas,
-                            opt.eps, self.step, self.vbounds, self.scratch, maxima)
-        # a block may hold the end of another tensor too: its maximum still bounds this layer's
-        self._wmax = {i: max(maxima[k] for k in self._blocks_of(i)) for i in self._tracked}
+            optim.adam_step(self.ops, w, g, self.buffers["m"][a:b], self.buffers["v"][a:b], self._adam,
+                            self.vbounds[i], self.scratch, maxima)
+        if i in self._tracked:        # the weight's blocks (one may hold some of the bias: still a bound)
+            self._wmax[i] = max(maxima.values())
+        else:
+            self._wmax.pop(i, None)
 
     def run_batch(self, x: torch.Tensor, xmax: int, y: np.ndarray) -> np.ndarray:
         """Train on one batch; return its per-sample losses (Q16, computed before the update)."""
         z, caches = self.forward(x, xmax)
         losses, grad = fp.cross_entropy(z.cpu().numpy().astype(np.int64), y)
         self.backward(torch.from_numpy(grad.astype(np.float64)).to(self.device), caches)
-        self.update()
         return losses
 
     def host_state(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
