@@ -194,6 +194,9 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
     saturate, gb = gbound > fp.G_MAX, min(gbound, fp.G_MAX)
     # float64 is exact when mu_q * |buf| + 2^23 and lr_q * |new buf| + 2^27 stay within 2^53
     fast = (bbound + gb + 1) * max(mu_q, lr_q) + (1 << 27) <= F53
+    if not fast and buf is not None:         # the tracked bound grows by gb a step: measure it again
+        bbound = ops.absmax(buf)
+        fast = (bbound + gb + 1) * max(mu_q, lr_q) + (1 << 27) <= F53
     def body(k, sl, n, scratch):
         wb, f = w[sl], scratch.f1[:n]
         gg = _gradient(ops, g, sl, n, scratch, saturate)
