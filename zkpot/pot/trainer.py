@@ -48,7 +48,8 @@ class Trainer:
                        if s.name.endswith(".bias")}
         # bounds the optimiser step uses to choose float64 or int64 (both exact, same integers)
         mom, v = self.buffers.get("momentum"), self.buffers.get("v")
-        self.bbound = {i: self.ops.absmax(mom[a:b]) for i, (a, b) in self.ranges.items()} if mom is not None else {}
+        self.bbound = {i: self.ops.absmax(mom[a:b]) for i, (a, b) in self.ranges.items()} if mom is not None \
+            else {}
         self.vbounds = {i: optim.block_bounds(self.ops, v[a:b], b - a) for i, (a, b) in self.ranges.items()} \
             if v is not None else {}
         self.w = {s.name: self.params[s.start:s.stop].view(s.shape) for s in layout.slots}
@@ -65,12 +66,11 @@ class Trainer:
                      for i, l in enumerate(kinds) if isinstance(l, Dropout)}
         self._wmax: dict[int, int] = {}
         self._tracked: set[int] = set()
-        self._slots = {s.name: s for s in layout.slots}
         self.ws = L.Workspace(device)
 
     def _bound(self, i: int, k: int, amax: int, extra: int) -> int:
         """A bound on |weight of layer i|: 2^24 when that already fits, else its maximum (from
-        the last optimiser step's blocks once the layer needed it, so no extra pass)."""
+        the layer's last optimiser step once it needed one, so no extra pass)."""
         if fp.fits(k, amax, fp.W_MAX, extra):
             return fp.W_MAX
         if i not in self._wmax:
