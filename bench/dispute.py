@@ -11,10 +11,10 @@ round bound of issue 16's formula, and the honest side's extra compute per dispu
   of the largest operation) + 2, for a 2048-sample stage of the largest preset (the issue's
   bound). dispute_rounds_per_side needs the game contract, which is not built yet: None.
 - dispute_honest_compute_ratio: wall time of what the honest side computes for a dispute of such
-  a stage -- one ``trace_stage`` pass with the state root after every batch (whatever batch
-  counts a bisection asks for) and every operation of one batch with its root, plus one product
-  element's partial sums and their root -- over the wall time of ``train_stage`` of that stage;
-  the two alternate, median of the repeats' ratios.
+  a stage -- one ``trace_stage`` pass keeping every per-batch state vector, the roots a
+  bisection over batches asks for (ceil(log2 batches) + 2), every operation of one batch with
+  its root, one product element's partial sums and their root -- over the wall time of
+  ``train_stage`` of that stage; the two alternate, median of the repeats' ratios.
 """
 
 from __future__ import annotations
@@ -115,7 +115,13 @@ def honest_ratio(name: str, repeats: int) -> float:
 
         def honest():
             t = time.perf_counter()
-            trace = trace_stage(spec, s0, chunk, 1, detail=1)
+            trace = trace_stage(spec, s0, chunk, 1, roots_at=[], detail=1, keep_states=True)
+            lo, hi = 0, trace.batches             # a bisection to batch 1: the roots it asks for
+            trace.state_root(lo), trace.state_root(hi)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                trace.state_root(mid)
+                lo, hi = (mid, hi) if mid <= 1 else (lo, mid)
             trace.op_roots()
             # one element of the first product: its K partial sums and their root
             w = s0.params[layout.slots[0].name].reshape(layout.slots[0].shape[0], -1)[0]

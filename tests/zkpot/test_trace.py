@@ -70,6 +70,16 @@ def test_trace_asks_only_for_what_it_needs():
         trace_stage(spec, s0, chunk, 1, detail=trace.batches)
 
 
+def test_kept_states_are_rooted_on_demand_as_up_front():
+    spec, chunk = case("digits-cnn")
+    s0 = initial_weights(spec)
+    full = trace_stage(spec, s0, chunk, 1)
+    lazy = trace_stage(spec, s0, chunk, 1, roots_at=[], keep_states=True)
+    assert lazy.state_roots == {} and len(lazy.states) == full.batches + 1
+    assert [lazy.state_root(k) for k in (full.batches, 0, 2)] == [full.state_roots[k] for k in (full.batches, 0, 2)]
+    assert set(lazy.state_roots) == {0, 2, full.batches}
+
+
 def test_different_start_states_give_different_roots_from_the_first_batch():
     spec, chunk = case("digits-mlp")
     s0 = initial_weights(spec)

@@ -62,6 +62,14 @@ class StageTrace:
     state_roots: dict[int, bytes]
     ops: list[Op] = field(default_factory=list)
     weights_hash: bytes = b""
+    states: dict[int, np.ndarray] = field(default_factory=dict)    # with keep_states: every state vector
+
+    def state_root(self, k: int) -> bytes:
+        """The root of the state after k batches: computed now from a kept state vector when it
+        was not asked for up front (a bisection asks for ceil(log2 batches) + 2 of them)."""
+        if k not in self.state_roots:
+            self.state_roots[k] = merkle.root(self.states[k])
+        return self.state_roots[k]
 
     def op(self, name: str) -> Op:
         return next(o for o in self.ops if o.name == name)
@@ -91,11 +99,14 @@ def _loss_ops(z, y, losses, grad) -> list[Op]:
 
 
 def trace_stage(spec, state, chunk, stage_index: int, seed: int | None = None, *,
-                roots_at: Iterable[int] | None = None, detail: int | None = None) -> StageTrace:
+                roots_at: Iterable[int] | None = None, detail: int | None = None,
+                keep_states: bool = False) -> StageTrace:
     """Re-run a stage (as ``zkpot.stage.train_stage`` does, on the CPU) and commit its trace.
 
     ``roots_at``: the batch counts k (0..batches) whose state roots to compute (None: all);
-    ``detail``: the batch whose operations to record (None: none).
+    ``detail``: the batch whose operations to record (None: none); ``keep_states``: keep every
+    state vector (8 bytes a value, batches + 1 of them) so that ``state_root(k)`` roots any
+    other k on demand.
     """
     from zkpot import stage as st                 # the stage's own checks and batch rule
 
@@ -114,9 +125,13 @@ def trace_stage(spec, state, chunk, stage_index: int, seed: int | None = None, *
     trace = StageTrace(len(bounds), {})
 
     def commit(k: int) -> None:
-        if k in wanted:
+        if k in wanted or keep_states:
             p, b = trainer.host_state()
-            trace.state_roots[k] = merkle.root(state_vector(layout, p, b, trainer.step))
+            vector = state_vector(layout, p, b, trainer.step)          # a copy: the buffers move on
+            if keep_states:
+                trace.states[k] = vector
+            if k in wanted:
+                trace.state_roots[k] = merkle.root(vector)
 
     def record(name: str, value) -> None:
         if name == "loss":
