@@ -21,7 +21,7 @@ import psutil
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # benchmark modules, in the order they run
-SUITES = ["pot", "zk", "gas", "e2e", "federated", "api"]
+SUITES = ["pot", "zk", "gas", "dispute", "e2e", "federated", "api"]
 
 # every required figure with its target (for the table); None = report only
 TARGETS: dict[str, str | None] = {
@@ -57,6 +57,10 @@ TARGETS: dict[str, str | None] = {
     "gas_max_tx_1000_declarations": "<= 500000",
     "stage_latency_blocks": None,
     "gas_verify_proof": "<= 700000",
+    "gas_dispute_step_max": "<= 3000000 (one-step check, largest preset's sizes)",
+    "dispute_rounds_per_side": "<= dispute_rounds_bound",
+    "dispute_rounds_bound": None,
+    "dispute_honest_compute_ratio": "<= 3 (x the stage's training time)",
     "e2e_job_s": None,
     "plain_training_s": None,
     "fl_honest_zkpot_accuracy": "> fl_plain_fedavg_accuracy",

@@ -67,6 +67,8 @@ class Trainer:
         self._wmax: dict[int, int] = {}
         self._tracked: set[int] = set()
         self.ws = L.Workspace(device)
+        # ``zkpot.pot.trace`` sets a callback record(name, tensor) for one batch; None in training
+        self.record = None
 
     def _bound(self, i: int, k: int, amax: int, extra: int) -> int:
         """A bound on |weight of layer i|: 2^24 when that already fits, else its maximum (from
@@ -115,6 +117,8 @@ class Trainer:
                 cache = L.dropout_scale((raw >= round(layer.p * 65536)).reshape(x.shape), layer.p, self.device)
                 x, xmax = L.scale_q16(x, cache, fp.ACT_MAX), None
             caches.append(cache)
+            if self.record is not None:
+                self.record(f"fwd.{i}", x)
         return x, caches
 
     @staticmethod
@@ -159,11 +163,15 @@ class Trainer:
                 g = g.reshape(cache)
             elif isinstance(layer, Dropout) and cache is not None:
                 g = L.scale_q16(g, cache, fp.G_MAX)
+            if self.record is not None and i > self.first:
+                self.record(f"bwd.{i}", g)
 
     def _step_layer(self, i: int, gbound: int) -> None:
         """One optimiser step of layer i's parameters (``zkpot.pot.optim``)."""
         a, b = self.ranges[i]
         w, g = self._w[a:b], self._g[a:b]
+        if self.record is not None:
+            self.record(f"grad.{i}", g)
         blocks = optim.block_count(b - a, self.ops.block)
         maxima = dict.fromkeys(range(blocks), 0) if i in self._tracked else {}
         opt = self.spec.optimizer
@@ -178,11 +186,17 @@ class Trainer:
             self._wmax[i] = max(maxima.values())
         else:
             self._wmax.pop(i, None)
+        if self.record is not None:
+            self.record(f"step.{i}.param", w)
+            for name in self.layout.buffers:
+                self.record(f"step.{i}.{name}", self.buffers[name][a:b])
 
     def run_batch(self, x: torch.Tensor, xmax: int, y: np.ndarray) -> np.ndarray:
         """Train on one batch; return its per-sample losses (Q16, computed before the update)."""
         z, caches = self.forward(x, xmax)
         losses, grad = fp.cross_entropy(z.cpu().numpy().astype(np.int64), y)
+        if self.record is not None:
+            self.record("loss", (z, y, losses, grad))
         self.backward(torch.from_numpy(grad.astype(np.float64)).to(self.device), caches)
         return losses
 
