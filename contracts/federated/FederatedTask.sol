@@ -16,15 +16,19 @@ contract FederatedTask is RoundCertificates, PullPayments {
     uint256 private _taskCount;
     mapping(uint256 => Task) private _tasks;
     mapping(uint256 => string) private _manifestCids;
-    mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
-    mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
     mapping(uint256 => mapping(uint256 => bool)) private _commitmentUsed;
+    // a participant's commitment of a round, then SUBMITTED once its update is accepted (one
+    // slot for both: an accepted update costs one storage write less)
     mapping(uint256 => mapping(uint32 => mapping(address => bytes32))) private _commits;
+    bytes32 private constant SUBMITTED = bytes32(uint256(1));
 
     /// @inheritdoc IFederatedTask
     function createTask(TaskParams calldata p) external payable returns (uint256 taskId) {
         if (p.testSetCommitments.length == 0) revert ShardsMissing();
-        if (p.threshold == 0 || p.threshold > p.sampleCount) revert ThresholdInvalid(p.threshold, p.sampleCount);
+        // (a test set of more than 2^32 samples is no test set a circuit proves)
+        if (p.threshold == 0 || p.threshold > p.sampleCount || p.sampleCount > type(uint32).max) {
+            revert ThresholdInvalid(p.threshold, p.sampleCount);
+        }
         if (p.rounds == 0 || p.maxUpdatesPerRound == 0) revert RoundsInvalid(p.rounds, p.maxUpdatesPerRound);
         if (p.commitWindow == 0 || p.revealWindow == 0 || p.commitWindow > MAX_WINDOW || p.revealWindow > MAX_WINDOW) {
             revert WindowInvalid(p.commitWindow, p.revealWindow);
@@ -78,6 +82,7 @@ contract FederatedTask is RoundCertificates, PullPayments {
         if (block.timestamp >= commitEnd) revert CommitPhaseClosed(taskId, round, commitEnd);
         // kept under the sender (and the hash binds it): nobody can take, replace or block
         // another participant's commitment, and a copied one opens only for its author
+        if (commitment == bytes32(0) || commitment == SUBMITTED) revert UpdateCommitmentInvalid(commitment);
         _commits[taskId][round][msg.sender] = commitment;
         emit UpdateCommitted(taskId, round, msg.sender, commitment);
     }
@@ -103,9 +108,8 @@ contract FederatedTask is RoundCertificates, PullPayments {
         }
         uint256 reward = _improvementReward(task, correct, _baseline(taskId, round));
         _commitmentUsed[taskId][modelCommitment] = true;
-        _submitted[taskId][round][msg.sender] = true;
-        delete _commits[taskId][round][msg.sender];
-        _updateCounts[taskId][round] += 1;
+        _commits[taskId][round][msg.sender] = SUBMITTED;
+        _countUpdate(taskId, round);
         task.escrow -= reward;
         _credit(msg.sender, reward);
         emit UpdateAccepted(taskId, round, msg.sender, modelCommitment, correct, reward, encryptedUpdateCid);
@@ -160,12 +164,12 @@ contract FederatedTask is RoundCertificates, PullPayments {
 
     /// @inheritdoc IFederatedTask
     function updateCount(uint256 taskId, uint32 round) external view returns (uint32) {
-        return _updateCounts[taskId][round];
+        return _updateCountOf(taskId, round);
     }
 
     /// @inheritdoc IFederatedTask
     function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool) {
-        return _submitted[taskId][round][participant];
+        return _commits[taskId][round][participant] == SUBMITTED;
     }
 
     /// @inheritdoc IFederatedTask
@@ -183,7 +187,8 @@ contract FederatedTask is RoundCertificates, PullPayments {
 
     /// @inheritdoc IFederatedTask
     function committedUpdate(uint256 taskId, uint32 round, address participant) external view returns (bytes32) {
-        return _commits[taskId][round][participant];
+        bytes32 commitment = _commits[taskId][round][participant];
+        return commitment == SUBMITTED ? bytes32(0) : commitment;
     }
 
     /// @inheritdoc IFederatedTask
@@ -212,8 +217,8 @@ contract FederatedTask is RoundCertificates, PullPayments {
     /// no accepted update in it, and the round is not full. (Checked at commit and at reveal.)
     function _requireRoomFor(uint256 taskId, Task storage task, uint32 round) private view {
         if (round != task.round) revert RoundNotOpen(round, task.round);
-        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
-        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
+        if (_commits[taskId][round][msg.sender] == SUBMITTED) revert UpdateAlreadySubmitted(msg.sender, round);
+        if (_updateCountOf(taskId, round) >= task.maxUpdatesPerRound) revert RoundFull(round);
     }
 
     /// @dev The reward for an update certified `correct` over a global model certified `baseline`:
@@ -241,7 +246,7 @@ contract FederatedTask is RoundCertificates, PullPayments {
     ) private {
         task.round = round + 1;
         task.roundStart = uint64(block.timestamp);
-        emit RoundClosed(taskId, round, modelCommitment, modelCid, _updateCounts[taskId][round], count);
+        emit RoundClosed(taskId, round, modelCommitment, modelCid, _updateCountOf(taskId, round), count);
         if (task.round == task.rounds) {
             uint256 unspent = task.escrow;
             task.status = TaskStatus.Completed;

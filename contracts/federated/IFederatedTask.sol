@@ -134,6 +134,8 @@ interface IFederatedTask {
     error RoundNotOver(uint256 taskId, uint32 round, uint256 revealEnd);
     error UpdateNotCommitted(address participant, uint32 round);
     error UpdateCommitmentMismatch(bytes32 committed, bytes32 revealed);
+    /// @notice A commitment cannot be zero (no commitment) or the value that marks an accepted update.
+    error UpdateCommitmentInvalid(bytes32 commitment);
     /// @notice The update does not gain `minImprovement` samples over the round's global model.
     error ImprovementBelowMargin(uint256 correctCount, uint256 baseline, uint256 minImprovement);
     /// @notice minImprovement must be at least 1 (a copy of the global model gains 0) and at most N.

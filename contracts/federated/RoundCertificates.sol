@@ -11,7 +11,8 @@ abstract contract RoundCertificates is IFederatedTask {
     struct GlobalModel {
         uint256 commitment;
         string cid;
-        uint256 correctCount; // certified on the task's test set: the round's baseline
+        uint224 correctCount; // certified on the task's test set: the round's baseline
+        uint32 updates; // accepted in the round (one slot with the baseline each update reads)
     }
 
     mapping(uint256 taskId => bytes32[]) private _testSets;
@@ -45,6 +46,14 @@ abstract contract RoundCertificates is IFederatedTask {
         return _globalModels[taskId][round].correctCount;
     }
 
+    function _updateCountOf(uint256 taskId, uint32 round) internal view returns (uint32) {
+        return _globalModels[taskId][round].updates;
+    }
+
+    function _countUpdate(uint256 taskId, uint32 round) internal {
+        _globalModels[taskId][round].updates += 1;
+    }
+
     /// @dev Publish round `round`'s global model. With proofs, its count is what they prove on
     /// the task's shards (and they must prove this model); without, an initial model counts 0
     /// and a later one must be the previous round's model, whose count it keeps.
@@ -68,7 +77,8 @@ abstract contract RoundCertificates is IFederatedTask {
             // a faulty verifier cannot raise the bar past N
             if (count > task.sampleCount) count = task.sampleCount;
         }
-        _globalModels[taskId][round] = GlobalModel(commitment, cid, count);
+        // counts are at most N < 2^32 (createTask)
+        _globalModels[taskId][round] = GlobalModel(commitment, cid, uint224(count), 0);
     }
 
     /// @dev Verify one proof per shard; all must prove the same model on their shard's test set.

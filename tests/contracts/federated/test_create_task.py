@@ -120,3 +120,9 @@ def test_create_task_initial_proofs_of_another_model_revert(fl, verifier, employ
     with brownie.reverts(f"ModelCommitmentMismatch: 0, {INITIAL_MODEL + 1}"):
         fl.createTask(params(verifier, chain, initial_proofs=proofs, initial_instances=instances),
                       {"from": employer, "value": ESCROW})
+
+
+def test_create_task_with_an_absurd_test_set_size_reverts(fl, verifier, employer, chain):
+    samples = 2**32
+    with brownie.reverts(f"ThresholdInvalid: {THRESHOLD}, {samples}"):
+        fl.createTask(params(verifier, chain, samples=samples), {"from": employer, "value": ESCROW})
