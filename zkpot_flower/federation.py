@@ -148,8 +148,9 @@ class FederationReport:
         for rep in self.rounds:
             for o in sorted(rep.outcomes, key=lambda o: o["label"]):
                 state = "accepted" if o["accepted"] else f"refused ({o['refusal'] or 'no commitment'})"
-                lines.append(f"round {rep.round} {o['label']:15} proven {o['proven']:3d} step {o['step']:.3g} "
-                             f"{state}, paid {o['reward']} wei")
+                gas = f", submitUpdate gas {o['gas']}" if o["gas"] else ""
+                lines.append(f"round {rep.round} {o['label']:16} proven {o['proven']:3d} step {o['step']:.3g} "
+                             f"{state}, paid {o['reward']} wei{gas}")
             res = rep.result
             lines.append(f"round {rep.round}: aggregated {len(res.aggregated)} of {len(res.reviewed)} accepted, "
                          f"global model certified {res.model_correct}, held-out {self.accuracy[rep.round]:.3f}, "

@@ -79,8 +79,10 @@ def random_state(model_factory: Callable[[], nn.Module], seed: int) -> dict[str,
 
 
 def constant_state(model_factory: Callable[[], nn.Module]) -> dict[str, torch.Tensor]:
-    """Zero weights and biases: every logit is 0, a constant output."""
-    return {k: torch.zeros_like(v) for k, v in model_factory().state_dict().items()}
+    """Zero weights and one bias value everywhere: every logit is the same whatever the input.
+    (All zeros would commit to the identity point, which the verifier refuses outright.)"""
+    return {k: (torch.full_like(v, 0.25) if k.endswith("bias") else torch.zeros_like(v))
+            for k, v in model_factory().state_dict().items()}
 
 
 def tweaked(global_state: dict[str, torch.Tensor], seed: int, size: float = 0.02) -> dict[str, torch.Tensor]:
