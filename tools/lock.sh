@@ -7,6 +7,9 @@
 # Flower's pins do not fit beside them, so brownie lives in a tool environment of its own; the
 # runtime never imports it (it reads the compiled artifacts under build/contracts).
 # web3 stays on 7.x (zkpot.chain is written against it; an open range resolves 8.x).
+# Celery's redis extra is not used: kombu 5.7's pins packaging==26.3 and flwr 1.42 requires
+# packaging<26 (pip then backtracks to kombu sdists that no longer build); redis is pinned in
+# the range kombu's extra asks for (>=6.4,<9) instead.
 #   tools/lock.sh            both
 #   tools/lock.sh runtime    requirements.lock only
 #   tools/lock.sh brownie    tools/requirements-brownie.lock only
