@@ -114,7 +114,10 @@ def test_chunk_that_does_not_match_its_cid_is_never_trained(world, start_node):
     reason = wait_for(lambda: a.node.store.get(f"skip:{job.job_id}:1"), 200,
                       "the node to skip the stage", logs=node_logs(a))
     assert "does not match" in reason or "mismatch" in reason.lower()
-    log = (a.group.log_dir / f"node-{a.node.identity.slug[:10]}-compute0.log").read_text()
-    assert "not trained" in log and job.chunk_cids[0] in log
+    log_file = a.group.log_dir / f"node-{a.node.identity.slug[:10]}-compute0.log"
+    # the skip is recorded before the task logs it: wait for the line
+    log = wait_for(lambda: "not trained" in (text := log_file.read_text()) and text, 30,
+                   "the skip's log line", logs=node_logs(a))
+    assert job.chunk_cids[0] in log
     assert declarations(world, job.job_id) == []
     assert a.node.store.secret(job.job_id, 1, 0) is None

@@ -3,6 +3,7 @@ createJob then fails; contract errors are shown with their reasons (zkpot.revert
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -28,8 +29,10 @@ def chain_settings(settings, anvil, circuit_cache):
 
 
 def _params(preflight: EscrowPreflight, **change):
+    # the deadline in the chain's time: other tests on this Anvil move its clock forward
+    terms = dataclasses.replace(TERMS, deadline=preflight.connect().client.chain_time() + 3600)
     stand_in = jobs._placeholders(2)
-    base = jobs._params(TERMS, 3, 32, stand_in, stand_in, preflight.verifier())
+    base = jobs._params(terms, 3, 32, stand_in, stand_in, preflight.verifier())
     return base.__class__(**{**base.__dict__, **change})
 
 

@@ -76,6 +76,11 @@ class ScriptedChain:
     def rpc(self, op):
         return op()
 
+    # the chain client's own reading of chain time, over the scripted blocks
+    read_chain_time = ChainClient.read_chain_time
+    chain_time = ChainClient.chain_time
+    _timestamp = ChainClient._timestamp
+
     def get_block(self, which):
         if which == "pending":
             if self.pending is None:
