@@ -16,7 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from zkpot import PROJECT_ROOT
+
 ENV_PREFIX = "ZKPOT_"
 _GIVEN_ENVIRON: ContextVar[bool] = ContextVar("zkpot_settings_given_environ", default=False)
 
