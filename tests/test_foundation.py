@@ -134,7 +134,7 @@ def test_every_setting_is_in_the_readme_table():
 def test_the_runtime_never_imports_brownie():
     # brownie lives in its own tool environment (.venv-brownie); the runtime reads compiled
     # artifacts from build/contracts and must import neither brownie nor its pins' packages
-    code = ("import sys, zkpot.cli, zkpot.federated.employer, zkpot.federated.participant, zkpot.chain, "
+    code = ("import sys, cli.main, zkpot.federated.employer, zkpot.federated.participant, zkpot.chain, "
             "zkpot.jobs, zkpot.node.proving, api.main, workers.app, workers.tasks, zkpot_flower, zkpot_flower.federation\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'brownie'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
