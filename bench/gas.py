@@ -19,11 +19,16 @@ it, the last stage's declarations are settled apart. Figures:
 - gas_create_job, gas_register, gas_declare (mean, first in job), gas_declare_steady,
   gas_reveal_finalize_c3 (the finalising opening), gas_settle (a paid last-stage declaration).
 gas_verify_proof is measured by the zk suite, which has the real ezkl verifier and a proof.
+
+Every input is fixed (no random bytes), so the figures repeat exactly; a full run compares them
+with the committed ``bench/gas-snapshot.json``, prints what changed and rewrites it, so a change
+of gas shows in the commit that made it (``notes.gas_snapshot`` lists the changes).
 """
 
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
 from eth_account import Account
 from eth_utils import keccak
@@ -33,6 +38,7 @@ from zkpot.devnet import Anvil, dev_private_keys
 from zkpot.hashing import commitment
 
 STAKE = 10**16
+SNAPSHOT = Path(__file__).resolve().parent / "gas-snapshot.json"  # committed; rewritten by a full run
 
 
 def _params(deployment, now: int, stages: int) -> JobParams:
@@ -42,12 +48,12 @@ def _params(deployment, now: int, stages: int) -> JobParams:
 
 def _stage(escrows: list[JobEscrowClient], job_id: int, stage: int) -> dict[str, list[int]]:
     """Every node declares, then opens, the same result; gas per node and the blocks spanned."""
-    rho, weights, cid = os.urandom(32), keccak(b"S%d" % stage), "bafyS%d" % stage
+    rho, weights, cid = keccak(b"rho %d" % stage), keccak(b"S%d" % stage), "bafyS%d" % stage
     openings = []
     declare, reveal = [], []
     first = None
-    for escrow in escrows:
-        rand = os.urandom(32)
+    for i, escrow in enumerate(escrows):
+        rand = keccak(b"rand %d %d" % (stage, i))  # fixed bytes: calldata gas is the same every run
         receipt = escrow.declare(job_id, stage, commitment(rho, weights, 0, rand, escrow.client.address))
         first = first or receipt.block_number
         declare.append(receipt.gas_used)
@@ -77,10 +83,10 @@ def _flood(rpc_url: str, employer: ChainClient, deployment, attempts: int) -> in
         w3.provider.make_request("anvil_setBalance", [account.address, hex(10**18)])
     registry = NodeRegistryClient(employer, deployment.registry).contract
     _mine_all(w3, [_signed(w3, a, registry.functions.register(), value=STAKE) for a in accounts], ok=True)
-    rho, weights, cid = os.urandom(32), keccak(b"flooded stage"), "bafyflood"
+    rho, weights, cid = keccak(b"flood rho"), keccak(b"flooded stage"), "bafyflood"
     gas, accepted, refused = [], [], []
     for account in accounts:
-        rand = os.urandom(32)
+        rand = keccak(b"rand " + bytes.fromhex(account.address[2:]))
         declaration = (job_id, 1, commitment(rho, weights, 0, rand, account.address))
         if refused:  # the commit phase is full: every later identity is refused too
             refused.append(_signed(w3, account, escrow_e.contract.functions.declare(*declaration)))
@@ -146,7 +152,7 @@ def run(ctx) -> dict:
         "zero adds ~17k once per withdrawal (gas_stage_per_node_c3_credit_from_zero)")
     if ctx.quick:
         ctx.notes["gas_max_tx_1000_declarations"] = "quick run: 200 attempted declarations"
-    return {
+    figures = {
         "gas_create_job": created.gas_used,
         "gas_register": register[0],
         "gas_declare": round(sum(stages[0]["declare"]) / len(nodes)),
@@ -162,3 +168,26 @@ def run(ctx) -> dict:
         "gas_max_tx_1000_declarations": flood,
         "stage_latency_blocks": stages[2]["blocks"][0],
     }
+    changes = compare_snapshot(figures, write=not ctx.quick)
+    ctx.notes["gas_snapshot"] = (f"against {SNAPSHOT.name}: " + ("; ".join(changes) if changes else "no change")
+                                 + ("" if not ctx.quick else " (quick run: snapshot not written)"))
+    return figures
+
+
+def compare_snapshot(figures: dict[str, int], write: bool) -> list[str]:
+    """Each gas figure against the committed snapshot (``bench/gas-snapshot.json``), as
+    "name old -> new (+d)" lines, printed; the snapshot rewritten with the new figures when
+    ``write``. Every input is fixed, so a change is the contracts' or the client's doing and
+    shows in the snapshot's diff."""
+    old = json.loads(SNAPSHOT.read_text()) if SNAPSHOT.exists() else {}
+    gas = {k: v for k, v in figures.items() if k.startswith("gas_") and k != "gas_max_tx_1000_declarations"}
+    if write:
+        gas["gas_max_tx_1000_declarations"] = figures["gas_max_tx_1000_declarations"]
+    changes = [f"{k} {old.get(k)} -> {v} ({v - old[k]:+d})" if k in old else f"{k} new: {v}"
+               for k, v in sorted(gas.items()) if old.get(k) != v]
+    changes += [f"{k} gone (was {old[k]})" for k in sorted(old) if k not in figures]
+    for line in changes:
+        print(f"    gas snapshot: {line}", flush=True)
+    if write:
+        SNAPSHOT.write_text(json.dumps(dict(sorted(gas.items())), indent=2) + "\n")
+    return changes

@@ -10,6 +10,8 @@ PRESET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
     "digits-mlp": ((64,), 10),
     "digits-cnn": ((1, 8, 8), 10),
     "wine-mlp": ((13,), 3),
+    "digits28-mlp": ((784,), 10),
+    "digits28-lenet": ((1, 28, 28), 10),
 }
 
 
