@@ -11,6 +11,7 @@ from celery import Celery
 
 from zkpot.config import get_settings
 from zkpot.node.identity import IdentityError
+from workers import logs  # noqa: F401 - quiet outages, JSON lines: on every worker's handlers
 from workers.queues import NodeQueues, node_slug
 
 # how often the node reads new chain events and reconciles its work (seconds)
