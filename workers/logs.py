@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 
+from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 from workers.quiet import QuietOutages
@@ -30,6 +32,13 @@ class JsonFormatter(logging.Formatter):
 
 def configure(logger: logging.Logger) -> None:
     """Put the outage filter (and the JSON format, if asked for) on every handler."""
+    # Celery turns its deprecation warnings on while it sets logging up; this one is printed on
+    # every broker connection loss, and the behaviour it announces is configured in workers.app
+    warnings.filterwarnings("ignore", category=CPendingDeprecationWarning)
+    # a line per task received and succeeded (the watcher's every 2 s) is not news: the steps
+    # log their own outcome; failures still come through at WARNING and above
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     targets = [logging.getLogger()] + [logger]
     json_lines = get_settings().log_format == "json"
     for target in targets:

@@ -114,17 +114,40 @@ def is_redis_failure(record: logging.LogRecord) -> bool:
     return False
 
 
+# loggers of the broker's machinery: silent while an outage is being counted
+_MACHINERY = ("celery", "kombu", "redis", "py.warnings", "amqp")
+
+
 class QuietOutages(logging.Filter):
-    """A handler filter: outage noise becomes ``REDIS`` counts; reconnection ends the outage."""
+    """A handler filter: outage noise becomes ``REDIS`` counts; reconnection ends the outage.
+
+    While an outage lasts, the broker machinery's own lines (reconnect attempts, "Restoring
+    unacknowledged messages", deprecation warnings printed on connection loss) are dropped;
+    zkpot's own lines pass. The beat's per-tick "Sending due task" line is dropped always (it
+    is how the beat's process sees Redis answer again: a tick that follows a tick without a
+    failure)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_tick = 0.0
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "zkpot_outage", False):
             return True
+        message = record.getMessage()
+        if record.name.startswith("celery.beat") and message.startswith("Scheduler: Sending due task"):
+            now = time.monotonic()
+            if REDIS.active and REDIS.last_failure < self.last_tick:
+                REDIS.recovered()
+            self.last_tick = now
+            return False
         if REDIS.active and record.name.startswith("celery.worker.consumer") \
-                and record.getMessage().startswith("Connected to"):
+                and message.startswith("Connected to"):
             REDIS.recovered()
             return False
         if is_redis_failure(record):
-            REDIS.failed(record.getMessage() if not record.exc_info else repr(record.exc_info[1]))
+            REDIS.failed(message if not record.exc_info else repr(record.exc_info[1]))
+            return False
+        if REDIS.active and record.name.startswith(_MACHINERY) and record.levelno < logging.CRITICAL:
             return False
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from workers.app import queues
-from workers.tasks.steps import RETRY, run_step
+from workers.tasks.steps import RETRY, hand_on, run_step
 from zkpot.node.outcomes import OutcomeKind
 
 
@@ -14,7 +14,7 @@ def prove_accuracy(self, job_id: int) -> dict:
     """Prove the accuracy of the job's final model on each unproven test-set shard."""
     outcome = run_step("prove", job_id, 0, lambda node: node.prove(job_id))
     if outcome.kind not in (OutcomeKind.SKIPPED, OutcomeKind.FAILED):
-        submit_proof.apply_async(args=(job_id,), queue=queues.chain)
+        hand_on(submit_proof, (job_id,), queues.chain)
     return outcome.as_dict()
 
 

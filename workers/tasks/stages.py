@@ -10,7 +10,7 @@ from celery import shared_task
 
 from workers.app import queues
 from workers.node import current_node
-from workers.tasks.steps import RETRY, run_step
+from workers.tasks.steps import RETRY, hand_on, run_step
 
 
 @shared_task(bind=True, **RETRY)
@@ -18,7 +18,7 @@ def train_stage(self, job_id: int, stage: int, attempt: int) -> dict:
     """Train a stage attempt; on success hand the declaration to the chain queue."""
     outcome = run_step("train", job_id, stage, lambda node: node.train(job_id, stage, attempt), attempt)
     if current_node().store.secret(job_id, stage, attempt) is not None:
-        declare_stage.apply_async(args=(job_id, stage, attempt), queue=queues.chain)
+        hand_on(declare_stage, (job_id, stage, attempt), queues.chain)
     return outcome.as_dict()
 
 

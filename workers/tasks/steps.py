@@ -10,6 +10,7 @@ from typing import Callable
 
 import redis
 from celery.signals import task_retry
+from kombu.exceptions import OperationalError
 
 from workers.dedupe import done
 from workers.node import current_node
@@ -41,9 +42,10 @@ def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], Outcom
     """Run a node step and log its outcome in one line.
 
     A skip is logged and remembered by the step; transport trouble is counted as an outage
-    and retried by the task; any other failure is logged (with its traceback the first time)
-    and, after ``FAIL_LIMIT`` failures in a row with the same reason, the step is given up:
-    the watcher no longer enqueues it and ``zkpot node status`` shows why."""
+    and retried by the task; any other failure is logged (with its traceback the first time,
+    in one line after), the watcher enqueues the step again, and after ``FAIL_LIMIT`` failures
+    in a row with the same reason the step is given up: the watcher no longer enqueues it and
+    ``zkpot node status`` shows why."""
     node = current_node()
     role = os.environ.get("ZKPOT_WORKER_ROLE", "worker")
     node.store.put(f"doing:{role}", json.dumps({"step": kind, "job": job_id, "stage": stage,
@@ -61,16 +63,17 @@ def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], Outcom
         reason = f"{type(exc).__name__}: {exc}"
         count = node.record_failure(kind, job_id, stage, reason)
         node.store.bump("count:failures")
-        if count == 1:
-            log.exception("job %s stage %s %s failed: %s", job_id, stage, kind, reason)
-        elif count < FAIL_LIMIT:
-            log.warning("job %s stage %s %s failed again the same way (%s of %s): %s", job_id,
-                        stage, kind, count, FAIL_LIMIT, reason)
-        else:
+        if count >= FAIL_LIMIT:
             log.warning("job %s stage %s %s failed %s times the same way: %s; given up (see "
                         "`zkpot node status`)", job_id, stage, kind, count, reason)
             return Outcome(OutcomeKind.FAILED, reason)
-        raise
+        if count == 1:
+            log.exception("job %s stage %s %s failed: %s", job_id, stage, kind, reason)
+        else:
+            log.warning("job %s stage %s %s failed again the same way (%s of %s): %s", job_id,
+                        stage, kind, count, FAIL_LIMIT, reason)
+        # not raised: the watcher enqueues the step again (its key is released below)
+        return Outcome(OutcomeKind.ERROR, reason)
     finally:
         node.store.delete(f"doing:{role}")
         _release(node, kind, job_id, stage, attempt)
@@ -79,6 +82,15 @@ def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], Outcom
     node.store.bump(f"count:{kind}:{outcome.kind.value}")
     log.info("job %s stage %s %s: %s", job_id, stage, kind, outcome)
     return outcome
+
+
+def hand_on(task, args: tuple, queue: str) -> None:
+    """Enqueue the next step at once; with Redis down, leave it to the watcher, which derives
+    it from the chain and the node store once Redis is back."""
+    try:
+        task.apply_async(args=args, queue=queue, retry=False)
+    except (OperationalError, redis.RedisError) as exc:
+        REDIS.failed(str(exc))
 
 
 def _release(node: Node, kind: str, job_id: int, stage: int, attempt: int) -> None:

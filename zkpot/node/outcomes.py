@@ -21,6 +21,7 @@ class OutcomeKind(enum.Enum):
     WAITING = "waiting"            # work remains but the chain cannot take it yet
     TOO_LATE = "too_late"          # a phase closed first: an outcome of the protocol, not an error
     SKIPPED = "skipped"            # bad inputs or a refusal, remembered and never retried
+    ERROR = "error"                # failed this time; the watcher enqueues it again
     FAILED = "failed"              # failed the same way repeatedly: given up with its reason
 
 
