@@ -62,27 +62,38 @@ def _stage(escrows: list[JobEscrowClient], job_id: int, stage: int) -> dict[str,
 
 
 def _flood(rpc_url: str, employer: ChainClient, deployment, attempts: int) -> int:
-    """The largest transaction of a stage that ``attempts`` staked identities try to declare."""
+    """The largest transaction of a stage that ``attempts`` staked identities try to declare.
+
+    The identities register, then the first 2C - 1 declare one by one (the commit phase closes
+    by count); the rest send their declarations anyway, as an attacker would, all at once into
+    the next blocks (mined with automine off, so the flood costs a few blocks of chain time
+    however loaded the machine is); then the openings and settlements.
+    """
+    w3 = employer.w3
     escrow_e = JobEscrowClient(employer, deployment.escrow)
-    now = employer.w3.eth.get_block("latest")["timestamp"]
-    job_id = escrow_e.create_job(_params(deployment, now, 1))
-    fund = hex(10**18)
+    job_id = escrow_e.create_job(_params(deployment, w3.eth.get_block("latest")["timestamp"], 1))
+    accounts = [Account.from_key(keccak(b"zkpot bench flood %d" % i)) for i in range(attempts)]
+    for account in accounts:
+        w3.provider.make_request("anvil_setBalance", [account.address, hex(10**18)])
+    registry = NodeRegistryClient(employer, deployment.registry).contract
+    _mine_all(w3, [_signed(w3, a, registry.functions.register(), value=STAKE) for a in accounts], ok=True)
     rho, weights, cid = os.urandom(32), keccak(b"flooded stage"), "bafyflood"
-    gas, accepted = [], []
-    for i in range(attempts):
-        account = Account.from_key(keccak(b"zkpot bench flood %d" % i))
-        employer.w3.provider.make_request("anvil_setBalance", [account.address, fund])
-        node = ChainClient(rpc_url, account.key.to_0x_hex())
-        NodeRegistryClient(node, deployment.registry).register(STAKE)
-        escrow = JobEscrowClient(node, deployment.escrow)
+    gas, accepted, refused = [], [], []
+    for account in accounts:
         rand = os.urandom(32)
-        fn = escrow.contract.functions.declare(job_id, 1, commitment(rho, weights, 0, rand, account.address))
+        declaration = (job_id, 1, commitment(rho, weights, 0, rand, account.address))
+        if refused:  # the commit phase is full: every later identity is refused too
+            refused.append(_signed(w3, account, escrow_e.contract.functions.declare(*declaration)))
+            continue
+        node = ChainClient(rpc_url, account.key.to_0x_hex())
+        escrow = JobEscrowClient(node, deployment.escrow)
+        fn = escrow.contract.functions.declare(*declaration)
         try:
             gas.append(node.transact(fn).gas_used)
             accepted.append((escrow, Opening(rho, weights, 0, rand, cid)))
         except ContractError:
-            # refused (the commit phase is full): sent anyway, as an attacker would, to count it
-            gas.append(_send_refused(node, account, fn))
+            refused.append(_signed(w3, account, fn))
+    gas += _mine_all(w3, refused, ok=False)
     for escrow, opening in accepted:
         gas.append(escrow.reveal(job_id, 1, opening).gas_used)
     for escrow, _ in accepted:
@@ -90,15 +101,26 @@ def _flood(rpc_url: str, employer: ChainClient, deployment, attempts: int) -> in
     return max(gas)
 
 
-def _send_refused(node: ChainClient, account, fn) -> int:
-    """Mine a transaction the chain refuses (the chain client never sends one); its gas."""
-    w3 = node.w3
-    tx = fn.build_transaction({"from": account.address, "gas": 300_000, "gasPrice": 0, "chainId": node.chain_id,
-                               "nonce": w3.eth.get_transaction_count(account.address)})
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
-    assert receipt["status"] == 0
-    return int(receipt["gasUsed"])
+def _signed(w3, account, fn, value: int = 0) -> bytes:
+    """A signed transaction (the chain client never sends one the chain refuses; a flood does)."""
+    tx = fn.build_transaction({"from": account.address, "value": value, "gas": 300_000, "gasPrice": 100 * 10**9,
+                               "chainId": w3.eth.chain_id, "nonce": w3.eth.get_transaction_count(account.address)})
+    return account.sign_transaction(tx).raw_transaction
+
+
+def _mine_all(w3, raw: list[bytes], ok: bool) -> list[int]:
+    """Send ``raw`` with automine off, mine blocks until all are in; their gas. Each must have
+    succeeded (``ok``) or reverted."""
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        hashes = [w3.eth.send_raw_transaction(tx) for tx in raw]
+        while int(w3.provider.make_request("txpool_status", [])["result"]["pending"], 16):
+            w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    receipts = [w3.eth.get_transaction_receipt(h) for h in hashes]
+    assert all(r["status"] == (1 if ok else 0) for r in receipts), "a flood transaction ended otherwise"
+    return [int(r["gasUsed"]) for r in receipts]
 
 
 def run(ctx) -> dict:

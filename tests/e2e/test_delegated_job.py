@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 
 from zkpot.chain import JobEscrowClient, JobStatus, fetch_events
-from zkpot.demo.job import run_job
-from zkpot.demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, SHORT_STAGE_FLOPS, SHORT_THETA,
+from demo.job import run_job
+from demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, SHORT_STAGE_FLOPS, SHORT_THETA,
                             demo_request)
-from zkpot.demo.stack import CircuitChoice, DemoStack
+from demo.stack import CircuitChoice, DemoStack
 from zkpot.devnet import free_port
 from zkpot.hashing import commitment
 

@@ -88,7 +88,7 @@ def test_a_stage_that_fails_the_same_way_is_given_up_with_its_reason(world, star
     # the operator reads it in `zkpot node status`
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), COLUMNS="300",
                **{f"ZKPOT_{k.upper()}": str(v) for k, v in world.env(1).items()})
-    done = subprocess.run([sys.executable, "-m", "zkpot.cli", "node", "status"], env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", "node", "status"], env=env,
                           text=True, capture_output=True, timeout=120, cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"failed, not retried: job {job.job_id} stage 1 train: {FAIL_LIMIT} times: RuntimeError" \
