@@ -48,7 +48,7 @@ def _deployment(settings: Settings):
 def _client(settings: Settings, key: str | None = None):
     from zkpot.chain import ChainClient
 
-    return ChainClient(settings.rpc_url, key, chain_id=settings.chain_id, lock_dir=settings.path("locks"))
+    return ChainClient.from_settings(settings, key, read_only=key is None)
 
 
 def escrow(settings: Settings, key: str | None = None):

@@ -21,7 +21,7 @@ import psutil
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # benchmark modules, in the order they run
-SUITES = ["pot", "zk", "gas", "dispute", "e2e", "federated", "api"]
+SUITES = ["pot", "zk", "gas", "dispute", "e2e", "federated", "api", "ops"]
 
 # every required figure with its target (for the table); None = report only
 TARGETS: dict[str, str | None] = {
@@ -75,6 +75,8 @@ TARGETS: dict[str, str | None] = {
     "api_read_p99_ms": None,
     "api_errors": "== 0",
     "api_bomb_peak_mb": "< 300 MB",
+    "node_recovery_s": None,
+    "outage_log_lines_per_s": None,
 }
 
 

@@ -52,7 +52,7 @@ def _task_client(settings: Settings, employer: bool | None):
             key = load_identity(settings).account.key.to_0x_hex()
         except IdentityError as exc:
             _fail(str(exc))
-    client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id, lock_dir=settings.path("locks"))
+    client = ChainClient.from_settings(settings, key)
     try:
         deployment = load_deployment(settings)
         return FederatedTaskClient(client, deployment.contracts[CONTRACT])
@@ -108,8 +108,7 @@ def deploy() -> None:
     settings = get_settings()
     if settings.employer_key is None:
         _fail("set ZKPOT_EMPLOYER_KEY")
-    client = ChainClient(settings.rpc_url, settings.employer_key.get_secret_value(),
-                         chain_id=settings.chain_id, lock_dir=settings.path("locks"))
+    client = ChainClient.from_settings(settings, settings.employer_key.get_secret_value())
     deployment = Deployment(chain_id=client.chain_id, block=client.block_number())
     task = FederatedTaskClient.deploy(client, deployment)
     deployment.save(settings.deployment_path)

@@ -86,8 +86,7 @@ def _escrow(settings: Settings, signing: bool = True):
     except (OSError, ValueError) as e:
         _fail(f"zkpot contracts are not deployed for {settings.rpc_url}: {e}")
     try:
-        client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
-                             lock_dir=settings.path("locks"), retries=1)
+        client = ChainClient.from_settings(settings, key, read_only=key is None, retries=1)
     except ChainError as e:
         from zkpot.revert_reasons import unreachable
 

@@ -129,11 +129,16 @@ def node_run(
     device: Annotated[str, typer.Option(help="auto, cpu or gpu")] = "auto",
     slots: Annotated[int, typer.Option(help="training/proving worker processes")] = 1,
     live: Annotated[bool, typer.Option(help="show live progress bars")] = True,
+    log_format: Annotated[str | None, typer.Option(help="worker logs: text or json "
+                                                        "(default ZKPOT_LOG_FORMAT, text)")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="loopback port of /healthz and /metrics "
+                                                          "(0: none; default ZKPOT_NODE_METRICS_PORT)")] = None,
 ) -> None:
-    """Start the node's workers (chain watcher + sender, training/proving) until Ctrl-C."""
-    from workers.group import WorkerGroup
-    from workers.queues import NodeQueues
-    from zkpot.node.identity import node_dir
+    """Start the node's workers (chain watcher + sender, training/proving) until SIGTERM or Ctrl-C.
+
+    A second run for the same identity refuses. On SIGTERM/SIGINT the workers get
+    ZKPOT_NODE_STOP_GRACE_S (30 s) to finish the task in flight (docs/workers.md)."""
+    from workers.supervisor import AlreadyRunning, NodeRun
 
     node = _node()
     if device == "auto":
@@ -141,20 +146,29 @@ def node_run(
 
         device = best_device()
     settings = _settings()
-    log_dir = settings.path("logs")
-    group = WorkerGroup(NodeQueues(node.identity.slug), log_dir, env=dict(os.environ),
-                        device=device, compute_slots=slots).start()
-    console.print(f"node {node.identity.address} running on {device}; "
-                  f"logs in {log_dir} (Ctrl-C stops)")
+    env = dict(os.environ)
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            _fail("--log-format: text or json")
+        env["ZKPOT_LOG_FORMAT"] = log_format
+    run = NodeRun(node, settings, env, device, slots, metrics_port)
     try:
-        _watch(node, group, live)
-    except KeyboardInterrupt:
-        console.print("stopping workers…")
+        run.start()
+    except AlreadyRunning as exc:
+        _fail(f"node {node.identity.address} is already running here ({exc}); stop it first")
+    where = f"; health and metrics on {run.endpoint.url}" if run.endpoint else ""
+    console.print(f"node {node.identity.address} running on {device}; logs in {settings.path('logs')}"
+                  f"{where} (SIGTERM or Ctrl-C stops)")
+    try:
+        _watch(node, run, live)
     finally:
-        group.stop()
+        console.print(f"stopping workers ({run.stopped_by or 'exit'}; up to "
+                      f"{settings.node_stop_grace_s:g} s for the tasks in flight)…")
+        run.stop()
+        console.print("node stopped")
 
 
-def _watch(node, group, live: bool) -> None:
+def _watch(node, run, live: bool) -> None:
     """Progress bars for the node's training and proving, read from its store."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -162,13 +176,8 @@ def _watch(node, group, live: bool) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total}"), TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
                   console=console, disable=not live) as progress:
-        while True:
-            dead = [role for role, ok in group.alive().items() if not ok]
-            if dead:
-                console.print(f"worker(s) {', '.join(dead)} stopped; restarting")
-                for role in dead:
-                    group.procs.pop(role)
-                group.start()
+
+        def tick() -> None:
             seen = set()
             for item in node.store.progress():
                 seen.add(item.name)
@@ -181,7 +190,9 @@ def _watch(node, group, live: bool) -> None:
                 if name not in seen:
                     progress.update(bars[name], completed=progress.tasks[bars[name]].total)
                     progress.stop_task(bars.pop(name))
-            time.sleep(1.0)
+
+        run.supervise(tick, on_restart=lambda dead: console.print(
+            f"worker(s) {', '.join(dead)} stopped; restarting"))
 
 
 @node_app.command("status")
@@ -193,6 +204,11 @@ def node_status() -> None:
     console.print(f"stake   {_eth(status.stake)} ({_eth(status.locked)} backing open declarations)   "
                   f"active: {status.active}")
     console.print(f"credit  {_eth(status.credit)} (withdraw with `zkpot node withdraw`)")
+    e = status.earnings
+    console.print(f"earned  {_eth(e.total)}: {_eth(e.rewards)} rewards for paid declarations, "
+                  f"{_eth(e.bounties)} accuracy bounty shares; slashed {_eth(e.slashed)}")
+    for line in node_activity(node):
+        console.print(line, markup=False)
     table = Table("job", "stage", "state", "attempt", "phase", "declarations", "reward/declaration", "this node")
     for row in status.stages:
         table.add_row(str(row.job_id), str(row.stage), row.state, str(row.attempt + 1), row.phase,
@@ -201,9 +217,33 @@ def node_status() -> None:
     if status.secrets:
         console.print("secrets kept until settled: " + ", ".join(
             f"job {s.job_id} stage {s.stage} attempt {s.attempt + 1} ({s.status})" for s in status.secrets))
+    for kind, job_id, stage, reason in status.failures:
+        console.print(f"failed, not retried: job {job_id} stage {stage} {kind}: {reason}", markup=False)
     for r in status.rejected_proofs:
         console.print(f"proof rejected by the chain, not resubmitted: job {r.job_id} shard "
                       f"{r.shard}: {r.reason}")
+
+
+def node_activity(node) -> list[str]:
+    """What the node's workers do now (step, job, stage, progress) and its last error."""
+    import json
+
+    lines = []
+    progress = {p.name: p for p in node.store.progress()}
+    for role, raw in sorted(node.store.items("doing:").items()):
+        d = json.loads(raw)
+        p = progress.get(f"job{d['job']}-stage{d['stage']}") or progress.get(f"job{d['job']}-proof")
+        done = f", {p.done}/{p.total} samples" if p is not None and p.kind == "train" else \
+            f", {p.done}/{p.total} shards" if p is not None else ""
+        lines.append(f"now     {role.removeprefix('doing:')}: {d['step']} job {d['job']} stage {d['stage']} "
+                     f"attempt {d['attempt'] + 1}{done} (for {int(time.time()) - d['since']} s)")
+    if not lines:
+        lines.append("now     idle (no step running)")
+    last = node.store.get("last_error")
+    if last:
+        at, _, what = last.partition(" ")
+        lines.append(f"last error {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(int(at)))} UTC: {what}")
+    return lines
 
 
 @node_app.command("withdraw")

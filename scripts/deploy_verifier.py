@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     key = os.environ.get(args.key_env)
     if not key:
-        if ChainClient(settings.rpc_url).chain_id not in DEV_CHAIN_IDS:
+        if ChainClient.from_settings(settings, read_only=True).chain_id not in DEV_CHAIN_IDS:
             parser.error(f"set {args.key_env}: no dev key is used outside a dev chain")
         from zkpot.devnet import dev_private_keys
 

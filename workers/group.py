@@ -7,10 +7,13 @@ stopped by its own pid.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,7 +75,7 @@ class WorkerGroup:
             self.procs[spec.role] = subprocess.Popen(
                 spec.command(), env=env, cwd=str(Path(__file__).resolve().parent.parent),
                 stdout=subprocess.DEVNULL, stderr=open(spec.logfile.with_suffix(".err"), "ab"),
-                start_new_session=True,
+                start_new_session=True, preexec_fn=functools.partial(_die_with_parent, os.getpid()),
             )
         return self
 
@@ -86,25 +89,59 @@ class WorkerGroup:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """Warm shutdown (SIGTERM: finish or requeue the current task), SIGKILL if it hangs."""
+    def stop(self, grace: float = 30.0) -> None:
+        """Stop every worker within ``grace`` seconds (then a few more), leaving none behind.
+
+        SIGTERM first: Celery's warm shutdown finishes the task in flight. A worker still busy
+        after ``grace`` gets SIGQUIT (cold shutdown: the task is abandoned and its unacked
+        message goes back to the queue; the watcher would re-derive it anyway), and after
+        ``COLD_GRACE`` more its whole process group is SIGKILLed."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
         for proc in self.procs.values():
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            _wait(proc, deadline)
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGQUIT)
+        deadline = time.monotonic() + COLD_GRACE
+        for proc in self.procs.values():
+            if not _wait(proc, deadline):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             try:  # leftovers of the group (the beat child) go with their worker
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
         self.procs.clear()
 
     def alive(self) -> dict[str, bool]:
         return {role: p.poll() is None for role, p in self.procs.items()}
+
+
+# seconds a worker gets after SIGQUIT (cold shutdown) before its process group is killed
+COLD_GRACE = 5.0
+
+
+def _wait(proc: subprocess.Popen, deadline: float) -> bool:
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child: SIGTERM it when the process that started it dies (even by SIGKILL), so a
+    worker never outlives its ``zkpot node run`` (Linux; elsewhere a no-op)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:   # the parent died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_env(base: dict[str, str] | None = None, **zkpot: str) -> dict[str, str]:

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         600, description="seconds of chain time after TestSetPublished before a node that is "
                          "not a shard's designated prover proves it (if still unproven)"
     )
+    # node operations (zkpot node run)
+    log_format: Literal["text", "json"] = Field("text", description="worker log lines: readable "
+                                                                   "text or one JSON object a line")
+    node_stop_grace_s: float = Field(
+        30.0, ge=1, le=3600, description="seconds `zkpot node run` gives its workers on SIGTERM/"
+                                         "SIGINT to finish the task in flight before killing them")
+    node_metrics_host: str = Field("127.0.0.1", description="address of the node's health and "
+                                                            "metrics endpoint")
+    node_metrics_port: int = Field(18090, ge=0, le=65535,
+                                   description="port of /healthz and /metrics (0: none)")
     # limits
     max_upload_bytes: int = Field(20 * 1024 * 1024, description="largest dataset upload")
     max_dataset_bytes: int = Field(

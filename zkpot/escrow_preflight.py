@@ -52,7 +52,7 @@ class EscrowPreflight:
         except (OSError, ValueError) as e:
             raise JobChainError(f"zkpot contracts are not deployed for {url}: {e}") from e
         try:
-            client = ChainClient(url, chain_id=self.settings.chain_id, retries=1)
+            client = ChainClient.from_settings(self.settings, read_only=True, retries=1)
             chain_id = client.chain_id
             code = client.rpc(lambda: client.w3.eth.get_code(deployment.escrow))
         except Exception as e:  # refused, timed out, a bad URL, an HTTP error page, not JSON-RPC

@@ -1,11 +1,14 @@
-"""A declaration that arrives after the commit phase closed is too late, not an error: the
-escrow's ``CommitPhaseClosed`` is read as "nothing to do", the secret is marked unused, nothing
-retries."""
+"""A declaration that arrives after the commit phase closed, or an opening after the reveal
+phase ended, is too late, not an error: the escrow's ``CommitPhaseClosed`` /
+``RevealPhaseClosed`` is read as "too late", nothing retries, and no transaction is mined (the
+revert is seen at gas estimation)."""
 
 from __future__ import annotations
 
 from tests.workers.conftest import KEYS
 from tests.workers.jobs import create_tiny_job
+from zkpot.chain.clock import DevChainClock
+from zkpot.node.outcomes import OutcomeKind
 from zkpot.hashing import keccak
 from zkpot.node import training
 from zkpot.node.store import DECLARED, UNUSED
@@ -30,15 +33,36 @@ def test_declaring_after_the_commit_phase_closed_is_too_late_not_an_error(world,
         _keep_secret(node, job.job_id, 1)
     # the late node read the attempt before the first node's declaration was mined (a race)
     before = late.chain.attempt(job.job_id)
-    assert first.declare(job.job_id, 1, 0).startswith("declared")
+    assert first.declare(job.job_id, 1, 0).kind is OutcomeKind.DONE
     late.chain.attempt = lambda job_id: before
 
     outcome = late.declare(job.job_id, 1, 0)            # the escrow reverts CommitPhaseClosed
 
-    assert "too late" in outcome and "CommitPhaseClosed" in outcome
+    assert outcome.kind is OutcomeKind.TOO_LATE and "CommitPhaseClosed" in str(outcome)
     assert late.store.secret(job.job_id, 1, 0).status == UNUSED
     assert late.chain.my_declaration(job.job_id).stage == 0
     assert first.store.secret(job.job_id, 1, 0).status == DECLARED
     del late.chain.attempt                              # the true chain state again
     assert [s for s in late.plan().steps if s.job_id == job.job_id] == []
-    assert late.declare(job.job_id, 1, 0).startswith("too late")   # a redelivery sends nothing
+    assert late.declare(job.job_id, 1, 0).kind is OutcomeKind.TOO_LATE   # a redelivery sends nothing
+
+
+def test_an_opening_after_the_reveal_phase_ended_is_too_late_and_sends_nothing(world, start_node):
+    node = start_node(1, workers=False).node
+    job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=2,
+                          confirmations=1)
+    _keep_secret(node, job.job_id, 1)
+    assert node.declare(job.job_id, 1, 0).kind is OutcomeKind.DONE     # closes the commit phase
+    a = node.chain.attempt(job.job_id)
+    DevChainClock(world.escrow().client).wait_until(a.reveal_deadline)   # the phase ends
+    # the node read the phase as open just before it ended (the race that remains)
+    node._reveal_open = lambda job, stage, attempt: True
+    sent = node.chain.client.w3.eth.get_transaction_count(node.identity.address)
+
+    outcome = node.reveal(job.job_id, 1, 0)
+
+    assert outcome.kind is OutcomeKind.TOO_LATE and "RevealPhaseClosed" in str(outcome)
+    assert node.chain.client.w3.eth.get_transaction_count(node.identity.address) == sent
+    assert node.store.secret(job.job_id, 1, 0).status == DECLARED        # not marked opened
+    del node._reveal_open                                                # the true state again
+    assert [s.kind for s in node.plan().steps if s.job_id == job.job_id] != ["reveal"]

@@ -18,7 +18,7 @@ from zkpot.config import PROJECT_ROOT
 from zkpot.node import proving
 from zkpot.node.chainview import PublishedTestSet
 from zkpot.node.store import NodeStore
-from zkpot.node.work import Plan
+from zkpot.node.outcomes import OutcomeKind, Plan
 
 A, B = "0x" + "0a" * 20, "0x" + "0b" * 20
 ZERO = proving.ZERO
@@ -63,7 +63,7 @@ def test_only_the_designated_node_plans_to_prove(tmp_path):
     assert planned(node(B, chain, tmp_path)) == ["prove"]
     standby = node(A, chain, tmp_path)
     assert planned(standby) == []
-    assert "nothing to prove here now" in proving.prove(standby, 1)
+    assert proving.prove(standby, 1).kind is OutcomeKind.NOTHING_TO_DO
     chain.now = 1_600                                  # grace over, shard still unproven
     assert planned(standby) == ["prove"]
 
@@ -72,7 +72,7 @@ def test_a_node_that_is_not_a_finalist_never_plans_to_prove(tmp_path):
     chain = FakeChain(now=50_000)                      # long after the grace period
     outsider = node("0x" + "0e" * 20, chain, tmp_path)
     assert planned(outsider) == []
-    assert proving.prove(outsider, 1).startswith("nothing to prove here now")
+    assert proving.prove(outsider, 1).kind is OutcomeKind.NOTHING_TO_DO
 
 
 def test_a_shard_proven_meanwhile_is_neither_proven_nor_submitted(tmp_path):
@@ -83,8 +83,8 @@ def test_a_shard_proven_meanwhile_is_neither_proven_nor_submitted(tmp_path):
     chain.submitters[0] = A                            # the standby's proof landed first
     chain.submit_proof = lambda *a: (_ for _ in ()).throw(AssertionError("sent"))
     assert planned(designated) == [] and planned(node(A, chain, tmp_path)) == []
-    assert proving.prove(node(A, chain, tmp_path), 1).startswith("nothing to prove")
-    assert proving.submit(designated, 1) == "submitted 0 proof(s)"
+    assert proving.prove(node(A, chain, tmp_path), 1).kind is OutcomeKind.NOTHING_TO_DO
+    assert str(proving.submit(designated, 1)) == "submitted 0 proof(s)"
 
 
 # ---- a proof the chain rejects, on a real Anvil and escrow -----------------------------------
@@ -107,10 +107,10 @@ def _final_job(world, start_node, model_commitment: int = 777):
     node.store.save_trained(job.job_id, 1, 0, weights_hash=result.weights_hash,
                             model_commitment=model_commitment, rho=result.rho, rand=rand,
                             commitment=training.commit(result, rand, node.identity.address), weights=b"S1")
-    assert node.declare(job.job_id, 1, 0).startswith("declared")
-    assert node.reveal(job.job_id, 1, 0).startswith("revealed")
+    assert node.declare(job.job_id, 1, 0).kind is OutcomeKind.DONE
+    assert node.reveal(job.job_id, 1, 0).kind is OutcomeKind.DONE
     world.escrow(0).publish_test_shard(job.job_id, 0, TINY_SHARD)
-    assert node.settle(job.job_id) == "settled"          # its reward: the stage was the last
+    assert str(node.settle(job.job_id)) == "settled"         # its reward: the stage was the last
     node.plan()                                        # reads JobCreated: the node knows the job
     return node, job.job_id
 
@@ -137,7 +137,7 @@ def test_a_rejected_proof_is_recorded_once_and_never_resubmitted(world, start_no
     with caplog.at_level(logging.WARNING, logger="zkpot.node"):
         outcome = node.submit(job_id)
     reason = "TestSetMismatch" if wrong == "test set" else "ModelMismatch"
-    assert outcome == "submitted 0 proof(s), 1 rejected"
+    assert str(outcome) == "submitted 0 proof(s), 1 rejected"
     assert [r.levelno for r in caplog.records if reason in r.getMessage()] == [logging.WARNING]
     assert not path.exists()                           # kept aside, under another name
     assert (path.parent / "shard0.rejected.json").exists()
@@ -145,8 +145,8 @@ def test_a_rejected_proof_is_recorded_once_and_never_resubmitted(world, start_no
     # later ticks neither prove the shard again nor resubmit the proof
     caplog.clear()
     assert node.plan().steps == []
-    assert node.submit(job_id) == "submitted 0 proof(s)"
-    assert node.prove(job_id).startswith("nothing to prove")
+    assert str(node.submit(job_id)) == "submitted 0 proof(s)"
+    assert node.prove(job_id).kind is OutcomeKind.NOTHING_TO_DO
     assert not [r for r in caplog.records if reason in r.getMessage()]
     assert node.chain.escrow.shard_submitter(job_id, 0) == ZERO
 

@@ -12,7 +12,7 @@ from workers.tasks.steps import RETRY
 log = logging.getLogger("zkpot.worker")
 
 
-@shared_task(bind=True, **RETRY)
+@shared_task(bind=True, ignore_result=False, **RETRY)
 def withdraw(self) -> str:
     """Withdraw everything credited to this node; a no-op when nothing is credited."""
     outcome = current_node().withdraw()

@@ -10,31 +10,33 @@ from celery import shared_task
 
 from workers.app import queues
 from workers.node import current_node
-from workers.tasks.steps import RETRY, run_step
+from workers.tasks.steps import RETRY, hand_on, run_step
 
 
 @shared_task(bind=True, **RETRY)
-def train_stage(self, job_id: int, stage: int, attempt: int) -> str:
+def train_stage(self, job_id: int, stage: int, attempt: int) -> dict:
     """Train a stage attempt; on success hand the declaration to the chain queue."""
     outcome = run_step("train", job_id, stage, lambda node: node.train(job_id, stage, attempt), attempt)
     if current_node().store.secret(job_id, stage, attempt) is not None:
-        declare_stage.apply_async(args=(job_id, stage, attempt), queue=queues.chain)
-    return outcome
+        hand_on(declare_stage, (job_id, stage, attempt), queues.chain)
+    return outcome.as_dict()
 
 
 @shared_task(bind=True, **RETRY)
-def declare_stage(self, job_id: int, stage: int, attempt: int) -> str:
+def declare_stage(self, job_id: int, stage: int, attempt: int) -> dict:
     """Declare (the commitment to ρ, H(S), h_W, rand) for a trained attempt, once."""
-    return run_step("declare", job_id, stage, lambda node: node.declare(job_id, stage, attempt), attempt)
+    return run_step("declare", job_id, stage, lambda node: node.declare(job_id, stage, attempt),
+                    attempt).as_dict()
 
 
 @shared_task(bind=True, **RETRY)
-def reveal_stage(self, job_id: int, stage: int, attempt: int) -> str:
+def reveal_stage(self, job_id: int, stage: int, attempt: int) -> dict:
     """Open the declaration in its reveal phase (stores S_{i+1} first); no-op if opened."""
-    return run_step("reveal", job_id, stage, lambda node: node.reveal(job_id, stage, attempt), attempt)
+    return run_step("reveal", job_id, stage, lambda node: node.reveal(job_id, stage, attempt),
+                    attempt).as_dict()
 
 
 @shared_task(bind=True, **RETRY)
-def settle_declaration(self, job_id: int) -> str:
+def settle_declaration(self, job_id: int) -> dict:
     """Settle the node's declaration in the job (reward, collateral, bounty share)."""
-    return run_step("settle", job_id, 0, lambda node: node.settle(job_id))
+    return run_step("settle", job_id, 0, lambda node: node.settle(job_id)).as_dict()

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 
+import redis
 from celery import shared_task
+from kombu.exceptions import OperationalError
 
 from workers.app import queues
-from workers.dedupe import once
+from workers.dedupe import done, once
 from workers.node import current_node
-from zkpot.chain import ChainError
+from workers.quiet import CHAIN, REDIS
 from workers.tasks.proofs import prove_accuracy, submit_proof
 from workers.tasks.stages import declare_stage, reveal_stage, settle_declaration, train_stage
 from workers.tasks.steps import step_key
+from zkpot.chain import ChainError
 
 log = logging.getLogger("zkpot.worker")
 
 # the next beat tick is the retry: a watcher never piles up retries of its own
 UNREACHABLE = (ChainError, ConnectionError, TimeoutError, OSError)
+# a queued step is not enqueued again for this long (the watcher runs every 2 s); a step whose
+# worker was lost is enqueued again at once (``Plan.retaken``), not after this
+ENQUEUE_GUARD_S = 30
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
@@ -27,25 +34,35 @@ def watch_chain(self) -> None:
     try:
         plan = node.plan()
     except UNREACHABLE as exc:
-        log.warning("chain or storage unreachable (%s); retrying on the next tick", exc)
+        CHAIN.failed(str(exc))   # logged when the outage starts, then summarised
         return
+    CHAIN.recovered()
+    node.store.put("watched_at", str(int(time.time())))
     for note in plan.notes:
         log.info("%s", note)
     for note in plan.skipped:
         log.debug("%s", note)
     device = node.store.get("train_device", "cpu")
-    for step in plan.steps:
-        task, queue = {
-            "train": (train_stage, queues.train(device)),
-            "declare": (declare_stage, queues.chain),
-            "reveal": (reveal_stage, queues.chain),
-            "settle": (settle_declaration, queues.chain),
-            "prove": (prove_accuracy, queues.prove),
-            "submit": (submit_proof, queues.chain),
-        }[step.kind]
-        args = (step.job_id, step.stage, step.attempt) if step.kind in ("train", "declare", "reveal") \
-            else (step.job_id,)
-        # the watcher runs every few seconds: do not pile up copies of a step already queued
-        if once(step_key(node.identity.slug, step.kind, step.job_id, step.stage, step.attempt), ttl=30):
-            log.info("enqueue %s", step)
-            task.apply_async(args=args, queue=queue)
+    try:
+        for step in plan.retaken:
+            done(step_key(node.identity.slug, step.kind, step.job_id, step.stage, step.attempt))
+        for step in plan.steps:
+            task, queue = {
+                "train": (train_stage, queues.train(device)),
+                "declare": (declare_stage, queues.chain),
+                "reveal": (reveal_stage, queues.chain),
+                "settle": (settle_declaration, queues.chain),
+                "prove": (prove_accuracy, queues.prove),
+                "submit": (submit_proof, queues.chain),
+            }[step.kind]
+            args = (step.job_id, step.stage, step.attempt) if step.kind in ("train", "declare", "reveal") \
+                else (step.job_id,)
+            # do not pile up copies of a step already queued
+            if once(step_key(node.identity.slug, step.kind, step.job_id, step.stage, step.attempt),
+                    ttl=ENQUEUE_GUARD_S):
+                log.info("enqueue %s", step)
+                task.apply_async(args=args, queue=queue, retry=False)
+    except (redis.RedisError, OperationalError, OSError) as exc:
+        REDIS.failed(str(exc))   # the next tick enqueues again: the plan is re-derived
+        return
+    REDIS.recovered()

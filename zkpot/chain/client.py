@@ -78,12 +78,16 @@ class ChainClient:
                 raise ChainError(f"RPC {rpc_url} serves chain {actual}, expected {chain_id}")
 
     @classmethod
-    def from_settings(cls, settings: Settings, private_key: str | None = None) -> "ChainClient":
-        """A client for ``settings.rpc_url``, signing with ``private_key`` or the node key."""
+    def from_settings(cls, settings: Settings, private_key: str | None = None, *,
+                      read_only: bool = False, **options: Any) -> "ChainClient":
+        """The one way to connect from settings: ``settings.rpc_url`` with its expected chain id
+        and the sends' lock folder, signing with ``private_key`` (else the node key, unless
+        ``read_only``). ``options``: ``retries``, ``receipt_timeout``."""
         key = private_key
-        if key is None and settings.node_key is not None:
+        if key is None and not read_only and settings.node_key is not None:
             key = settings.node_key.get_secret_value()
-        return cls(settings.rpc_url, key, chain_id=settings.chain_id, lock_dir=settings.path("locks"))
+        return cls(settings.rpc_url, key, chain_id=settings.chain_id, lock_dir=settings.path("locks"),
+                   **options)
 
     # -- reading ---------------------------------------------------------------------------
     @property

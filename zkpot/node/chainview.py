@@ -101,6 +101,16 @@ class NodeChain:
         return fetch_events(self.client, self.deployment, from_block=self.deployment.block or 0,
                             names=names)
 
+    def earnings(self) -> "Earnings":
+        """What the escrow credited and slashed this node, from its events: rewards per paid
+        declaration, bounty shares, slashes."""
+        me = self.identity.address
+        out = {"DeclarationRewarded": 0, "BountyPaid": 0, "DeclarationSlashed": 0}
+        for ev in self._events(list(out)):
+            if ev.args.get("node") == me:
+                out[ev.name] += int(ev.args["amount"])
+        return Earnings(out["DeclarationRewarded"], out["BountyPaid"], out["DeclarationSlashed"])
+
     def job(self, job_id: int) -> Job:
         return Job(job_id, self.escrow.get_job(job_id))
 
@@ -172,17 +182,21 @@ class NodeChain:
         log.info("declared job %s stage %s attempt %s in %s", job_id, stage, secret.attempt, receipt.tx_hash)
         return None
 
-    def reveal(self, job_id: int, stage: int, secret, cid: str) -> bool:
-        """Open the declaration; False when the chain already holds the opening (a resend)."""
+    def reveal(self, job_id: int, stage: int, secret, cid: str) -> str | None:
+        """Open the declaration; None when it is open (now, or by a resend mined before), else
+        why the chain found it too late (the reveal phase ended between the node's read and the
+        transaction: refused at gas estimation, or reverted if it ended in the block between)."""
         opening = Opening(secret.rho, secret.weights_hash, secret.model_commitment, secret.rand, cid)
         try:
             receipt = self.escrow.reveal(job_id, stage, opening)
         except ContractError as exc:
             if exc.name == "DeclarationOpened":
-                return False
+                return None
+            if exc.name == "RevealPhaseClosed":
+                return str(exc)
             raise
         log.info("revealed job %s stage %s attempt %s in %s", job_id, stage, secret.attempt, receipt.tx_hash)
-        return True
+        return None
 
     def settle(self, job_id: int) -> bool:
         """Settle this node's declaration in the job; False when there was nothing to settle."""
@@ -251,6 +265,19 @@ class NodeStatus:
     stages: list[StageRow]
     secrets: list
     rejected_proofs: list    # zkpot.node.store.RejectedProof: refused by the chain, not resent
+    earnings: "Earnings"
+    failures: list           # (kind, job, stage, reason): steps given up after repeated failures
+
+
+@dataclass(frozen=True)
+class Earnings:
+    rewards: int     # wei credited for paid declarations
+    bounties: int    # wei of accuracy bounty shares
+    slashed: int     # wei slashed from this node's stake
+
+    @property
+    def total(self) -> int:
+        return self.rewards + self.bounties
 
 
 def node_status(node) -> NodeStatus:
@@ -274,4 +301,5 @@ def node_status(node) -> NodeStatus:
                              phase, a.declarations, a.max_declarations, job.confirmations, job.reward, mine))
     me = chain.registry.node_of(node.identity.address)
     return NodeStatus(me.stake, me.locked, chain.registry.is_active(node.identity.address), chain.credit(),
-                      rows, node.store.secrets(), node.store.rejected_proofs())
+                      rows, node.store.secrets(), node.store.rejected_proofs(), chain.earnings(),
+                      node.failures())

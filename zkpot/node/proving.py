@@ -26,24 +26,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkpot.chain import ContractError
-from zkpot.node.chainview import PublishedTestSet
+from zkpot.chain import ContractError, JobStatus
+from zkpot.node.chainview import PROOF_REJECTIONS, PublishedTestSet
+from zkpot.node.inputs import circuit_for, fetch, load_manifest
+from zkpot.node.outcomes import Outcome, Skipped, Step, done, nothing
+from zkpot.node.store import write_durably
 from zkpot.node.strategy import ProofTurn, proof_turn
 
 log = logging.getLogger("zkpot.node")
 
 ZERO = "0x0000000000000000000000000000000000000000"
-
-
-def circuit_for(node, manifest):
-    """The cached circuit for the job's architecture and shard size (set up on first use)."""
-    from zkpot.spec import build_model
-    from zkpot.zk import ensure_circuit
-
-    shards = max(1, len(manifest.test_commitments))
-    n = max(1, manifest.test_size // shards)
-    return ensure_circuit(build_model(manifest.model_spec), tuple(manifest.input_shape),
-                          manifest.num_classes, n, node.settings)
 
 
 def _proof_dir(node, job_id: int) -> Path:
@@ -93,9 +85,6 @@ def _proven(node, job_id: int, shard: int) -> bool:
 
 def plan(node, job, plan) -> None:
     """Enqueue proving for shards whose turn has come here, submitting for proofs made."""
-    from zkpot.chain import JobStatus
-    from zkpot.node.work import Step
-
     if job.status != JobStatus.PROVING:
         return
     rnd = proving_round(node, job)
@@ -126,11 +115,9 @@ def _due(node, job, rnd: ProvingRound, folder: Path,
     return due, left
 
 
-def prove(node, job_id: int) -> str:
+def prove(node, job_id: int) -> Outcome:
     """Prove the open shards whose turn has come here, with the final model (the state
     finalised for the last stage)."""
-    from zkpot.node.training import _fetch, load_manifest
-    from zkpot.node.work import Skipped
     from zkpot.stage import weights_to_float_state_dict
     from zkpot.testset import TestShardError, decode_shard
     from zkpot.zk import prove_accuracy
@@ -142,12 +129,12 @@ def prove(node, job_id: int) -> str:
     folder = _proof_dir(node, job_id)
     due, left = _due(node, job, rnd, folder)
     if not due:
-        return "nothing to prove here now" + (f": {'; '.join(left)}" if left else "")
+        return nothing("nothing to prove here now" + (f": {'; '.join(left)}" if left else ""))
     manifest = load_manifest(node, job)
     final = node.chain.finalised(job_id, job.stages)
     if final is None:
         raise Skipped("the last stage is not final")
-    weights = _fetch(node, final[1], "final weights")
+    weights = fetch(node, final[1], "final weights")
     try:
         test = [decode_shard(data) for data in rnd.test_set.shards]
     except TestShardError as exc:
@@ -163,21 +150,17 @@ def prove(node, job_id: int) -> str:
             continue
         node.store.set_progress(f"job{job_id}-proof", "prove", made, made + len(due))
         proof = prove_accuracy(circuit, state, xs, ys)
-        from zkpot.node.store import write_durably
-
         write_durably(folder / f"shard{index}.json", json.dumps({"proof": proof.proof.hex(),
                                         "instances": [str(v) for v in proof.instances],
                                         "correct": proof.correct}).encode())
         made += 1
     node.store.clear_progress(f"job{job_id}-proof")
-    return f"proved {made} shard(s)" + (f"; left {'; '.join(left)}" if left else "")
+    return done(f"proved {made} shard(s)" + (f"; left {'; '.join(left)}" if left else ""))
 
 
-def submit(node, job_id: int) -> str:
+def submit(node, job_id: int) -> Outcome:
     """Submit the kept proofs of shards the chain has not accepted yet; a proof the chain
     rejects is recorded and set aside, never sent again."""
-    from zkpot.node.chainview import PROOF_REJECTIONS
-
     folder = _proof_dir(node, job_id)
     sent = rejected = 0
     shards = len(node.chain.escrow.shard_commitments(job_id))
@@ -196,7 +179,7 @@ def submit(node, job_id: int) -> str:
             rejected += 1
             continue
         sent += int(accepted)
-    return f"submitted {sent} proof(s)" + (f", {rejected} rejected" if rejected else "")
+    return (done if sent else nothing)(f"submitted {sent} proof(s)" + (f", {rejected} rejected" if rejected else ""))
 
 
 def _reject(node, job_id: int, shard: int, path: Path, reason: str) -> None:

@@ -209,6 +209,23 @@ class NodeStore:
         with self._connect() as db:
             db.execute("INSERT OR REPLACE INTO kv VALUES (?,?)", (key, value))
 
+    def delete(self, key: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM kv WHERE key=?", (key,))
+
+    def items(self, prefix: str) -> dict[str, str]:
+        """Every key/value whose key starts with ``prefix``."""
+        with self._connect() as db:
+            rows = db.execute("SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key",
+                              (len(prefix), prefix)).fetchall()
+        return dict(rows)
+
+    def bump(self, key: str, by: int = 1) -> None:
+        """Add ``by`` to a counter (every worker process of the node counts into one store)."""
+        with self._connect() as db:
+            db.execute("INSERT INTO kv VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                       "value = CAST(value AS INTEGER) + ?", (key, str(by), by))
+
     # ---- leases: "a live process is working on this" ---------------------------------------
     def acquire(self, name: str, stale_after: float) -> bool:
         """Take a lease unless a live holder heartbeated within ``stale_after`` seconds."""
@@ -236,6 +253,17 @@ class NodeStore:
         with self._connect() as db:
             row = db.execute("SELECT pid, heartbeat FROM lease WHERE name=?", (name,)).fetchone()
         return bool(row) and time.time() - row[1] < stale_after and _alive(row[0])
+
+    def stale(self, name: str, stale_after: float) -> bool:
+        """A lease whose holder died or stopped heartbeating (its worker was lost)."""
+        with self._connect() as db:
+            row = db.execute("SELECT pid, heartbeat FROM lease WHERE name=?", (name,)).fetchone()
+        return bool(row) and (time.time() - row[1] >= stale_after or not _alive(row[0]))
+
+    def drop_lease(self, name: str) -> None:
+        """Remove a stale lease whoever held it (the watcher, once it re-enqueued the work)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM lease WHERE name=?", (name,))
 
     def leases(self) -> list[str]:
         with self._connect() as db:

@@ -26,46 +26,26 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
 from zkpot.chain import StagePhase
 from zkpot.config import Settings
-from zkpot.node import chainview
+from zkpot.node import chainview, proving, training
+from zkpot.node.outcomes import (Outcome, Plan, Skipped, Step, already, done, nothing, too_late,
+                                 waiting)
 from zkpot.node.identity import NodeIdentity, load_identity, node_dir
 from zkpot.node.store import DECLARED, REVEALED, TRAINED, UNUSED, NodeStore
 from zkpot.node.strategy import StageOffer, choose
 
 log = logging.getLogger("zkpot.node")
 
-# a training lease is stale when its holder stopped heartbeating this long ago (seconds)
+# a training lease is stale when its holder stopped heartbeating this long ago (seconds); a
+# holder that died is seen at once (its pid is gone), so a lost worker's stage is retaken on
+# the watcher's next tick, not after this
 LEASE_STALE = 20.0
-
-
-class Skipped(Exception):
-    """The step will not run for a reason the operator should read (logged, not retried)."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One unit of work the watcher enqueues."""
-
-    kind: str          # train | declare | reveal | settle | prove | submit
-    job_id: int
-    stage: int = 0
-    attempt: int = 0
-
-    def __str__(self) -> str:
-        where = f" stage {self.stage} attempt {self.attempt}" if self.stage else ""
-        return f"{self.kind} job {self.job_id}{where}"
-
-
-@dataclass
-class Plan:
-    steps: list[Step] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)     # news worth an operator's attention
-    skipped: list[str] = field(default_factory=list)   # routine: why a stage was left alone
+# a step that fails this many times in a row with the same reason is given up (not retried)
+FAIL_LIMIT = 3
 
 
 def best_device() -> str:
@@ -138,6 +118,10 @@ class Node:
                 settle_later.append(job_id)
             if declared or not self._can_declare(attempt, target):
                 continue
+            if self.given_up("train", job_id, attempt.stage) is not None:
+                plan.skipped.append(f"job {job_id} stage {attempt.stage}: failed, "
+                                    + self.given_up("train", job_id, attempt.stage))
+                continue
             if self.store.get(f"skip:{job_id}:{attempt.stage}") is not None:
                 plan.skipped.append(f"job {job_id} stage {attempt.stage}: skipped, "
                                     + self.store.get(f"skip:{job_id}:{attempt.stage}", ""))
@@ -147,7 +131,7 @@ class Node:
                 declarations=0 if target != attempt.attempt else attempt.declarations,
                 max_declarations=attempt.max_declarations, deadline=job.deadline, funded=job.funded,
                 declared_by_me=declared))
-        busy = set(self._training_now())
+        busy = set(self._training_now(plan))
         chosen, skipped = choose(offers, capacity=self.capacity, busy=busy, now=int(time.time()))
         plan.steps += [Step("train", o.job_id, o.stage, o.attempt) for o in chosen]
         # a declaration settles for free inside the node's next one in the same job: settle
@@ -157,7 +141,47 @@ class Node:
         for s in skipped:
             note = f"job {s.job_id} stage {s.stage}: {s.reason}"
             (plan.notes if s.reason.startswith("escrow") else plan.skipped).append(note)
+        kept = []
+        for step in plan.steps:
+            reason = self.given_up(step.kind, step.job_id, step.stage)
+            if reason is None:
+                kept.append(step)
+            else:
+                plan.skipped.append(f"{step}: failed, {reason}")
+        plan.steps = kept
         return plan
+
+    # ---- steps that keep failing -----------------------------------------------------------
+    def record_failure(self, kind: str, job_id: int, stage: int, reason: str) -> int:
+        """Count a step's failure; returns how many times in a row it failed for ``reason``.
+        At ``FAIL_LIMIT`` the step is given up: the plan no longer offers it, and
+        ``zkpot node status`` shows the reason."""
+        key = f"failing:{kind}:{job_id}:{stage}"
+        last = self.store.get(key)
+        count = 1
+        if last is not None:
+            prior, _, text = last.partition(" ")
+            count = int(prior) + 1 if text == reason else 1
+        self.store.put(key, f"{count} {reason}")
+        self.store.put("last_error", f"{int(time.time())} {kind} job {job_id} stage {stage}: {reason}")
+        if count >= FAIL_LIMIT:
+            self.store.put(f"failed:{kind}:{job_id}:{stage}", f"{count} times: {reason}")
+        return count
+
+    def record_success(self, kind: str, job_id: int, stage: int) -> None:
+        self.store.delete(f"failing:{kind}:{job_id}:{stage}")
+
+    def given_up(self, kind: str, job_id: int, stage: int) -> str | None:
+        """Why a step was given up after failing the same way ``FAIL_LIMIT`` times, or None."""
+        return self.store.get(f"failed:{kind}:{job_id}:{stage}")
+
+    def failures(self) -> list[tuple[str, int, int, str]]:
+        """Steps given up: (kind, job, stage, reason)."""
+        out = []
+        for key, reason in self.store.items("failed:").items():
+            _, kind, job, stage = key.split(":")
+            out.append((kind, int(job), int(stage), reason))
+        return out
 
     @staticmethod
     def _can_declare(attempt, target: int) -> bool:
@@ -244,37 +268,43 @@ class Node:
         raw = self.store.get("jobs", "")
         return {int(j) for j in raw.split(",") if j}
 
-    def _training_now(self) -> list[tuple[int, int]]:
+    def _training_now(self, plan: Plan) -> list[tuple[int, int]]:
+        """Stages a live worker of this node trains now. A lease whose worker was lost (dead
+        pid, or no heartbeat for ``LEASE_STALE``) is dropped and its stage retaken at once."""
         out = []
         for name in self.store.leases():
-            if name.startswith("train:") and self.store.held(name, LEASE_STALE):
-                _, job, stage, _attempt = name.split(":")
+            if not name.startswith("train:"):
+                continue
+            _, job, stage, attempt = name.split(":")
+            if self.store.held(name, LEASE_STALE):
                 out.append((int(job), int(stage)))
+            elif self.store.stale(name, LEASE_STALE):
+                self.store.drop_lease(name)
+                plan.retaken.append(Step("train", int(job), int(stage), int(attempt)))
+                plan.notes.append(f"job {job} stage {stage}: its training worker was lost; "
+                                  "training it again")
         return out
 
     def _plan_proof(self, job, plan: Plan) -> None:
-        from zkpot.node import proving
-
         proving.plan(self, job, plan)
 
     # ---- steps -----------------------------------------------------------------------------
     def train(self, job_id: int, stage: int, attempt: int,
-              progress: Callable[[int, int], None] | None = None) -> str:
+              progress: Callable[[int, int], None] | None = None) -> Outcome:
         """Train ``attempt`` of ``stage`` and keep its secret durably; return what happened."""
-        from zkpot.node import training
-
         lease = f"train:{job_id}:{stage}:{attempt}"
         if self.store.secret(job_id, stage, attempt) is not None:
-            return "already trained"
+            return already("already trained")
         if not self.store.acquire(lease, LEASE_STALE):
-            return "being trained by another worker of this node"
+            return nothing("being trained by another worker of this node")
         try:
             job = self.chain.job(job_id)
             if job.status != chainview.TRAINING or job.open_stage != stage:
-                return f"stage no longer open (job stage {job.open_stage})"
+                return nothing(f"stage no longer open (job stage {job.open_stage})")
             a = self.chain.attempt(job_id)
             if target_attempt(a) != attempt or not self._can_declare(a, attempt):
-                return f"attempt {attempt} no longer takes declarations (attempt {a.attempt}, {a.phase.name.lower()})"
+                return too_late(f"attempt {attempt} no longer takes declarations (attempt {a.attempt}, "
+                                f"{a.phase.name.lower()})")
             if not job.funded:
                 raise Skipped("escrow does not cover the job's rewards")
 
@@ -295,79 +325,79 @@ class Node:
                 job_id, stage, attempt, weights_hash=result.weights_hash,
                 model_commitment=result.model_commitment, rho=result.rho, rand=rand,
                 commitment=training.commit(result, rand, self.identity.address), weights=result.weights)
-            return f"trained: weights {result.weights_hash.hex()[:12]}…"
+            return done(f"trained: weights {result.weights_hash.hex()[:12]}…")
         finally:
             self.store.clear_progress(f"job{job_id}-stage{stage}")
             self.store.release(lease)
 
-    def declare(self, job_id: int, stage: int, attempt: int) -> str:
+    def declare(self, job_id: int, stage: int, attempt: int) -> Outcome:
         """Declare a trained attempt, unless the chain already has this node's declaration."""
         secret = self.store.secret(job_id, stage, attempt)
         if secret is None:
-            return "nothing trained for this attempt"
+            return nothing("nothing trained for this attempt")
         if secret.status == UNUSED:
-            return "too late, nothing to do: the secret is unused"
+            return too_late("too late, nothing to do: the secret is unused")
         mine = self.chain.my_declaration(job_id)
         if (mine.stage, mine.attempt) == (stage, attempt):
             self.store.mark(job_id, stage, attempt, DECLARED)
-            return "already declared"
+            return already("already declared")
         job = self.chain.job(job_id)
         if job.status != chainview.TRAINING or job.open_stage != stage:
-            return "stage no longer open"
+            return nothing("stage no longer open")
         a = self.chain.attempt(job_id)
         if target_attempt(a) != attempt or not self._can_declare(a, attempt):
             self.store.mark(job_id, stage, attempt, UNUSED)
-            return f"too late, nothing to do: attempt {a.attempt} is in its {a.phase.name.lower()} phase; secret unused"
+            return too_late(f"too late, nothing to do: attempt {a.attempt} is in its "
+                            f"{a.phase.name.lower()} phase; secret unused")
         carried = mine.stage != 0 and not mine.settled
         if carried and not self._settleable(job, mine):
-            return "the previous declaration in this job is still open: it is revealed first"
+            return waiting("the previous declaration in this job is still open: it is revealed first")
         if not carried and self.chain.free_declarations() == 0:
             # the chain would refuse it (CollateralInsufficient): settled declarations elsewhere
             # free collateral, or the operator tops the stake up
-            return "waiting for collateral: the stake backs no more open declarations"
-        too_late = self.chain.declare(job_id, stage, secret)
-        if too_late is not None:
+            return waiting("waiting for collateral: the stake backs no more open declarations")
+        late = self.chain.declare(job_id, stage, secret)
+        if late is not None:
             # another declaration closed the commit phase between the read above and this one
             self.store.mark(job_id, stage, attempt, UNUSED)
-            return f"too late, nothing to do: {too_late}; secret unused"
+            return too_late(f"too late, nothing to do: {late}; secret unused")
         self.store.mark(job_id, stage, attempt, DECLARED)
-        return f"declared attempt {attempt}"
+        return done(f"declared attempt {attempt}")
 
-    def reveal(self, job_id: int, stage: int, attempt: int) -> str:
+    def reveal(self, job_id: int, stage: int, attempt: int) -> Outcome:
         """Open the declaration of ``attempt`` in its reveal phase; store S_{i+1} first."""
         secret = self.store.secret(job_id, stage, attempt)
         if secret is None:
-            return "no secret kept for this attempt"
+            return nothing("no secret kept for this attempt")
         mine = self.chain.my_declaration(job_id)
         if (mine.stage, mine.attempt) != (stage, attempt) or (mine.position == 0 and
                                                              mine.hash != secret.commitment[:24]):
-            return "the chain holds no declaration of this attempt by this node"
+            return nothing("the chain holds no declaration of this attempt by this node")
         if mine.position != 0:
             self.store.mark(job_id, stage, attempt, REVEALED)
-            return "already revealed"
+            return already("already revealed")
         job = self.chain.job(job_id)
         if not self._reveal_open(job, stage, attempt):
-            return "the attempt is not in its reveal phase"
+            return nothing("the attempt is not in its reveal phase")
         cid = self.content.put(secret.weights_file.read_bytes())
-        self.chain.reveal(job_id, stage, secret, cid)
+        late = self.chain.reveal(job_id, stage, secret, cid)
+        if late is not None:
+            # the one race left: the phase ended after the read above; not retried
+            return too_late(f"reveal too late: {late}; the declaration is slashed when settled")
         self.store.mark(job_id, stage, attempt, REVEALED)
-        return f"revealed weights {cid}"
+        return done(f"revealed weights {cid}")
 
-    def settle(self, job_id: int) -> str:
+    def settle(self, job_id: int) -> Outcome:
         """Settle this node's declaration in the job when the chain can."""
         job = self.chain.job(job_id)
         if not self._settleable(job, self.chain.my_declaration(job_id)):
-            return "nothing to settle now"
-        return "settled" if self.chain.settle(job_id) else "nothing to settle"
+            return nothing("nothing to settle now")
+        return done("settled") if self.chain.settle(job_id) else nothing("nothing to settle")
 
-    def prove(self, job_id: int) -> str:
-        from zkpot.node import proving
-
+    def prove(self, job_id: int) -> Outcome:
         return proving.prove(self, job_id)
 
-    def submit(self, job_id: int) -> str:
-        from zkpot.node import proving
-
+    def submit(self, job_id: int) -> Outcome:
         return proving.submit(self, job_id)
 
     def register(self, stake_wei: int | None) -> str:
