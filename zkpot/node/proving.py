@@ -42,7 +42,7 @@ def circuit_for(node, manifest):
     shards = max(1, len(manifest.test_commitments))
     n = max(1, manifest.test_size // shards)
     return ensure_circuit(build_model(manifest.model_spec), tuple(manifest.input_shape),
-                          manifest.num_classes, n, node.settings)
+                          manifest.num_classes, n, node.settings, chain_id=node.chain.client.chain_id)
 
 
 def _proof_dir(node, job_id: int) -> Path:
@@ -131,7 +131,6 @@ def prove(node, job_id: int) -> str:
     from zkpot.datasets import DatasetError, decode_chunk
     from zkpot.node.training import _fetch, load_manifest
     from zkpot.node.work import Skipped
-    from zkpot.stage import weights_to_float_state_dict
     from zkpot.zk import prove_accuracy, shards as split_shards
 
     job = node.chain.job(job_id)
@@ -152,7 +151,7 @@ def prove(node, job_id: int) -> str:
     except DatasetError as exc:
         raise Skipped(f"test set: {exc}") from None
     circuit = circuit_for(node, manifest)
-    state = weights_to_float_state_dict(weights)
+    state = weights                 # S_t: certified exactly from its Q20 integers
     made = 0
     for index, (xs, ys) in enumerate(split_shards(circuit, test.features, test.labels)):
         # read the chain again: proven meanwhile, or not this node's turn (yet) -> leave it
