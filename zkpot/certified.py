@@ -12,8 +12,8 @@ count is:
     #{ i : z_i[y_i] - z_i[j] >= margin_steps for every class j != y_i }
 
 with z the integer logits, y_i the class of label row i and margin_steps >= 1 (a tie, or a
-constant-output model, counts 0). Label rows are 0/1 with at most one 1: an all-zero row
-counts 0, and for any other row no proof exists (the circuit constrains the entries).
+constant-output model, counts 0). A label row that is not one-hot (an entry other than 0 or 1,
+no 1, two 1s) counts 0, in the circuit as here.
 ``zkpot.zk`` proves this count bit for bit (docs/zk.md); ``reference_count`` computes it.
 
 Two exact mappings give the certified model: ``certify_state_dict`` (float weights) and
@@ -38,6 +38,10 @@ DEFAULT_RANGE = 256 ** 4 - 1  # largest magnitude the circuit's range checks adm
 
 class CertificationError(ValueError):
     """The model, weights or data cannot be certified (unsupported layer, off-grid, out of range)."""
+
+
+class OutOfRange(CertificationError, RuntimeError):
+    """A value the circuit range-checks is too large: no proof exists for these weights/data."""
 
 
 @dataclass(frozen=True)
@@ -136,10 +140,6 @@ def is_onehot(rows: np.ndarray) -> np.ndarray:
     return ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)
 
 
-def provable_rows(rows: np.ndarray) -> np.ndarray:
-    """Per row: entries 0 or 1, at most one 1 (the circuit admits no other row)."""
-    rows = np.asarray(rows)
-    return ((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) <= 1)
 
 
 @dataclass
@@ -203,7 +203,7 @@ class CertifiedModel:
 
     def _check_range(self, values: np.ndarray, what: str) -> None:
         if values.size and int(np.abs(values).max()) > self.range_limit:
-            raise CertificationError(f"{what} of magnitude {int(np.abs(values).max())} exceeds the "
+            raise OutOfRange(f"{what} of magnitude {int(np.abs(values).max())} exceeds the "
                                      f"circuit's range {self.range_limit}: use smaller weights or inputs")
 
 
@@ -298,8 +298,8 @@ def _numpy(value) -> np.ndarray:
 
 
 def correct_samples(model: CertifiedModel, X, y, margin_steps: int = 1) -> np.ndarray:
-    """Per sample, whether it counts (see the module doc). ``y``: labels or label rows; an
-    all-zero row counts 0, any other row that is not one-hot is refused (no proof exists)."""
+    """Per sample, whether it counts (see the module doc). ``y``: labels or label rows (rows
+    that are not one-hot count 0, as in the circuit)."""
     if margin_steps < 1:
         raise CertificationError("the margin is at least one step")
     z = model.logits(X)
@@ -308,9 +308,6 @@ def correct_samples(model: CertifiedModel, X, y, margin_steps: int = 1) -> np.nd
     rows = labels_onehot(rows, classes) if rows.ndim == 1 else rows.astype(np.int64)
     if rows.shape != z.shape:
         raise CertificationError(f"label rows of shape {rows.shape}, logits {z.shape}")
-    if not provable_rows(rows).all():
-        raise CertificationError("label rows must be 0/1 with at most one 1: the circuit admits "
-                                 "no other (no proof exists)")
     valid = is_onehot(rows)
     y_idx = np.where(valid, rows.argmax(axis=1), 0)
     true = z[np.arange(len(z)), y_idx]
@@ -326,6 +323,6 @@ def reference_count(model: CertifiedModel, X, y, margin_steps: int = 1) -> int:
     return int(correct_samples(model, X, y, margin_steps).sum())
 
 
-__all__ = ["CertificationError", "CertifiedModel", "Layer", "certify_fixed_point",
+__all__ = ["CertificationError", "CertifiedModel", "OutOfRange", "Layer", "certify_fixed_point",
            "certify_state_dict", "correct_samples", "is_onehot", "labels_onehot", "layer_plan",
-           "param_scales", "provable_rows", "quantise_inputs", "reference_count", "round_half_away"]
+           "param_scales", "quantise_inputs", "reference_count", "round_half_away"]

@@ -204,7 +204,7 @@ def check_witness(work: Path, compiled: Path, srs: Path, manifest: dict, model: 
 
 
 def _check_proving_witness(circuit: Circuit, model: cm.CertifiedModel, witness: dict,
-                           expected: int | None) -> None:
+                           expected: int) -> None:
     """Before proving: the witness must count what the reference counts and commit to the
     certified weights (a circuit compiled into another shape would not, and its proof would
     fail or never finish)."""
@@ -212,7 +212,7 @@ def _check_proving_witness(circuit: Circuit, model: cm.CertifiedModel, witness: 
     if [len(c) for c in params] != [1] or _ezkl.g1_bytes_from_compressed(params[0][0]) != \
             _weights_opening(_paths(circuit), circuit.info["param_order"], model):
         raise WitnessMismatch("the compiled circuit does not commit to the certified weights")
-    if expected is not None and _count_of(witness) != expected:
+    if _count_of(witness) != expected:
         raise WitnessMismatch(f"the circuit counts {_count_of(witness)}, the certified model {expected}")
 
 
@@ -227,18 +227,16 @@ def _compile_with(circuit: Circuit, model: cm.CertifiedModel, work: Path) -> Pat
     return compiled
 
 
-def prove_rows(circuit: Circuit, weights, X, rows: np.ndarray, *, check: bool = True) -> AccuracyProof:
-    """Prove one shard with label rows as given: one-hot, all zero (such a row counts 0), or,
-    with ``check=False``, anything (to see the circuit refuse it: ezkl makes no witness).
-
-    For checks and tests of the circuit itself; ``prove_accuracy`` takes labels.
-    """
+def prove_rows(circuit: Circuit, weights, X, rows: np.ndarray) -> AccuracyProof:
+    """Prove one shard with integer label rows as given, one-hot or not (a row that is not
+    counts 0). For checks and tests of the circuit itself; ``prove_accuracy`` takes labels and
+    refuses rows that are not one-hot."""
     model = circuit.certify(weights)
     x = np.asarray(X, dtype=np.float32).reshape((-1, *circuit.input_shape))
     rows = np.asarray(rows, dtype=np.int64)
     if len(x) != circuit.n or rows.shape != (circuit.n, circuit.num_classes):
         raise ValueError(f"a shard holds exactly {circuit.n} samples")
-    expected = cm.reference_count(model, x, rows, circuit.margin_steps) if check else None
+    expected = cm.reference_count(model, x, rows, circuit.margin_steps)
     check_srs(circuit)          # a proof made with another SRS would be rejected on chain
     with _scratch(circuit) as work:
         compiled = _compile_with(circuit, model, work)
@@ -254,7 +252,7 @@ def prove_rows(circuit: Circuit, weights, X, rows: np.ndarray, *, check: bool = 
         data = json.loads(proof_path.read_text())
     proof = bytes.fromhex(data["hex_proof"].removeprefix("0x"))
     instances = [_ezkl.felt_le_to_int(f) for f in data["instances"][0]]
-    if expected is not None and instances != [expected]:
+    if instances != [expected]:
         raise WitnessMismatch(f"the proof states {instances}, the certified model counts {expected}")
     return AccuracyProof.of(proof, instances)
 

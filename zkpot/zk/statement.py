@@ -22,10 +22,11 @@ Why it is written the way it is:
 - The model's ReLUs are computed as ``(x + |x|) / 2``, the halving a relabelling of ezkl's scale
   (one bit more), not a division: a third fewer rows than ezkl's ReLU (``zkpot.certified``
   evaluates the same integers).
-- The label rows are constrained in the circuit: ``b & b`` makes ezkl check that every entry is
-  0 or 1, and the same on the row sum that at most one entry is 1; no proof exists otherwise. A
-  row of zeros counts 0 (its sum is the ``valid`` factor). ``zkpot.zk`` refuses such labels
-  before proving.
+- The label rows are checked in the circuit: every entry e must satisfy e*e == e (0 or 1) and
+  the row sum s (times that check) s > s*s - s, true of the integers 0..C at s = 1 alone. A row
+  that fails counts 0 (and is masked to zeros first, so the proof stays possible: no value
+  leaves the range checks); ``zkpot.zk`` refuses such labels before proving. (ezkl's boolean
+  range checks, ``b & b``, cost fewer rows but a lookup table more: +35k gas a proof.)
 """
 
 from __future__ import annotations
@@ -72,10 +73,13 @@ class AccuracyStatement(nn.Module):
         self.margin_steps = margin_steps
 
     def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-        entries = onehot.bool()
-        rows = (entries & entries).float()       # ezkl: every entry is 0 or 1
-        total = rows.sum(dim=1).bool()
-        valid = (total & total).float()          # ezkl: the row sum is 0 or 1
+        rows = onehot.float()
+        # entries 0 or 1 (e*e == e holds for those field elements alone), and a row sum of
+        # exactly 1 (s > s^2 - s holds for the integers 0..C at s = 1 alone)
+        binary = (rows * rows == rows).float().prod(dim=1)
+        total = rows.sum(dim=1) * binary
+        valid = (total > total * total - total).float()
+        rows = rows * valid.unsqueeze(1)         # a row that is not one-hot weighs nothing
         logits = self.model(x)
         true_logit = torch.einsum("ij,ij->i", logits, rows)
         lowered = logits - rows          # the label's own logit drops by 1.0: out of the max
