@@ -20,7 +20,9 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import ezkl
 import numpy as np
@@ -33,6 +35,12 @@ from zkpot.zk import _ezkl
 from zkpot.zk.srs import (CEREMONY, LOCAL, SrsMismatch, check_srs, file_sha256, locked,
                           require_srs_for_chain, srs_for, srs_logrows, srs_sha256)
 from zkpot.zk.statement import architecture_hash, export_statement
+
+if TYPE_CHECKING:
+    from zkpot.stage import TrainingState
+
+# what a certified model is made from: float weights, a PoT state (or its bytes), or itself
+Weights = Union[Mapping[str, object], "TrainingState", bytes, cm.CertifiedModel]
 
 # bump when the statement, visibilities or anything else that changes the keys changes
 # (2: circuit.json records the SRS; 3: the largest logit as a ReLU chain; 4: weights bound by
@@ -123,7 +131,7 @@ class Circuit:
     def srs_origin(self) -> str:
         return self.info["srs"]["origin"]
 
-    def certify(self, weights) -> cm.CertifiedModel:
+    def certify(self, weights: Weights) -> cm.CertifiedModel:
         """The certified model of ``weights``: a ``CertifiedModel``, a float state dict, or a PoT
         state (``TrainingState`` or its bytes, mapped exactly from its Q20 integers)."""
         from zkpot.stage import TrainingState
@@ -279,7 +287,8 @@ def _build(model, input_shape, num_classes, n, params, settings, work: Path, cal
     calibrated = json.loads(settings_path.read_text())
     ra = calibrated["run_args"]
     if (ra["input_scale"], ra["param_scale"], ra["scale_rebase_multiplier"]) != \
-            (params.scale, params.scale, rebase) or calibrated["model_input_scales"] != [params.scale, 0] \
+            (params.scale, params.scale, rebase) \
+            or calibrated["model_input_scales"] != [params.scale, 0] \
             or calibrated["model_output_scales"] != [0]:
         raise RuntimeError(f"ezkl calibrated other scales than the statement's: {ra}")
     if ra["logrows"] > settings.max_logrows:
@@ -327,5 +336,5 @@ def _check(ok, what: str) -> None:
         raise RuntimeError(f"ezkl {what} failed")
 
 
-__all__ = ["Circuit", "CircuitParams", "CircuitTooLarge", "ensure_circuit", "verify_files",
+__all__ = ["Circuit", "CircuitParams", "Weights", "CircuitTooLarge", "ensure_circuit", "verify_files",
            "check_srs", "SrsMismatch", "SETTINGS_VERSION", "logit_scale_of"]

@@ -27,7 +27,7 @@ from eth_abi import encode as abi_encode
 from zkpot import certified as cm
 from zkpot.hashing import keccak
 from zkpot.zk import _ezkl
-from zkpot.zk.circuit import Circuit, check_srs
+from zkpot.zk.circuit import Circuit, Weights, check_srs
 from zkpot.zk.statement import INPUT_NAMES, export_statement
 
 # each polycommit input (features, one-hot labels) opens the proof with one G1 point …
@@ -105,7 +105,8 @@ def shards(circuit: Circuit, X, y) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(X[i:i + circuit.n], y[i:i + circuit.n]) for i in range(0, len(X), circuit.n)]
 
 
-def _opening(paths: tuple[Path, Path, Path], scale: int, x: np.ndarray, rows: np.ndarray) -> bytes:
+def _opening(paths: tuple[Path, Path, Path], scale: int, x: np.ndarray,
+             rows: np.ndarray) -> bytes:
     return (_ezkl.commit_ints(cm.quantise_inputs(x, scale).reshape(-1), *paths)
             + _ezkl.commit_ints(np.asarray(rows, dtype=np.int64).reshape(-1), *paths))
 
@@ -132,13 +133,13 @@ def test_set_commitments(circuit: Circuit, X, y) -> list[bytes]:
     return [test_set_commitment(circuit, xs, ys) for xs, ys in shards(circuit, X, y)]
 
 
-def certify(circuit: Circuit, weights) -> cm.CertifiedModel:
+def certify(circuit: Circuit, weights: Weights) -> cm.CertifiedModel:
     """The certified model (what a certificate of ``circuit`` certifies) of ``weights``: a float
     state dict, a PoT state (``TrainingState`` or bytes) or a ``CertifiedModel``."""
     return circuit.certify(weights)
 
 
-def weights_commitment(circuit: Circuit, weights) -> int:
+def weights_commitment(circuit: Circuit, weights: Weights) -> int:
     """h_W of the certified model of ``weights`` (see ``certify``): keccak256 of the KZG
     commitment of its integer weights, from the verifying key and SRS (no proving key)."""
     model = circuit.certify(weights)
@@ -147,7 +148,7 @@ def weights_commitment(circuit: Circuit, weights) -> int:
     return int.from_bytes(keccak(opening), "big")
 
 
-def matches_commitment(circuit: Circuit, weights, model_commitment: int) -> bool:
+def matches_commitment(circuit: Circuit, weights: Weights, model_commitment: int) -> bool:
     """Whether ``weights`` (float, fixed point or certified) map to the certified model whose
     h_W is ``model_commitment`` (weights within a rounding of it do; others do not)."""
     try:
@@ -156,7 +157,7 @@ def matches_commitment(circuit: Circuit, weights, model_commitment: int) -> bool
         return False
 
 
-def reference_count(circuit: Circuit, weights, X, y) -> int:
+def reference_count(circuit: Circuit, weights: Weights, X, y) -> int:
     """The certified model's correct count on (X, y), as the circuit counts it (no ezkl)."""
     return cm.reference_count(circuit.certify(weights), X, y, circuit.margin_steps)
 
@@ -176,8 +177,8 @@ def _count_of(witness: dict) -> int:
     return _ezkl.felt_le_to_int(witness["outputs"][0][0])
 
 
-def check_witness(work: Path, compiled: Path, srs: Path, manifest: dict, model: cm.CertifiedModel,
-                  X, y, *, margin: int) -> None:
+def check_witness(work: Path, compiled: Path, srs: Path, manifest: dict,
+                  model: cm.CertifiedModel, X, y, *, margin: int) -> None:
     """At setup: ezkl's witness on (X, y) must count what the reference counts and commit the
     inputs and params exactly as zkpot does, one G1 point each (raises ``WitnessMismatch``)."""
     rows = cm.labels_onehot(y, manifest["num_classes"])
@@ -196,7 +197,8 @@ def check_witness(work: Path, compiled: Path, srs: Path, manifest: dict, model: 
     theirs = b"".join(_ezkl.g1_bytes_from_compressed(c[0]) for c in inputs)
     if theirs != _opening(paths, manifest["params"]["scale"], np.asarray(X), rows):
         raise WitnessMismatch("ezkl commits the test set differently from zkpot")
-    if _ezkl.g1_bytes_from_compressed(params[0][0]) != _weights_opening(paths, manifest["param_order"], model):
+    if _ezkl.g1_bytes_from_compressed(params[0][0]) != \
+            _weights_opening(paths, manifest["param_order"], model):
         raise WitnessMismatch("the circuit's params are not the certified weights alone")
     expected = cm.reference_count(model, X, rows, margin)
     if _count_of(witness) != expected:
@@ -227,7 +229,7 @@ def _compile_with(circuit: Circuit, model: cm.CertifiedModel, work: Path) -> Pat
     return compiled
 
 
-def prove_rows(circuit: Circuit, weights, X, rows: np.ndarray) -> AccuracyProof:
+def prove_rows(circuit: Circuit, weights: Weights, X, rows: np.ndarray) -> AccuracyProof:
     """Prove one shard with integer label rows as given, one-hot or not (a row that is not
     counts 0). For checks and tests of the circuit itself; ``prove_accuracy`` takes labels and
     refuses rows that are not one-hot."""
@@ -257,14 +259,14 @@ def prove_rows(circuit: Circuit, weights, X, rows: np.ndarray) -> AccuracyProof:
     return AccuracyProof.of(proof, instances)
 
 
-def prove_accuracy(circuit: Circuit, weights, X, y) -> AccuracyProof:
+def prove_accuracy(circuit: Circuit, weights: Weights, X, y) -> AccuracyProof:
     """Prove how many of the shard's samples the certified model of ``weights`` classifies
     correctly (``weights``: float state dict, PoT state or ``CertifiedModel``)."""
     x, rows = _shard(circuit, X, y)
     return prove_rows(circuit, weights, x, rows)
 
 
-def prove_certificate(circuit: Circuit, weights, X, y) -> list[AccuracyProof]:
+def prove_certificate(circuit: Circuit, weights: Weights, X, y) -> list[AccuracyProof]:
     """One proof per shard of N; the certificate's count is the sum of theirs."""
     model = circuit.certify(weights)
     return [prove_accuracy(circuit, model, xs, ys) for xs, ys in shards(circuit, X, y)]

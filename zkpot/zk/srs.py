@@ -137,4 +137,5 @@ def check_srs(circuit) -> None:
 
 
 __all__ = ["CEREMONY", "DEV_CHAIN_IDS", "LOCAL", "LocalSrsRefused", "SrsMismatch", "check_srs",
-           "file_sha256", "is_dev_chain", "locked", "require_srs_for_chain", "srs_for", "srs_logrows", "srs_sha256"]
+           "file_sha256", "is_dev_chain", "locked", "require_srs_for_chain", "srs_for", "srs_logrows",
+           "srs_sha256"]

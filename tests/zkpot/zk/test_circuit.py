@@ -72,7 +72,8 @@ def test_local_srs_is_refused_for_a_chain_that_is_not_a_development_chain(zk_set
 
 @pytest.mark.parametrize("chain_id", [31337, 1337, None])
 def test_local_srs_serves_development_chains_and_offline_work(zk_settings, model, chain_id):
-    assert not zk.ensure_circuit(model, (FEATURES,), CLASSES, N, zk_settings, chain_id=chain_id, params=SMALL).created
+    assert not zk.ensure_circuit(model, (FEATURES,), CLASSES, N, zk_settings, chain_id=chain_id,
+                                 params=SMALL).created
 
 
 def test_a_ceremony_srs_is_loaded_from_its_folder(zk_settings, model, tmp_path, circuit):
@@ -92,7 +93,8 @@ def test_a_ceremony_srs_is_loaded_from_its_folder(zk_settings, model, tmp_path, 
         zk.ensure_circuit(model, (FEATURES,), CLASSES, N, wrong, chain_id=1, params=SMALL)
     # and without it, the circuit says what it needs
     with pytest.raises(SrsMismatch, match="ZKPOT_SRS_PATH"):
-        zk.ensure_circuit(model, (FEATURES,), CLASSES, N, settings.model_copy(update={"srs_path": None}), params=SMALL)
+        zk.ensure_circuit(model, (FEATURES,), CLASSES, N,
+                          settings.model_copy(update={"srs_path": None}), params=SMALL)
 
 
 def test_circuit_over_the_row_limit_is_refused_with_the_shard_size_that_fits(zk_settings, model,

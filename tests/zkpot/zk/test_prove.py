@@ -89,7 +89,8 @@ def test_weights_commitment_binds_the_certified_weights(circuit, model):
     certified = zk.certify(circuit, model.state_dict())
     state = certified.state_dict()
     h_w = zk.weights_commitment(circuit, state)
-    assert h_w == zk.weights_commitment(circuit, certified) == zk.weights_commitment(circuit, model.state_dict())
+    assert h_w == zk.weights_commitment(circuit, certified) \
+        == zk.weights_commitment(circuit, model.state_dict())
     last = list(state)[-1]
     step = 2.0 ** -certified.scales[last]
     within = {k: v.clone() for k, v in state.items()}
