@@ -7,6 +7,11 @@ value) from the compiled ABIs and the deployment map, and signed by the user's w
 
 from __future__ import annotations
 
+import numpy as np
+
+import threading
+import time
+from collections import OrderedDict
 from functools import lru_cache
 
 from api.problems import ProblemError
@@ -97,16 +102,53 @@ def create_job_transaction(settings: Settings, params) -> UnsignedTx:
     return _tx(settings, escrow(settings).contract, "createJob", params.as_tuple(), value=params.escrow)
 
 
+def dev_employer(settings: Settings) -> str | None:
+    """Dev mode's employer address (``ZKPOT_EMPLOYER_KEY``), or None."""
+    if settings.employer_key is None:
+        return None
+    from eth_account import Account
+
+    return Account.from_key(settings.employer_key.get_secret_value()).address
+
+
+def signs_for(settings: Settings, address: str) -> bool:
+    """Dev mode signs only for the dev employer's own wallet; anyone else gets the transaction."""
+    dev = dev_employer(settings)
+    return dev is not None and dev.lower() == address.lower()
+
+
+def _chain_failure(what: str, e: Exception) -> ProblemError:
+    """A failed transaction as a problem: a decoded contract error with its reason, or 503."""
+    from zkpot.chain import ContractError
+    from zkpot.revert_reasons import explain
+
+    if isinstance(e, ContractError):
+        return ProblemError(409, f"{what} was refused by the contract: {explain(e)}")
+    message = str(getattr(e, "message", "") or e)
+    if "insufficient funds" in message.lower():
+        return ProblemError(409, f"{what} failed: the sender cannot pay for it ({message})")
+    return ProblemError(503, f"{what} failed: {message}")
+
+
 def send_as_dev_employer(settings: Settings, params) -> str:
     """Dev mode: sign createJob with the configured employer key; returns the tx hash."""
+    from web3.exceptions import Web3Exception
+
     from zkpot.chain import ChainError
 
     client = escrow(settings, settings.employer_key.get_secret_value())
     try:
         receipt = client.create_job_receipt(params)
-    except ChainError as e:
-        raise ProblemError(409, f"createJob failed: {e}") from e
+    except (ChainError, Web3Exception) as e:
+        raise _chain_failure("createJob", e) from e
     return receipt.tx_hash
+
+
+# manifests are content-addressed (immutable): parsed ones are kept; a miss is kept briefly
+_MANIFESTS: OrderedDict[str, tuple[float, object]] = OrderedDict()
+_MANIFEST_CACHE = 256
+_MISS_TTL_S = 30.0
+_manifests_lock = threading.Lock()
 
 
 def _manifest(settings: Settings, job):
@@ -114,10 +156,47 @@ def _manifest(settings: Settings, job):
     from zkpot.manifest import Manifest, ManifestError
     from zkpot.storage import StorageError, open_store
 
+    cid = job.created.get("manifestCid")
+    key = _manifest_key(settings, cid)
+    known = cached_manifest(key)
+    if known is not _UNKNOWN:
+        return known
     try:
-        return Manifest.from_bytes(open_store(settings).get(job.created["manifestCid"]))
-    except (KeyError, StorageError, ManifestError, OSError, ValueError):
-        return None
+        manifest = Manifest.from_bytes(open_store(settings).get(cid))
+    except (KeyError, StorageError, ManifestError, OSError, ValueError, TypeError):
+        manifest = None
+    with _manifests_lock:
+        _MANIFESTS[key] = (time.monotonic(), manifest)
+        _MANIFESTS.move_to_end(key)
+        while len(_MANIFESTS) > _MANIFEST_CACHE:
+            _MANIFESTS.popitem(last=False)
+    return manifest
+
+
+_UNKNOWN = object()
+
+
+def _manifest_key(settings: Settings, cid) -> tuple:
+    where = settings.kubo_rpc_url if settings.storage_backend == "kubo" else str(settings.store_dir)
+    return (settings.storage_backend, where, cid)
+
+
+def cached_manifest(key: tuple):
+    """The parsed manifest under ``key`` or None (not held) if known, else ``_UNKNOWN``: a
+    caller on the event loop reads the store (maybe a Kubo node) only in a thread."""
+    with _manifests_lock:
+        entry = _MANIFESTS.get(key)
+    if entry is None:
+        return _UNKNOWN
+    at, manifest = entry
+    if manifest is None and time.monotonic() - at > _MISS_TTL_S:
+        return _UNKNOWN
+    return manifest
+
+
+def extras_cached(settings: Settings, job) -> bool:
+    """Whether ``job_extras`` needs no store read for this job (its manifest lookup is cached)."""
+    return cached_manifest(_manifest_key(settings, job.created.get("manifestCid"))) is not _UNKNOWN
 
 
 def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
@@ -130,35 +209,39 @@ def job_extras(settings: Settings, job) -> tuple[float | None, dict]:
     return manifest.theta_bps / 10_000, metrics
 
 
-def _verifier(settings: Settings) -> str:
-    verifier = _deployment(settings).verifier
-    if verifier is None:
-        raise ProblemError(503, "no accuracy verifier is deployed on this chain")
-    return verifier
-
-
 def _problem(e: Exception) -> ProblemError:
     """A core ``JobError`` as the HTTP problem a user can act on."""
     from zkpot import jobs
 
     status = {jobs.JobInputError: 422, jobs.JobStateError: 409, jobs.NotEmployerError: 403,
-              jobs.TestSetNotHeld: 404, jobs.JobNotFound: 404}.get(type(e), 422)
-    return ProblemError(status, str(e))
+              jobs.TestSetNotHeld: 404, jobs.JobNotFound: 404, jobs.JobChainError: 503,
+              jobs.JobRefused: 409, jobs.JobStorageError: 503}.get(type(e), 422)
+    field = getattr(e, "field", None)
+    errors = [{"loc": ["body", field], "msg": str(e), "type": "value_error"}] if field else None
+    return ProblemError(status, str(e), errors)
 
 
-def prepare_job(settings: Settings, *, spec, dataset, terms) -> JobPrepared:
-    """Prepare the job (``zkpot.jobs.prepare_job``) and answer with its createJob transaction."""
+def prepare_job(settings: Settings, *, spec, dataset, terms, employer: str) -> JobPrepared:
+    """Prepare the job for ``employer`` (``zkpot.jobs.prepare_job``, createJob simulated for that
+    wallet first) and answer with its createJob transaction; dev mode sends it when the
+    employer is the dev key's own address, and removes what was stored if it then fails."""
     from zkpot import jobs
+    from zkpot.escrow_preflight import EscrowPreflight
 
     try:
-        prepared = jobs.prepare_job(settings, dataset, spec, terms, lambda: _verifier(settings))
+        prepared = jobs.prepare_job(settings, dataset, spec, terms, employer,
+                                    EscrowPreflight(settings, employer))
     except jobs.JobError as e:
         raise _problem(e) from e
     params = prepared.params
     tx = create_job_transaction(settings, params)
     tx_hash = None
-    if settings.employer_key is not None:
-        tx_hash = send_as_dev_employer(settings, params)
+    if signs_for(settings, employer):
+        try:
+            tx_hash = send_as_dev_employer(settings, params)
+        except ProblemError:
+            jobs.discard_job(settings, prepared)
+            raise
     eth = f"{params.escrow / 10**18:.6f}".rstrip("0").rstrip(".")
     return JobPrepared(manifest_hash="0x" + params.manifest_hash.hex(), manifest_cid=params.manifest_cid,
                        stage_count=params.stages, chunk_cids=prepared.chunk_cids,
@@ -168,17 +251,18 @@ def prepare_job(settings: Settings, *, spec, dataset, terms) -> JobPrepared:
 
 
 def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetRelease:
-    """Put the job's private test set into the store; the publishTestSet transaction (or send it).
+    """The job's private test set as publishTestShard transactions (or send them).
 
-    In dev mode (``ZKPOT_EMPLOYER_KEY``) the server sends it when the signed-in employer is
-    that key's address; otherwise the employer's wallet signs the returned transaction.
+    In dev mode (``ZKPOT_EMPLOYER_KEY``) the server sends them when the signed-in employer is
+    that key's address; otherwise the employer's wallet signs the returned transactions.
     """
+    from web3.exceptions import Web3Exception
+
     from zkpot import jobs
     from zkpot.chain import ChainError
 
-    dev_key = settings.employer_key.get_secret_value() if settings.employer_key else None
-    client = escrow(settings, dev_key)
-    send = dev_key is not None and client.client.address.lower() == employer.lower()
+    send = signs_for(settings, employer)
+    client = escrow(settings, settings.employer_key.get_secret_value() if send else None)
     try:
         if send:
             out = jobs.publish_test_set(settings, client, job_id)
@@ -186,21 +270,40 @@ def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetR
             out = jobs.release_test_set(settings, client, job_id, employer)
     except jobs.JobError as e:
         raise _problem(e) from e
-    except ChainError as e:
-        raise ProblemError(409, f"publishTestSet failed: {e}") from e
-    tx = _tx(settings, client.contract, "publishTestSet", job_id, out.cid)
-    return TestSetRelease(job_id=job_id, test_set_cid=out.cid, samples=out.samples,
-                          transaction=tx, tx_hash=out.tx_hash)
+    except (ChainError, Web3Exception) as e:
+        raise _chain_failure("publishTestShard", e) from e
+    posted = set() if send else set(_read(lambda: client.published_shards(job_id)))
+    txs = [_tx(settings, client.contract, "publishTestShard", job_id, i, data)
+           for i, data in enumerate(out.shards) if i not in posted]
+    return TestSetRelease(job_id=job_id, samples=out.samples, shards=len(out.shards), transactions=txs,
+                          tx_hashes=out.tx_hashes)
 
 
 def job_curves(settings: Settings, job, compute: bool = True):
     """Loss/accuracy per finalised stage (``zkpot.jobs.job_curves``) for an indexed job."""
-    from zkpot import jobs
+    from zkpot import curves
 
     manifest = _manifest(settings, job)
     if manifest is None:
         return None
     finalised = [(i, bytes.fromhex(s.finalised["weightsHash"][2:]), s.finalised["cid"])
                  for i, s in sorted(job.stages.items()) if s.finalised]
-    test_cid = job.test_set["cid"] if job.test_set else None
-    return jobs.job_curves(settings, manifest, finalised, test_cid, compute=compute)
+    test_set = None
+    if job.test_set:
+        # the cache key names the posted shards by their committed hashes
+        key = "".join(t["dataHash"][2:10] for _, t in sorted(job.test_shards.items()))
+        test_set = (key, lambda: _posted_test_set(settings, job))
+    return curves.job_curves(settings, manifest, finalised, test_set, compute=compute)
+
+
+def _posted_test_set(settings: Settings, job):
+    """The test set posted on chain for ``job``, read from its shards' call data."""
+    from zkpot import datasets
+    from zkpot.testset import decode_shard
+
+    client = escrow(settings)
+    shards = [decode_shard(_read(lambda t=t: client.test_shard_data(t["tx"]))[2])
+              for _, t in sorted(job.test_shards.items())]
+    x = np.concatenate([s.x for s in shards])
+    y = np.concatenate([s.labels for s in shards])
+    return datasets.Dataset(x, y, shards[0].num_classes, tuple(x.shape[1:]))

@@ -1,8 +1,11 @@
 """The read side: an in-memory index of jobs, stages, proofs, balances and nodes.
 
 The chain owns state; this index is only a projection of the contracts' events, fed by the
-chain client's ``fetch_events`` and rebuildable from block 0 at any time (``rebuild``). A
-background poller follows new blocks and fans each event out to live subscribers (SSE).
+chain client's ``fetch_events`` and rebuildable from block 0 at any time (``rebuild``). After
+every batch of events it also keeps each touched job's ``getJob`` and ``attemptOf`` views, what
+``zkpot.lifecycle`` needs to say the job's status, deadlines and allowed actions at any later
+time without another chain read. A background poller follows new blocks and wakes the live
+subscribers (SSE).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -76,12 +80,13 @@ def normalise(ev: Any, seq: int) -> IndexedEvent:
 
 @dataclass
 class StageRecord:
-    declarations: list[dict[str, Any]] = field(default_factory=list)
+    declarations: list[dict[str, Any]] = field(default_factory=list)   # StageDeclared, every attempt
+    reveals: list[dict[str, Any]] = field(default_factory=list)        # StageRevealed
     finalised: dict[str, Any] | None = None
-    slashed: list[dict[str, Any]] = field(default_factory=list)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    paid: list[str] = field(default_factory=list)
-    agreed: dict[str, Any] | None = None
+    failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+    slashed: list[dict[str, Any]] = field(default_factory=list)    # DeclarationSlashed
+    released: list[dict[str, Any]] = field(default_factory=list)   # DeclarationReleased
+    paid: list[dict[str, Any]] = field(default_factory=list)       # DeclarationRewarded
 
 
 @dataclass
@@ -95,23 +100,31 @@ class JobRecord:
     paid: int = 0
     test_set: dict[str, Any] | None = None
     proofs: list[dict[str, Any]] = field(default_factory=list)
+    test_shards: dict[int, dict[str, Any]] = field(default_factory=dict)   # TestShardPublished
     completed: dict[str, Any] | None = None
     failed: dict[str, Any] | None = None
     forfeited: dict[str, Any] | None = None
     reclaimed: dict[str, Any] | None = None
+    bounty_paid: int = 0
+    view: Any = None      # zkpot.chain.JobView after the job's latest event
+    attempt: Any = None   # zkpot.chain.AttemptView after the job's latest event
 
 
 class ChainIndex:
     """Projection of contract events; thread-safe reads, one writer (the poller)."""
 
     def __init__(self, settings: Settings, source: Callable[[int, int], list] | None = None,
-                 head: Callable[[], int] | None = None):
+                 head: Callable[[], int] | None = None, views: Callable[[int], tuple] | None = None):
         self.settings = settings
         self._source = source
         self._head = head
+        self._views = views
+        self._chain_time: Callable[[], int] | None = None
+        self.time_offset = 0.0   # chain time - wall time, as of the last poll
         self._lock = threading.RLock()
         self._task: asyncio.Task | None = None
-        self._subscribers: set[asyncio.Queue] = set()
+        self._wakers: set[asyncio.Event] = set()
+        self.closing = False
         self.error: str | None = None
         self._reset()
 
@@ -128,12 +141,15 @@ class ChainIndex:
         """Bind to the chain client lazily: the API starts even when no chain is deployed."""
         if self._source is not None:
             return
-        from zkpot.chain import ChainClient, fetch_events, load_deployment
+        from zkpot.chain import ChainClient, JobEscrowClient, fetch_events, load_deployment
 
         deployment = load_deployment(self.settings)
-        client = ChainClient(self.settings.rpc_url, chain_id=self.settings.chain_id)
+        client = ChainClient.from_settings(self.settings)
+        escrow = JobEscrowClient(client, deployment.escrow)
         self._source = lambda a, b: fetch_events(client, deployment, a, b)
         self._head = client.block_number
+        self._views = lambda job_id: (escrow.get_job(job_id), escrow.attempt_of(job_id))
+        self._chain_time = client.chain_time
         self._deployment_block = deployment.block
         self.next_block = max(self.next_block, deployment.block)
 
@@ -152,6 +168,10 @@ class ChainIndex:
         if head < self.next_block:
             return []
         raw = self._source(self.next_block, head)
+        if self._chain_time is not None:
+            self.time_offset = self._chain_time() - time.time()
+        touched = {normalise(ev, 0).job_id for ev in raw} - {None}
+        views = {j: self._views(j) for j in touched} if self._views else {}
         new = []
         with self._lock:
             for ev in raw:
@@ -159,8 +179,16 @@ class ChainIndex:
                 self._apply(ie)
                 self.events.append(ie)
                 new.append(ie)
+            for job_id, (view, attempt) in views.items():
+                if job_id in self.jobs:
+                    self.jobs[job_id].view, self.jobs[job_id].attempt = view, attempt
             self.next_block = head + 1
         return new
+
+    def now(self) -> int:
+        """Chain time now, from the offset to wall time seen at the last poll (a dev chain's
+        clock may have been moved; a real chain's follows the wall clock)."""
+        return int(time.time() + self.time_offset)
 
     # ---- projection ---------------------------------------------------------------------
     def _apply(self, ev: IndexedEvent) -> None:
@@ -184,19 +212,24 @@ class ChainIndex:
         if name == "StageDeclared":
             stage.declarations.append({**a, **where})
             self._node(a["node"])["declarations"] += 1
-        elif name == "StageConflicted":
-            stage.conflicts.append({**a, **where})
-        elif name == "StageAgreed":
-            stage.agreed = {**a, **where}
+        elif name == "StageRevealed":
+            stage.reveals.append({**a, **where})
+        elif name == "StageAttemptFailed":
+            stage.failed_attempts.append({**a, **where})
         elif name == "StageFinalised":
             stage.finalised = {**a, **where}
         elif name == "DeclarationRewarded":
-            stage.paid.append(a["node"])
+            stage.paid.append({**a, **where})
             self.credited[a["node"]] += int(a["amount"])
             job.paid += int(a["amount"])
             self._node(a["node"])["stages_paid"] += 1
+        elif name == "DeclarationReleased":
+            stage.released.append({**a, **where})
         elif name == "DeclarationSlashed":
             stage.slashed.append({**a, **where})
+            self.credited[job.created["employer"]] += int(a["amount"])
+        elif name == "TestShardPublished":
+            job.test_shards[int(a["shard"])] = {**a, **where}
         elif name == "TestSetPublished":
             job.test_set = {**a, **where}
         elif name == "AccuracyProofAccepted":
@@ -205,8 +238,13 @@ class ChainIndex:
             job.completed = {**a, **where}
         elif name == "JobFailed":
             job.failed = {**a, **where}
+            self.credited[job.created["employer"]] += int(a["refunded"])
         elif name == "BountyForfeited":
             job.forfeited = {**a, **where}
+        elif name == "BountyPaid":
+            self.credited[a["node"]] += int(a["amount"])
+            job.paid += int(a["amount"])
+            job.bounty_paid += int(a["amount"])
         elif name == "JobReclaimed":
             job.reclaimed = {**a, **where}
             self.credited[a["employer"]] += int(a["amount"])
@@ -226,13 +264,28 @@ class ChainIndex:
             rec["stake"] = 0
 
     # ---- live feed ----------------------------------------------------------------------
-    def subscribe(self) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue(maxsize=1000)
-        self._subscribers.add(q)
-        return q
+    def events_after(self, seq: int, limit: int) -> list[IndexedEvent]:
+        """Up to ``limit`` events with a sequence number above ``seq``, oldest first."""
+        with self._lock:
+            return self.events[max(seq + 1, 0):max(seq + 1, 0) + limit]
 
-    def unsubscribe(self, q: asyncio.Queue) -> None:
-        self._subscribers.discard(q)
+    def subscribe(self) -> asyncio.Event:
+        """An event set whenever new chain events are indexed (or the index closes)."""
+        waker = asyncio.Event()
+        self._wakers.add(waker)
+        return waker
+
+    def unsubscribe(self, waker: asyncio.Event) -> None:
+        self._wakers.discard(waker)
+
+    def _wake(self) -> None:
+        for waker in list(self._wakers):
+            waker.set()
+
+    def close(self) -> None:
+        """The server is stopping: live streams end (called in the event loop)."""
+        self.closing = True
+        self._wake()
 
     def start(self) -> None:
         if self._task is None:
@@ -257,8 +310,6 @@ class ChainIndex:
             except Exception as e:  # chain down or not deployed yet: keep trying
                 self.error = f"{type(e).__name__}: {e}"
                 new = []
-            for ev in new:
-                for q in list(self._subscribers):
-                    if not q.full():
-                        q.put_nowait(ev)
+            if new:
+                self._wake()
             await asyncio.sleep(POLL_INTERVAL_S)

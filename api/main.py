@@ -10,6 +10,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from api import problems
+from api.security import BodyLimit, SameOriginWrites, SecurityHeaders, install_docs
+from api.shutdown import on_exit_signal
 from api.siwe import SiweAuthority
 from zkpot.config import PROJECT_ROOT, Settings, get_settings
 
@@ -22,6 +24,13 @@ class Health(BaseModel):
     status: str
 
 
+def _redis(settings: Settings):
+    from redis import Redis
+
+    return Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
+                          socket_connect_timeout=5, health_check_interval=30)
+
+
 def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
                dashboard_dir: Path | None = DASHBOARD_DIR) -> FastAPI:
     """Build the gateway for ``settings``; ``follow_chain`` starts the event index's poller."""
@@ -30,15 +39,20 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
     from api.routers import auth, content, events, jobs, nodes
 
     index = ChainIndex(settings)
+    redis = _redis(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        restore = on_exit_signal(index.close)  # end live streams first, then stop as usual
         if follow_chain:
             index.start()
         try:
             yield
         finally:
+            restore()
+            index.close()
             await index.stop()
+            redis.close()
 
     app = FastAPI(
         title="zkpot",
@@ -46,13 +60,15 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
         summary="Verifiable ML training on an EVM chain: post jobs, follow Proof of Training "
                 "stages and zk accuracy proofs, download models.",
         lifespan=lifespan,
-        # streaming limit on every request body: the dataset upload is the largest one
-        max_body_size=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
-    app.state.siwe = SiweAuthority()
+    app.state.siwe = SiweAuthority(redis, settings.sign_in_domain, settings.sign_in_uri,
+                                   settings.session_ttl_s)
     app.state.index = index
     problems.install(app)
+    install_docs(app, "zkpot")
 
     @app.get("/api/health", summary="Liveness probe", response_model=Health, tags=["meta"])
     def health() -> Health:
@@ -62,6 +78,10 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
         app.include_router(module.router)
     if dashboard_dir is not None and (dashboard_dir / "index.html").is_file():
         app.mount("/", StaticFiles(directory=dashboard_dir, html=True), name="dashboard")
+    # outermost last: headers on everything, then same-origin writes, then the body limit
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.add_middleware(SameOriginWrites, origin=settings.sign_in_uri)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -10,14 +10,16 @@ from typing import Literal
 from fastapi import UploadFile
 from pydantic import BaseModel, Field
 
-from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
+from zkpot.escrow_terms import MAX_CONFIRMATIONS, MAX_PHASE_WINDOW_S, MIN_PHASE_WINDOW_S
+from zkpot.jobs import COMMIT_WINDOW_S, DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS, REVEAL_WINDOW_S
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 CID_PATTERN = r"^b[a-z2-7]{20,200}$"
+PAGE_LIMIT_MAX = 200
 WEI_PATTERN = r"^[0-9]{1,30}$"
 
-JobStatus = Literal["training", "awaiting-test-set", "proving", "complete", "failed", "reclaimed"]
+JobStatus = Literal["training", "awaiting-test-set", "proving", "complete", "failed", "forfeited", "reclaimed"]
 
 
 class UnsignedTx(BaseModel):
@@ -43,7 +45,8 @@ class JobCreate(BaseModel):
 
     spec: str = Field(max_length=65536, description="model spec JSON")
     reward_per_stage_wei: str = Field(pattern=WEI_PATTERN, description="wei per confirmed declaration")
-    quorum: int = Field(2, ge=1, le=16, description="C: agreeing nodes per stage")
+    quorum: int = Field(2, ge=1, le=MAX_CONFIRMATIONS,
+                        description="C: agreeing openings that finalise a stage (its paid declarations)")
     theta: float = Field(0.8, ge=0.0, le=1.0, description="accuracy threshold θ")
     deadline_s: int = Field(86400, ge=60, le=365 * 86400, description="seconds from now")
     bounty_wei: str = Field("0", pattern=WEI_PATTERN, description="wei for the accuracy proof")
@@ -53,6 +56,11 @@ class JobCreate(BaseModel):
                              description="target training FLOPs per stage (Δ)")
     shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1, le=256,
                             description="test samples per accuracy-proof shard (N)")
+    commit_window_s: int = Field(COMMIT_WINDOW_S, ge=MIN_PHASE_WINDOW_S, le=MAX_PHASE_WINDOW_S,
+                                 description="seconds of a stage attempt's commit phase (it also closes "
+                                             "once 2C - 1 declarations are in)")
+    reveal_window_s: int = Field(REVEAL_WINDOW_S, ge=MIN_PHASE_WINDOW_S, le=MAX_PHASE_WINDOW_S,
+                                 description="seconds of a stage attempt's reveal phase")
 
 
 class JobPrepared(WalletTransaction):
@@ -69,12 +77,15 @@ class JobPrepared(WalletTransaction):
     deposit_eth: str
 
 
-class TestSetRelease(WalletTransaction):
-    """The private test set, now in the content store, and its publishTestSet transaction."""
+class TestSetRelease(BaseModel):
+    """The private test set's shards as publishTestShard transactions (one per shard not yet
+    posted) for the employer's wallet; sent by the server itself in dev mode."""
 
     job_id: int
-    test_set_cid: str
     samples: int
+    shards: int
+    transactions: list[UnsignedTx]
+    tx_hashes: list[str] = Field(default_factory=list, description="set when the server sent them (dev mode)")
 
 
 class ChainRef(BaseModel):
@@ -84,20 +95,23 @@ class ChainRef(BaseModel):
 
 class DeclarationPublic(ChainRef):
     node: str
-    weights_hash: str
-    model_commitment: str = Field(
-        description="model commitment h_W: keccak256 of the weights' KZG commitment (decimal)")
-    commitment: str = Field(description="keccak256(rho ‖ rand ‖ node)")
-    status: Literal["committed", "revealed", "slashed", "conflicting"]
+    attempt: int
+    commitment: str = Field(description="keccak256(rho ‖ H(S) ‖ h_W ‖ rand ‖ node): shows nothing copyable")
+    status: Literal["committed", "revealed", "paid", "released", "slashed"]
+    position: int | None = Field(None, description="rank among the openings of the same values "
+                                                   "(the first C finalise the stage and are paid); "
+                                                   "255: opened after the stage was final")
+    weights_hash: str | None = Field(None, description="H(S) as opened (public once revealed)")
     paid: bool
 
 
 class RevealPublic(ChainRef):
-    revealer: str
+    finaliser: str = Field(description="the node whose opening was the C-th agreeing one")
+    attempt: int
     weights_hash: str
+    model_commitment: str = Field(description="h_W (decimal; non-zero for the last stage)")
     rho: str = Field(description="the training secret of the stage")
     weights_cid: str = Field(description="content ID of the stage's weights")
-    confirmed: int
 
 
 class StageMetrics(BaseModel):
@@ -107,13 +121,34 @@ class StageMetrics(BaseModel):
 
 class StagePublic(BaseModel):
     stage: int
-    state: Literal["waiting", "declared", "agreed", "final"]
+    state: Literal["waiting", "committing", "revealing", "retrying", "final"]
+    attempt: int = Field(description="the attempt that finalised the stage, or the one under way")
+    failed_attempts: int = Field(description="attempts of this stage that ended without agreement")
     declarations: list[DeclarationPublic]
     finalised: RevealPublic | None
-    paid: list[str] = Field(description="nodes credited for this stage")
+    paid: list[str] = Field(description="nodes whose declaration of this stage was paid")
     slashed: list[str]
-    conflicts: list[str] = Field(description="nodes that declared a different result")
     metrics: StageMetrics | None
+
+
+class ActionPublic(BaseModel):
+    """Something the contract accepts now (from ``zkpot.lifecycle``)."""
+
+    name: str
+    who: Literal["employer", "nodes", "declarers", "anyone"]
+
+
+class DeadlinesPublic(BaseModel):
+    training: int = Field(description="unix time: stages must be final before it")
+    commit: int | None = Field(None, description="the open attempt's commit phase ends")
+    reveal: int | None = Field(None, description="the open attempt's reveal phase ends")
+    test_set: int | None = Field(None, description="the employer must post the test set by then")
+    proofs: int | None = Field(None, description="the accuracy proofs must be in by then")
+
+
+class TestShardPublic(ChainRef):
+    shard: int
+    data_hash: str = Field(description="keccak256 of the shard's canonical bytes, as committed")
 
 
 class ProofPublic(ChainRef):
@@ -130,23 +165,34 @@ class JobSummary(BaseModel):
     manifest_cid: str
     stage_count: int
     stages_final: int
-    quorum: int = Field(description="C: agreeing declarations that finalise a stage")
-    reward_per_stage: str = Field(description="wei per confirmed declaration")
-    bounty: str = Field(description="wei paid for the accepted accuracy proof")
+    quorum: int = Field(description="C: agreeing openings that finalise a stage (and are paid)")
+    reward_per_declaration: str = Field(description="wei per paid declaration (C per stage)")
+    bounty: str = Field(description="wei for the accuracy certificate, shared by the last stage's paid nodes")
     deposit: str = Field(description="wei escrowed: stages × C × reward + bounty")
-    paid: str = Field(description="wei credited to nodes so far")
+    paid: str = Field(description="wei credited to nodes so far (rewards and bounty shares)")
     deadline: int = Field(description="unix time")
+    waiting_for: str = Field(description="what moves the job on, in words")
     created: ChainRef
 
 
 class JobPublic(JobSummary):
     theta: float | None = Field(None, description="accuracy threshold, when the manifest is readable")
     stages: list[StagePublic]
-    test_set_cid: str | None
+    phase: Literal["commit", "reveal", "ended"] | None = Field(None, description="the open attempt's phase")
+    deadlines: DeadlinesPublic
+    actions: list[ActionPublic] = Field(description="what the contract accepts now, and from whom")
+    test_shards: list[TestShardPublic] = Field(description="test-set shards posted on chain")
     proofs: list[ProofPublic]
-    correct: int | None = Field(None, description="correct predictions proven (when complete)")
+    correct: int | None = Field(None, description="correct predictions proven (when complete or failed)")
     final_model_cid: str | None
-    can_reclaim: bool = Field(description="deadline passed with stages unfinished")
+    can_reclaim: bool = Field(description="the employer may reclaim now (lifecycle action 'reclaim')")
+
+
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    items: list[JobSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class Rewards(BaseModel):
@@ -162,6 +208,13 @@ class NodePublic(Rewards):
     stake: str
     declarations: int
     stages_paid: int
+
+
+class NodePage(BaseModel):
+    """One page of nodes, by address."""
+
+    items: list[NodePublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class AccountPublic(Rewards):

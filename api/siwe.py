@@ -1,16 +1,21 @@
 """Sign-In with Ethereum (EIP-4361): wallet signatures instead of passwords.
 
-The server hands out single-use nonces, the wallet signs the EIP-4361 message with
-``personal_sign``, and the server checks domain, chain, nonce, validity window and the
-recovered signer before it issues an opaque session token. Nonces and sessions live in
-memory: a restart signs everyone out, which costs a signature, never money.
+The server hands out single-use nonces bound to the address they were asked for; the wallet
+signs the EIP-4361 message with ``personal_sign``; the server checks the domain and URI
+against its configuration (``ZKPOT_SIWE_DOMAIN`` / ``ZKPOT_SIWE_URI``, never the request's
+Host header, so a phishing site cannot relay a sign-in for this one), the chain, the nonce and
+its address, the validity window and the recovered signer, then issues an opaque session
+token. Nonces and sessions are kept in Redis (``ZKPOT_REDIS_URL``) with their expiry, so they
+survive an API restart and are shared by every API process; only a hash of each token is
+stored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,7 +25,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address, to_checksum_address
 
 NONCE_TTL_S = 600
-SESSION_TTL_S = 12 * 3600
+KEY_PREFIX = "zkpot:siwe:"
 STATEMENT = "Sign in to zkpot to post training jobs."
 
 _MESSAGE = re.compile(
@@ -97,33 +102,52 @@ class Session:
     expires_at: float
 
 
+class SessionStoreDown(RuntimeError):
+    """Redis, where nonces and sessions are kept, does not answer."""
+
+
 class SiweAuthority:
-    """Issues nonces, verifies signed messages and keeps the resulting sessions."""
+    """Issues nonces, verifies signed messages and keeps the resulting sessions (in Redis)."""
 
-    def __init__(self) -> None:
-        self._nonces: dict[str, float] = {}
-        self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+    def __init__(self, redis, domain: str, uri: str, session_ttl_s: int = 12 * 3600,
+                 prefix: str = KEY_PREFIX) -> None:
+        self.redis = redis
+        self.domain = domain
+        self.uri = uri
+        self.session_ttl_s = session_ttl_s
+        self.prefix = prefix
 
-    def new_nonce(self) -> str:
+    def _call(self, op):
+        from redis.exceptions import RedisError
+
+        try:
+            return op()
+        except RedisError as e:
+            raise SessionStoreDown(f"the session store does not answer: {e}") from e
+
+    def _session_key(self, token: str) -> str:
+        return self.prefix + "session:" + hashlib.sha256(token.encode()).hexdigest()
+
+    def new_nonce(self, address: str) -> str:
+        """A single-use nonce that only ``address`` can sign in with (10 minutes)."""
         nonce = secrets.token_hex(12)
-        now = time.time()
-        with self._lock:
-            self._nonces = {n: t for n, t in self._nonces.items() if t > now}
-            self._nonces[nonce] = now + NONCE_TTL_S
+        self._call(lambda: self.redis.set(self.prefix + "nonce:" + nonce, to_checksum_address(address),
+                                          ex=NONCE_TTL_S))
         return nonce
 
-    def prepare(self, address: str, domain: str, uri: str, chain_id: int) -> SiweMessage:
+    def prepare(self, address: str, chain_id: int) -> SiweMessage:
         """A fresh message for ``address`` to sign (the client may also build its own)."""
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        return SiweMessage(domain, to_checksum_address(address), STATEMENT, uri, "1", chain_id,
-                           self.new_nonce(), now, now + timedelta(seconds=NONCE_TTL_S))
+        return SiweMessage(self.domain, to_checksum_address(address), STATEMENT, self.uri, "1",
+                           chain_id, self.new_nonce(address), now, now + timedelta(seconds=NONCE_TTL_S))
 
-    def verify(self, text: str, signature: str, domain: str, chain_id: int) -> tuple[str, Session]:
+    def verify(self, text: str, signature: str, chain_id: int) -> tuple[str, Session]:
         """Check message and signature; consume the nonce; return (token, session)."""
         msg = parse_message(text)
-        if msg.domain != domain:
-            raise SiweError(f"message is for domain {msg.domain!r}, this server is {domain!r}")
+        if msg.domain != self.domain:
+            raise SiweError(f"message is for domain {msg.domain!r}, this server is {self.domain!r}")
+        if msg.uri.rstrip("/") != self.uri:
+            raise SiweError(f"message is for URI {msg.uri!r}, this server is {self.uri!r}")
         if msg.chain_id != chain_id:
             raise SiweError(f"message is for chain {msg.chain_id}, this server uses {chain_id}")
         now = datetime.now(timezone.utc)
@@ -137,23 +161,28 @@ class SiweAuthority:
             raise SiweError("the signature is malformed") from e
         if signer != msg.address:
             raise SiweError("the signature was not made by the address in the message")
-        with self._lock:
-            expiry = self._nonces.pop(msg.nonce, None)
-            if expiry is None or expiry < time.time():
-                raise SiweError("unknown, used or expired nonce: ask for a new one")
-            token = secrets.token_urlsafe(32)
-            session = Session(msg.address, time.time() + SESSION_TTL_S)
-            self._sessions[token] = session
+        key = self.prefix + "nonce:" + msg.nonce
+        bound = self._call(lambda: self.redis.get(key))
+        if bound is not None and bound != msg.address:
+            # refused without consuming it: the address it was issued for can still use it
+            raise SiweError("the nonce was issued for another address: ask for a new one")
+        if bound is None or self._call(lambda: self.redis.getdel(key)) is None:
+            raise SiweError("unknown, used or expired nonce: ask for a new one")
+        token = secrets.token_urlsafe(32)
+        session = Session(msg.address, time.time() + self.session_ttl_s)
+        record = json.dumps({"address": session.address, "expires_at": session.expires_at})
+        self._call(lambda: self.redis.set(self._session_key(token), record, ex=self.session_ttl_s))
         return token, session
 
     def session(self, token: str) -> Session | None:
-        with self._lock:
-            s = self._sessions.get(token)
-            if s and s.expires_at < time.time():
-                del self._sessions[token]
-                return None
-            return s
+        """The live session of ``token``, or None."""
+        raw = self._call(lambda: self.redis.get(self._session_key(token)))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if data["expires_at"] < time.time():
+            return None
+        return Session(data["address"], float(data["expires_at"]))
 
     def end(self, token: str) -> None:
-        with self._lock:
-            self._sessions.pop(token, None)
+        self._call(lambda: self.redis.delete(self._session_key(token)))

@@ -1,73 +1,142 @@
-"""Gas per contract call, measured on a fresh Anvil through zkpot's chain client.
+"""Gas of the stage agreement and the escrow's calls, measured on a fresh Anvil through zkpot's
+chain client.
 
-Figures: gas_create_job, gas_register, gas_declare (mean of the C=3 declarations of a stage),
-gas_declare_max (the costliest of the agreeing declarations: a node's first declaration in a
-job, which creates its record, and the stage's first, whose pair the job's own slots count),
-gas_declare_steady (stage 2's mean), gas_declare_conflict (a node's first declaration in a job
-with a pair that differs from the stage's first: its record is a new storage slot, the pair is
-counted in the job's own `runnerPair`), gas_reveal_finalize_c3 (stage 1 of 2: credits three accounts from
-zero, the costly case), gas_reveal_finalize_c3_last (the last stage: credits already non-zero,
-but it stores the final model commitment and the finalist flags). gas_verify_proof is measured
-by the zk suite, which has the real ezkl verifier and a proof.
+A 4-stage job at C = 3 with five honest nodes (2C - 1 = 5: every commit phase closes by count),
+each declaring and opening every stage; a declaration settles the node's previous one inside
+it, the last stage's declarations are settled apart. Figures:
+
+- gas_stage_per_node_c3: the costliest node's transactions for a stage in steady state
+  (stage 3: its declaration, which settles its stage-2 declaration into a credit that is
+  already non-zero, and its opening; the finaliser's opening finalises the stage);
+  gas_stage_per_node_c3_mean beside it; _credit_from_zero (stage 2: the settled reward is the
+  node's first credit, a new storage slot, as after every withdrawal), _first (stage 1: each
+  node's record slot in the job is new) and _last (stage 4, with the explicit settlement);
+- gas_finalise_c3: the opening that finalises stage 3;
+- gas_max_tx_1000_declarations: the largest single transaction of a stage on which 1,000
+  staked identities attempt to declare (5 are taken, 995 refused at once), its openings,
+  finalisation and settlements included;
+- stage_latency_blocks: blocks from a stage's opening to its finalisation in that flow;
+- gas_create_job, gas_register, gas_declare (mean, first in job), gas_declare_steady,
+  gas_reveal_finalize_c3 (the finalising opening), gas_settle (a paid last-stage declaration).
+gas_verify_proof is measured by the zk suite, which has the real ezkl verifier and a proof.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
+from eth_account import Account
 from eth_utils import keccak
 
-from zkpot.chain import ChainClient, Declaration, JobEscrowClient, JobParams, NodeRegistryClient, deploy_all
+from zkpot.chain import ChainClient, ContractError, JobEscrowClient, JobParams, NodeRegistryClient, Opening, deploy_all
 from zkpot.devnet import Anvil, dev_private_keys
 from zkpot.hashing import commitment
 
 STAKE = 10**16
 
 
+def _params(deployment, now: int, stages: int) -> JobParams:
+    return JobParams(keccak(b"manifest"), "bafymanifest", stages, 3, 10**15, 10**16, 50, 64, [keccak(b"shard")],
+                     [keccak(b"shard bytes")], deployment.verifier, now + 30 * 24 * 3600)
+
+
+def _stage(escrows: list[JobEscrowClient], job_id: int, stage: int) -> dict[str, list[int]]:
+    """Every node declares, then opens, the same result; gas per node and the blocks spanned."""
+    rho, weights, cid = os.urandom(32), keccak(b"S%d" % stage), "bafyS%d" % stage
+    openings = []
+    declare, reveal = [], []
+    first = None
+    for escrow in escrows:
+        rand = os.urandom(32)
+        receipt = escrow.declare(job_id, stage, commitment(rho, weights, 0, rand, escrow.client.address))
+        first = first or receipt.block_number
+        declare.append(receipt.gas_used)
+        openings.append(Opening(rho, weights, 0, rand, cid))
+    last = first
+    for escrow, opening in zip(escrows, openings):
+        receipt = escrow.reveal(job_id, stage, opening)
+        reveal.append(receipt.gas_used)
+        if receipt.events_named("StageFinalised"):
+            last = receipt.block_number
+    return {"declare": declare, "reveal": reveal, "blocks": [last - first + 1]}
+
+
+def _flood(rpc_url: str, employer: ChainClient, deployment, attempts: int) -> int:
+    """The largest transaction of a stage that ``attempts`` staked identities try to declare."""
+    escrow_e = JobEscrowClient(employer, deployment.escrow)
+    now = employer.w3.eth.get_block("latest")["timestamp"]
+    job_id = escrow_e.create_job(_params(deployment, now, 1))
+    fund = hex(10**18)
+    rho, weights, cid = os.urandom(32), keccak(b"flooded stage"), "bafyflood"
+    gas, accepted = [], []
+    for i in range(attempts):
+        account = Account.from_key(keccak(b"zkpot bench flood %d" % i))
+        employer.w3.provider.make_request("anvil_setBalance", [account.address, fund])
+        node = ChainClient(rpc_url, account.key.to_0x_hex())
+        NodeRegistryClient(node, deployment.registry).register(STAKE)
+        escrow = JobEscrowClient(node, deployment.escrow)
+        rand = os.urandom(32)
+        fn = escrow.contract.functions.declare(job_id, 1, commitment(rho, weights, 0, rand, account.address))
+        try:
+            gas.append(node.transact(fn).gas_used)
+            accepted.append((escrow, Opening(rho, weights, 0, rand, cid)))
+        except ContractError:
+            # refused (the commit phase is full): sent anyway, as an attacker would, to count it
+            gas.append(_send_refused(node, account, fn))
+    for escrow, opening in accepted:
+        gas.append(escrow.reveal(job_id, 1, opening).gas_used)
+    for escrow, _ in accepted:
+        gas.append(escrow.settle(job_id, escrow.client.address).gas_used)
+    return max(gas)
+
+
+def _send_refused(node: ChainClient, account, fn) -> int:
+    """Mine a transaction the chain refuses (the chain client never sends one); its gas."""
+    w3 = node.w3
+    tx = fn.build_transaction({"from": account.address, "gas": 300_000, "gasPrice": 0, "chainId": node.chain_id,
+                               "nonce": w3.eth.get_transaction_count(account.address)})
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
+    assert receipt["status"] == 0
+    return int(receipt["gasUsed"])
+
+
 def run(ctx) -> dict:
     with Anvil(log_dir=ctx.work_dir / "logs") as anvil:
-        keys = dev_private_keys(4)
+        keys = dev_private_keys(6)
         employer = ChainClient(anvil.rpc_url, keys[0])
         deployment = deploy_all(employer, min_stake=STAKE, mock_verifier=True)
         now = employer.w3.eth.get_block("latest")["timestamp"]
-        params = JobParams(keccak(b"manifest"), "bafymanifest", 2, 3, 10**15, 10**16, 50, 64,
-                           [keccak(b"shard")], deployment.verifier, now + 3600)
-        created = JobEscrowClient(employer, deployment.escrow).create_job_receipt(params)
+        created = JobEscrowClient(employer, deployment.escrow).create_job_receipt(_params(deployment, now, 4))
         job_id = created.event("JobCreated")["jobId"]
-
-        nodes = [ChainClient(anvil.rpc_url, k) for k in keys[1:4]]
+        nodes = [ChainClient(anvil.rpc_url, k) for k in keys[1:6]]
         register = [NodeRegistryClient(n, deployment.registry).register(STAKE).gas_used for n in nodes]
-        declare, reveal = [], []
-        for stage in (1, 2):
-            rho, weights = os.urandom(32), keccak(b"S%d" % stage)
-            decls = []
-            for node in nodes:
-                rand = os.urandom(32)
-                escrow = JobEscrowClient(node, deployment.escrow)
-                declare.append(escrow.declare(job_id, stage, weights, stage, commitment(rho, rand, node.address),
-                                              rand).gas_used)
-                decls.append((node.address, weights, stage, commitment(rho, rand, node.address), rand))
-            reveal.append(JobEscrowClient(nodes[0], deployment.escrow).reveal(
-                job_id, stage, rho, "bafyS%d" % stage, [Declaration(*d) for d in decls]).gas_used)
-        # a second job, with a later deadline (the stake lock is raised again): nodes[1]'s first
-        # declaration in it disagrees with nodes[0]'s
-        other = JobEscrowClient(employer, deployment.escrow).create_job(
-            replace(params, deadline=params.deadline + 3600))
-        conflict = []
-        for node, weights in zip(nodes[:2], (keccak(b"S1"), keccak(b"other S1"))):
-            rand = os.urandom(32)
-            conflict.append(JobEscrowClient(node, deployment.escrow).declare(
-                other, 1, weights, 1, commitment(os.urandom(32), rand, node.address), rand).gas_used)
-    ctx.notes["gas_declare"] = ("mean of the 3 declarations of stage 1 (first declarations of each node "
-                                "in the job); stage 2 mean is gas_declare_steady")
+        escrows = [JobEscrowClient(n, deployment.escrow) for n in nodes]
+        stages = [_stage(escrows, job_id, s) for s in (1, 2, 3, 4)]
+        settle = [e.settle(job_id, e.client.address).gas_used for e in escrows]
+        per_node = [[d + r for d, r in zip(s["declare"], s["reveal"])] for s in stages]
+        last = [p + g for p, g in zip(per_node[3], settle)]
+        finalise = max(stages[2]["reveal"])
+        flood = _flood(anvil.rpc_url, employer, deployment, 200 if ctx.quick else 1000)
+    ctx.notes["gas_stage_per_node_c3"] = (
+        "the costliest of five nodes' declaration + opening of stage 3 of 4 (C = 3; the declaration "
+        "settles the node's stage-2 declaration, the finaliser's opening finalises); a credit from "
+        "zero adds ~17k once per withdrawal (gas_stage_per_node_c3_credit_from_zero)")
+    if ctx.quick:
+        ctx.notes["gas_max_tx_1000_declarations"] = "quick run: 200 attempted declarations"
     return {
         "gas_create_job": created.gas_used,
         "gas_register": register[0],
-        "gas_declare": round(sum(declare[:3]) / 3),
-        "gas_declare_max": max(declare),
-        "gas_declare_steady": round(sum(declare[3:]) / 3),
-        "gas_declare_conflict": conflict[1],
-        "gas_reveal_finalize_c3": reveal[0],
-        "gas_reveal_finalize_c3_last": reveal[1],
+        "gas_declare": round(sum(stages[0]["declare"]) / len(nodes)),
+        "gas_declare_steady": round(sum(stages[2]["declare"]) / len(nodes)),
+        "gas_reveal_finalize_c3": finalise,
+        "gas_finalise_c3": finalise,
+        "gas_settle": max(settle),
+        "gas_stage_per_node_c3": max(per_node[2]),
+        "gas_stage_per_node_c3_mean": round(sum(per_node[2]) / len(nodes)),
+        "gas_stage_per_node_c3_credit_from_zero": max(per_node[1]),
+        "gas_stage_per_node_c3_first": max(per_node[0]),
+        "gas_stage_per_node_c3_last": max(last),
+        "gas_max_tx_1000_declarations": flood,
+        "stage_latency_blocks": stages[2]["blocks"][0],
     }

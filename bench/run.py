@@ -21,7 +21,7 @@ import psutil
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # benchmark modules, in the order they run
-SUITES = ["pot", "zk", "gas", "e2e", "federated"]
+SUITES = ["pot", "zk", "gas", "e2e", "federated", "api"]
 
 # every required figure with its target (for the table); None = report only
 TARGETS: dict[str, str | None] = {
@@ -50,6 +50,10 @@ TARGETS: dict[str, str | None] = {
     "plain_training_s": None,
     "fl_honest_zkpot_accuracy": "> fl_plain_fedavg_accuracy",
     "fl_plain_fedavg_accuracy": None,
+    "api_read_p50_ms": None,
+    "api_read_p99_ms": None,
+    "api_errors": "== 0",
+    "api_bomb_peak_mb": "< 300 MB",
 }
 
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.20;
+pragma solidity ^0.8.28;
 
 import {JobLedger} from "./escrow/JobLedger.sol";
 import {StageDeclarations} from "./escrow/StageDeclarations.sol";
@@ -7,9 +7,10 @@ import {AccuracyProofs} from "./escrow/AccuracyProofs.sol";
 
 /// @title Escrowed training jobs with staged Proof of Training and a zk accuracy proof
 /// @notice The deployed contract (`IJobEscrow`): jobs and their escrow (`JobLedger`), stage
-/// declarations and reveals (`StageDeclarations`, agreement counted by `StageAgreement`), the
-/// final model's accuracy proofs and the bounty (`AccuracyProofs`), and pull payments. It
-/// creates the `NodeRegistry` it slashes.
+/// attempts with hidden declarations and their openings (`StageAttempts`, `StageDeclarations`),
+/// per-declaration settlement (`DeclarationSettlement`), the committed test set, the final
+/// model's accuracy proofs and the bounty (`AccuracyProofs`), and pull payments. It creates the
+/// `NodeRegistry` whose stakes back every open declaration.
 contract JobEscrow is StageDeclarations, AccuracyProofs {
     constructor(uint256 minStake, uint256 slashAmount, uint256 exitCooldown)
         JobLedger(minStake, slashAmount, exitCooldown)

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.20;
+pragma solidity ^0.8.28;
 
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {PullPayments} from "./utils/PullPayments.sol";
 
 /// @title Staked node identities (deployed by the JobEscrow it serves)
 contract NodeRegistry is INodeRegistry, PullPayments {
-    // one slot per node: declare touches it once, warm after the stake check
+    // one slot per node: declare touches it once
     struct Record {
         uint96 stake;
-        uint40 lockedUntil;
+        uint96 locked;
         uint40 exitAt;
         bool registered;
     }
@@ -19,14 +19,15 @@ contract NodeRegistry is INodeRegistry, PullPayments {
     uint256 public immutable slashAmount;
     uint256 public immutable exitCooldown;
 
-    mapping(address => Record) private _nodes;
+    mapping(address node => Record) private _nodes;
     uint256 private _totalStaked;
     uint256 private _totalSlashed;
 
     constructor(uint256 minStake_, uint256 slashAmount_, uint256 exitCooldown_) {
         escrow = msg.sender;
         minStake = minStake_;
-        slashAmount = slashAmount_;
+        // a declaration's collateral is never zero: a slash must cost its node something
+        slashAmount = slashAmount_ == 0 ? 1 : slashAmount_;
         exitCooldown = exitCooldown_;
     }
 
@@ -72,20 +73,31 @@ contract NodeRegistry is INodeRegistry, PullPayments {
         Record memory node = _nodes[msg.sender];
         if (!node.registered) revert NodeNotRegistered(msg.sender);
         if (node.exitAt == 0) revert ExitNotRequested(msg.sender);
-        // open declarations keep the stake slashable until their job's deadline
-        uint256 readyAt = node.exitAt > node.lockedUntil ? node.exitAt : node.lockedUntil;
-        if (block.timestamp < readyAt) revert ExitNotReady(msg.sender, readyAt);
+        if (block.timestamp < node.exitAt) revert ExitNotReady(msg.sender, node.exitAt);
+        // open declarations keep their collateral slashable until they are settled
+        if (node.locked != 0) revert CollateralLocked(msg.sender, node.locked);
         delete _nodes[msg.sender];
         _credit(msg.sender, node.stake);
         emit NodeExited(msg.sender, node.stake);
     }
 
     /// @inheritdoc INodeRegistry
-    function lockStake(address account, uint256 until) external onlyEscrow {
+    function lock(address account, bool carried) external onlyEscrow {
         Record storage node = _nodes[account];
-        if (node.stake < minStake || !node.registered) revert NodeNotRegistered(account);
+        uint256 stake = node.stake;
+        if (!node.registered) revert NodeNotRegistered(account);
+        if (stake < minStake) revert StakeBelowMinimum(account, stake, minStake);
         if (node.exitAt != 0) revert NodeExiting(account, node.exitAt);
-        if (until > node.lockedUntil) node.lockedUntil = uint40(until);
+        if (carried) return;
+        uint256 locked = node.locked;
+        if (stake < locked + slashAmount) revert CollateralInsufficient(account, stake - locked, slashAmount);
+        node.locked = uint96(locked + slashAmount);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function unlock(address account) external onlyEscrow {
+        Record storage node = _nodes[account];
+        node.locked -= uint96(slashAmount);
     }
 
     /// @inheritdoc INodeRegistry
@@ -93,8 +105,9 @@ contract NodeRegistry is INodeRegistry, PullPayments {
         Record storage node = _nodes[account];
         uint256 stake = node.stake;
         amount = stake < slashAmount ? stake : slashAmount;
-        if (amount == 0) return 0;
         node.stake = uint96(stake - amount);
+        node.locked -= uint96(slashAmount);
+        if (amount == 0) return 0;
         _totalSlashed += amount;
         emit StakeSlashed(account, amount, stake - amount);
         (bool ok,) = payable(escrow).call{value: amount}("");
@@ -104,7 +117,7 @@ contract NodeRegistry is INodeRegistry, PullPayments {
     /// @inheritdoc INodeRegistry
     function nodeOf(address account) external view returns (Node memory) {
         Record memory node = _nodes[account];
-        return Node(node.stake, node.lockedUntil, node.exitAt);
+        return Node(node.stake, node.locked, node.exitAt);
     }
 
     /// @inheritdoc INodeRegistry
@@ -115,7 +128,15 @@ contract NodeRegistry is INodeRegistry, PullPayments {
     /// @inheritdoc INodeRegistry
     function isActive(address account) external view returns (bool) {
         Record memory node = _nodes[account];
-        return node.registered && node.exitAt == 0 && node.stake >= minStake;
+        return node.registered && node.exitAt == 0 && node.stake >= minStake
+            && node.stake >= uint256(node.locked) + slashAmount;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function freeDeclarations(address account) external view returns (uint256) {
+        Record memory node = _nodes[account];
+        if (!node.registered || node.exitAt != 0 || node.stake < minStake) return 0;
+        return (uint256(node.stake) - node.locked) / slashAmount;
     }
 
     /// @inheritdoc INodeRegistry

@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mock-verifier", action="store_true", help="also deploy the test verifier")
     parser.add_argument("--min-stake", type=int, default=DEFAULT_MIN_STAKE)
-    parser.add_argument("--slash-amount", type=int, default=None, help="default: the minimum stake")
+    parser.add_argument("--slash-amount", type=int, default=None,
+                        help="collateral of one open declaration; default: a quarter of the minimum stake")
     parser.add_argument("--exit-cooldown", type=int, default=DEFAULT_EXIT_COOLDOWN)
     parser.add_argument("--key-env", default="ZKPOT_EMPLOYER_KEY", help="variable holding the deployer key")
     args = parser.parse_args(argv)

@@ -119,3 +119,12 @@ def test_locks_pin_only_public_versions():
              if re.match(r"^[A-Za-z0-9_.-]+==[^ ;#]*\+", line)]
     assert not local, f"locks pin local versions: {local}"
     assert "torch==2.13.0" in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+
+
+def test_every_setting_is_in_the_readme_table():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):readme.index("## Architecture")]
+    for field in Settings.model_fields:
+        name = "ZKPOT_" + field.upper()
+        # the keystore password row reads "ZKPOT_NODE_KEYSTORE (+_PASSWORD)"
+        assert name in table or (name == "ZKPOT_NODE_KEYSTORE_PASSWORD" and "`_PASSWORD`" in table), name

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from zkpot.pot import fixedpoint as fp
+from zkpot.testset import quantise, round_half_away
 
 DEFAULT_SCALE = 7            # inputs and weights in steps of 2^-7
 DEFAULT_RANGE = 256 ** 4 - 1  # largest magnitude the circuit's range checks admit (base 256, 4 legs)
@@ -107,16 +108,10 @@ def param_scales(plan: tuple[Layer, ...], input_scale: int = DEFAULT_SCALE,
     return scales, s
 
 
-def round_half_away(values: np.ndarray) -> np.ndarray:
-    """Round float64 values to integers, halves away from zero (Rust's ``f64::round``)."""
-    v = np.asarray(values, dtype=np.float64)
-    return (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int64)
-
-
 def quantise_inputs(X, scale: int = DEFAULT_SCALE) -> np.ndarray:
     """Features as integers at ``scale``: float32 values times 2^scale, rounded half away from
-    zero, exactly as ezkl quantises a float input."""
-    return round_half_away(np.asarray(X, dtype=np.float32).astype(np.float64) * 2.0 ** scale)
+    zero, exactly as ezkl quantises a float input (``zkpot.testset.quantise``, the one rule)."""
+    return quantise(X, scale)
 
 
 def labels_onehot(y, num_classes: int) -> np.ndarray:

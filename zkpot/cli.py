@@ -5,16 +5,16 @@ A door: it parses, calls ``zkpot.node`` (and the workers' process group), and re
 
 from __future__ import annotations
 
-import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zkpot.cli_console import configure_logging, console, fail, status
 from zkpot.config import Settings, get_settings
 
 app = typer.Typer(help="zkpot: verifiable ML training paid from escrow on an EVM chain.",
@@ -25,16 +25,33 @@ app.add_typer(node_app, name="node")
 app.add_typer(__import__("zkpot.cli_job", fromlist=["app"]).app, name="job")  # employer: zkpot/cli_job.py
 app.add_typer(__import__("zkpot.cli_fl", fromlist=["app"]).app, name="fl")  # federated: zkpot/cli_fl.py
 
-console = Console()
 
 
 def _settings() -> Settings:
     return get_settings()
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+_fail = fail
+
+
+def _chain_call(what: str, op):
+    """Run a chain step of the node; a refusal or an unreachable chain is one line and exit 1."""
+    from web3.exceptions import Web3Exception
+
+    from zkpot.chain import ChainError, ContractError
+    from zkpot.revert_reasons import explain
+
+    try:
+        return op()
+    except ContractError as e:
+        _fail(f"{what} refused by the contract: {explain(e)}")
+    except ChainError as e:
+        _fail(f"{what} failed: {e}")
+    except Web3Exception as e:
+        message = str(getattr(e, "message", "") or e)
+        if "insufficient funds" in message.lower():
+            _fail(f"{what} failed: the node's account cannot pay for it ({message})")
+        _fail(f"{what} failed: {message}")
 
 
 def _eth(wei: int) -> str:
@@ -61,7 +78,7 @@ def node_init(
         identity = init_keystore(path, password, key)
     except IdentityError as exc:
         _fail(str(exc))
-    console.print(f"node address [bold]{identity.address}[/bold]")
+    console.print(f"node address {identity.address}")
     console.print(f"keystore     {path}")
     console.print("run the node with:\n"
                   f"  export ZKPOT_NODE_KEYSTORE={path}\n"
@@ -79,24 +96,31 @@ def _node():
     from zkpot.node.work import Node
 
     try:
-        return Node(_settings())
+        return _chain_call("connecting to the chain", lambda: Node(_settings()))
     except IdentityError as exc:
         _fail(str(exc))
+    except (OSError, ValueError) as exc:  # no deployment map, or one for another chain
+        _fail(f"zkpot contracts are not deployed for {_settings().rpc_url}: {exc}")
 
 
 @node_app.command("register")
 def node_register(
-    stake: Annotated[float, typer.Option(help="stake in ETH (at least the registry's minimum)")]
-    = 0.0,
+    stake: Annotated[str, typer.Option(help="stake in ETH (at least the registry's minimum; "
+                                            "0: the minimum)")] = "0",
 ) -> None:
     """Register this node with a stake (or top the stake up if already registered).
 
     Sends directly: run it before `zkpot node run`, not while the node's workers send.
     """
+    from zkpot.cli_job import parse_eth
+
+    try:
+        wei = parse_eth(stake)
+    except typer.BadParameter as e:
+        _fail(f"--stake: {e.message}")
     node = _node()
-    wei = int(stake * 10**18)
-    with console.status("registering…"):
-        result = node.register(wei or None)
+    with status("registering…"):
+        result = _chain_call("register", lambda: node.register(wei or None))
     console.print(result)
 
 
@@ -141,7 +165,7 @@ def _watch(node, group, live: bool) -> None:
         while True:
             dead = [role for role, ok in group.alive().items() if not ok]
             if dead:
-                console.print(f"[yellow]worker(s) {', '.join(dead)} stopped; restarting[/yellow]")
+                console.print(f"worker(s) {', '.join(dead)} stopped; restarting")
                 for role in dead:
                     group.procs.pop(role)
                 group.start()
@@ -164,18 +188,19 @@ def _watch(node, group, live: bool) -> None:
 def node_status() -> None:
     """Stake, credit, open jobs and stages, this node's pending secrets and rejected proofs."""
     node = _node()
-    status = node.status()
+    status = _chain_call("reading the node's state", node.status)
     console.print(f"node    {node.identity.address}")
-    console.print(f"stake   {_eth(status.stake)}   active: {status.active}")
+    console.print(f"stake   {_eth(status.stake)} ({_eth(status.locked)} backing open declarations)   "
+                  f"active: {status.active}")
     console.print(f"credit  {_eth(status.credit)} (withdraw with `zkpot node withdraw`)")
-    table = Table("job", "stage", "state", "declarations", "reward/stage", "this node")
+    table = Table("job", "stage", "state", "attempt", "phase", "declarations", "reward/declaration", "this node")
     for row in status.stages:
-        table.add_row(str(row.job_id), str(row.stage), row.state,
-                      f"{row.declarations}/{row.quorum}", _eth(row.reward), row.mine)
+        table.add_row(str(row.job_id), str(row.stage), row.state, str(row.attempt + 1), row.phase,
+                      f"{row.declarations}/{row.max_declarations}", _eth(row.reward), row.mine)
     console.print(table)
     if status.secrets:
-        console.print("secrets kept until reveal: " + ", ".join(
-            f"job {s.job_id} stage {s.stage} ({s.status})" for s in status.secrets))
+        console.print("secrets kept until settled: " + ", ".join(
+            f"job {s.job_id} stage {s.stage} attempt {s.attempt + 1} ({s.status})" for s in status.secrets))
     for r in status.rejected_proofs:
         console.print(f"proof rejected by the chain, not resubmitted: job {r.job_id} shard "
                       f"{r.shard}: {r.reason}")
@@ -190,20 +215,60 @@ def node_withdraw(
     """Withdraw this node's credit (rewards and released stake)."""
     node = _node()
     if direct:
-        console.print(node.withdraw())
+        console.print(_chain_call("withdraw", node.withdraw))
         return
     # through the node's chain queue, so the one sender of this identity sends it
+    _require_chain_worker(node)
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
     from workers.app import queues
     from workers.tasks.payments import withdraw
 
     result = withdraw.apply_async(queue=queues.chain)
-    with console.status("waiting for the node's chain worker…"):
-        console.print(result.get(timeout=timeout))
+    try:
+        with status("waiting for the node's chain worker…"):
+            console.print(result.get(timeout=timeout))
+    except CeleryTimeout:
+        result.revoke()
+        _fail(f"the node's chain worker did not answer within {timeout:g} s; the withdrawal was "
+              "withdrawn from its queue (see `zkpot node status`)")
+    except Exception as e:  # the task itself failed: its reason, not a traceback
+        _fail(f"withdraw failed in the node's chain worker: {type(e).__name__}: {e}")
+
+
+def _require_chain_worker(node) -> None:
+    """Fail in one line unless Redis answers and a worker consumes this node's chain queue."""
+    import redis
+
+    from workers.app import app as celery_app
+    from workers.app import queues
+
+    url = _settings().redis_url
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except redis.RedisError as e:
+        _fail(f"Redis at {url} does not answer ({e}): the node's workers are not running; "
+              "start them with `zkpot node run`, or use --direct")
+    active = celery_app.control.inspect(timeout=2.0).active_queues() or {}
+    if not any(q.get("name") == queues.chain for qs in active.values() for q in qs):
+        _fail(f"no chain worker of node {node.identity.address} is running: start it with "
+              "`zkpot node run`, or withdraw with --direct")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app()
+    """The ``zkpot`` command: an unexpected error is one line (ZKPOT_DEBUG=1 shows the traceback)."""
+    configure_logging()
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:
+        if os.environ.get("ZKPOT_DEBUG"):
+            raise
+        console.print(f"error: {type(e).__name__}: {e} (ZKPOT_DEBUG=1 shows where)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

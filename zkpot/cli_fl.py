@@ -1,8 +1,10 @@
-"""``zkpot fl …``: federated mode. Employer: deploy, keygen, create, updates, close, refund.
+"""``zkpot fl …``: federated mode. Employer: deploy, keygen, create, status, close, refund.
 Participant: participate (one round on private data), withdraw. And a local demo federation.
 
 A door over ``zkpot.federated``; the employer signs with ``ZKPOT_EMPLOYER_KEY``, a participant
-with its node key (``ZKPOT_NODE_KEY`` / keystore).
+with its node key (``ZKPOT_NODE_KEY`` / keystore). Rounds run in fixed phases by chain time:
+``participate`` commits in the commit phase and waits for the reveal phase to reveal,
+``close`` is refused until the reveal phase is over.
 """
 
 from __future__ import annotations
@@ -10,22 +12,25 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zkpot.cli_console import console, fail  # plain text: strings from the chain are not markup
 from zkpot.config import Settings, get_settings
+from zkpot.federated.phases import COMMIT_WINDOW_S, REVEAL_WINDOW_S
+
+if TYPE_CHECKING:
+    from zkpot.chain import ChainClient
+    from zkpot.chain.clock import ChainClock
 
 app = typer.Typer(help="Federated training: proven updates from private data, paid from escrow.",
                   no_args_is_help=True)
-console = Console()
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+    fail(message)
 
 
 def _task_client(settings: Settings, employer: bool | None):
@@ -63,6 +68,29 @@ def _existing_task(task_client, task_id: int):
     return task
 
 
+def chain_clock(client: "ChainClient") -> "ChainClock":
+    """The clock ``participate`` waits on: the chain's own time."""
+    from zkpot.chain.clock import LiveChainClock
+
+    return LiveChainClock(client)
+
+
+class _SayingClock:
+    """A clock that says what it waits for before it waits."""
+
+    def __init__(self, inner: "ChainClock", what: str):
+        self.inner, self.what = inner, what
+
+    def now(self) -> int:
+        return self.inner.now()
+
+    def wait_until(self, when: int) -> int:
+        left = when - self.inner.now()
+        if left > 0:
+            console.print(f"waiting {left} s (chain time {when}) for {self.what}")
+        return self.inner.wait_until(when)
+
+
 def _load_keys(path: Path):
     from zkpot.federated.crypto import EncryptionKeyPair
 
@@ -83,7 +111,7 @@ def deploy() -> None:
     deployment = Deployment(chain_id=client.chain_id, block=client.block_number())
     task = FederatedTaskClient.deploy(client, deployment)
     deployment.save(settings.deployment_path)
-    console.print(f"{CONTRACT} at [bold]{task.address}[/bold] ({settings.deployment_path})")
+    console.print(f"{CONTRACT} at {task.address} ({settings.deployment_path})")
 
 
 @app.command("keygen")
@@ -113,11 +141,15 @@ def create(
     reward_wei: Annotated[int, typer.Option(help="reward for an update right on every sample")] = 10**15,
     deadline_hours: Annotated[float, typer.Option()] = 24.0,
     verifier: Annotated[str | None, typer.Option(help="deployed accuracy verifier (else deployed)")] = None,
+    commit_window: Annotated[int, typer.Option(help="seconds of each round's commit phase (train, prove, "
+                                                    "commit)")] = COMMIT_WINDOW_S,
+    reveal_window: Annotated[int, typer.Option(help="seconds of each round's reveal phase")] = REVEAL_WINDOW_S,
 ) -> None:
     """Create a task: commit and store the test set and the initial model, escrow the rewards."""
     import numpy as np
 
     from zkpot import zk
+    from zkpot.chain.clock import chain_time
     from zkpot.datasets import demo_dataset
     from zkpot.federated.employer import Employer
     from zkpot.spec import build_model, preset as load_preset
@@ -137,8 +169,10 @@ def create(
     task_id = employer.create_task(
         spec, ds.subset(np.sort(order)), threshold=max(1, round(threshold * shard_size * shards)),
         rounds=rounds, max_updates_per_round=max_updates, reward_per_update=reward_wei,
-        deadline=int(time.time() + deadline_hours * 3600), verifier=address)
-    console.print(f"task [bold]{task_id}[/bold] created (verifier {address})")
+        deadline=chain_time(task_client.client) + int(deadline_hours * 3600), verifier=address,
+        commit_window=commit_window, reveal_window=reveal_window)
+    console.print(f"task {task_id} created (verifier {address}); round 0: commit phase "
+                  f"{commit_window} s, reveal phase {reveal_window} s")
 
 
 @app.command("status")
@@ -155,17 +189,34 @@ def status(task_id: int) -> None:
         table.add_row(u.participant, hex(u.model_commitment)[:14] + "…", str(u.correct_count), str(u.reward), u.cid)
     console.print(table)
     if task.status == TaskStatus.ACTIVE:
+        console.print(_phase_line(task_client, task_id, task.round))
         waiting = task_client.unrevealed_commitments(task_id, task.round)
-        # closing the round now would cut these participants' reveals off
         console.print(f"commitments awaiting their reveal in round {task.round}: {len(waiting)}")
+
+
+def _phase_line(task_client, task_id: int, round_: int) -> str:
+    """Which phase the open round is in, and for how long (chain time)."""
+    from zkpot.chain.clock import chain_time
+    from zkpot.federated.phases import RoundPhase
+
+    phases = task_client.round_phases(task_id)
+    now = chain_time(task_client.client)
+    phase = phases.phase_at(now)
+    if phase is RoundPhase.commit:
+        return (f"round {round_}: commit phase, {phases.seconds_left(now)} s left (reveal phase from chain "
+                f"time {phases.commit_end} to {phases.reveal_end})")
+    if phase is RoundPhase.reveal:
+        return f"round {round_}: reveal phase, {phases.seconds_left(now)} s left (closable from {phases.reveal_end})"
+    return f"round {round_}: reveal phase over since chain time {phases.reveal_end}: the employer may close it"
 
 
 @app.command("close")
 def close(task_id: int, key_file: Annotated[Path, typer.Option(help="the employer's X25519 key")]) -> None:
     """Decrypt and check the round's updates, aggregate by FedAvg, publish the next global model."""
     from zkpot import zk
-    from zkpot.federated.employer import Employer
+    from zkpot.federated.employer import Employer, TaskNotActive
     from zkpot.federated.participant import fetch_manifest
+    from zkpot.federated.phases import RoundNotOver
     from zkpot.storage import open_store
 
     settings = get_settings()
@@ -175,7 +226,13 @@ def close(task_id: int, key_file: Annotated[Path, typer.Option(help="the employe
     manifest = fetch_manifest(task_client, store, task_id)
     factory = manifest.model_factory()
     circuit = zk.ensure_circuit(factory(), manifest.input_shape, manifest.num_classes, manifest.shard_size, settings)
-    result = Employer(task_client, store, circuit, factory, _load_keys(key_file)).close_round(task_id)
+    try:
+        result = Employer(task_client, store, circuit, factory, _load_keys(key_file)).close_round(task_id)
+    except RoundNotOver as exc:
+        _fail(f"round {exc.round} is not over: its reveal phase ends in {exc.seconds_left} s "
+              f"(chain time {exc.reveal_end}); participants may still reveal until then")
+    except TaskNotActive as exc:
+        _fail(str(exc))
     for r in result.reviewed:
         verdict = "aggregated" if r.usable else f"rejected: {r.rejection}"
         console.print(f"{r.accepted.participant} proven {r.accepted.correct_count}: {verdict}")
@@ -194,9 +251,10 @@ def participate(
     task_id: int,
     data: Annotated[Path, typer.Option(help="private training data (CSV or NPZ); never uploaded")],
 ) -> None:
-    """Train the open round's global model on private data, prove, encrypt, store, commit, submit."""
+    """Take part in the open round: train on private data, prove, encrypt, store and commit in
+    its commit phase, then wait for its reveal phase (chain time) and submit."""
     from zkpot.datasets import DatasetError, load_csv, load_npz
-    from zkpot.federated.participant import participant_for_task
+    from zkpot.federated.participant import RoundSkipped, participant_for_task
     from zkpot.storage import open_store
 
     settings = get_settings()
@@ -208,10 +266,14 @@ def participate(
     task_client = _task_client(settings, employer=False)
     _existing_task(task_client, task_id)
     participant = participant_for_task(task_client, open_store(settings), settings, task_id, ds.features, ds.labels)
-    outcome = participant.participate(task_id)
-    if outcome is None:
-        console.print("nothing to do: already submitted in the open round, or the task is closed")
-    elif outcome.accepted:
+    clock = _SayingClock(chain_clock(task_client.client), "the round's reveal phase")
+    outcome = participant.participate(task_id, clock)
+    if isinstance(outcome, RoundSkipped):
+        console.print(f"nothing to do: {_skip_text(outcome)}")
+        return
+    for refusal in outcome.reveal_retries:
+        console.print(f"reveal refused as early ({refusal}): retried in the reveal phase")
+    if outcome.accepted:
         console.print(f"accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, update {outcome.cid} "
                       f"(gas: commit {outcome.commit_gas_used}, submit {outcome.gas_used})")
     elif outcome.refusal and outcome.proven_correct >= outcome.threshold:
@@ -219,6 +281,22 @@ def participate(
                       f"refused: {outcome.refusal}")
     else:
         console.print(f"not accepted: proven {outcome.proven_correct} < θ {outcome.threshold} {outcome.refusal or ''}")
+
+
+def _skip_text(skipped) -> str:
+    """Why ``participate`` did nothing, and where the round stands."""
+    from zkpot.federated.participant import SkipReason
+    from zkpot.federated.phases import RoundPhase
+
+    r = skipped.round
+    if skipped.reason is SkipReason.commit_phase_over:
+        if skipped.phase is RoundPhase.reveal:
+            return (f"round {r} is in its reveal phase ({skipped.seconds_left} s left): too late to commit; "
+                    f"join round {r + 1}")
+        return f"round {r}'s reveal phase is over (the employer closes it next): join round {r + 1}"
+    return {SkipReason.task_closed: "the task is closed",
+            SkipReason.submitted: f"already submitted in round {r}",
+            SkipReason.handled: f"already took part in round {r}"}[skipped.reason]
 
 
 @app.command("withdraw")
@@ -237,13 +315,27 @@ def demo(
     participants: Annotated[int, typer.Option()] = 4,
     rounds: Annotated[int, typer.Option()] = 2,
     alpha: Annotated[float, typer.Option(help="Dirichlet label skew")] = 1.0,
+    commit_window: Annotated[int | None, typer.Option(help="seconds of each commit phase (default: sized by "
+                                                           "the participant count)")] = None,
+    reveal_window: Annotated[int | None, typer.Option(help="seconds of each reveal phase")] = None,
+    fast_forward: Annotated[bool, typer.Option(help="move the demo chain's clock over each phase's idle "
+                                                    "rest instead of waiting it out")] = False,
 ) -> None:
     """A federation on a local Anvil: two attackers among honest participants, vs plain FedAvg."""
+    from dataclasses import replace
+
+    from zkpot.chain import ChainClient
+    from zkpot.chain.clock import DevChainClock
     from zkpot.devnet import Anvil, dev_private_keys
     from zkpot.federated.federation import FederationConfig, run_federation
 
     settings = get_settings()
-    config = FederationConfig(participants=participants, rounds=rounds, alpha=alpha)
+    config = FederationConfig(participants=participants, rounds=rounds, alpha=alpha, commit_window_s=commit_window)
+    if reveal_window is not None:
+        config = replace(config, reveal_window_s=reveal_window)
+    console.print(f"each round: a {config.commit_window} s commit phase, then a {config.reveal_window_s} s reveal "
+                  f"phase{' (idle time skipped on the demo chain)' if fast_forward else ''}")
     with Anvil(log_dir=settings.path("logs")) as chain:
-        report = run_federation(config, settings, chain.rpc_url, dev_private_keys(participants + 1))
+        clock = DevChainClock(ChainClient(chain.rpc_url)) if fast_forward else None
+        report = run_federation(config, settings, chain.rpc_url, dev_private_keys(participants + 1), clock=clock)
     console.print(report.summary())

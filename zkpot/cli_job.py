@@ -13,22 +13,30 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zkpot.cli_console import console, fail, status as progress_status
 from zkpot.config import Settings, get_settings
 from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
 
 app = typer.Typer(help="Employer: create a job, follow it, publish its test set, reclaim.",
                   no_args_is_help=True)
-console = Console()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_fail = fail
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+def _refused(what: str, e: Exception) -> None:
+    """A failed transaction in one line: the contract's decoded reason, or the chain's."""
+    from zkpot.chain import ContractError
+    from zkpot.revert_reasons import explain
+
+    if isinstance(e, ContractError):
+        _fail(f"{what} refused by the contract: {explain(e)}")
+    message = str(getattr(e, "message", "") or e)
+    if "insufficient funds" in message.lower():
+        _fail(f"{what} failed: the employer's account cannot pay for it ({message})")
+    _fail(f"{what} failed: {message}")
 
 
 def _settings() -> Settings:
@@ -45,8 +53,12 @@ def parse_eth(text: str) -> int:
         value = Decimal(text)
     except InvalidOperation:
         raise typer.BadParameter(f"{text!r} is not an amount of ETH") from None
+    if not value.is_finite():
+        raise typer.BadParameter(f"{text!r} is not an amount of ETH")
+    if value < 0:
+        raise typer.BadParameter(f"{text!r} is negative")
     wei = value * 10**18
-    if value < 0 or wei != wei.to_integral_value():
+    if wei != wei.to_integral_value():
         raise typer.BadParameter(f"{text!r} is not a whole number of wei")
     return int(wei)
 
@@ -60,20 +72,28 @@ def parse_duration(text: str) -> int:
 
 
 def _escrow(settings: Settings, signing: bool = True):
-    """The JobEscrow client, signing as the employer key when ``signing``."""
-    from zkpot.chain import ChainClient, JobEscrowClient, load_deployment
+    """The JobEscrow client, signing as the employer key when ``signing``; fails in one line
+    when the key is not one, the chain does not answer or zkpot is not deployed there."""
+    from zkpot.chain import ChainClient, ChainError, JobEscrowClient, load_deployment
 
     key = None
     if signing:
         if settings.employer_key is None:
             _fail("set ZKPOT_EMPLOYER_KEY to the employer's private key (hex) to send transactions")
-        key = settings.employer_key.get_secret_value()
+        key = settings.employer_key.get_secret_value().strip()
     try:
         deployment = load_deployment(settings)
     except (OSError, ValueError) as e:
         _fail(f"zkpot contracts are not deployed for {settings.rpc_url}: {e}")
-    client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
-                         lock_dir=settings.path("locks"))
+    try:
+        client = ChainClient(settings.rpc_url, key, chain_id=settings.chain_id,
+                             lock_dir=settings.path("locks"), retries=1)
+    except ChainError as e:
+        from zkpot.revert_reasons import unreachable
+
+        _fail(f"the chain at {settings.rpc_url} does not answer ({unreachable(e)})")
+    except Exception:  # eth_account's errors for a malformed key name no field; the key is not shown
+        _fail("ZKPOT_EMPLOYER_KEY is not a private key (32 bytes as 64 hex digits, 0x optional)")
     return JobEscrowClient(client, deployment.escrow), deployment
 
 
@@ -117,7 +137,7 @@ def create(
     data: Annotated[Path | None, typer.Option(help="CSV or NPZ dataset file")] = None,
     spec: Annotated[Path | None, typer.Option(help="model spec JSON file")] = None,
     preset: Annotated[str | None, typer.Option(help="spec preset: digits-mlp, digits-cnn, wine-mlp")] = None,
-    confirmations: Annotated[int, typer.Option(min=1, max=16, help="C: agreeing nodes per stage")] = 2,
+    confirmations: Annotated[int, typer.Option(min=1, max=32, help="C: agreeing openings per stage (its paid declarations)")] = 2,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="accuracy threshold θ")] = 0.8,
     deadline: Annotated[str, typer.Option(help="time to finish: 3600, 90m, 24h, 7d")] = "24h",
     bounty: Annotated[str, typer.Option(help="ETH paid for the accepted accuracy proof")] = "0",
@@ -125,41 +145,56 @@ def create(
     = DEFAULT_STAGE_FLOPS,
     shard_size: Annotated[int, typer.Option(min=1, max=256, help="test samples per proof shard (N)")]
     = DEFAULT_SHARD_SIZE,
+    commit_window: Annotated[str, typer.Option(help="a stage attempt's commit phase: 10m, 600 (at least 60 s)")]
+    = "10m",
+    reveal_window: Annotated[str, typer.Option(help="a stage attempt's reveal phase (at least 60 s)")] = "10m",
 ) -> None:
     """Validate and chunk the data, store chunks and manifest, keep the test set private, escrow."""
+    from web3.exceptions import Web3Exception
+
     from zkpot.chain import ChainError
-    from zkpot.jobs import JobError, JobTerms, prepare_job
+    from zkpot.escrow_preflight import EscrowPreflight
+    from zkpot.jobs import JobError, JobTerms, discard_job, prepare_job
 
     settings = _settings()
+    escrow, _ = _escrow(settings)
+    employer = escrow.client.address
+    preflight = EscrowPreflight(settings, employer)
+    try:  # before any work: the chain answers and zkpot is deployed there
+        preflight.connect()
+    except JobError as e:
+        _fail(str(e))
     dataset, model = _load_data(demo, data), _load_spec(spec, preset)
     terms = JobTerms(reward_per_stage=parse_eth(reward), quorum=confirmations, theta=threshold,
-                     deadline=int(time.time()) + parse_duration(deadline), bounty=parse_eth(bounty),
-                     stage_flops=stage_flops, shard_size=shard_size)
-    escrow, deployment = _escrow(settings)
-    if deployment.verifier is None:
-        _fail("no accuracy verifier is deployed on this chain")
+                     deadline=escrow.client.chain_time() + parse_duration(deadline), bounty=parse_eth(bounty),
+                     stage_flops=stage_flops, shard_size=shard_size, commit_window=parse_duration(commit_window),
+                     reveal_window=parse_duration(reveal_window))
     try:
-        with console.status("validating, chunking, committing the test set…"):
-            prepared = prepare_job(settings, dataset, model, terms, deployment.verifier)
+        with progress_status("preparing the job…"):
+            prepared = prepare_job(settings, dataset, model, terms, employer, preflight,
+                                   progress=console.print)
     except JobError as e:
         _fail(str(e))
     try:
-        with console.status(f"escrowing {_eth(prepared.params.escrow)}…"):
+        with progress_status(f"escrowing {_eth(prepared.params.escrow)}…"):
             job_id = escrow.create_job(prepared.params)
-    except ChainError as e:
-        _fail(f"createJob failed: {e}")
-    console.print(f"job [bold]{job_id}[/bold] created: {prepared.params.stages} stages, "
+    except (ChainError, Web3Exception) as e:
+        discard_job(settings, prepared)
+        _refused("createJob", e)
+    console.print(f"job {job_id} created: {prepared.params.stages} stages, "
                   f"C = {terms.quorum}, escrow {_eth(prepared.params.escrow)}")
     console.print(f"manifest {prepared.manifest_cid} (0x{prepared.manifest_hash.hex()})")
-    console.print(f"test set kept privately in {prepared.test_set_path.parent}; publish it with "
+    console.print(f"test set kept privately in {prepared.private.folder}; publish it with "
                   f"`zkpot job publish-test-set {job_id}` once the last stage is final")
 
 
 @app.command("status")
 def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
-    """The job as the chain shows it: status, stages, payments, test set, deadlines."""
+    """The job as the chain shows it: status, stages, payments, test set, deadlines, what next."""
+    from zkpot import testsets
     from zkpot.chain import ChainError, JobStatus, fetch_events
-    from zkpot.jobs import TestSetNotHeld, load_private_test_set
+    from zkpot.jobs import TestSetNotHeld
+    from zkpot.lifecycle import lifecycle
 
     settings = _settings()
     escrow, deployment = _escrow(settings, signing=False)
@@ -167,39 +202,51 @@ def status(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]
         job = escrow.get_job(job_id)
         if job.status == JobStatus.NONE:
             _fail(f"no job {job_id} on this chain")
+        life = lifecycle(job, escrow.attempt_of(job_id), escrow.client.chain_time())
         events = [e for e in fetch_events(escrow.client, deployment, deployment.block)
                   if e.args.get("jobId") == job_id]
     except ChainError as e:
         _fail(f"the chain at {settings.rpc_url} did not answer: {e}")
-    console.print(f"job {job_id}  [bold]{job.status.name.lower().replace('_', ' ')}[/bold]  "
-                  f"employer {job.employer}")
+    console.print(f"job {job_id}  {life.status}  employer {job.employer}")
     console.print(f"stages  {job.stages_done} of {job.stages} final, C = {job.confirmations}, "
-                  f"reward {_eth(job.reward)} per confirmed declaration")
-    console.print(f"escrow  {_eth(job.remaining)} held; deadline "
-                  f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(job.deadline))}")
-    table = Table("stage", "state", "declarations", "weights CID")
+                  f"reward {_eth(job.reward)} per paid declaration")
+    console.print(f"escrow  {_eth(job.remaining)} held unearned, {_eth(job.owed)} owed to nodes; deadline "
+                  f"{_when(job.deadline)}")
+    if life.phase:
+        console.print(f"open    stage {life.stage}, attempt {life.attempt + 1}: {life.phase} phase, "
+                      f"{life.declarations} of at most {life.max_declarations} declarations; commit until "
+                      f"{_when(life.deadlines.commit)}, reveal until {_when(life.deadlines.reveal)}")
+    console.print(f"waiting for {life.waiting_for}")
+    console.print("allowed now: " + (", ".join(f"{a.name} ({a.who})" for a in life.actions) or "nothing"))
+    table = Table("stage", "state", "declarations", "openings", "weights CID")
     for i in range(1, job.stages + 1):
         declared = sum(1 for e in events if e.name == "StageDeclared" and e["stage"] == i)
+        opened = sum(1 for e in events if e.name == "StageRevealed" and e["stage"] == i)
         final = next((e for e in events if e.name == "StageFinalised" and e["stage"] == i), None)
-        state = "final" if final else "declared" if declared else "waiting"
-        table.add_row(str(i), state, f"{declared}/{job.confirmations}", final["cid"] if final else "")
+        state = "final" if final else (life.phase or "") if i == life.stage else "waiting"
+        table.add_row(str(i), state, str(declared), str(opened), final["cid"] if final else "")
     console.print(table)
-    published = next((e for e in events if e.name == "TestSetPublished"), None)
-    if published is not None:
-        console.print(f"test set published: {published['cid']}; "
-                      f"{job.shards_proven.bit_count()} of {job.shard_count} shard proofs accepted")
+    if job.shards_published:
+        console.print(f"test set posted: {job.shards_published} of {job.shard_count} shards; "
+                      f"{job.shards_proven} of {job.shard_count} shard proofs accepted")
     else:
         try:
-            load_private_test_set(settings, job.manifest_hash)
+            testsets.find(settings, job.employer, job.manifest_hash)
             held = "held privately here"
         except TestSetNotHeld:
             held = "not held on this machine"
-        console.print(f"test set not published ({held})")
+        console.print(f"test set not posted ({held})")
+
+
+def _when(ts: int | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
 @app.command("publish-test-set")
 def publish_test_set(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
     """Publish the private test set (after the last stage is final) so nodes can prove accuracy."""
+    from web3.exceptions import Web3Exception
+
     from zkpot import jobs
     from zkpot.chain import ChainError
 
@@ -209,24 +256,24 @@ def publish_test_set(job_id: Annotated[int, typer.Argument(min=0, help="on-chain
         out = jobs.publish_test_set(settings, escrow, job_id)
     except jobs.JobError as e:
         _fail(str(e))
-    except ChainError as e:
-        _fail(f"publishTestSet failed: {e}")
-    console.print(f"test set of job {job_id} published: {out.cid} ({out.samples} samples), "
-                  f"tx {out.tx_hash}")
+    except (ChainError, Web3Exception) as e:
+        _refused("publishTestShard", e)
+    console.print(f"test set of job {job_id} posted on chain: {len(out.shards)} shard(s), {out.samples} "
+                  f"samples; tx " + (", ".join(out.tx_hashes) or "none (already posted)"))
 
 
 @app.command("reclaim")
 def reclaim(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")]) -> None:
     """Reclaim the unearned escrow after the deadline (then withdraw it)."""
-    from zkpot.chain import ChainError, ContractError
+    from web3.exceptions import Web3Exception
+
+    from zkpot.chain import ChainError
 
     settings = _settings()
     escrow, _ = _escrow(settings)
     try:
         receipt = escrow.reclaim(job_id)
-    except ContractError as e:
-        _fail(f"reclaim refused by the contract: {e.name}{tuple(e.args_)}")
-    except ChainError as e:
-        _fail(f"reclaim failed: {e}")
+    except (ChainError, Web3Exception) as e:
+        _refused("reclaim", e)
     amount = sum(ev["amount"] for ev in receipt.events_named("JobReclaimed"))
     console.print(f"job {job_id} reclaimed: {_eth(amount)} credited; tx {receipt.tx_hash}")

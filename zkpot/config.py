@@ -38,6 +38,15 @@ class Settings(BaseModel):
     redis_url: str = Field("redis://127.0.0.1:16379/0", description="Celery broker/backend")
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(18000, description="API port")
+    # Sign-In with Ethereum: the site a wallet's message names (never the request's Host)
+    siwe_domain: str | None = Field(
+        None, description="EIP-4361 domain (host[:port]) of the dashboard (default "
+                          "<api_host>:<api_port>)")
+    siwe_uri: str | None = Field(
+        None, description="EIP-4361 URI and the only browser origin allowed to send signed-in "
+                          "writes (default http://<siwe_domain>)")
+    session_ttl_s: int = Field(12 * 3600, ge=60, le=30 * 86400,
+                               description="lifetime of a sign-in session (kept in Redis)")
     # storage: content-addressed, local folder by default, or a Kubo node's RPC
     storage_backend: Literal["local", "kubo"] = Field("local", description="storage backend")
     storage_dir: Path | None = Field(None, description="local store (default <state_dir>/store)")
@@ -59,6 +68,12 @@ class Settings(BaseModel):
     )
     # limits
     max_upload_bytes: int = Field(20 * 1024 * 1024, description="largest dataset upload")
+    max_dataset_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest dataset once decompressed: the NPZ "
+                                                "arrays' declared size, or the CSV's parsed values")
+    max_stages: int = Field(1024, ge=1, le=65535, description="most stages (and chunk files) of one job")
+    max_job_bytes: int = Field(256 * 1024 * 1024, ge=1024,
+                               description="most bytes of stage chunks one job stores")
 
     def path(self, name: str) -> Path:
         """A folder under the state dir, created on first use."""
@@ -73,6 +88,16 @@ class Settings(BaseModel):
     @property
     def circuits_dir(self) -> Path:
         return self.circuit_dir or self.path("circuits")
+
+    @property
+    def sign_in_domain(self) -> str:
+        """The EIP-4361 domain wallets sign for."""
+        return self.siwe_domain or f"{self.api_host}:{self.api_port}"
+
+    @property
+    def sign_in_uri(self) -> str:
+        """The EIP-4361 URI, also the dashboard's origin."""
+        return (self.siwe_uri or f"http://{self.sign_in_domain}").rstrip("/")
 
     @property
     def deployment_path(self) -> Path:

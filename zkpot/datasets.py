@@ -9,7 +9,6 @@ the last column; every other column is a numeric feature. NPZ: arrays ``x``/``y`
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ MAX_SAMPLES = 1_000_000
 MAX_FEATURES = 1_000_000       # values per sample
 MAX_CLASSES = 1000
 MAX_ABS_FEATURE = 1024.0       # fixed-point inputs (docs/pot.md): standardise larger data
+DEFAULT_MAX_DATASET_BYTES = 64 * 1024 * 1024   # Settings.max_dataset_bytes
 CHUNK_MAGIC = b"ZKPOTC1\n"
 
 
@@ -66,12 +66,12 @@ def validate(features: np.ndarray, labels: np.ndarray, num_classes: int | None =
     per_sample = math.prod(x.shape[1:])
     if per_sample > MAX_FEATURES or per_sample < 1:
         raise DatasetError(f"{per_sample} values per sample (limit {MAX_FEATURES})")
-    x = x.astype(np.float32)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
+    x = x.astype(np.float32, copy=False)
+    finite = np.isfinite(x).reshape(n, -1).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
         raise DatasetError(f"features contain NaN or infinity (first at sample {row})")
-    if np.abs(x).max() > MAX_ABS_FEATURE:
+    if max(float(x.max()), -float(x.min())) > MAX_ABS_FEATURE:
         raise DatasetError(f"feature values must lie in [-{MAX_ABS_FEATURE:g}, {MAX_ABS_FEATURE:g}]; standardise the data")
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
@@ -89,53 +89,107 @@ def validate(features: np.ndarray, labels: np.ndarray, num_classes: int | None =
     return Dataset(np.ascontiguousarray(x), y, classes, tuple(int(d) for d in x.shape[1:]))
 
 
-def load_csv(data: bytes, num_classes: int | None = None) -> Dataset:
-    """Parse CSV bytes (label column ``label`` or the last column); see module doc."""
-    try:
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    except UnicodeDecodeError:
-        raise DatasetError("CSV is not UTF-8 text") from None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if not rows:
-        raise DatasetError("CSV is empty")
-    header = None
-    try:
-        [float(c) for c in rows[0]]
-    except ValueError:
-        header, rows = [c.strip().lower() for c in rows[0]], rows[1:]
-    width = len(header) if header else len(rows[0])
-    if width < 2:
-        raise DatasetError("CSV needs at least one feature column and a label column")
-    label_col = header.index("label") if header and "label" in header else width - 1
-    values = np.empty((len(rows), width), dtype=np.float64)
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise DatasetError(f"CSV row {i + 1 + bool(header)} has {len(row)} columns, expected {width}")
+def _csv_cells(line: str, row: int, width: int | None) -> list[str]:
+    """One CSV line as cells; a line of more than MAX_FEATURES + 1 columns is refused unsplit."""
+    if line.count(",") > MAX_FEATURES:
+        raise DatasetError(f"CSV row {row} has more than {MAX_FEATURES + 1} columns")
+    cells = next(csv.reader([line])) if '"' in line else line.split(",")
+    if width is not None and len(cells) != width:
+        raise DatasetError(f"CSV row {row} has {len(cells)} columns, expected {width}")
+    return cells
+
+
+def _lines(data: bytes):
+    """The text lines of ``data``, decoded one at a time (no copy of the whole text)."""
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
         try:
-            values[i] = [float(c) for c in row]
-        except ValueError as exc:
-            raise DatasetError(f"CSV row {i + 1 + bool(header)}: {exc}") from None
-    labels = values[:, label_col]
-    features = np.delete(values, label_col, axis=1)
-    return validate(features, labels, num_classes)
+            yield data[pos:end].decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            raise DatasetError("CSV is not UTF-8 text") from None
+        pos = end + 1
 
 
-def load_npz(data: bytes, num_classes: int | None = None) -> Dataset:
-    """Parse NPZ bytes holding ``x``/``y`` or ``features``/``labels`` (no pickles)."""
-    try:
-        archive = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:
-        raise DatasetError(f"not a readable NPZ file: {exc}") from None
-    names = set(archive.files)
-    for fx, fy in (("x", "y"), ("features", "labels")):
-        if {fx, fy} <= names:
+def load_csv(data: bytes, num_classes: int | None = None,
+             max_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> Dataset:
+    """Parse CSV bytes (label column ``label`` or the last column); see module doc.
+
+    Rows are read one at a time into float32 blocks (labels kept in float64), so memory
+    grows with the values parsed, bounded by ``max_bytes`` (4 bytes per feature value).
+    """
+    header = width = label_col = None
+    blocks: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    block = block_labels = None
+    filled = values = rows = 0
+    for lineno, line in enumerate(_lines(data), 1):
+        if not line.strip(" ,\t"):
+            continue
+        cells = _csv_cells(line, lineno, width)
+        if width is None:
             try:
-                return validate(archive[fx], archive[fy], num_classes)
-            except ValueError as exc:
-                if isinstance(exc, DatasetError):
-                    raise
-                raise DatasetError(f"NPZ arrays unreadable: {exc}") from None
-    raise DatasetError(f"NPZ must hold arrays x/y or features/labels, found {sorted(names)}")
+                [float(c) for c in cells]
+            except ValueError:
+                header = [c.strip().lower() for c in cells]
+                width = len(header)
+                if width < 2:
+                    raise DatasetError("CSV needs at least one feature column and a label column") from None
+                label_col = header.index("label") if "label" in header else width - 1
+                continue
+            width = len(cells)
+            if width < 2:
+                raise DatasetError("CSV needs at least one feature column and a label column")
+            label_col = width - 1
+        try:
+            row = [float(c) for c in cells]
+        except ValueError as exc:
+            raise DatasetError(f"CSV row {lineno}: {exc}") from None
+        values += width
+        rows += 1
+        if rows > MAX_SAMPLES:
+            raise DatasetError(f"CSV holds more than {MAX_SAMPLES} samples (the limit)")
+        if 4 * values > max_bytes:
+            raise DatasetError(f"CSV holds more than {max_bytes // 4} values; the limit is "
+                               f"{max_bytes} bytes as float32 (ZKPOT_MAX_DATASET_BYTES)")
+        if block is None or filled == len(block):
+            if block is not None:
+                blocks.append(block)
+                labels.append(block_labels)
+            block = np.empty((max(1, min(4096, (1 << 22) // width)), width - 1), dtype=np.float32)
+            block_labels = np.empty(len(block), dtype=np.float64)
+            filled = 0
+        block_labels[filled] = row.pop(label_col)
+        block[filled] = row
+        filled += 1
+    if block is None:
+        raise DatasetError("CSV is empty" if header is None else "CSV has a header but no rows")
+    blocks.append(block[:filled])
+    labels.append(block_labels[:filled])
+    features = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return validate(features, np.concatenate(labels), num_classes)
+
+
+def load_npz(data: bytes, num_classes: int | None = None,
+             max_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> Dataset:
+    """Parse NPZ bytes holding ``x``/``y`` or ``features``/``labels`` (no pickles), bounded by
+    ``max_bytes`` uncompressed before anything is inflated (``zkpot.npz``)."""
+    from zkpot.npz import NpzError, read_arrays
+
+    try:
+        arrays = read_arrays(data, [("x", "y"), ("features", "labels")], max_bytes)
+    except NpzError as exc:
+        raise DatasetError(str(exc)) from None
+    x, y = arrays.get("x", arrays.get("features")), arrays.get("y", arrays.get("labels"))
+    return validate(x, y, num_classes)
+
+
+def load_file(data: bytes, name: str = "", num_classes: int | None = None,
+              max_bytes: int = DEFAULT_MAX_DATASET_BYTES) -> Dataset:
+    """An uploaded dataset by its kind: NPZ (by name or zip magic) or CSV."""
+    is_npz = name.lower().endswith(".npz") or data[:4] == b"PK\x03\x04"
+    return (load_npz if is_npz else load_csv)(data, num_classes, max_bytes)
 
 
 def _seeded_permutation(n: int, seed: int, purpose: bytes) -> np.ndarray:

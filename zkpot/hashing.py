@@ -109,9 +109,26 @@ def address_bytes(node: str | bytes) -> bytes:
     return raw
 
 
-def commitment(rho: bytes | str, rand: bytes | str, node: str | bytes) -> bytes:
-    """keccak256(abi.encodePacked(bytes32 rho, bytes32 rand, address node)): 32+32+20 bytes."""
-    return keccak(_bytes32(rho, "rho") + _bytes32(rand, "rand") + address_bytes(node))
+def commitment(rho: bytes | str, weights_hash: bytes | str, model_commitment: int, rand: bytes | str,
+               node: str | bytes) -> bytes:
+    """A stage declaration: keccak256(abi.encodePacked(bytes32 rho, bytes32 weightsHash,
+    uint256 modelCommitment, bytes32 rand, address node)), 32+32+32+32+20 bytes. It binds the
+    training secret, the result and the declarer, and shows none of them."""
+    return keccak(_bytes32(rho, "rho") + _bytes32(weights_hash, "weights hash")
+                  + _uint256(model_commitment) + _bytes32(rand, "rand") + address_bytes(node))
+
+
+def opening_key(rho: bytes | str, weights_hash: bytes | str, model_commitment: int, cid: str) -> bytes:
+    """What openings of a stage agree on: keccak256(abi.encodePacked(rho, weightsHash,
+    modelCommitment, keccak256(bytes(cid))))."""
+    return keccak(_bytes32(rho, "rho") + _bytes32(weights_hash, "weights hash")
+                  + _uint256(model_commitment) + keccak(cid.encode()))
+
+
+def _uint256(value: int) -> bytes:
+    if not 0 <= int(value) < 2**256:
+        raise ValueError(f"{value} is not a uint256")
+    return int(value).to_bytes(32, "big")
 
 
 def random_rand() -> bytes:

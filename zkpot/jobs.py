@@ -1,32 +1,39 @@
 """The employer's side of a delegated job: prepare it, keep its test set private, publish it.
 
 ``prepare_job`` is the one protocol sequence behind every door that creates a job (API, CLI,
-demo): check the spec against the data → seeded train/test split → Δ stage chunks → S_0 →
-test-shard commitments (zk pipeline) → store chunks, S_0 and the manifest → ``JobParams`` for
-``createJob``. Nothing is written before every check has passed. The test set T is then kept
-in a private employer folder (``<state_dir>/private/<manifest hash>/testset.npz``), never in
-the content store (which on IPFS is public): nodes must not train on it. ``publish_test_set``
-puts T into the content store and calls ``publishTestSet`` once the last stage is final.
+demo), in an order that stores nothing for a job that cannot be created:
 
-``stage_metrics`` / ``job_curves`` evaluate finalised stage weights on the public training
-chunks (or the published test set) for the loss and accuracy curves, cached per weights CID.
+1. input: the spec against the data → seeded train/test split → whole proof shards → the
+   stage count and chunk bytes by arithmetic → every term ``createJob`` checks
+   (``zkpot.escrow_terms``);
+2. chain: ``createJob`` with these numbers simulated for the employer (a ``JobChain``, see
+   ``zkpot.escrow_preflight``): refusals, an unfunded wallet, an unreachable RPC stop here;
+3. work: S_0, the test set on the accuracy circuit's input grid cut into shards, each
+   committed twice: by c_T for the proofs (zk pipeline) and by keccak256 of its canonical
+   bytes (``zkpot.testset``) for its publication; chunk CIDs, the manifest;
+4. store: T and its shards' bytes privately for this employer (``zkpot.testsets``), then
+   chunks, S_0 and the manifest. A failure while storing removes what this call stored; so
+   does ``discard_job`` when the createJob transaction itself then fails.
+
+``release_test_set`` gives T's shards, looked up by the on-chain job's employer and manifest
+hash, to that employer only and only once the last stage is final; ``publish_test_set`` posts
+them on chain (``publishTestShard``), where the escrow hashes each and refuses anything but the
+committed test set. Loss and accuracy curves are in ``zkpot.curves``.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
-from zkpot import datasets, staging
+from zkpot import datasets, escrow_terms, staging, testset, testsets
 from zkpot.config import Settings
+from zkpot.joberrors import (JobChainError, JobError, JobInputError, JobNotFound, JobRefused,  # noqa: F401
+                             JobStateError, JobStorageError, NotEmployerError, TestSetNotHeld)
 from zkpot.manifest import Manifest, ManifestError, build_manifest
 from zkpot.spec import ModelSpec, SpecError
 
@@ -38,31 +45,22 @@ TEST_FRACTION = 0.2
 DEFAULT_STAGE_FLOPS = 1_000_000
 # test samples per accuracy-proof shard (N): one circuit per (architecture, N)
 DEFAULT_SHARD_SIZE = 32
-TEST_SET_FILE = "testset.npz"
+# what JobParams sends by default (seconds)
+TEST_SET_WINDOW_S = 24 * 3600
+PROOF_WINDOW_S = 24 * 3600
+# each stage attempt's commit and reveal phases: a stage of the default work trains in
+# seconds, and a commit phase also closes as soon as 2C - 1 declarations are in
+COMMIT_WINDOW_S = 10 * 60
+REVEAL_WINDOW_S = 10 * 60
+PLACEHOLDER_CID = "b" + "a" * 58
 
 
-class JobError(ValueError):
-    """A job cannot be prepared or acted on; the message is the reason for the user."""
+class JobChain(Protocol):
+    """The chain as ``prepare_job`` asks it, before any work (``zkpot.escrow_preflight``)."""
 
+    def verifier(self) -> str: ...
 
-class JobInputError(JobError):
-    """The dataset, spec or terms are not acceptable (the caller's input)."""
-
-
-class JobStateError(JobError):
-    """The job on chain is not in the state the action needs (e.g. stages still open)."""
-
-
-class JobNotFound(JobError):
-    """No such job on this chain."""
-
-
-class NotEmployerError(JobError):
-    """Only the job's employer may do this."""
-
-
-class TestSetNotHeld(JobError):
-    """This machine does not hold the job's private test set."""
+    def check_create(self, params: "JobParams") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,8 @@ class JobTerms:
     bounty: int = 0
     stage_flops: int = DEFAULT_STAGE_FLOPS
     shard_size: int = DEFAULT_SHARD_SIZE
+    commit_window: int = COMMIT_WINDOW_S
+    reveal_window: int = REVEAL_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -87,22 +87,44 @@ class PreparedJob:
     chunk_cids: list[str]
     params: "JobParams"
     train_samples: int
-    test_set: datasets.Dataset = field(repr=False)   # private until publication
-    test_set_path: Path
+    test_set: datasets.Dataset = field(repr=False)   # private until publication (on the grid)
+    private: testsets.PrivateTestSet
+    stored: tuple[str, ...] = ()                     # CIDs this preparation added to the store
+    private_new: bool = True                         # T was not held before this preparation
 
     @property
     def manifest_hash(self) -> bytes:
         return self.params.manifest_hash
 
+    @property
+    def test_set_path(self):
+        return self.private.path
 
-def private_dir(settings: Settings, manifest_hash: bytes) -> Path:
-    """The employer's private folder of one job (never served, never in the content store)."""
-    return settings.state_dir / "private" / bytes(manifest_hash).hex()
+
+def _say(progress: Callable[[str], None] | None, text: str) -> None:
+    if progress is not None:
+        progress(text)
 
 
-def _test_commitments(settings: Settings, spec: ModelSpec, test: datasets.Dataset,
-                      shard_size: int) -> list[bytes]:
-    """Shard commitments c_T from the zk pipeline (sets the circuit up the first time)."""
+@dataclass(frozen=True)
+class CommittedTestSet:
+    """T on the accuracy circuit's input grid, its shards' c_T and their canonical bytes."""
+
+    test: datasets.Dataset
+    commitments: list[bytes]
+    shards: list[bytes]
+
+    @property
+    def data_hashes(self) -> list[bytes]:
+        from zkpot.hashing import keccak
+
+        return [keccak(s) for s in self.shards]
+
+
+def _commit_test_set(settings: Settings, spec: ModelSpec, test: datasets.Dataset,
+                     shard_size: int) -> CommittedTestSet:
+    """T moved onto the circuit's input grid (every party then proves, commits and counts on
+    the same values) and committed shard by shard (sets the circuit up the first time)."""
     from zkpot import zk
     from zkpot.spec import build_model
 
@@ -110,116 +132,188 @@ def _test_commitments(settings: Settings, spec: ModelSpec, test: datasets.Datase
         circuit = zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes,
                                     shard_size, settings)
     except zk.CircuitTooLarge as e:
-        raise JobInputError(f"zk circuit: {e}") from e
-    return zk.test_set_commitments(circuit, test.features, test.labels)
-
-
-def _write_private(path: Path, test: datasets.Dataset) -> None:
-    """T as NPZ (x, y, num_classes), owner-only, written whole then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    buf = io.BytesIO()
-    np.savez(buf, x=test.features, y=test.labels, num_classes=np.int64(test.num_classes))
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_private_test_set(settings: Settings, manifest_hash: bytes) -> datasets.Dataset:
-    """The job's private T; ``TestSetNotHeld`` when this machine did not prepare the job."""
-    path = private_dir(settings, manifest_hash) / TEST_SET_FILE
-    if not path.is_file():
-        raise TestSetNotHeld(f"the test set of manifest 0x{bytes(manifest_hash).hex()} is not held "
-                             f"here (expected {path}): publish it from the machine that created the job")
-    with np.load(path, allow_pickle=False) as a:
-        return datasets.validate(a["x"], a["y"], int(a["num_classes"]))
-
-
-def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, terms: JobTerms,
-                verifier: str | Callable[[], str]) -> PreparedJob:
-    """Validate, split, chunk, commit and store a job; raise ``JobInputError`` with the reason.
-
-    ``verifier`` is the accuracy verifier's address, or a function giving it that is called
-    only once the input has passed every check (so bad input is reported before chain trouble).
-    """
-    from zkpot.chain import JobParams
-    from zkpot.stage import initial_weights
-    from zkpot.storage import open_store
-
+        raise JobInputError(f"zk circuit: {e}", field="shard_size") from e
+    scale = circuit.params.scale
+    grid = (testset.quantise(test.features, scale) / float(1 << scale)).astype(np.float32)
+    test = datasets.Dataset(grid, test.labels, test.num_classes, test.input_shape)
     try:
+        shards = [testset.encode_shard(x, y, test.num_classes, scale)
+                  for x, y in zk.shards(circuit, grid, test.labels)]
+    except testset.TestShardError as e:
+        raise JobInputError(f"test set: {e}", field="dataset") from e
+    return CommittedTestSet(test, zk.test_set_commitments(circuit, grid, test.labels), shards)
+
+
+def _check_input(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, terms: JobTerms):
+    """Steps 1: (train, test, stage count) or ``JobInputError``; nothing is allocated per stage."""
+    try:
+        escrow_terms.check_amounts(terms.reward_per_stage, terms.bounty)
         spec.check_against(dataset.input_shape, dataset.num_classes)
+    except escrow_terms.TermsError as e:
+        raise JobInputError(str(e), field=e.field) from e
     except SpecError as e:
-        raise JobInputError(f"spec does not fit the dataset: {e}") from e
+        raise JobInputError(f"spec does not fit the dataset: {e}", field="spec") from e
     try:
         train, test = datasets.split(dataset, TEST_FRACTION, spec.seed)
     except datasets.DatasetError as e:
-        raise JobInputError(f"dataset: {e}") from e
+        raise JobInputError(f"dataset: {e}", field="dataset") from e
     usable = (len(test) // terms.shard_size) * terms.shard_size
     if usable == 0:
         raise JobInputError(f"the test split has {len(test)} samples, fewer than one proof shard of "
-                            f"{terms.shard_size}: use more data or a smaller shard size")
-    test = test.subset(np.arange(usable))
+                            f"{terms.shard_size}: use more data or a smaller shard size", field="shard_size")
     try:
-        chunks = staging.plan_stages(spec, len(train), terms.stage_flops, train.input_shape,
+        stages = staging.stage_count(spec, len(train), terms.stage_flops, train.input_shape,
                                      train.num_classes)
+        escrow_terms.check_stages(stages, settings.max_stages)
     except staging.StagingError as e:
-        raise JobInputError(f"stages: {e}") from e
-    verifier = verifier() if callable(verifier) else verifier
-    s0 = initial_weights(spec)
-    commitments = _test_commitments(settings, spec, test, terms.shard_size)
-    chunk_bytes = [datasets.encode_chunk(train.subset(idx)) for idx in chunks]
-    from zkpot.storage import cid_v1
+        raise JobInputError(f"stages: {e}", field="stage_flops") from e
+    except escrow_terms.TermsError as e:
+        raise JobInputError(str(e), field="stage_flops") from e
+    chunk_bytes = spec.epochs * len(train) * (4 * math.prod(train.input_shape) + 4)
+    if chunk_bytes > settings.max_job_bytes:
+        raise JobInputError(f"the stage chunks would hold {chunk_bytes} bytes ({spec.epochs} epochs "
+                            f"of {len(train)} samples); at most {settings.max_job_bytes} are stored "
+                            "per job (ZKPOT_MAX_JOB_BYTES)", field="dataset")
+    return train, test.subset(np.arange(usable)), stages
 
-    chunk_cids = [cid_v1(b) for b in chunk_bytes]
+
+def _placeholders(shards: int) -> list[bytes]:
+    """Distinct stand-ins for the shard commitments before they are computed (the chain
+    refuses repeated ones)."""
+    return [i.to_bytes(32, "big") for i in range(1, shards + 1)]
+
+
+def _params(terms: JobTerms, stages: int, samples: int, commitments, data_hashes, verifier: str,
+            manifest_hash: bytes = bytes(32), manifest_cid: str = PLACEHOLDER_CID) -> "JobParams":
+    from zkpot.chain import JobParams
+
+    return JobParams(manifest_hash=manifest_hash, manifest_cid=manifest_cid, stages=stages,
+                     confirmations=terms.quorum, reward=terms.reward_per_stage, bounty=terms.bounty,
+                     threshold=math.ceil(terms.theta * samples), samples=samples,
+                     shard_commitments=list(commitments), shard_data_hashes=list(data_hashes),
+                     verifier=verifier, deadline=terms.deadline, commit_window=terms.commit_window,
+                     reveal_window=terms.reveal_window, test_set_window=TEST_SET_WINDOW_S,
+                     proof_window=PROOF_WINDOW_S)
+
+
+def check_params(settings: Settings, params: "JobParams", now: int | None = None) -> None:
+    """Every ``createJob`` check that needs no chain, as ``JobInputError`` naming the field."""
+    t = escrow_terms.EscrowTerms(params.stages, params.confirmations, params.reward, params.bounty,
+                                 params.samples, params.threshold, len(params.shard_commitments),
+                                 len(set(params.shard_commitments)), params.deadline,
+                                 params.commit_window, params.reveal_window, params.test_set_window,
+                                 params.proof_window)
+    try:
+        escrow_terms.check_escrow_terms(t, int(time.time()) if now is None else now, settings.max_stages)
+    except escrow_terms.TermsError as e:
+        raise JobInputError(str(e), field=e.field) from e
+
+
+def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, terms: JobTerms,
+                employer: str, chain: JobChain,
+                progress: Callable[[str], None] | None = None) -> PreparedJob:
+    """Validate, check with the chain, commit and store a job for ``employer`` (see module doc).
+
+    Raises ``JobInputError`` (the input), ``JobRefused``/``JobChainError`` (the chain) before
+    anything is written; ``progress`` receives a line per step.
+    """
+    from zkpot.stage import initial_weights
+    from zkpot.storage import StorageError, cid_v1, open_store
+
+    train, test, stages = _check_input(settings, dataset, spec, terms)
+    shards = len(test) // terms.shard_size
+    stand_in = _placeholders(shards)
+    check_params(settings, _params(terms, stages, len(test), stand_in, stand_in, "0x" + "00" * 20))
+    _say(progress, f"asking the chain: createJob for {stages} stages, C = {terms.quorum}")
+    verifier = chain.verifier()
+    chain.check_create(_params(terms, stages, len(test), stand_in, stand_in, verifier))
+
+    _say(progress, f"committing the test set: {shards} shard(s) of {terms.shard_size} (zk circuit)")
+    committed = _commit_test_set(settings, spec, test, terms.shard_size)
+    test, commitments = committed.test, committed.commitments
+    s0 = initial_weights(spec)
     s0_bytes = s0.to_bytes()
+    chunks = staging.plan_stages(spec, len(train), terms.stage_flops, train.input_shape,
+                                 train.num_classes)
+    _say(progress, f"cutting {len(train)} training samples into {len(chunks)} stage chunks")
+    chunk_cids = [cid_v1(datasets.encode_chunk(train.subset(idx))) for idx in chunks]
     try:
         manifest = build_manifest(spec, train.input_shape, train.num_classes, chunk_cids,
-                                  [len(c) for c in chunks], commitments, usable, terms.quorum,
+                                  [len(c) for c in chunks], commitments, len(test), terms.quorum,
                                   terms.reward_per_stage, terms.theta, terms.deadline,
                                   cid_v1(s0_bytes), s0.hash())
     except ManifestError as e:
         raise JobInputError(str(e)) from e
-    # every check passed: keep T privately, then store what nodes need
-    test_path = private_dir(settings, manifest.keccak()) / TEST_SET_FILE
-    _write_private(test_path, test)
+
+    _say(progress, f"storing {len(set(chunk_cids))} chunk(s), S_0 and the manifest; the test set "
+                   "privately")
     store = open_store(settings)
-    for b in chunk_bytes:
-        store.put(b)
-    store.put(s0_bytes)
-    manifest_cid = store.put(manifest.to_bytes())
-    params = JobParams(manifest_hash=manifest.keccak(), manifest_cid=manifest_cid,
-                       stages=manifest.stages, confirmations=terms.quorum,
-                       reward=terms.reward_per_stage, bounty=terms.bounty,
-                       threshold=math.ceil(terms.theta * usable), samples=usable,
-                       shard_commitments=commitments, verifier=verifier, deadline=terms.deadline)
-    return PreparedJob(manifest, manifest_cid, chunk_cids, params, len(train), test, test_path)
+    try:
+        testsets.find(settings, employer, manifest.keccak())
+        private_new = False
+    except TestSetNotHeld:
+        private_new = True
+    private = testsets.keep(settings, employer, manifest.keccak(), test, committed.shards)
+    added: list[str] = []
+
+    def put(data: bytes) -> str:
+        cid = cid_v1(data)
+        if not store.has(cid):
+            store.put(data)
+            added.append(cid)
+        return cid
+
+    try:
+        for idx in chunks:
+            put(datasets.encode_chunk(train.subset(idx)))
+        put(s0_bytes)
+        manifest_cid = put(manifest.to_bytes())
+    except BaseException as e:
+        _remove(store, added, private if private_new else None)
+        if isinstance(e, StorageError):
+            raise JobStorageError(f"the content store failed: {e}") from e
+        raise
+    params = _params(terms, manifest.stages, len(test), commitments, committed.data_hashes, verifier,
+                     manifest.keccak(), manifest_cid)
+    return PreparedJob(manifest, manifest_cid, chunk_cids, params, len(train), test, private,
+                       tuple(added), private_new)
+
+
+def _remove(store, cids, private: testsets.PrivateTestSet | None) -> None:
+    for cid in cids:
+        try:
+            store.remove(cid)
+        except Exception:  # best effort: a store that is down keeps what it has
+            pass
+    if private is not None:
+        testsets.discard(private)
+
+
+def discard_job(settings: Settings, prepared: PreparedJob) -> None:
+    """Remove what ``prepared`` stored (its createJob failed): new CIDs and a new private T."""
+    from zkpot.storage import open_store
+
+    _remove(open_store(settings), prepared.stored, prepared.private if prepared.private_new else None)
 
 
 @dataclass(frozen=True)
 class TestSetRelease:
-    """T put into the content store for ``publishTestSet``; ``tx_hash`` once sent."""
+    """T's shards as ``publishTestShard`` posts them; ``tx_hashes`` of those sent."""
 
     job_id: int
-    cid: str
+    shards: list[bytes]
     samples: int
-    tx_hash: str | None = None
-
-
-def _chain_time(escrow: "JobEscrowClient") -> int:
-    w3 = escrow.client.w3
-    return int(escrow.client.rpc(lambda: w3.eth.get_block("latest"))["timestamp"])
+    tx_hashes: list[str] = field(default_factory=list)
 
 
 def release_test_set(settings: Settings, escrow: "JobEscrowClient", job_id: int,
                      employer: str) -> TestSetRelease:
-    """Check that ``employer`` may publish T now, then put T into the content store."""
+    """Check that ``employer`` is job ``job_id``'s employer and may publish now; the shards of
+    the test set that employer prepared for the job's manifest, checked against the chain."""
     from web3 import Web3
 
     from zkpot.chain import JobStatus
-    from zkpot.storage import open_store
+    from zkpot.hashing import keccak
 
     job = escrow.get_job(job_id)
     if job.status == JobStatus.NONE:
@@ -232,121 +326,21 @@ def release_test_set(settings: Settings, escrow: "JobEscrowClient", job_id: int,
     if job.status != JobStatus.AWAITING_TEST_SET:
         raise JobStateError(f"job {job_id} is {job.status.name.lower().replace('_', ' ')}: "
                             "its test set can no longer be published")
-    if _chain_time(escrow) >= job.phase_deadline:
+    if escrow.client.chain_time() >= job.phase_deadline:
         raise JobStateError(f"job {job_id}'s test-set window closed at {job.phase_deadline}")
-    test = load_private_test_set(settings, job.manifest_hash)
-    if len(test) != job.samples:
-        raise TestSetNotHeld(f"the private test set has {len(test)} samples, the job commits to "
-                             f"{job.samples}")
-    cid = open_store(settings).put(datasets.encode_chunk(test))
-    return TestSetRelease(job_id, cid, len(test))
+    held = testsets.find(settings, job.employer, job.manifest_hash)
+    shards = testsets.load_shards(held)
+    if [keccak(s) for s in shards] != escrow.shard_data_hashes(job_id):
+        raise TestSetNotHeld(f"the test set held here for job {job_id}'s manifest is not the one the job "
+                             "committed to")
+    return TestSetRelease(job_id, shards, held.samples)
 
 
 def publish_test_set(settings: Settings, client: "JobEscrowClient", job_id: int) -> TestSetRelease:
-    """Put T into the content store and send ``publishTestSet(jobId, cid)`` as ``client``'s key."""
+    """Post T's shards on chain (``publishTestShard``) as ``client``'s key; shards the chain
+    already holds are not sent again."""
     release = release_test_set(settings, client, job_id, client.client.address)
-    receipt = client.publish_test_set(job_id, release.cid)
-    return TestSetRelease(job_id, release.cid, release.samples, receipt.tx_hash)
-
-
-# ---- curves ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StageMetrics:
-    """S_i evaluated in float: mean cross-entropy on its chunk B_i, accuracy on the eval set."""
-
-    stage: int
-    weights_cid: str
-    mean_loss: float
-    accuracy: float
-
-
-def stage_metrics(spec: ModelSpec, state: bytes, chunk: datasets.Dataset,
-                  eval_set: datasets.Dataset) -> tuple[float, float]:
-    """(mean loss on ``chunk``, accuracy on ``eval_set``) of the float model with ``state``."""
-    import torch
-
-    from zkpot.stage import evaluate, float_model
-
-    with torch.no_grad():
-        logits = float_model(spec, state)(torch.as_tensor(chunk.features))
-        loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(chunk.labels)).item()
-    return float(loss), evaluate(spec, state, eval_set.features, eval_set.labels)
-
-
-@dataclass
-class Curves:
-    """Per-stage metrics of a job; stages that could not be evaluated carry their reason."""
-
-    evaluated_on: str
-    points: list[StageMetrics] = field(default_factory=list)
-    unavailable: dict[int, str] = field(default_factory=dict)
-
-
-def _cache_path(settings: Settings, weights_cid: str, eval_key: str) -> Path:
-    return settings.path("cache") / "curves" / f"{weights_cid}.{eval_key}.json"
-
-
-def job_curves(settings: Settings, manifest: Manifest, finalised: Sequence[tuple[int, bytes, str]],
-               test_set_cid: str | None = None, compute: bool = True) -> Curves:
-    """Metrics of each finalised ``(stage, weights_hash, weights_cid)``, cached per weights CID.
-
-    Each S_i is fetched by its CID (the store checks the content against the CID) and its
-    keccak hash checked against the hash finalised on chain before it is evaluated. Accuracy is
-    on the published test set when there is one, else on the training chunks. ``compute=False``
-    answers from the cache only.
-    """
-    from zkpot.hashing import weights_hash
-    from zkpot.storage import StorageError, open_store
-
-    store = open_store(settings)
-    eval_key, evaluated_on = ("test-" + test_set_cid, "test set") if test_set_cid else ("train", "training set")
-    out = Curves(evaluated_on)
-    data: dict[str, datasets.Dataset] = {}
-
-    def chunk(cid: str) -> datasets.Dataset:
-        if cid not in data:
-            data[cid] = datasets.decode_chunk(store.get(cid))
-        return data[cid]
-
-    eval_set = None
-    for stage, w_hash, w_cid in sorted(finalised):
-        path = _cache_path(settings, w_cid, eval_key)
-        if path.is_file():
-            out.points.append(StageMetrics(**json.loads(path.read_text())))
-            continue
-        if not compute:
-            out.unavailable[stage] = "not evaluated yet"
-            continue
-        if not 1 <= stage <= manifest.stages:
-            out.unavailable[stage] = f"stage {stage} is not in the manifest"
-            continue
-        try:
-            state = store.get(w_cid)
-            if weights_hash(state) != bytes(w_hash):
-                out.unavailable[stage] = "weights do not match the hash finalised on chain"
-                continue
-            if eval_set is None:
-                eval_set = (chunk(test_set_cid) if test_set_cid
-                            else _union([chunk(c) for c in dict.fromkeys(manifest.chunks)]))
-            loss, acc = stage_metrics(manifest.model_spec, state, chunk(manifest.chunks[stage - 1]), eval_set)
-        except (KeyError, StorageError, datasets.DatasetError, OSError, ValueError) as e:
-            out.unavailable[stage] = f"cannot evaluate: {e}"
-            continue
-        point = StageMetrics(stage, w_cid, loss, acc)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{time.monotonic_ns()}")
-        tmp.write_text(json.dumps(point.__dict__))
-        os.replace(tmp, path)
-        out.points.append(point)
-    return out
-
-
-def _union(parts: list[datasets.Dataset]) -> datasets.Dataset:
-    """The distinct training samples across the chunks (chunks repeat samples over epochs)."""
-    x = np.concatenate([p.features for p in parts])
-    y = np.concatenate([p.labels for p in parts])
-    flat = np.concatenate([x.reshape(len(x), -1), y[:, None].astype(np.float32)], axis=1)
-    _, first = np.unique(flat, axis=0, return_index=True)
-    keep = np.sort(first)
-    return datasets.Dataset(x[keep], y[keep], parts[0].num_classes, parts[0].input_shape)
+    posted = set(client.published_shards(job_id))
+    txs = [client.publish_test_shard(job_id, i, data).tx_hash
+           for i, data in enumerate(release.shards) if i not in posted]
+    return TestSetRelease(job_id, release.shards, release.samples, txs)

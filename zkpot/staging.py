@@ -46,6 +46,31 @@ def epoch_order(n_train: int, seed: int, epoch: int) -> np.ndarray:
     return np.argsort(np.random.PCG64(key).random_raw(n_train), kind="stable")
 
 
+def stage_size(spec: ModelSpec, n_train: int, target_flops: int, input_shape: tuple[int, ...],
+               num_classes: int) -> int:
+    """Samples per stage chunk: whole batches of about ``target_flops`` (at least one batch)."""
+    if n_train < spec.batch_size:
+        raise StagingError(f"{n_train} training samples are fewer than one batch of {spec.batch_size}")
+    if target_flops <= 0:
+        raise StagingError("target work per stage must be positive")
+    per_sample = training_flops(spec, 1, input_shape, num_classes)
+    if per_sample <= 0:
+        raise StagingError("the spec has no Linear or Conv2d layer: its training work is zero")
+    batches = max(1, target_flops // (per_sample * spec.batch_size))
+    return batches * spec.batch_size
+
+
+def stage_count(spec: ModelSpec, n_train: int, target_flops: int, input_shape: tuple[int, ...],
+                num_classes: int) -> int:
+    """How many chunks ``plan_stages`` makes, by arithmetic alone (nothing is allocated)."""
+    size = stage_size(spec, n_train, target_flops, input_shape, num_classes)
+    total = spec.epochs * n_train
+    count = -(-total // size)
+    if count > 1 and total - (count - 1) * size < spec.batch_size:
+        count -= 1
+    return count
+
+
 def plan_stages(spec: ModelSpec, n_train: int, target_flops: int, input_shape: tuple[int, ...],
                 num_classes: int, seed: int | None = None) -> list[np.ndarray]:
     """Delta: all epochs in seeded order, cut into index chunks of about ``target_flops`` each.
@@ -53,14 +78,8 @@ def plan_stages(spec: ModelSpec, n_train: int, target_flops: int, input_shape: t
     Each chunk holds a multiple of the batch size (at least one batch); a final remainder smaller
     than one batch joins the chunk before it.
     """
-    if n_train < spec.batch_size:
-        raise StagingError(f"{n_train} training samples are fewer than one batch of {spec.batch_size}")
-    if target_flops <= 0:
-        raise StagingError("target work per stage must be positive")
+    size = stage_size(spec, n_train, target_flops, input_shape, num_classes)
     seed = spec.seed if seed is None else seed
-    per_sample = training_flops(spec, 1, input_shape, num_classes)
-    batches = max(1, target_flops // (per_sample * spec.batch_size))
-    size = batches * spec.batch_size
     order = np.concatenate([epoch_order(n_train, seed, e) for e in range(spec.epochs)])
     chunks = [order[i:i + size] for i in range(0, len(order), size)]
     if len(chunks) > 1 and len(chunks[-1]) < spec.batch_size:

@@ -78,6 +78,7 @@ class Store(Protocol):
     def get(self, cid: str) -> bytes: ...
     def has(self, cid: str) -> bool: ...
     def open(self, cid: str) -> IO[bytes]: ...
+    def remove(self, cid: str) -> None: ...
 
 
 class LocalStore:
@@ -126,6 +127,10 @@ class LocalStore:
         if not path.exists():
             raise KeyError(f"{cid} is not in the local store {self.root}")
         return path.open("rb")
+
+    def remove(self, cid: str) -> None:
+        """Delete ``cid`` if stored (content a failed job preparation wrote)."""
+        self._path(cid).unlink(missing_ok=True)
 
 
 class KuboStore:
@@ -178,6 +183,12 @@ class KuboStore:
         import io
 
         return io.BytesIO(self.get(cid))
+
+    def remove(self, cid: str) -> None:
+        """Unpin and delete ``cid`` from the node (content a failed job preparation wrote)."""
+        parse_cid(cid)
+        self._post("pin/rm", params={"arg": cid})
+        self._post("block/rm", params={"arg": cid, "force": "true"})
 
 
 def open_store(settings) -> Store:

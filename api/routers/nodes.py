@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from api import chainlink
 from api.deps import IndexDep, SettingsDep
 from api.problems import responses
-from api.schemas import ADDRESS_PATTERN, AccountPublic, NodePublic, UnsignedTx
+from api.schemas import ADDRESS_PATTERN, PAGE_LIMIT_MAX, AccountPublic, NodePage, NodePublic, UnsignedTx
 
 router = APIRouter(prefix="/api", tags=["nodes"])
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="an account address")]
@@ -21,17 +21,25 @@ def _norm(address: str) -> str:
     return to_checksum_address(address)
 
 
-@router.get("/nodes", response_model=list[NodePublic], summary="Registered nodes",
-            responses=responses(503))
-def nodes(index: IndexDep, settings: SettingsDep) -> list[NodePublic]:
+@router.get("/nodes", response_model=NodePage, summary="Registered nodes, by address, a page at a time",
+            responses=responses(422, 503))
+def nodes(index: IndexDep, settings: SettingsDep,
+          limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX, description="items per page")] = 50,
+          cursor: Annotated[str | None, Query(pattern=ADDRESS_PATTERN,
+                                              description="next_cursor of the previous page")] = None,
+          ) -> NodePage:
     with index._lock:
         recs = [dict(r) for r in index.nodes.values()]
         earned = dict(index.credited)
-    pending = chainlink.pending_credit(settings, [r["address"] for r in recs])
-    return [NodePublic(address=r["address"], status=r["status"], stake=str(r["stake"]),
-                       declarations=r["declarations"], stages_paid=r["stages_paid"],
-                       earned=str(earned.get(r["address"], 0)), pending=str(pending[r["address"]]))
-            for r in sorted(recs, key=lambda r: r["address"].lower())]
+    recs = sorted((r for r in recs if cursor is None or r["address"].lower() > cursor.lower()),
+                  key=lambda r: r["address"].lower())
+    page, more = recs[:limit], len(recs) > limit
+    pending = chainlink.pending_credit(settings, [r["address"] for r in page])
+    return NodePage(items=[NodePublic(address=r["address"], status=r["status"], stake=str(r["stake"]),
+                                      declarations=r["declarations"], stages_paid=r["stages_paid"],
+                                      earned=str(earned.get(r["address"], 0)),
+                                      pending=str(pending[r["address"]])) for r in page],
+                    next_cursor=page[-1]["address"] if more else None)
 
 
 @router.get("/accounts/{address}", response_model=AccountPublic, summary="An account's rewards",

@@ -1,29 +1,46 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.20;
+pragma solidity ^0.8.28;
 
-import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
+import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {JobLedger} from "./JobLedger.sol";
 
-/// @title The final model's accuracy: test set, zk proofs per shard, and the bounty
-/// @dev After the last stage: the employer publishes the test set, the job's finalists prove
-/// the final model's accuracy shard by shard through the job's `IAccuracyVerifier`, and the
-/// bounty goes to the shards' submitters (or back to the employer below the threshold, or to
-/// the finalists when the test set never came).
+/// @title The final model's accuracy: the committed test set, zk proofs per shard, the bounty
+/// @dev After the last stage the employer posts each shard of the test set as call data; the
+/// contract hashes it and compares it with the hash fixed at `createJob`, so the employer cannot
+/// post nothing, or other data, and keep the bounty. Then anyone proves each shard through the
+/// job's `IAccuracyVerifier`: the bounty is owed to the last stage's paid nodes (settled per
+/// node), never to a proof's sender, so copying a pending proof earns nothing. Silence rules:
+/// the test set not posted in its window → the bounty is owed to those nodes (`forfeitBounty`);
+/// posted but not every shard proven in the proof window → the employer may reclaim it (the
+/// data was on chain and any of those nodes could have proven; they gain by proving a model
+/// that reaches the threshold, so silence means it does not, or that they gave it up).
 abstract contract AccuracyProofs is JobLedger {
-    // jobId => shard => the finalist whose proof of it was accepted
-    mapping(uint256 => mapping(uint256 => address)) private _shardSubmitters;
+    // jobId => shard => who sent its accepted proof (for the record; it is not paid for it)
+    mapping(uint256 jobId => mapping(uint256 shard => address)) private _shardSubmitters;
 
     /// @inheritdoc IJobEscrow
-    function publishTestSet(uint256 jobId, string calldata cid) external {
+    function publishTestShard(uint256 jobId, uint256 shard, bytes calldata data) external {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job, JobStatus.AwaitingTestSet);
         if (msg.sender != job.employer) revert CallerNotEmployer(jobId, msg.sender);
         if (block.timestamp >= job.phaseDeadline) revert DeadlinePassed(jobId, job.phaseDeadline);
-        uint256 proofDeadline = block.timestamp + job.proofWindow;
-        job.status = JobStatus.Proving;
-        job.phaseDeadline = uint40(proofDeadline);
-        emit TestSetPublished(jobId, cid, proofDeadline);
+        uint256 count = job.shardCount;
+        if (shard >= count) revert ShardUnknown(jobId, shard);
+        uint32 published = job.shardsPublished;
+        if (published & (1 << shard) != 0) revert ShardPublished(jobId, shard);
+        bytes32 expected = _shardData[jobId][shard];
+        bytes32 posted = keccak256(data);
+        if (posted != expected) revert ShardDataMismatch(jobId, shard, expected, posted);
+        published |= uint32(1 << shard);
+        job.shardsPublished = published;
+        emit TestShardPublished(jobId, shard, posted);
+        if (published == (uint256(1) << count) - 1) {
+            uint256 proofDeadline = block.timestamp + job.proofWindow;
+            job.status = JobStatus.Proving;
+            job.phaseDeadline = uint40(proofDeadline);
+            emit TestSetPublished(jobId, proofDeadline);
+        }
     }
 
     /// @inheritdoc IJobEscrow
@@ -33,9 +50,6 @@ abstract contract AccuracyProofs is JobLedger {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job, JobStatus.Proving);
         if (block.timestamp >= job.phaseDeadline) revert DeadlinePassed(jobId, job.phaseDeadline);
-        // the share goes to the sender, and a proof does not depend on who sends it: only the
-        // staked nodes that produced the final model may claim it, not a mempool copier
-        if (!_isFinalist(jobId, msg.sender)) revert CallerNotFinalist(jobId, msg.sender);
         if (shard >= job.shardCount) revert ShardUnknown(jobId, shard);
         if (job.shardsProven & (1 << shard) != 0) revert ShardProven(jobId, shard);
         (bytes32 testSet, uint256 model, uint256 correct) =
@@ -53,32 +67,24 @@ abstract contract AccuracyProofs is JobLedger {
         job.correctCount = uint32(total);
         _shardSubmitters[jobId][shard] = msg.sender;
         emit AccuracyProofAccepted(jobId, shard, msg.sender, correct);
-        if (proven == (uint256(1) << job.shardCount) - 1) _settle(jobId, job, total);
+        if (proven == (uint256(1) << job.shardCount) - 1) _certify(jobId, job, total);
     }
 
     /// @inheritdoc IJobEscrow
-    function forfeitBounty(uint256 jobId, address[] calldata finalists) external {
+    function forfeitBounty(uint256 jobId) external {
         Job storage job = _jobs[jobId];
         _requireStatus(jobId, job, JobStatus.AwaitingTestSet);
         if (block.timestamp < job.phaseDeadline) revert DeadlineNotReached(jobId, job.phaseDeadline);
-        uint256 count = finalists.length;
-        if (count != job.finalists) revert FinalistsInvalid(jobId);
         uint256 bounty = job.bounty;
-        address previous;
-        for (uint256 i; i < count; ++i) {
-            address node = finalists[i];
-            if (node <= previous || !_isFinalist(jobId, node)) revert FinalistsInvalid(jobId);
-            previous = node;
-            _credit(node, _share(bounty, count, i));
-        }
-        job.remaining -= uint96(bounty);
-        _close(job, JobStatus.Closed);
-        emit BountyForfeited(jobId, count, bounty / count);
+        _earmark(job, bounty);
+        _close(job, JobStatus.Forfeited);
+        emit BountyForfeited(jobId, bounty);
     }
 
     /// @inheritdoc IJobEscrow
-    function shardCommitments(uint256 jobId) external view returns (bytes32[] memory) {
-        return _shards[jobId];
+    function shardBits(uint256 jobId) external view returns (uint256 published, uint256 proven) {
+        Job storage job = _jobs[jobId];
+        return (job.shardsPublished, job.shardsProven);
     }
 
     /// @inheritdoc IJobEscrow
@@ -86,26 +92,17 @@ abstract contract AccuracyProofs is JobLedger {
         return _shardSubmitters[jobId][shard];
     }
 
-    /// @dev Every shard is proven: pay the submitters if the summed count reaches the threshold.
-    function _settle(uint256 jobId, Job storage job, uint256 total) private {
+    /// @dev Every shard is proven: the bounty is owed to the last stage's paid nodes if the
+    /// summed count reaches the threshold, else it goes back to the employer.
+    function _certify(uint256 jobId, Job storage job, uint256 total) private {
+        uint256 bounty = job.bounty;
         if (total < job.threshold) {
-            _close(job, JobStatus.Closed);
-            emit JobFailed(jobId, total, job.threshold);
+            _close(job, JobStatus.Failed);
+            emit JobFailed(jobId, total, job.threshold, bounty);
             return;
         }
-        uint256 bounty = job.bounty;
-        uint256 count = job.shardCount;
-        for (uint256 i; i < count; ++i) {
-            _credit(_shardSubmitters[jobId][i], _share(bounty, count, i));
-        }
-        job.remaining -= uint96(bounty);
+        _earmark(job, bounty);
         _close(job, JobStatus.Completed);
         emit JobCompleted(jobId, total, bounty);
-    }
-
-    /// @dev The i-th of `count` equal shares of `amount`; the rounding remainder goes to the last.
-    function _share(uint256 amount, uint256 count, uint256 i) private pure returns (uint256) {
-        uint256 share = amount / count;
-        return i == count - 1 ? amount - share * (count - 1) : share;
     }
 }

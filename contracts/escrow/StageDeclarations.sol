@@ -1,198 +1,161 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.20;
+pragma solidity ^0.8.28;
 
 import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
-import {StageAgreement} from "./StageAgreement.sol";
+import {DeclarationSettlement} from "./DeclarationSettlement.sol";
 
-/// @title Proof of Training stages: commit–reveal declarations, agreement, reward and slashing
-/// @dev Stage i of a job takes declarations while it is open (`stagesDone + 1`); C agreeing
-/// ones let one of their nodes reveal the training secret, which finalises the stage, credits
-/// the matching declarations and slashes the others. The last stage's matching nodes are the
-/// job's finalists.
-abstract contract StageDeclarations is StageAgreement {
-    // a declaration record: stage in the top 32 bits, finalist flag, then a truncated hash
-    uint256 private constant STAGE_SHIFT = 224;
-    uint256 private constant FINALIST = 1 << 223;
-    uint256 private constant HASH_MASK = FINALIST - 1;
-
-    // jobId => node => record of its latest declaration in the job
-    mapping(uint256 => mapping(address => uint256)) private _records;
+/// @title Proof of Training stages: hidden declarations, their openings, finalisation
+/// @dev The open stage (`stagesDone + 1`) runs in attempts (see `IJobEscrow`): a commit phase
+/// that takes at most 2C − 1 declarations, each a hash that shows nothing copyable, then a
+/// reveal phase in which each declarer opens its own. The C-th opening of the same values
+/// finalises the stage; no other values can reach C among 2C − 1. Every call touches the
+/// caller's record and the job's slots only, so its gas does not grow with other declarations.
+abstract contract StageDeclarations is DeclarationSettlement {
+    // jobId => keccak(stage, attempt, key) => openings, for values other than an attempt's first
+    mapping(uint256 jobId => mapping(bytes32 attemptKey => uint256)) private _openings;
 
     /// @inheritdoc IJobEscrow
-    function declare(
-        uint256 jobId,
-        uint256 stage,
-        bytes32 weightsHash,
-        uint256 modelCommitment,
-        bytes32 commitment,
-        bytes32 rand
-    ) external {
+    function declare(uint256 jobId, uint256 stage, bytes32 commitment) external {
         Job storage job = _jobs[jobId];
-        _requireOpen(jobId, job, stage);
-        if (_records[jobId][msg.sender] >> STAGE_SHIFT == stage) {
-            revert DeclarationDuplicated(jobId, stage, msg.sender);
-        }
-        uint256 before = job.declarations;
-        uint256 agreeing = _agree(jobId, job, stage, weightsHash, modelCommitment, before);
-        job.declarations = uint16(before + 1);
-        _records[jobId][msg.sender] = (stage << STAGE_SHIFT) | _recordHash(weightsHash, modelCommitment, commitment, rand);
-        // reverts for unregistered or exiting nodes; keeps the stake until the deadline
-        registry.lockStake(msg.sender, job.deadline);
-        emit StageDeclared(jobId, stage, msg.sender, weightsHash, modelCommitment, commitment, rand);
-        if (agreeing == 1 && before > 0) emit StageConflicted(jobId, stage, msg.sender, weightsHash, modelCommitment);
-        if (agreeing == job.confirmations) emit StageAgreed(jobId, stage, weightsHash, modelCommitment);
-    }
-
-    /// @inheritdoc IJobEscrow
-    function reveal(uint256 jobId, uint256 stage, bytes32 rho, string calldata cid, Declaration[] calldata decls)
-        external
-    {
-        Job storage job = _jobs[jobId];
-        _requireOpen(jobId, job, stage);
-        if (decls.length != job.declarations) revert DeclarationsIncomplete(jobId, stage, job.declarations, decls.length);
-        Declaration calldata mine = _revealerOf(jobId, stage, rho, decls);
-        bytes32 key = keccak256(abi.encode(mine.weightsHash, mine.modelCommitment));
-        uint256 confirmations = job.confirmations;
-        {
-            uint256 agreeing = _agreementOf(jobId, job, stage, key);
-            if (agreeing != confirmations) revert AgreementMissing(jobId, stage, agreeing);
-        }
-
-        uint256 matched = _countMatching(jobId, stage, key, rho, decls);
-        // a lone copier of the agreed hashes must not be able to slash the honest majority
-        if (matched * 2 <= confirmations) revert MajorityMissing(jobId, stage, matched, confirmations);
-        _finalise(job, stage, matched, mine);
-        emit StageFinalised(jobId, stage, msg.sender, mine.weightsHash, mine.modelCommitment, rho, cid, matched);
-        _pay(jobId, stage, key, rho, decls);
-    }
-
-    /// @inheritdoc IJobEscrow
-    function commitmentOf(bytes32 rho, bytes32 rand, address node) public pure returns (bytes32) {
-        return keccak256(abi.encodePacked(rho, rand, node));
-    }
-
-    /// @inheritdoc IJobEscrow
-    function declarationOf(uint256 jobId, address node)
-        external
-        view
-        returns (uint256 stage, bytes32 recordHash, bool finalist)
-    {
-        uint256 record = _records[jobId][node];
-        return (record >> STAGE_SHIFT, bytes32(record & HASH_MASK), record & FINALIST != 0);
-    }
-
-    /// @inheritdoc IJobEscrow
-    function agreementOf(uint256 jobId, uint256 stage, bytes32 weightsHash, uint256 modelCommitment)
-        external
-        view
-        returns (uint256)
-    {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Training || stage != uint256(job.stagesDone) + 1) return 0;
-        return _agreementOf(jobId, job, stage, keccak256(abi.encode(weightsHash, modelCommitment)));
-    }
-
-    function _isFinalist(uint256 jobId, address node) internal view override returns (bool) {
-        return _records[jobId][node] & FINALIST != 0;
-    }
-
-    /// @dev `stage` takes declarations and its reveal: the job trains, before its deadline,
-    /// and `stage` is the one after the last final stage.
-    function _requireOpen(uint256 jobId, Job storage job, uint256 stage) private view {
         _requireStatus(jobId, job, JobStatus.Training);
         if (block.timestamp >= job.deadline) revert DeadlinePassed(jobId, job.deadline);
         if (stage != uint256(job.stagesDone) + 1) revert StageNotOpen(jobId, stage, uint256(job.stagesDone) + 1);
-    }
+        uint256 count = _openAttempt(jobId, job, stage);
+        uint256 attempt = job.attempt;
 
-    /// @dev Finds the caller's declaration; its commitment must open with `rho`.
-    function _revealerOf(uint256 jobId, uint256 stage, bytes32 rho, Declaration[] calldata decls)
-        private
-        view
-        returns (Declaration calldata)
-    {
-        for (uint256 i; i < decls.length; ++i) {
-            if (decls[i].node == msg.sender) {
-                if (commitmentOf(rho, decls[i].rand, msg.sender) != decls[i].commitment) {
-                    revert SecretMismatch(jobId, stage, msg.sender);
-                }
-                return decls[i];
+        uint256 rec = _records[jobId][msg.sender];
+        bool carried;
+        if (rec != 0) {
+            if (_stageOf(rec) == stage && _attemptOf(rec) == attempt) {
+                revert DeclarationDuplicated(jobId, stage, msg.sender);
+            }
+            if (rec & SETTLED == 0) {
+                // the node's previous declaration in this job is settled first; its freed
+                // collateral backs the new one
+                Outcome outcome = _settle(jobId, job, msg.sender, rec);
+                if (outcome == Outcome.Pending) revert DeclarationUnsettled(jobId, _stageOf(rec), msg.sender);
+                carried = outcome == Outcome.Paid || outcome == Outcome.Released;
             }
         }
-        revert RevealerNotDeclarer(jobId, stage, msg.sender);
-    }
-
-    function _matches(Declaration calldata d, bytes32 key, bytes32 rho) private pure returns (bool) {
-        // bound to the declarer's address: a copied commitment never opens for the copier
-        return keccak256(abi.encode(d.weightsHash, d.modelCommitment)) == key
-            && commitmentOf(rho, d.rand, d.node) == d.commitment;
-    }
-
-    /// @dev Checks every declaration is the one on record (each node once) and counts those
-    /// that agree on `key` and open with `rho`.
-    function _countMatching(uint256 jobId, uint256 stage, bytes32 key, bytes32 rho, Declaration[] calldata decls)
-        private
-        view
-        returns (uint256 matched)
-    {
-        address previous;
-        for (uint256 i; i < decls.length; ++i) {
-            Declaration calldata d = decls[i];
-            if (d.node <= previous) revert DeclarationsUnordered(jobId, d.node);
-            previous = d.node;
-            uint256 record = _records[jobId][d.node];
-            if (
-                record >> STAGE_SHIFT != stage
-                    || record & HASH_MASK != _recordHash(d.weightsHash, d.modelCommitment, d.commitment, d.rand)
-            ) revert DeclarationUnknown(jobId, stage, d.node);
-            if (_matches(d, key, rho)) ++matched;
+        // reverts for unregistered or exiting nodes, and when the stake cannot back one more
+        // open declaration at the slash amount
+        registry.lock(msg.sender, carried);
+        count += 1;
+        job.declarations = uint8(count);
+        _records[jobId][msg.sender] = (stage << STAGE_SHIFT) | (attempt << ATTEMPT_SHIFT) | _hash192(commitment);
+        emit StageDeclared(jobId, stage, msg.sender, attempt, commitment);
+        if (count == 2 * uint256(job.confirmations) - 1) {
+            job.commitClosedAt = uint40(block.timestamp);
+            emit StageCommitClosed(jobId, stage, attempt, block.timestamp + job.revealWindow);
         }
     }
 
-    /// @dev Closes the open stage; after the last one the job waits for the test set.
-    function _finalise(Job storage job, uint256 stage, uint256 matched, Declaration calldata mine) private {
+    /// @inheritdoc IJobEscrow
+    function reveal(uint256 jobId, uint256 stage, Opening calldata opening) external {
+        Job storage job = _jobs[jobId];
+        uint256 rec = _records[jobId][msg.sender];
+        if (rec == 0 || _stageOf(rec) != stage) revert DeclarationUnknown(jobId, stage, msg.sender);
+        if (_positionOf(rec) != 0) revert DeclarationOpened(jobId, stage, msg.sender);
+        bytes32 commitment =
+            commitmentOf(opening.rho, opening.weightsHash, opening.modelCommitment, opening.rand, msg.sender);
+        if (rec & HASH_MASK != _hash192(commitment)) revert OpeningMismatch(jobId, stage, msg.sender);
+        bytes32 cidHash = keccak256(bytes(opening.cid));
+        bytes32 key = _openingKey(opening.rho, opening.weightsHash, opening.modelCommitment, cidHash);
+        uint256 attempt = _attemptOf(rec);
+
+        uint256 position;
+        uint256 revealDeadline;
+        if (job.status == JobStatus.Training && stage == uint256(job.stagesDone) + 1) {
+            revealDeadline = _commitDeadline(job) + job.revealWindow;
+            if (attempt != job.attempt || _committing(job) || block.timestamp >= revealDeadline) {
+                revert RevealPhaseClosed(jobId, stage, attempt);
+            }
+            position = _count(jobId, job, stage, attempt, key);
+        } else {
+            // a final stage: openings of its agreed attempt are still taken until its reveal
+            // phase ends (an honest declarer is never slashed for being slower than C others)
+            (uint256 agreed,, uint256 deadline) = _resultOf(jobId, stage);
+            if (attempt != agreed || block.timestamp >= deadline) revert RevealPhaseClosed(jobId, stage, attempt);
+            position = LATE;
+        }
+        _records[jobId][msg.sender] = (rec & ~(HASH_MASK | (0xff << POSITION_SHIFT))) | (position << POSITION_SHIFT)
+            | _hash192(key);
+        emit StageRevealed(
+            jobId, stage, msg.sender, attempt, opening.weightsHash, opening.modelCommitment, opening.rho, cidHash, position
+        );
+        if (position == job.confirmations) _finalise(jobId, job, stage, attempt, key, revealDeadline, opening);
+    }
+
+    /// @dev Starts the stage's next attempt when the current one ended without agreement (or
+    /// restarts it when nobody declared in its commit window); returns the declarations of the
+    /// attempt that takes this declaration. Reverts outside a commit phase.
+    function _openAttempt(uint256 jobId, Job storage job, uint256 stage) private returns (uint256 count) {
+        count = job.declarations;
+        if (!_committing(job)) {
+            uint256 revealDeadline = _commitDeadline(job) + job.revealWindow;
+            if (block.timestamp < revealDeadline) revert CommitPhaseClosed(jobId, stage, job.attempt, revealDeadline);
+            emit StageAttemptFailed(jobId, stage, job.attempt, count);
+            // a new order of the stage's samples: nothing opened in the failed attempt helps
+            job.attempt += 1;
+            job.attemptStart = uint40(block.timestamp);
+            job.commitClosedAt = 0;
+            job.leadOpenings = 0;
+            count = 0;
+        } else if (count == 0 && block.timestamp >= uint256(job.attemptStart) + job.commitWindow) {
+            job.attemptStart = uint40(block.timestamp); // nobody declared in time: the clock restarts
+        }
+        if (count == 0) {
+            uint256 end = uint256(job.attemptStart) + job.commitWindow + job.revealWindow;
+            if (end > job.deadline) revert StageTooLate(jobId, stage, job.deadline);
+            if (job.attempt == 0 && stage > PREPAID_RESULTS) _reserveResult(jobId, stage);
+        }
+    }
+
+    /// @dev One more opening of `key` in the attempt; returns its position among them.
+    function _count(uint256 jobId, Job storage job, uint256 stage, uint256 attempt, bytes32 key)
+        private
+        returns (uint256 n)
+    {
+        uint256 lead = job.leadOpenings;
+        if (lead == 0) {
+            job.leadKey = key;
+            job.leadOpenings = 1;
+            return 1;
+        }
+        if (job.leadKey == key) {
+            n = lead + 1;
+            job.leadOpenings = uint8(n);
+            return n;
+        }
+        n = ++_openings[jobId][keccak256(abi.encode(stage, attempt, key))];
+    }
+
+    /// @dev C openings agree: the stage is final, its C rewards are earmarked, the next stage
+    /// opens; after the last one the job waits for the test set.
+    function _finalise(
+        uint256 jobId,
+        Job storage job,
+        uint256 stage,
+        uint256 attempt,
+        bytes32 key,
+        uint256 revealDeadline,
+        Opening calldata opening
+    ) private {
+        _recordResult(jobId, stage, attempt, key, revealDeadline);
+        _earmark(job, uint256(job.reward) * job.confirmations);
         job.stagesDone = uint16(stage);
+        job.attempt = 0;
         job.declarations = 0;
-        job.leadAgreement = 0;
-        job.remaining -= uint96(job.reward * matched);
+        job.leadOpenings = 0;
+        job.commitClosedAt = 0;
+        job.attemptStart = uint40(block.timestamp);
         if (stage == job.stages) {
             job.status = JobStatus.AwaitingTestSet;
-            job.finalModelCommitment = mine.modelCommitment;
-            job.finalists = uint8(matched);
+            job.finalModelCommitment = opening.modelCommitment;
             job.phaseDeadline = uint40(block.timestamp + job.testSetWindow);
         }
-    }
-
-    /// @dev Credits matching declarations, then slashes the others (registry call last).
-    function _pay(uint256 jobId, uint256 stage, bytes32 key, bytes32 rho, Declaration[] calldata decls) private {
-        Job storage job = _jobs[jobId];
-        uint256 reward = job.reward;
-        bool last = job.status == JobStatus.AwaitingTestSet;
-        for (uint256 i; i < decls.length; ++i) {
-            Declaration calldata d = decls[i];
-            if (_matches(d, key, rho)) {
-                _credit(d.node, reward);
-                if (last) _records[jobId][d.node] |= FINALIST;
-                emit DeclarationRewarded(jobId, stage, d.node, reward);
-            }
-        }
-        for (uint256 i; i < decls.length; ++i) {
-            Declaration calldata d = decls[i];
-            if (!_matches(d, key, rho)) _slash(jobId, stage, job.employer, d.node);
-        }
-    }
-
-    function _slash(uint256 jobId, uint256 stage, address employer, address node) private {
-        uint256 amount = registry.slash(node);
-        // slashed stake compensates the employer whose stage it polluted
-        if (amount > 0) _credit(employer, amount);
-        emit DeclarationSlashed(jobId, stage, node, amount);
-    }
-
-    function _recordHash(bytes32 weightsHash, uint256 modelCommitment, bytes32 commitment, bytes32 rand)
-        private
-        pure
-        returns (uint256)
-    {
-        return uint256(keccak256(abi.encode(weightsHash, modelCommitment, commitment, rand))) & HASH_MASK;
+        emit StageFinalised(
+            jobId, stage, msg.sender, attempt, opening.weightsHash, opening.modelCommitment, opening.rho, opening.cid
+        );
     }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity ^0.8.28;
 
 import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 import {PullPayments} from "../utils/PullPayments.sol";
@@ -14,13 +14,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
         string cid;
     }
 
-    struct UpdateCommit {
-        bytes32 commitment;
-        uint64 blockNumber; // zero: none
-    }
-
-    /// @inheritdoc IFederatedTask
-    uint64 public constant REVEAL_WINDOW = 10 minutes;
+    uint256 private constant MAX_WINDOW = 30 days;
 
     uint256 private _taskCount;
     mapping(uint256 => Task) private _tasks;
@@ -30,15 +24,18 @@ contract FederatedTask is IFederatedTask, PullPayments {
     mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
     mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
     mapping(uint256 => mapping(uint256 => bool)) private _commitmentUsed;
-    mapping(uint256 => mapping(uint32 => mapping(address => UpdateCommit))) private _commits;
+    mapping(uint256 => mapping(uint32 => mapping(address => bytes32))) private _commits;
 
     /// @inheritdoc IFederatedTask
     function createTask(TaskParams calldata p) external payable returns (uint256 taskId) {
         if (p.testSetCommitments.length == 0) revert ShardsMissing();
         if (p.threshold == 0 || p.threshold > p.sampleCount) revert ThresholdInvalid(p.threshold, p.sampleCount);
         if (p.rounds == 0 || p.maxUpdatesPerRound == 0) revert RoundsInvalid(p.rounds, p.maxUpdatesPerRound);
-        // a task must leave time for at least one commitment and its reveal
-        if (p.deadline <= block.timestamp + REVEAL_WINDOW) revert DeadlineInvalid(p.deadline);
+        if (p.commitWindow == 0 || p.revealWindow == 0 || p.commitWindow > MAX_WINDOW || p.revealWindow > MAX_WINDOW) {
+            revert WindowInvalid(p.commitWindow, p.revealWindow);
+        }
+        // a task must leave time for at least one whole round
+        if (p.deadline < block.timestamp + p.commitWindow + p.revealWindow) revert DeadlineInvalid(p.deadline);
         if (p.encryptionKey == bytes32(0)) revert EncryptionKeyMissing();
         uint256 escrow = uint256(p.rounds) * p.maxUpdatesPerRound * p.rewardPerUpdate;
         if (msg.value != escrow) revert EscrowMismatch(escrow, msg.value);
@@ -51,6 +48,9 @@ contract FederatedTask is IFederatedTask, PullPayments {
             round: 0,
             maxUpdatesPerRound: p.maxUpdatesPerRound,
             deadline: p.deadline,
+            roundStart: uint64(block.timestamp),
+            commitWindow: p.commitWindow,
+            revealWindow: p.revealWindow,
             verifier: p.verifier,
             encryptionKey: p.encryptionKey,
             sampleCount: p.sampleCount,
@@ -69,13 +69,12 @@ contract FederatedTask is IFederatedTask, PullPayments {
     /// @inheritdoc IFederatedTask
     function commitUpdate(uint256 taskId, uint32 round, bytes32 commitment) external {
         Task storage task = _openTask(taskId);
-        // a late commitment must still have time to be revealed before the deadline
-        uint64 lastCommitTime = task.deadline - REVEAL_WINDOW;
-        if (block.timestamp > lastCommitTime) revert CommitTooLate(taskId, lastCommitTime);
         _requireRoomFor(taskId, task, round);
+        uint256 commitEnd = uint256(task.roundStart) + task.commitWindow;
+        if (block.timestamp >= commitEnd) revert CommitPhaseClosed(taskId, round, commitEnd);
         // kept under the sender (and the hash binds it): nobody can take, replace or block
         // another participant's commitment, and a copied one opens only for its author
-        _commits[taskId][round][msg.sender] = UpdateCommit(commitment, uint64(block.number));
+        _commits[taskId][round][msg.sender] = commitment;
         emit UpdateCommitted(taskId, round, msg.sender, commitment);
     }
 
@@ -88,8 +87,8 @@ contract FederatedTask is IFederatedTask, PullPayments {
         string calldata encryptedUpdateCid
     ) external nonReentrant {
         Task storage task = _openTask(taskId);
-        if (block.timestamp > task.deadline) revert TaskExpired(taskId, task.deadline);
         _requireRoomFor(taskId, task, round);
+        _requireRevealPhase(taskId, task, round);
         (uint256 modelCommitment, uint256 correct) =
             _reveal(taskId, round, task.verifier, proofs, instances, encryptedUpdateCid);
         if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
@@ -115,11 +114,15 @@ contract FederatedTask is IFederatedTask, PullPayments {
     /// @inheritdoc IFederatedTask
     function closeRound(uint256 taskId, uint32 round, uint256 modelCommitment, string calldata modelCid) external {
         Task storage task = _openTask(taskId);
-        if (msg.sender != task.employer) revert CallerNotEmployer(msg.sender);
+        if (msg.sender != task.employer) revert CallerNotEmployer(taskId, msg.sender);
         if (round != task.round) revert RoundNotOpen(round, task.round);
+        (, uint256 revealEnd) = _phases(task);
+        // every reveal of the round had its whole phase: closing cannot cut one off
+        if (block.timestamp < revealEnd) revert RoundNotOver(taskId, round, revealEnd);
 
         _globalModels[taskId][round + 1] = GlobalModel(modelCommitment, modelCid);
         task.round = round + 1;
+        task.roundStart = uint64(block.timestamp);
         emit RoundClosed(taskId, round, modelCommitment, modelCid, _updateCounts[taskId][round]);
         if (task.round == task.rounds) {
             uint256 unspent = task.escrow;
@@ -133,8 +136,10 @@ contract FederatedTask is IFederatedTask, PullPayments {
     /// @inheritdoc IFederatedTask
     function refund(uint256 taskId) external {
         Task storage task = _openTask(taskId);
-        if (msg.sender != task.employer) revert CallerNotEmployer(msg.sender);
+        if (msg.sender != task.employer) revert CallerNotEmployer(taskId, msg.sender);
         if (block.timestamp <= task.deadline) revert TaskNotExpired(taskId, task.deadline);
+        (, uint256 revealEnd) = _phases(task);
+        if (block.timestamp < revealEnd) revert RoundNotOver(taskId, task.round, revealEnd);
         uint256 unspent = task.escrow;
         task.status = TaskStatus.Refunded;
         task.escrow = 0;
@@ -187,13 +192,15 @@ contract FederatedTask is IFederatedTask, PullPayments {
     }
 
     /// @inheritdoc IFederatedTask
-    function committedUpdate(uint256 taskId, uint32 round, address participant)
-        external
-        view
-        returns (bytes32 commitment, uint64 blockNumber)
-    {
-        UpdateCommit storage c = _commits[taskId][round][participant];
-        return (c.commitment, c.blockNumber);
+    function committedUpdate(uint256 taskId, uint32 round, address participant) external view returns (bytes32) {
+        return _commits[taskId][round][participant];
+    }
+
+    /// @inheritdoc IFederatedTask
+    function roundPhases(uint256 taskId) external view returns (uint256 start, uint256 commitEnd, uint256 revealEnd) {
+        Task storage task = _tasks[taskId];
+        (commitEnd, revealEnd) = _phases(task);
+        start = task.roundStart;
     }
 
     /// @inheritdoc IFederatedTask
@@ -219,9 +226,21 @@ contract FederatedTask is IFederatedTask, PullPayments {
         if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
     }
 
-    /// @dev Open the sender's commitment of the round with the verified update. The commitment
-    /// must be from an earlier block: a copier who learns the update from a pending reveal
-    /// cannot commit to it and reveal ahead of it in the same block.
+    /// @dev Reveals are taken in the round's reveal phase only: nobody reads one before the
+    /// commit phase is over, so a copy has nothing to open.
+    function _requireRevealPhase(uint256 taskId, Task storage task, uint32 round) private view {
+        (uint256 commitEnd, uint256 revealEnd) = _phases(task);
+        if (block.timestamp < commitEnd) revert RevealPhaseNotOpen(taskId, round, commitEnd);
+        if (block.timestamp >= revealEnd) revert RevealPhaseClosed(taskId, round, revealEnd);
+    }
+
+    /// @dev The open round's commit-phase end and reveal-phase end.
+    function _phases(Task storage task) private view returns (uint256 commitEnd, uint256 revealEnd) {
+        commitEnd = uint256(task.roundStart) + task.commitWindow;
+        revealEnd = commitEnd + task.revealWindow;
+    }
+
+    /// @dev Open the sender's commitment of the round with the verified update.
     function _reveal(
         uint256 taskId,
         uint32 round,
@@ -230,13 +249,11 @@ contract FederatedTask is IFederatedTask, PullPayments {
         uint256[][] calldata instances,
         string calldata encryptedUpdateCid
     ) private returns (uint256 modelCommitment, uint256 correct) {
-        UpdateCommit storage commit = _commits[taskId][round][msg.sender];
-        uint64 commitBlock = commit.blockNumber;
-        if (commitBlock == 0) revert UpdateNotCommitted(msg.sender, round);
-        if (block.number <= commitBlock) revert RevealTooEarly(commitBlock);
+        bytes32 committed = _commits[taskId][round][msg.sender];
+        if (committed == bytes32(0)) revert UpdateNotCommitted(msg.sender, round);
         (modelCommitment, correct) = _verifyShards(taskId, verifier, proofs, instances);
         bytes32 revealed = updateCommitment(taskId, round, msg.sender, modelCommitment, encryptedUpdateCid);
-        if (revealed != commit.commitment) revert UpdateCommitmentMismatch(commit.commitment, revealed);
+        if (revealed != committed) revert UpdateCommitmentMismatch(committed, revealed);
     }
 
     /// @dev Verify one proof per shard; all must prove the same model on their shard's test set.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity ^0.8.28;
 
 import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 
@@ -10,14 +10,17 @@ import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 /// the task's committed test samples correctly, with the update encrypted to the employer's
 /// X25519 key and stored by CID. Only proven updates are accepted and paid; the employer
 /// aggregates them off-chain and closes the round with the new global model's commitment.
-/// @dev A proof does not depend on its sender, so an update is submitted in two steps bound to
-/// the sender: `commitUpdate` stores keccak256(abi.encodePacked(taskId, round, participant,
-/// modelCommitment, keccak256(bytes(encryptedUpdateCid)))) under the sender, and
-/// `submitUpdate` (the reveal) is accepted only in a later block than that commitment and only
-/// if it opens it. A copier who reads the proofs of a pending reveal has no commitment of its
-/// own to open, and cannot mine one ahead of the reveal. Reward of an accepted update = rewardPerUpdate * correctCount / sampleCount (pro rata
-/// to proven accuracy). Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what is not
-/// earned returns to the employer when the last round closes or after the deadline.
+/// @dev Rounds run in fixed phases by time, from the round's start (task creation, then each
+/// `closeRound`): a commit phase of `commitWindow`, in which a participant binds its update to
+/// its own address with `commitUpdate` (keccak256(abi.encodePacked(taskId, round, participant,
+/// modelCommitment, keccak256(bytes(encryptedUpdateCid))))), then a reveal phase of
+/// `revealWindow`, in which `submitUpdate` opens it with the proofs. A proof does not depend on
+/// its sender, but by the time anyone can read a reveal the commit phase is over: a copier has
+/// no commitment of its own to open. `closeRound` is taken only after the reveal phase, so no
+/// pending reveal can be cut off, and `refund` only after the deadline and the open round's
+/// reveal phase. Reward of an accepted update = rewardPerUpdate * correctCount / sampleCount
+/// (pro rata to proven accuracy). Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what
+/// is not earned returns to the employer when the last round closes or after the deadline.
 interface IFederatedTask {
     enum TaskStatus {
         None,
@@ -40,6 +43,8 @@ interface IFederatedTask {
         uint256 initialModelCommitment; // h_W (KZG commitment) of round 0's global model
         string initialModelCid;
         uint64 deadline;
+        uint32 commitWindow; // seconds of each round's commit phase
+        uint32 revealWindow; // seconds of each round's reveal phase
     }
 
     struct Task {
@@ -49,6 +54,9 @@ interface IFederatedTask {
         uint32 round; // the open round
         uint32 maxUpdatesPerRound;
         uint64 deadline;
+        uint64 roundStart; // when the open round's commit phase began
+        uint32 commitWindow;
+        uint32 revealWindow;
         IAccuracyVerifier verifier;
         bytes32 encryptionKey;
         uint256 sampleCount;
@@ -92,9 +100,8 @@ interface IFederatedTask {
     error DeadlineInvalid(uint64 deadline);
     error EncryptionKeyMissing();
     error TaskNotActive(uint256 taskId);
-    error TaskExpired(uint256 taskId, uint64 deadline);
     error TaskNotExpired(uint256 taskId, uint64 deadline);
-    error CallerNotEmployer(address caller);
+    error CallerNotEmployer(uint256 taskId, address caller);
     error RoundNotOpen(uint32 round, uint32 openRound);
     error RoundFull(uint32 round);
     error UpdateAlreadySubmitted(address participant, uint32 round);
@@ -103,25 +110,27 @@ interface IFederatedTask {
     error ModelCommitmentMismatch(uint256 shard, uint256 modelCommitment);
     error ModelCommitmentReused(uint256 modelCommitment);
     error AccuracyBelowThreshold(uint256 correctCount, uint256 threshold);
-    error CommitTooLate(uint256 taskId, uint64 lastCommitTime);
+    error WindowInvalid(uint32 commitWindow, uint32 revealWindow);
+    error CommitPhaseClosed(uint256 taskId, uint32 round, uint256 commitEnd);
+    error RevealPhaseNotOpen(uint256 taskId, uint32 round, uint256 revealStart);
+    error RevealPhaseClosed(uint256 taskId, uint32 round, uint256 revealEnd);
+    error RoundNotOver(uint256 taskId, uint32 round, uint256 revealEnd);
     error UpdateNotCommitted(address participant, uint32 round);
-    error RevealTooEarly(uint64 commitBlock);
     error UpdateCommitmentMismatch(bytes32 committed, bytes32 revealed);
 
     /// @notice Create a task; msg.value must equal rounds * maxUpdatesPerRound * rewardPerUpdate.
-    /// The deadline must leave more than the reveal window (`REVEAL_WINDOW`) from now.
+    /// Round 0's commit phase starts now; the deadline must leave room for one whole round.
     function createTask(TaskParams calldata params) external payable returns (uint256 taskId);
 
     /// @notice Commit to the update the sender will submit in the open round: `commitment` =
     /// `updateCommitment(taskId, round, msg.sender, modelCommitment, encryptedUpdateCid)`.
-    /// Accepted until `REVEAL_WINDOW` before the deadline, so every commitment has that long to
-    /// be revealed. A new commitment replaces the sender's previous one of the round (and must
-    /// again wait a block). Reserves no slot: the round's cap applies when updates are revealed.
+    /// In the round's commit phase only. A new commitment replaces the sender's previous one of
+    /// the round. Reserves no slot: the round's cap applies when updates are revealed.
     function commitUpdate(uint256 taskId, uint32 round, bytes32 commitment) external;
 
-    /// @notice Submit (reveal) an update for the open round: one proof per test-set shard, all
-    /// for the same model commitment; accepted only if the sender committed to exactly this
-    /// model commitment and CID in this round in an earlier block, every proof verifies on its
+    /// @notice Submit (reveal) an update for the open round, in its reveal phase: one proof per
+    /// test-set shard, all for the same model commitment; accepted only if the sender committed
+    /// to exactly this model commitment and CID in this round's commit phase, every proof verifies on its
     /// shard's commitment, the summed count reaches θ, the commitment is new in this task and is
     /// not the round's global model, and the sender has not submitted in this round. Credits
     /// the reward. Commitments not revealed when the round closes lapse.
@@ -133,10 +142,12 @@ interface IFederatedTask {
         string calldata encryptedUpdateCid
     ) external;
 
-    /// @notice The employer closes the open round by publishing the aggregated global model.
+    /// @notice The employer closes the open round, after its reveal phase, by publishing the
+    /// aggregated global model; the next round's commit phase starts now.
     function closeRound(uint256 taskId, uint32 round, uint256 modelCommitment, string calldata modelCid) external;
 
-    /// @notice After the deadline the employer reclaims the escrow not yet earned.
+    /// @notice After the deadline (and the open round's reveal phase) the employer reclaims the
+    /// escrow not yet earned.
     function refund(uint256 taskId) external;
 
     function getTask(uint256 taskId) external view returns (Task memory);
@@ -154,16 +165,13 @@ interface IFederatedTask {
         uint256 modelCommitment,
         string calldata encryptedUpdateCid
     ) external pure returns (bytes32);
-    /// @notice The participant's unrevealed commitment in `round` and the block it was mined in
-    /// (zero when there is none, or once it is revealed).
-    function committedUpdate(uint256 taskId, uint32 round, address participant)
-        external
-        view
-        returns (bytes32 commitment, uint64 blockNumber);
+    /// @notice The participant's unrevealed commitment in `round` (zero when there is none, or
+    /// once it is revealed).
+    function committedUpdate(uint256 taskId, uint32 round, address participant) external view returns (bytes32);
+    /// @notice The open round's phase boundaries: its start, the end of its commit phase (the
+    /// reveal phase's start) and the end of its reveal phase (from when it can be closed).
+    function roundPhases(uint256 taskId) external view returns (uint256 start, uint256 commitEnd, uint256 revealEnd);
     /// @notice Whether an accepted update of this task already carried `modelCommitment`.
     function isModelCommitmentUsed(uint256 taskId, uint256 modelCommitment) external view returns (bool);
     function taskCount() external view returns (uint256);
-    /// @notice Commitments close this long before the deadline: the time a commitment has, at
-    /// least, to be revealed.
-    function REVEAL_WINDOW() external view returns (uint64);
 }

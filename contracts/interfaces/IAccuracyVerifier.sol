@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.20;
+pragma solidity ^0.8.28;
 
 /// @title The accuracy statement a zk proof proves
 /// @notice Adapts ezkl's Halo2 verifier (`verifyProof(bytes, uint256[])`) to what the escrow

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.20;
+pragma solidity ^0.8.28;
 
 /// @title Pull payments: amounts are credited, then withdrawn by their owner
 interface IPullPayments {

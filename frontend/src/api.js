@@ -1,4 +1,6 @@
 // The zkpot HTTP API as the dashboard uses it. Failures carry the server's problem reason.
+// The session is an HttpOnly cookie the server sets on sign-in: no script on the page can read
+// it, and the browser sends it only to this origin (SameSite=Strict).
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -7,26 +9,7 @@ export class ApiError extends Error {
   }
 }
 
-let token = sessionStorage.getItem("zkpot-token");
-let tokenAddress = sessionStorage.getItem("zkpot-token-address");
-
-export function session() {
-  return token ? { token, address: tokenAddress } : null;
-}
-
-export function setSession(s) {
-  token = s ? s.token : null;
-  tokenAddress = s ? s.address : null;
-  if (s) {
-    sessionStorage.setItem("zkpot-token", s.token);
-    sessionStorage.setItem("zkpot-token-address", s.address);
-  } else {
-    sessionStorage.removeItem("zkpot-token");
-    sessionStorage.removeItem("zkpot-token-address");
-  }
-}
-
-export async function request(path, { method = "GET", json, form, auth = false } = {}) {
+export async function request(path, { method = "GET", json, form } = {}) {
   const headers = {};
   let body;
   if (json !== undefined) {
@@ -35,8 +18,7 @@ export async function request(path, { method = "GET", json, form, auth = false }
   } else if (form !== undefined) {
     body = form;
   }
-  if (auth && token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(path, { method, headers, body });
+  const res = await fetch(path, { method, headers, body, credentials: "same-origin" });
   const text = await res.text();
   let data = null;
   try {
@@ -51,18 +33,25 @@ export async function request(path, { method = "GET", json, form, auth = false }
   return data;
 }
 
+const q = (params) => {
+  const s = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
+  return s.toString() ? `?${s}` : "";
+};
+
 export const api = {
-  nonce: (address) => request(`/api/auth/nonce?address=${address}`),
+  nonce: (address) => request(`/api/auth/nonce${q({ address })}`),
   verify: (message, signature) => request("/api/auth/verify", { method: "POST", json: { message, signature } }),
+  me: () => request("/api/auth/me"),
+  logout: () => request("/api/auth/logout", { method: "POST" }),
   catalog: () => request("/api/catalog"),
-  createJob: (form) => request("/api/jobs", { method: "POST", form, auth: true }),
-  jobs: () => request("/api/jobs"),
-  job: (id) => request(`/api/jobs/${id}`),
-  reclaimTx: (id) => request(`/api/jobs/${id}/reclaim-tx`),
-  curves: (id) => request(`/api/jobs/${id}/curves`),
-  publishTestSet: (id) => request(`/api/jobs/${id}/test-set`, { method: "POST", auth: true }),
-  nodes: () => request("/api/nodes"),
-  account: (address) => request(`/api/accounts/${address}`),
-  withdrawTx: (address) => request(`/api/accounts/${address}/withdraw-tx`),
+  createJob: (form) => request("/api/jobs", { method: "POST", form }),
+  jobs: (cursor) => request(`/api/jobs${q({ cursor })}`),
+  job: (id) => request(`/api/jobs/${encodeURIComponent(id)}`),
+  reclaimTx: (id) => request(`/api/jobs/${encodeURIComponent(id)}/reclaim-tx`),
+  curves: (id) => request(`/api/jobs/${encodeURIComponent(id)}/curves`),
+  publishTestSet: (id) => request(`/api/jobs/${encodeURIComponent(id)}/test-set`, { method: "POST" }),
+  nodes: (cursor) => request(`/api/nodes${q({ cursor })}`),
+  account: (address) => request(`/api/accounts/${encodeURIComponent(address)}`),
+  withdrawTx: (address) => request(`/api/accounts/${encodeURIComponent(address)}/withdraw-tx`),
   status: () => request("/api/status"),
 };

@@ -1,4 +1,5 @@
 // Small, pure formatting helpers (unit-tested with vitest).
+export { escapeHtml, short } from "./html.js";
 
 export function formatEth(wei, digits = 4) {
   const w = BigInt(wei ?? 0);
@@ -16,17 +17,17 @@ export function parseEthToWei(text) {
   return (BigInt(whole) * 10n ** 18n + BigInt(frac.padEnd(18, "0"))).toString();
 }
 
-export function short(hex, n = 6) {
-  if (!hex) return "";
-  return hex.length > 2 * n + 2 ? `${hex.slice(0, n + 2)}…${hex.slice(-n)}` : hex;
-}
-
+// A stage's state in words, from the API's stage view (its state comes from the job's one
+// lifecycle; nothing is recomputed here): the open attempt's declarations against its cap of
+// 2C - 1, its openings against C.
 export function stageState(stage, quorum) {
-  if (stage.finalised) return "final";
-  if ((stage.declarations || []).length > 0) return `declared ${stage.declarations.length}/${quorum}`;
-  return "waiting";
-}
-
-export function escapeHtml(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const inAttempt = (stage.declarations || []).filter((d) => d.attempt === stage.attempt);
+  const retry = stage.attempt > 0 ? ` (attempt ${stage.attempt + 1})` : "";
+  switch (stage.state) {
+    case "final": return "final";
+    case "committing": return `declared ${inAttempt.length}/${2 * quorum - 1}${retry}`;
+    case "revealing": return `revealed ${inAttempt.filter((d) => d.position).length}/${quorum}${retry}`;
+    case "retrying": return "attempt failed: retrying";
+    default: return "waiting";
+  }
 }

@@ -1,5 +1,5 @@
 // The wallet through EIP-1193 (window.ethereum): accounts, signing in (EIP-4361), transactions.
-import { api, session, setSession } from "./api.js";
+import { api } from "./api.js";
 
 export function provider() {
   if (!window.ethereum) throw new Error("No wallet found: install an EIP-1193 wallet (MetaMask or similar).");
@@ -22,18 +22,21 @@ function utf8Hex(text) {
   return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// Sign-In with Ethereum: the server prepares the message, the wallet signs it (personal_sign).
+// Sign-In with Ethereum: the server prepares the message, the wallet signs it (personal_sign),
+// and the server answers with its session cookie (HttpOnly: out of reach of page scripts).
 export async function signIn(address) {
-  const s = session();
-  if (s && s.address.toLowerCase() === address.toLowerCase()) return s;
+  try {
+    const me = await api.me();
+    if (me.address.toLowerCase() === address.toLowerCase()) return me;
+  } catch {
+    // not signed in (401): sign in below
+  }
   const challenge = await api.nonce(address);
   const signature = await provider().request({
     method: "personal_sign",
     params: [utf8Hex(challenge.message), address],
   });
-  const out = await api.verify(challenge.message, signature);
-  setSession(out);
-  return out;
+  return api.verify(challenge.message, signature);
 }
 
 const toHex = (v) => "0x" + BigInt(v).toString(16);

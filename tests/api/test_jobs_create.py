@@ -1,9 +1,11 @@
-"""Job creation end to end: chunks and manifest stored, the createJob transaction is exact."""
+"""Job creation end to end: chunks and manifest stored, the createJob transaction is exact; what
+the contract would refuse is refused first and stores nothing; dev mode spends only its own."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -40,8 +42,78 @@ def test_create_job_returns_the_createjob_tx_and_dev_mode_sends_it(api_settings)
     # dev mode signed it: the job is on chain with this manifest
     assert job["tx_hash"]
     app.state.index.poll_once()
-    listed = client.get("/api/jobs").json()
+    listed = client.get("/api/jobs").json()["items"]
     mine = [j for j in listed if j["manifest_hash"] == job["manifest_hash"]]
     assert len(mine) == 1 and mine[0]["employer"] == Account.from_key(chainwork.KEYS[0]).address
     view = JobEscrowClient(ChainClient(settings.rpc_url), deployed.escrow).get_job(mine[0]["job_id"])
     assert view.stages == manifest.stages and view.confirmations == 2
+
+
+FORM = {"spec": json.dumps(PRESETS["wine-mlp"]), "demo_dataset": "wine", "reward_per_stage_wei": "1000",
+        "quorum": "2", "theta": "0.5", "shard_size": "16", "stage_flops": "500000"}
+
+
+def _stored(settings) -> list:
+    return [p for p in settings.state_dir.rglob("*") if p.is_file()
+            and ("store" in p.parts or "private" in p.parts)]
+
+
+def _dev(api_settings):
+    deployed = chainwork.deploy(api_settings)
+    settings = api_settings.model_copy(update={"employer_key": SecretStr(chainwork.KEYS[0])})
+    app = create_app(settings, follow_chain=False, dashboard_dir=None)
+    return deployed, settings, app, TestClient(app, base_url="http://zkpot.test")
+
+
+def test_dev_mode_signs_only_for_the_dev_employers_own_wallet(api_settings):
+    deployed, settings, app, client = _dev(api_settings)
+    other = sign_in(client, chainwork.KEYS[3])   # any wallet that signed in
+    r = client.post("/api/jobs", headers=other, data=FORM)
+    assert r.status_code == 201, r.text
+    job = r.json()
+    # no escrow was spent from the dev key: the wallet gets the transaction to sign itself
+    assert job["tx_hash"] is None and job["transaction"]["to"] == deployed.escrow
+    escrow = JobEscrowClient(ChainClient(settings.rpc_url), deployed.escrow)
+    assert escrow.job_count() == 0
+    mine = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[0]), data=FORM).json()
+    assert mine["tx_hash"] and escrow.job_count() == 1
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("reward_per_stage_wei", str(2**64), ["reward_per_stage", "2^64 - 1"]),
+    ("bounty_wei", str(2**64), ["bounty", "2^64 - 1"]),
+    ("stage_flops", "1000", ["stages", "ZKPOT_MAX_STAGES"]),
+    ("shard_size", "1", ["32", "shard"]),
+])
+def test_terms_the_contract_would_refuse_are_422_with_a_reason_and_store_nothing(
+        api_settings, field, value, words):
+    deployed, settings, app, client = _dev(api_settings)
+    capped = settings.model_copy(update={"max_stages": 64})
+    client = TestClient(create_app(capped, follow_chain=False, dashboard_dir=None), base_url="http://zkpot.test")
+    r = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[0]), data={**FORM, field: value})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert all(w in detail for w in words), detail
+    assert "0x" not in detail and r.json()["errors"][0]["loc"][-1]
+    assert _stored(settings) == []
+
+
+def test_an_employer_who_cannot_pay_gets_409_before_anything_is_stored(api_settings):
+    deployed, settings, app, client = _dev(api_settings)
+    poor = Account.create()
+    r = client.post("/api/jobs", headers=sign_in(client, poor.key.to_0x_hex()), data=FORM)
+    assert r.status_code == 409, r.text
+    assert poor.address in r.json()["detail"] and "holds 0 ETH" in r.json()["detail"]
+    assert _stored(settings) == []
+
+
+def test_an_unreachable_chain_is_503_and_nothing_is_stored(api_settings):
+    from zkpot.devnet import free_port
+
+    deployed, settings, app, client = _dev(api_settings)
+    auth = sign_in(client, chainwork.KEYS[0])
+    gone = settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{free_port()}", "chain_id": 31337})
+    client = TestClient(create_app(gone, follow_chain=False, dashboard_dir=None), base_url="http://zkpot.test")
+    r = client.post("/api/jobs", headers=auth, data=FORM)
+    assert r.status_code == 503 and "does not answer" in r.json()["detail"], r.text
+    assert _stored(settings) == []

@@ -38,23 +38,37 @@ def test_job_stage_declarations_reveal_and_payments_are_indexed(app, api_setting
     assert job["deposit"] == str(2 * 2 * 10**15)
 
     rho, wh = os.urandom(32), keccak(b"weights after stage 1")
-    decls = chainwork.declare_stage(nodes, job_id, 1, wh, rho)
+    openings = chainwork.declare_stage(nodes, job_id, 1, wh, rho, "bafkreistageoneweights")
     index.poll_once()
-    s1 = client.get(f"/api/jobs/{job_id}").json()["stages"][0]
-    assert s1["state"] in ("declared", "agreed")
+    job = client.get(f"/api/jobs/{job_id}").json()
+    s1 = job["stages"][0]
+    # two of at most 2C - 1 = 3 declarations: the commit phase is open, nothing copyable shows
+    assert s1["state"] == "committing" and job["phase"] == "commit"
     assert {d["node"] for d in s1["declarations"]} == {e.client.address for e, _ in nodes}
-    assert all(d["status"] == "committed" and not d["paid"] for d in s1["declarations"])
+    assert all(d["status"] == "committed" and not d["paid"] and d["weights_hash"] is None
+               for d in s1["declarations"])
+    assert {a["name"] for a in job["actions"]} >= {"declare"} and job["deadlines"]["commit"]
 
-    chainwork.reveal_stage(nodes, job_id, 1, rho, "bafkreistageoneweights", decls)
+    chainwork.close_commit_phase(api_settings, nodes, job_id)
+    index.poll_once()
+    assert client.get(f"/api/jobs/{job_id}").json()["phase"] == "reveal"
+    chainwork.reveal_stage(api_settings, nodes, job_id, 1, openings)
     index.poll_once()
     job = client.get(f"/api/jobs/{job_id}").json()
     s1 = job["stages"][0]
     assert s1["state"] == "final" and s1["finalised"]["rho"] == "0x" + rho.hex()
     assert s1["finalised"]["weights_cid"] == "bafkreistageoneweights"
-    assert all(d["status"] == "revealed" and d["paid"] for d in s1["declarations"])
-    assert job["stages_final"] == 1 and job["paid"] == str(2 * 10**15)
+    assert sorted(d["position"] for d in s1["declarations"]) == [1, 2]
+    assert all(d["status"] == "revealed" and d["weights_hash"] == "0x" + wh.hex() for d in s1["declarations"])
+    assert job["stages_final"] == 1 and job["paid"] == "0"     # earned, not settled yet
+    for esc, _ in nodes:
+        esc.settle(job_id, esc.client.address)
+    index.poll_once()
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert all(d["status"] == "paid" and d["paid"] for d in job["stages"][0]["declarations"])
+    assert job["paid"] == str(2 * 10**15)
 
-    listed = client.get("/api/nodes").json()
+    listed = client.get("/api/nodes").json()["items"]
     mine = {n["address"]: n for n in listed}
     for esc, _ in nodes:
         n = mine[esc.client.address]

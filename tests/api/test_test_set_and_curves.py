@@ -3,6 +3,8 @@ published by its employer only once the last stage is final."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +14,9 @@ from api.main import create_app
 from tests.api import chainwork
 from tests.api.conftest import sign_in
 from zkpot.chain import ChainClient, JobEscrowClient, JobStatus
-from zkpot.datasets import decode_chunk
+from zkpot.datasets import DatasetError, decode_chunk
+from zkpot.hashing import keccak
+from zkpot.testset import decode_shard
 from zkpot.storage import open_store
 
 
@@ -58,17 +62,57 @@ def test_test_set_is_private_until_the_last_stage_then_published(dev_settings, d
     r = client.post(f"/api/jobs/{job_id}/test-set", headers=auth)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["tx_hash"] and out["samples"] == prepared.params.samples == 32
+    assert out["tx_hashes"] and out["samples"] == prepared.params.samples == 32
+    assert out["shards"] == len(prepared.params.shard_commitments) == len(out["tx_hashes"])
     assert escrow.get_job(job_id).status == JobStatus.PROVING
     app.state.index.poll_once()
-    assert client.get(f"/api/jobs/{job_id}").json()["test_set_cid"] == out["test_set_cid"]
-    published = decode_chunk(store.get(out["test_set_cid"]))
-    assert np.array_equal(published.features, prepared.test_set.features)
-    assert np.array_equal(published.labels, prepared.test_set.labels)
+    view = client.get(f"/api/jobs/{job_id}").json()
+    assert view["status"] == "proving" and len(view["test_shards"]) == out["shards"]
+    # what was posted on chain is the private test set, in the bytes the job committed to
+    posted = [decode_shard(escrow.test_shard_data(t["tx"])[2]) for t in view["test_shards"]]
+    assert np.array_equal(np.concatenate([p.x for p in posted]), prepared.test_set.features)
+    assert np.array_equal(np.concatenate([p.labels for p in posted]), prepared.test_set.labels)
+    assert [keccak(escrow.test_shard_data(t["tx"])[2]) for t in view["test_shards"]] == \
+        prepared.params.shard_data_hashes
 
     again = client.post(f"/api/jobs/{job_id}/test-set", headers=auth)
     assert again.status_code == 409 and "can no longer be published" in again.json()["detail"]
 
+
+
+def test_a_copy_job_with_the_victims_manifest_gets_no_test_set(dev_settings, deployed, job):
+    victim_id, prepared, nodes = job
+    store = open_store(dev_settings)
+    # another employer escrows a one-stage job with the victim's manifest hash and CID, and
+    # has it finalised while the victim's own job is still training
+    attacker = chainwork.KEYS[5]
+    copy_id = chainwork.create_job(dev_settings, deployed, stages=1, confirmations=2, key=attacker,
+                                   manifest_cid=prepared.manifest_cid, manifest_hash=prepared.manifest_hash)
+    rho = os.urandom(32)
+    openings = chainwork.declare_stage(nodes, copy_id, 1, keccak(b"any weights"), rho, store.put(b"any weights"))
+    chainwork.reveal_stage(dev_settings, nodes, copy_id, 1, openings)
+    escrow = JobEscrowClient(ChainClient(dev_settings.rpc_url), deployed.escrow)
+    assert escrow.get_job(copy_id).status == JobStatus.AWAITING_TEST_SET
+    assert escrow.get_job(copy_id).manifest_hash == prepared.manifest_hash
+    before = set(p.name for p in dev_settings.store_dir.iterdir())
+
+    client = TestClient(create_app(dev_settings, follow_chain=False, dashboard_dir=None),
+                        base_url="http://zkpot.test")
+    r = client.post(f"/api/jobs/{copy_id}/test-set", headers=sign_in(client, attacker))
+    assert r.status_code == 404, r.text
+    assert "no test set prepared by" in r.json()["detail"]
+    # nothing was published: no new object, and none of the store's objects is the test set
+    assert set(p.name for p in dev_settings.store_dir.iterdir()) == before
+    for cid in before:
+        try:
+            held = decode_chunk(store.get(cid))
+        except DatasetError:
+            continue
+        assert len(held) != len(prepared.test_set) or not np.array_equal(held.features, prepared.test_set.features)
+    assert escrow.get_job(victim_id).status == JobStatus.TRAINING
+    # the victim's own request is answered by the job's state (still training), not the copy's
+    early = client.post(f"/api/jobs/{victim_id}/test-set", headers=sign_in(client, chainwork.KEYS[0]))
+    assert early.status_code == 409 and "still training" in early.json()["detail"]
 
 
 def test_curves_appear_for_finalised_stages(dev_settings, deployed, job):
@@ -100,9 +144,9 @@ def test_curves_skip_weights_that_do_not_match_the_chain(dev_settings, deployed,
 
     # a stage finalised with a CID whose content is not the declared weights
     rho = keccak(b"rho")
-    decls = chainwork.declare_stage(nodes, job_id, 1, keccak(b"declared weights"), rho)
     bogus = open_store(dev_settings).put(b"not these weights")
-    chainwork.reveal_stage(nodes, job_id, 1, rho, bogus, decls)
+    openings = chainwork.declare_stage(nodes, job_id, 1, keccak(b"declared weights"), rho, bogus)
+    chainwork.reveal_stage(dev_settings, nodes, job_id, 1, openings)
     app = create_app(dev_settings, follow_chain=False, dashboard_dir=None)
     app.state.index.poll_once()
     curves = TestClient(app).get(f"/api/jobs/{job_id}/curves").json()

@@ -1,9 +1,14 @@
 from conftest import reverts
 
 
-def test_lock_stake_from_stranger_reverts(registry, nodes):
+def test_lock_from_stranger_reverts(registry, nodes):
     with reverts("CallerNotEscrow"):
-        registry.lockStake(nodes[0], 2**39, {"from": nodes[0]})
+        registry.lock(nodes[0], False, {"from": nodes[0]})
+
+
+def test_unlock_from_stranger_reverts(registry, nodes):
+    with reverts("CallerNotEscrow"):
+        registry.unlock(nodes[0], {"from": nodes[0]})
 
 
 def test_slash_from_stranger_reverts(registry, nodes):

@@ -19,14 +19,16 @@ def test_exit_during_cooldown_reverts(registry, nodes):
         registry.exit({"from": nodes[0]})
 
 
-def test_exit_with_open_declaration_reverts(escrow, registry, job, nodes):
-    Stage(escrow, job, 1).declare(nodes[0])
+def test_exit_with_an_open_declaration_reverts_until_it_is_settled(escrow, registry, job, nodes):
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[0])
     registry.requestExit({"from": nodes[0]})
-    chain.sleep(COOLDOWN + 1)  # the job's deadline (10 days) still locks the stake
-    with reverts("ExitNotReady"):
+    chain.sleep(COOLDOWN + 1)
+    with reverts("CollateralLocked"):
         registry.exit({"from": nodes[0]})
-    chain.sleep(10 * 24 * 3600)
-    assert "NodeExited" in registry.exit({"from": nodes[0]}).events
+    # unopened, it is slashed once its reveal phase is over; then the rest of the stake leaves
+    escrow.settle(job, nodes[0], {"from": nodes[1]})
+    assert registry.exit({"from": nodes[0]}).events["NodeExited"]["stake"] == MIN_STAKE - registry.slashAmount()
 
 
 def test_exit_without_request_reverts(registry, nodes):
@@ -36,4 +38,4 @@ def test_exit_without_request_reverts(registry, nodes):
 
 def test_exit_unregistered_reverts(registry, accounts):
     with reverts("NodeNotRegistered"):
-        registry.exit({"from": accounts[7]})
+        registry.exit({"from": accounts[9]})

@@ -15,4 +15,4 @@ def test_request_exit_twice_reverts(registry, nodes):
 
 def test_request_exit_unregistered_reverts(registry, accounts):
     with reverts("NodeNotRegistered"):
-        registry.requestExit({"from": accounts[7]})
+        registry.requestExit({"from": accounts[9]})

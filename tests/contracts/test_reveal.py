@@ -1,145 +1,162 @@
 import os
 
-import pytest
+from brownie import chain
 from eth_utils import keccak
 
-from conftest import REWARD, SLASH, Stage, commitment, reverts
+from conftest import REVEAL_WINDOW, REWARD, Stage, create_job, opening_key, reverts
 
 
-def agreed(escrow, job, nodes, n=3):
+def declared(escrow, job, nodes, n=3):
     st = Stage(escrow, job, 1)
     for node in nodes[:n]:
         st.declare(node)
+    st.close_commit()
     return st
 
 
-def test_reveal_finalises_and_credits(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
+def test_reveal_emits_the_opening_and_its_position(escrow, job, nodes):
+    st = declared(escrow, job, nodes)
     tx = st.reveal(nodes[1])
+    ev = tx.events["StageRevealed"]
+    assert (ev["node"], ev["attempt"], ev["position"]) == (nodes[1], 0, 1)
+    assert ev["cidHash"] == "0x" + keccak(st.cid.encode()).hex()
+    assert ev["rho"] == "0x" + st.rho.hex() and ev["modelCommitment"] == st.model
+    view = escrow.declarationOf(job, nodes[1]).dict()
+    assert view["position"] == 1
+    assert view["hash"] == "0x" + opening_key(*st.honest())[:24].hex()
+
+
+def test_reveal_cth_agreeing_opening_finalises(escrow, job, nodes):
+    st = declared(escrow, job, nodes)
+    st.reveal(nodes[0])
+    st.reveal(nodes[1])
+    tx = st.reveal(nodes[2])
     ev = tx.events["StageFinalised"]
-    assert (ev["stage"], ev["confirmed"], ev["cid"], ev["revealer"]) == (1, 3, "bafyweights", nodes[1])
-    assert len(tx.events["DeclarationRewarded"]) == 3
-    assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
+    assert (ev["stage"], ev["finaliser"], ev["attempt"], ev["cid"]) == (1, nodes[2], 0, st.cid)
+    assert ev["weightsHash"] == "0x" + st.weights.hex()
     view = escrow.getJob(job).dict()
-    assert view["stagesDone"] == 1 and view["declarations"] == 0 and view["status"] == 1
+    assert (view["stagesDone"], view["status"], view["owed"]) == (1, 1, 3 * REWARD)
+    result = escrow.stageResult(job, 1).dict()
+    assert result["key"] == "0x" + opening_key(*st.honest())[:24].hex()
+    # the next stage opens at once, in attempt 0
+    a = escrow.attemptOf(job).dict()
+    assert (a["stage"], a["attempt"], a["declarations"], a["phase"]) == (2, 0, 0, 1)
 
 
 def test_reveal_last_stage_awaits_test_set(escrow, job, nodes):
-    agreed(escrow, job, nodes).reveal(nodes[0])
+    Stage(escrow, job, 1).run(nodes[:3])
     st = Stage(escrow, job, 2, model=777)
-    for node in nodes[:3]:
-        st.declare(node)
-    st.reveal(nodes[2])
+    st.run(nodes[:3])
     view = escrow.getJob(job).dict()
-    assert view["status"] == 2 and view["finalModelCommitment"] == 777 and view["finalists"] == 3
-    assert escrow.declarationOf(job, nodes[0])[2] is True
+    assert view["status"] == 2 and view["finalModelCommitment"] == 777 and view["phaseDeadline"] > 0
 
 
-def test_reveal_slashes_wrong_weights_and_copied_commitment(escrow, registry, job, nodes, employer):
-    st = agreed(escrow, job, nodes)
-    st.declare(nodes[3], weights=b"\x09" * 32)
-    # a lazy node copies nodes[0]'s published commitment and rand: bound to nodes[0], worthless
-    honest = st.decls[0]
-    st.declare(nodes[4], weights=keccak(b"other"), commit=honest[3], rand=honest[4])
-    before = escrow.creditOf(employer)
-    tx = st.reveal(nodes[0])
-    slashed = {e["node"] for e in tx.events["DeclarationSlashed"]}
-    assert slashed == {nodes[3].address, nodes[4].address}
-    assert registry.stakeOf(nodes[3]) == registry.minStake() - SLASH
-    assert escrow.creditOf(employer) - before == 2 * SLASH
-    assert len(tx.events["StakeSlashed"]) == 2
-
-
-@pytest.mark.parametrize("wrong", [1, 2])
-def test_reveal_agreement_on_a_pair_after_wrong_ones_finalises(escrow, registry, job, nodes, wrong):
-    # wrong declarations of other pairs came first (the stage's first, or first and second,
-    # pairs); the C honest ones agree on the pair declared after them
-    st = Stage(escrow, job, 1)
-    for i, node in enumerate(nodes[3:3 + wrong]):
-        st.declare(node, weights=keccak(b"wrong %d" % i))
-    for node in nodes[:3]:
-        st.declare(node)
-    tx = st.reveal(nodes[2])
-    assert tx.events["StageFinalised"]["confirmed"] == 3
-    assert tx.events["StageFinalised"]["weightsHash"] == "0x" + st.weights.hex()
-    assert {e["node"] for e in tx.events["DeclarationSlashed"]} == {n.address for n in nodes[3:3 + wrong]}
-    assert all(escrow.creditOf(n) == REWARD for n in nodes[:3])
-
-
-def test_reveal_first_pair_short_of_agreement_reverts(escrow, job, nodes):
-    # the stage's first pair has 1 declaration, the other pair C: only the latter reveals
-    st = Stage(escrow, job, 1)
-    lone = keccak(b"lone")
-    st.declare(nodes[3], weights=lone, rho=lone)
-    for node in nodes[:3]:
-        st.declare(node)
-    with reverts("AgreementMissing"):
-        st.reveal(nodes[3], rho=lone)
-
-
-def test_reveal_copier_with_agreed_weights_is_slashed(escrow, registry, job, nodes):
+def test_reveal_during_the_commit_phase_reverts(escrow, job, nodes):
     st = Stage(escrow, job, 1)
     st.declare(nodes[0])
-    st.declare(nodes[1])
-    # copies the agreed hashes and nodes[0]'s commitment: counts for agreement, never opens
-    st.declare(nodes[2], commit=st.decls[0][3], rand=st.decls[0][4])
-    tx = st.reveal(nodes[0])
-    assert [e["node"] for e in tx.events["DeclarationSlashed"]] == [nodes[2]]
-    assert tx.events["StageFinalised"]["confirmed"] == 2
-
-
-def test_reveal_by_non_declarer_reverts(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
-    with reverts("RevealerNotDeclarer"):
-        st.reveal(nodes[4])
-
-
-def test_reveal_wrong_rho_reverts(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
-    with reverts("SecretMismatch"):
-        st.reveal(nodes[0], rho=keccak(b"guess"))
-
-
-def test_reveal_before_agreement_reverts(escrow, job, nodes):
-    st = agreed(escrow, job, nodes, n=2)
-    with reverts("AgreementMissing"):
+    with reverts("RevealPhaseClosed"):
         st.reveal(nodes[0])
 
 
-def test_reveal_missing_declaration_reverts(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
-    with reverts("DeclarationsIncomplete"):
-        st.reveal(nodes[0], decls=st.ordered()[:2])
+def test_reveal_after_the_reveal_phase_reverts(escrow, job, nodes):
+    st = declared(escrow, job, nodes)
+    chain.sleep(REVEAL_WINDOW)
+    with reverts("RevealPhaseClosed"):
+        st.reveal(nodes[0])
 
 
-def test_reveal_unordered_declarations_revert(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
-    with reverts("DeclarationsUnordered"):
-        st.reveal(nodes[0], decls=list(reversed(st.ordered())))
+def test_reveal_wrong_opening_reverts(escrow, job, nodes):
+    st = declared(escrow, job, nodes)
+    rho, weights, model, rand, cid = st.openings[nodes[0].address]
+    for bad in [(keccak(b"x"), weights, model, rand, cid), (rho, keccak(b"x"), model, rand, cid),
+                (rho, weights, model + 1, rand, cid), (rho, weights, model, os.urandom(32), cid)]:
+        with reverts("OpeningMismatch"):
+            st.reveal(nodes[0], opening=bad)
 
 
-def test_reveal_altered_declaration_reverts(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
-    decls = st.ordered()
-    node, weights, model, commit, rand = decls[0]
-    decls[0] = (node, weights, model, commit, os.urandom(32))
+def test_reveal_someone_elses_declaration_reverts(escrow, job, nodes):
+    # a copier declares another node's published commitment: it binds that node's address,
+    # so not even the true opening opens it for the copier
+    st = Stage(escrow, job, 1)
+    honest = st.declare(nodes[0]).events["StageDeclared"]["commitment"]
+    st.declare(nodes[1], commit=bytes(honest))
+    st.close_commit()
+    with reverts("OpeningMismatch"):
+        st.reveal(nodes[1], opening=st.openings[nodes[0].address])
+
+
+def test_reveal_without_declaration_reverts(escrow, job, nodes):
+    declared(escrow, job, nodes)
     with reverts("DeclarationUnknown"):
-        st.reveal(nodes[0], decls=decls)
+        Stage(escrow, job, 1).reveal(nodes[4], opening=(b"\x01" * 32, b"\x02" * 32, 0, b"\x03" * 32, "x"))
 
 
-def test_reveal_minority_secret_reverts(escrow, job, nodes):
-    # two copiers agree on the hashes but commit to another secret: rho opens 1 of 3
-    st = Stage(escrow, job, 1)
-    st.declare(nodes[0])
-    fake = keccak(b"fake")
-    st.declare(nodes[1], commit=commitment(fake, b"\x01" * 32, nodes[1]), rand=b"\x01" * 32)
-    st.declare(nodes[2], commit=commitment(fake, b"\x02" * 32, nodes[2]), rand=b"\x02" * 32)
-    with reverts("MajorityMissing"):
+def test_reveal_twice_reverts(escrow, job, nodes):
+    st = declared(escrow, job, nodes)
+    st.reveal(nodes[0])
+    with reverts("DeclarationOpened"):
         st.reveal(nodes[0])
 
 
-def test_reveal_wrong_stage_reverts(escrow, job, nodes):
-    st = agreed(escrow, job, nodes)
-    st.stage = 2
-    with reverts("StageNotOpen"):
+def test_reveal_other_values_do_not_count_towards_the_agreement(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    st.declare(nodes[3], rho=keccak(b"invented"))
+    st.declare(nodes[4], weights=keccak(b"invented"))
+    for node in nodes[:3]:
+        st.declare(node)
+    assert escrow.attemptOf(job).dict()["phase"] == 2   # 5 = 2C - 1: closed by count
+    st.reveal(nodes[3])
+    st.reveal(nodes[4])
+    assert escrow.getJob(job).dict()["stagesDone"] == 0
+    tx = [st.reveal(n) for n in nodes[:3]][-1]
+    assert tx.events["StageRevealed"]["position"] == 3
+    assert "StageFinalised" in tx.events
+
+
+def test_reveal_a_different_cid_is_other_values(escrow, job, nodes):
+    st = declared(escrow, job, nodes)
+    st.reveal(nodes[0])
+    st.reveal(nodes[1])
+    rho, weights, model, rand, _ = st.openings[nodes[2].address]
+    tx = st.reveal(nodes[2], opening=(rho, weights, model, rand, "bafy-elsewhere"))
+    assert tx.events["StageRevealed"]["position"] == 1 and "StageFinalised" not in tx.events
+
+
+def test_reveal_after_finalisation_is_late_until_the_deadline(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    for node in nodes[:4]:
+        st.declare(node)
+    st.close_commit()
+    for node in nodes[:3]:
+        st.reveal(node)
+    tx = st.reveal(nodes[3])
+    assert tx.events["StageRevealed"]["position"] == 255
+    assert escrow.getJob(job).dict()["stagesDone"] == 1
+
+
+def test_reveal_late_after_its_reveal_phase_reverts(escrow, job, nodes):
+    st = Stage(escrow, job, 1)
+    for node in nodes[:4]:
+        st.declare(node)
+    st.close_commit()
+    for node in nodes[:3]:
+        st.reveal(node)
+    chain.sleep(REVEAL_WINDOW)
+    with reverts("RevealPhaseClosed"):
+        st.reveal(nodes[3])
+
+
+def test_reveal_at_c1_finalises_with_one_opening(escrow, employer, verifier, nodes):
+    job = create_job(escrow, employer, verifier, confirmations=1)
+    st = Stage(escrow, job, 1)
+    tx = st.declare(nodes[0])
+    assert "StageCommitClosed" in tx.events          # 2C - 1 = 1
+    assert "StageFinalised" in st.reveal(nodes[0]).events
+
+
+def test_reveal_of_a_failed_attempt_is_refused_after_the_next_starts(escrow, job, nodes):
+    st = declared(escrow, job, nodes, n=2)
+    chain.sleep(REVEAL_WINDOW)
+    Stage(escrow, job, 1).declare(nodes[2])          # attempt 1 starts
+    with reverts("RevealPhaseClosed"):
         st.reveal(nodes[0])

@@ -9,7 +9,7 @@ def test_top_up_adds_stake(registry, nodes):
 
 def test_top_up_unregistered_reverts(registry, accounts):
     with reverts("NodeNotRegistered"):
-        registry.topUp({"from": accounts[7], "value": 5})
+        registry.topUp({"from": accounts[9], "value": 5})
 
 
 def test_top_up_zero_reverts(registry, nodes):

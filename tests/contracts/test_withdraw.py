@@ -4,10 +4,8 @@ from conftest import BOUNTY, DAY, REWARD, Stage, job_params, reverts
 
 
 def credited(escrow, job, nodes):
-    st = Stage(escrow, job, 1)
-    for node in nodes[:3]:
-        st.declare(node)
-    st.reveal(nodes[0])
+    Stage(escrow, job, 1).run(nodes[:3])
+    escrow.settle(job, nodes[1], {"from": nodes[1]})
 
 
 def test_withdraw_pays_credit(escrow, job, nodes):

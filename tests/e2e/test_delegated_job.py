@@ -1,9 +1,10 @@
 """The demo's flow on a smaller job, with real everything: Anvil, Redis, the API in dev mode
 (uvicorn), three nodes as Celery worker processes, ezkl proofs and the ezkl verifier contract.
 
-The employer posts through the API, the nodes train, declare, reveal and finalise every stage,
-the employer publishes the test set through the API, the nodes prove the final model's
-accuracy and the verifier contract accepts it, and everyone withdraws.
+The employer posts through the API, the nodes train, declare (a hidden commitment each) and
+open their declarations until C agree on every stage, the employer posts the test set on chain
+through the API, the nodes prove the final model's accuracy and the verifier contract accepts
+it, the nodes settle their rewards and bounty shares, and everyone withdraws.
 """
 
 from __future__ import annotations
@@ -58,16 +59,27 @@ def test_every_stage_is_final_with_c_agreeing_nodes_paid(outcome):
     assert outcome.rho_agreed
 
 
-def test_revealed_rho_opens_every_paid_declaration(stack, outcome):
-    """ρ agreed: the revealed secret opens each paid node's commitment, bound to its address."""
-    events = fetch_events(stack.employer_client(), stack.deployment)
+def test_every_paid_declaration_opened_the_agreed_result(stack, outcome):
+    """ρ agreed: each paid node's opening carries the stage's finalised ρ and H(S), and opens
+    the commitment it declared, bound to its own address."""
+    client = stack.employer_client()
+    escrow = client.contract("JobEscrow", stack.deployment.escrow)
+    events = fetch_events(client, stack.deployment)
     paid = {(e["stage"], e["node"]) for e in events if e.name == "DeclarationRewarded"}
-    rho = {e["stage"]: e["rho"] for e in events if e.name == "StageFinalised"}
+    final = {e["stage"]: e for e in events if e.name == "StageFinalised"}
+    declared = {(e["stage"], e["node"], e["attempt"]): e["commitment"] for e in events if e.name == "StageDeclared"}
     opened = 0
     for e in events:
-        if e.name == "StageDeclared" and (e["stage"], e["node"]) in paid:
-            assert commitment(rho[e["stage"]], e["rand"], e["node"]) == e["commitment"]
-            opened += 1
+        if e.name != "StageRevealed" or (e["stage"], e["node"]) not in paid:
+            continue
+        f = final[e["stage"]]
+        assert (e["rho"], e["weightsHash"], e["attempt"]) == (f["rho"], f["weightsHash"], f["attempt"])
+        assert 1 <= e["position"] <= outcome.confirmations
+        _, args = escrow.decode_function_input(client.w3.eth.get_transaction(e.tx_hash)["input"])
+        o = args["opening"]
+        assert commitment(o["rho"], o["weightsHash"], o["modelCommitment"], o["rand"], e["node"]) == \
+            declared[(e["stage"], e["node"], e["attempt"])]
+        opened += 1
     assert opened == outcome.stage_count * outcome.confirmations
 
 
@@ -92,13 +104,17 @@ def test_escrow_is_conserved_and_withdrawn(stack, outcome):
     assert sum(outcome.withdrawn.values()) == outcome.deposit
     assert outcome.escrow_balance == 0 and outcome.escrow_remaining == 0
     assert all(escrow.credit_of(n.address) == 0 for n in stack.running)
-    # each node got exactly its stage rewards plus its shards' share of the bounty
-    share, rest = divmod(view.bounty, view.shard_count)
+    # each node got exactly its stage rewards plus, for the last stage's paid nodes, an equal
+    # share of the bounty (the rounding remainder to the C-th opening), whoever sent the proofs
+    events = fetch_events(stack.employer_client(), stack.deployment)
+    last = outcome.stages[-1]
+    shares = {e["node"]: e["amount"] for e in events if e.name == "BountyPaid"}
+    names = {n.address: n.name for n in stack.running}
+    assert sorted(names[a] for a in shares) == sorted(last.paid) and sum(shares.values()) == view.bounty
+    assert sorted(shares.values())[:-1] == [view.bounty // view.confirmations] * (view.confirmations - 1)
     for node in stack.running:
         rewards = view.reward * sum(node.name in s.paid for s in outcome.stages)
-        bounty = sum(share + (rest if shard == view.shard_count - 1 else 0)
-                     for shard, who, _ in outcome.proofs if who == node.name)
-        assert outcome.withdrawn.get(node.name, 0) == rewards + bounty
+        assert outcome.withdrawn.get(node.name, 0) == rewards + shares.get(node.address, 0)
 
 
 def test_api_shows_the_completed_job(stack, outcome):

@@ -1,65 +1,104 @@
-"""FederatedTaskClient.submit_update against a node whose pending block is its latest one.
-
-Right after the commitment is mined, such a node runs the reveal in the commitment's own block
-and refuses it with RevealTooEarly; the client waits for the next block and retries. Anvil's
-pending block is the next one, so the real-chain tests never see this: a scripted node stands in.
+"""FederatedTaskClient on a real Anvil: the task's windows, its round's phases and the
+contract's phase refusals, decoded. No proof is needed: every phase check comes before the
+verifier is called, so the task's verifier is an address that is never called.
 """
 
 from __future__ import annotations
 
 import pytest
-from web3 import Web3
 
-from zkpot.chain.artifacts import load_artifact
-from zkpot.chain.client import Receipt
-from zkpot.chain.errors import ContractError
-from zkpot.federated.chain import FederatedTaskClient
+from zkpot.chain import ChainClient, ContractError
+from zkpot.chain.clock import DevChainClock, chain_time
+from zkpot.devnet import dev_private_keys
+from zkpot.federated.chain import FederatedTaskClient, PhaseRefusal, TaskParams
+from zkpot.federated.commitment import update_commitment
+from zkpot.federated.phases import COMMIT_WINDOW_S, REVEAL_WINDOW_S, RoundPhase
 
-ADDRESS = "0x" + "11" * 20
-TOO_EARLY = ContractError("RevealTooEarly", (8,))
-
-
-class ScriptedNode:
-    """Refuses each gas estimate with the scripted errors in turn, then mines the transaction."""
-
-    address = "0x" + "22" * 20
-
-    def __init__(self, refusals: list[ContractError]):
-        self.refusals = list(refusals)
-        self.estimates: list[str | None] = []   # the block each estimate was asked against
-        self.sent = 0
-
-    def contract(self, name, address):
-        return Web3().eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name).abi)
-
-    def transact(self, fn, value=0, gas=None, estimate_block=None):
-        self.estimates.append(estimate_block)
-        if self.refusals:
-            raise self.refusals.pop(0)
-        self.sent += 1
-        return Receipt(tx_hash="0x" + "00" * 32, block_number=9, gas_used=123)
+COMMIT_S, REVEAL_S = 300, 120
+NEVER_CALLED = "0x" + "5e" * 20
 
 
-def submit(node, patience_s=5.0):
-    return FederatedTaskClient(node, ADDRESS).submit_update(1, 0, [b"p"], [[1, 2]], "bafy", patience_s=patience_s)
+@pytest.fixture(scope="module")
+def clients(anvil):
+    employer_key, participant_key = dev_private_keys(7)[5:7]  # accounts no other test signs with
+    employer = FederatedTaskClient.deploy(ChainClient(anvil.rpc_url, employer_key))
+    return employer, FederatedTaskClient(ChainClient(anvil.rpc_url, participant_key), employer.address)
 
 
-def test_reveal_refused_in_the_commitment_block_is_retried():
-    node = ScriptedNode([TOO_EARLY, TOO_EARLY])
-    assert submit(node).gas_used == 123
-    assert node.estimates == ["pending"] * 3    # estimated as the next block will run it
-    assert node.sent == 1
+def params(client: FederatedTaskClient, **over) -> TaskParams:
+    values = dict(verifier=NEVER_CALLED, test_set_commitments=[b"\x11" * 32], manifest_cid="bafy-m", samples=16,
+                  threshold=8, rounds=2, max_updates_per_round=2, reward_per_update=10**12,
+                  encryption_key=b"\x7a" * 32, initial_model_commitment=1, initial_model_cid="bafy-0",
+                  deadline=chain_time(client.client) + 3600, commit_window=COMMIT_S, reveal_window=REVEAL_S)
+    values.update(over)
+    return TaskParams(**values)
 
 
-def test_reveal_gives_up_when_no_block_comes():
-    node = ScriptedNode([TOO_EARLY] * 100)
-    with pytest.raises(ContractError, match="RevealTooEarly"):
-        submit(node, patience_s=0.6)
-    assert node.sent == 0
+@pytest.fixture
+def task(clients):
+    employer, _ = clients
+    return employer.create_task(params(employer))
 
 
-def test_other_refusals_are_not_retried():
-    node = ScriptedNode([ContractError("UpdateNotCommitted", (ADDRESS, 0))])
-    with pytest.raises(ContractError, match="UpdateNotCommitted"):
-        submit(node)
-    assert len(node.estimates) == 1 and node.sent == 0
+def test_task_params_default_to_the_documented_windows():
+    p = TaskParams(verifier=NEVER_CALLED, test_set_commitments=[b"\x11" * 32], manifest_cid="m", samples=1,
+                   threshold=1, rounds=1, max_updates_per_round=1, reward_per_update=1, encryption_key=b"k" * 32,
+                   initial_model_commitment=1, initial_model_cid="c", deadline=1)
+    assert (p.commit_window, p.reveal_window) == (COMMIT_WINDOW_S, REVEAL_WINDOW_S) == (3600, 600)
+
+
+def test_round_zero_starts_at_creation_with_the_tasks_windows(clients, task):
+    employer, _ = clients
+    view, phases = employer.get_task(task), employer.round_phases(task)
+    assert (view.commit_window, view.reveal_window) == (COMMIT_S, REVEAL_S)
+    created = employer.client.w3.eth.get_block("latest")["timestamp"]
+    assert view.round_start == phases.start == created
+    assert (phases.commit_end, phases.reveal_end) == (created + COMMIT_S, created + COMMIT_S + REVEAL_S)
+    assert phases.phase_at(chain_time(employer.client)) is RoundPhase.commit
+
+
+def test_committed_update_is_the_commitment_bytes(clients, task):
+    _, participant = clients
+    me = participant.client.address
+    assert participant.committed_update(task, 0, me) == b"\x00" * 32
+    commitment = update_commitment(task, 0, me, 42, "bafy-u")
+    participant.commit_update(task, 0, commitment)
+    assert participant.committed_update(task, 0, me) == commitment
+
+
+def test_a_reveal_in_the_commit_phase_is_refused_with_the_reveal_start(clients, task):
+    _, participant = clients
+    participant.commit_update(task, 0, update_commitment(task, 0, participant.client.address, 42, "bafy-u"))
+    with pytest.raises(ContractError) as err:
+        participant.submit_update(task, 0, [b"p"], [[42, 8]], "bafy-u")
+    refusal = PhaseRefusal.from_error(err.value)
+    assert refusal == PhaseRefusal("RevealPhaseNotOpen", task, 0, participant.round_phases(task).commit_end)
+
+
+def test_a_commitment_in_the_reveal_phase_is_refused_with_the_commit_end(clients, task):
+    _, participant = clients
+    phases = participant.round_phases(task)
+    DevChainClock(participant.client).wait_until(phases.commit_end)
+    with pytest.raises(ContractError) as err:
+        participant.commit_update(task, 0, b"\x01" * 32)
+    assert PhaseRefusal.from_error(err.value) == PhaseRefusal("CommitPhaseClosed", task, 0, phases.commit_end)
+
+
+def test_closing_before_the_reveal_phase_ends_is_refused_then_taken(clients, task):
+    employer, _ = clients
+    phases = employer.round_phases(task)
+    DevChainClock(employer.client).wait_until(phases.commit_end)
+    with pytest.raises(ContractError) as err:
+        employer.close_round(task, 0, 2, "bafy-1")
+    assert PhaseRefusal.from_error(err.value) == PhaseRefusal("RoundNotOver", task, 0, phases.reveal_end)
+    DevChainClock(employer.client).wait_until(phases.reveal_end)
+    receipt = employer.close_round(task, 0, 2, "bafy-1")
+    # round 1 starts at the close, with the same windows
+    closed_at = employer.client.w3.eth.get_block(receipt.block_number)["timestamp"]
+    nxt = employer.round_phases(task)
+    assert (nxt.start, nxt.commit_end, nxt.reveal_end) == (closed_at, closed_at + COMMIT_S,
+                                                           closed_at + COMMIT_S + REVEAL_S)
+
+
+def test_other_refusals_are_not_phase_refusals():
+    assert PhaseRefusal.from_error(ContractError("UpdateNotCommitted", ("0x" + "11" * 20, 0))) is None

@@ -1,9 +1,12 @@
 """``zkpot fl …`` as a user runs it: the real CLI against a real Anvil, real contracts and proofs.
 
 The employer makes its key, deploys FederatedTask, creates a one-round task; one honest
-participant trains on a private .npz and is paid by its proven accuracy; the employer closes
-the round; ``status`` shows the accepted update and its reward. The task's model is the tiny
-MLP of the federation test (registered as a preset here), so the circuit cache is shared.
+participant trains on a private .npz, commits in the commit phase, reveals in the reveal phase
+and is paid by its proven accuracy; the employer's close is refused until the reveal phase is
+over, then closes the round; ``status`` shows the phase, the accepted update and its reward.
+Waits go through ``cli_fl.chain_clock``, here the dev chain's clock moved forward (this
+package's own Anvil). The task's model is the tiny MLP of the federation test (registered as a
+preset here), so the circuit cache is shared.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typer.testing import CliRunner
 
 from zkpot import cli_fl
 from zkpot.cli import app
+from zkpot.chain.clock import DevChainClock
 from zkpot.config import Settings, get_settings
 from zkpot.datasets import demo_dataset
 from zkpot.devnet import dev_private_keys
@@ -28,6 +32,7 @@ from zkpot.federated.federation import FederationConfig
 
 TINY = "fl-tiny"  # the 64-8-10 MLP of tests/federated/test_federation_e2e.py
 REWARD = 10**15
+COMMIT_S, REVEAL_S = 1800, 300  # far wider than the work: the dev clock skips the rest
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None):
@@ -77,6 +82,7 @@ def fl(anvil, circuit_cache, tmp_path_factory):
         mp.setitem(PRESETS, TINY, FederationConfig().spec().to_dict())
         mp.setitem(PRESET_SHAPES, TINY, ((64,), 10))
         mp.setattr(cli_fl, "console", Console(width=400))  # table rows on one line each
+        mp.setattr(cli_fl, "chain_clock", DevChainClock)  # participate skips the rest of the commit phase
         yield {"env": env, "root": root, "private": private, "employer_key": employer_key,
                "node_key": node_key, "settings": Settings.from_env(environ=env)}
 
@@ -94,20 +100,32 @@ def deployed(fl):
 
 @pytest.fixture(scope="module")
 def task(fl, deployed):
-    """create (1 round) → participate → close → status, each a zkpot command."""
+    """create (1 round) → status → participate → status → close (refused) → the reveal phase
+    ends → status → close → status, each a zkpot command."""
     env, key_file = fl["env"], deployed["key_file"]
     out = dict(deployed["out"])
     out["create"] = invoke(["fl", "create", "--key-file", str(key_file), "--preset", TINY, "--shard-size", "16",
                             "--shards", "2", "--threshold", "0.4", "--rounds", "1", "--max-updates", "1",
-                            "--reward-wei", str(REWARD)], env)
+                            "--reward-wei", str(REWARD), "--commit-window", str(COMMIT_S),
+                            "--reveal-window", str(REVEAL_S)], env)
     assert out["create"].exit_code == 0, f"create: {out['create'].output}{out['create'].exception!r}"
     task_id = int(re.search(r"task (\d+) created", out["create"].output).group(1))
-    for name, args in [("participate", ["fl", "participate", str(task_id), "--data", str(fl["private"])]),
-                       ("close", ["fl", "close", str(task_id), "--key-file", str(key_file)]),
-                       ("status", ["fl", "status", str(task_id)])]:
-        out[name] = invoke(args, env)
-        assert out[name].exit_code == 0, f"{name}: {out[name].output}{out[name].exception!r}"
     client = cli_fl._task_client(fl["settings"], employer=None)
+    steps = [("status_commit", ["fl", "status", str(task_id)]),
+             ("participate", ["fl", "participate", str(task_id), "--data", str(fl["private"])]),
+             ("status_reveal", ["fl", "status", str(task_id)]),
+             ("close_early", ["fl", "close", str(task_id), "--key-file", str(key_file)]),
+             ("reveal_end", None),
+             ("status_over", ["fl", "status", str(task_id)]),
+             ("close", ["fl", "close", str(task_id), "--key-file", str(key_file)]),
+             ("status", ["fl", "status", str(task_id)])]
+    for name, args in steps:
+        if args is None:  # the reveal phase runs out (moved over on the dev chain)
+            DevChainClock(client.client).wait_until(client.round_phases(task_id).reveal_end)
+            continue
+        out[name] = invoke(args, env)
+        expected = 1 if name == "close_early" else 0
+        assert out[name].exit_code == expected, f"{name}: {out[name].output}{out[name].exception!r}"
     return {"id": task_id, "out": out, "client": client, "key_file": key_file}
 
 
@@ -164,6 +182,54 @@ def test_status_shows_the_accepted_update_and_its_reward(fl, task):
     assert str(update.correct_count) in row.split()
     assert str(update.reward) in row.split()
     assert update.cid in row
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_status_says_which_phase_the_round_is_in(task):
+    out = task["out"]
+    assert re.search(r"round 0: commit phase, \d+ s left", out["status_commit"].output)
+    assert re.search(r"round 0: reveal phase, \d+ s left", out["status_reveal"].output)
+    assert "round 0: reveal phase over since chain time" in out["status_over"].output
+    assert "the employer may close it" in out["status_over"].output
+    assert "awaiting their reveal in round 0: 0" in out["status_reveal"].output  # revealed at once
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_participate_commits_then_waits_for_the_reveal_phase(task):
+    output = task["out"]["participate"].output
+    assert re.search(r"waiting \d+ s \(chain time \d+\) for the round's reveal phase", output)
+    assert output.index("waiting") < output.index("accepted: proven")
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_close_before_the_reveal_phase_ends_is_refused_with_the_time_left(task):
+    result = task["out"]["close_early"]
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    left = int(re.search(r"round 0 is not over: its reveal phase ends in (\d+) s", result.output).group(1))
+    assert 0 < left <= REVEAL_S
+    assert "participants may still reveal until then" in result.output
+    assert "closed" not in result.output  # nothing was published
+
+
+@pytest.mark.slow
+@pytest.mark.zk
+def test_joining_a_round_after_its_commit_phase_does_nothing(fl, deployed):
+    """A second participant that turns up in the reveal phase is told to wait for the next round."""
+    env, key_file = fl["env"], deployed["key_file"]
+    created = invoke(["fl", "create", "--key-file", str(key_file), "--preset", TINY, "--rounds", "2",
+                      "--reward-wei", "1", "--commit-window", "60", "--reveal-window", str(REVEAL_S)], env)
+    assert created.exit_code == 0, created.output
+    task_id = int(re.search(r"task (\d+) created", created.output).group(1))
+    client = cli_fl._task_client(fl["settings"], employer=None)
+    DevChainClock(client.client).wait_until(client.round_phases(task_id).commit_end)
+    late = {**env, "ZKPOT_NODE_KEY": dev_private_keys(8)[7]}
+    result = invoke(["fl", "participate", str(task_id), "--data", str(fl["private"])], late)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"nothing to do: round 0 is in its reveal phase \(\d+ s left\): too late to commit; "
+                     r"join round 1", result.output)
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
 """A real federation on Anvil: real ezkl proofs, the real verifier, the FederatedTask contract.
 
 Four participants on a non-IID split of digits; one flips labels, one submits random weights.
-One round keeps it to a few minutes. A second task over the same test set replays accepted
-proofs (public calldata) to show what a copier gets: nothing, even when its copy is mined first.
+One round keeps it to a few minutes. The round runs in its phases by chain time; the runner's
+clock is ``DevChainClock``, which moves this package's own Anvil over the idle part of each
+phase instead of waiting it out. A second task over the same test set replays accepted proofs
+(public calldata) to show what a copier gets: nothing, even when its copy is mined first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from zkpot.chain import ChainClient, Deployment, fetch_events
+from zkpot.chain.clock import DevChainClock
 from zkpot.chain.errors import ContractError
 from zkpot.config import Settings
 from zkpot.devnet import dev_private_keys
@@ -20,13 +24,41 @@ from zkpot.federated.commitment import update_commitment
 from zkpot.federated.crypto import MAGIC as ENVELOPE_MAGIC, decrypt_update, encrypt_update, update_aad
 from zkpot.federated.federation import FederationConfig, run_federation
 from zkpot.federated.local import Behaviour, random_state
-from zkpot.federated.participant import fetch_manifest
+from zkpot.federated.participant import PendingReveal, RoundOutcome, fetch_manifest
 from zkpot.federated.updates import decode_state, encode_state
 from zkpot.storage import LocalStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
-CONFIG = FederationConfig(participants=4, rounds=1)
+# windows far wider than the work on a loaded machine: the dev clock skips what is left of them
+CONFIG = FederationConfig(participants=4, rounds=1, commit_window_s=1800, reveal_window_s=300)
+
+
+class RecordingClock(DevChainClock):
+    """The dev chain's clock, remembering every time it was asked to wait for."""
+
+    def __init__(self, client: ChainClient):
+        super().__init__(client)
+        self.waits: list[int] = []
+
+    def wait_until(self, when: int) -> int:
+        self.waits.append(when)
+        return super().wait_until(when)
+
+
+class EarlyOnceClock(DevChainClock):
+    """Answers its first wait at once, as a clock ahead of the chain's blocks would; then moves
+    the dev chain like DevChainClock."""
+
+    def __init__(self, client: ChainClient):
+        super().__init__(client)
+        self.early = True
+
+    def wait_until(self, when: int) -> int:
+        if self.early:
+            self.early = False
+            return when
+        return super().wait_until(when)
 
 
 class RecordingStore(LocalStore):
@@ -54,8 +86,14 @@ def store(fl_settings) -> RecordingStore:
 
 
 @pytest.fixture(scope="module")
-def report(anvil, fl_settings, store):
-    return run_federation(CONFIG, fl_settings, anvil.rpc_url, dev_private_keys(CONFIG.participants + 1), store)
+def clock(anvil) -> RecordingClock:
+    return RecordingClock(ChainClient(anvil.rpc_url))
+
+
+@pytest.fixture(scope="module")
+def report(anvil, fl_settings, store, clock):
+    return run_federation(CONFIG, fl_settings, anvil.rpc_url, dev_private_keys(CONFIG.participants + 1), store,
+                          clock=clock)
 
 
 def outcomes_by(report, behaviour):
@@ -70,7 +108,39 @@ def test_honest_updates_are_accepted(report):
     task = report.employer.task_client
     for o in honest:
         assert o.commit_gas_used and o.commit_gas_used < 100_000
-        assert task.committed_update(report.task_id, 0, o.participant) == (b"\x00" * 32, 0)
+        assert task.committed_update(report.task_id, 0, o.participant) == b"\x00" * 32
+
+
+def block_time(client: ChainClient, block: int) -> int:
+    return client.w3.eth.get_block(block)["timestamp"]
+
+
+def test_rounds_follow_the_chains_phases(report, clock):
+    task = report.employer.task_client
+    client = task.client
+    only_task = Deployment(chain_id=client.chain_id, block=0, contracts={"FederatedTask": task.address})
+    events = [ev for ev in fetch_events(client, only_task, names=["TaskCreated", "UpdateCommitted",
+                                                                  "UpdateAccepted", "RoundClosed"])
+              if ev["taskId"] == report.task_id]
+    start = block_time(client, next(ev for ev in events if ev.name == "TaskCreated").block_number)
+    for r, timing in enumerate(report.timings):
+        phases = timing.phases
+        assert (phases.start, phases.commit_end, phases.reveal_end) == (
+            start, start + CONFIG.commit_window, start + CONFIG.commit_window + CONFIG.reveal_window_s)
+        of_round = [ev for ev in events if ev.name != "TaskCreated" and ev["round"] == r]
+        commits = [block_time(client, ev.block_number) for ev in of_round if ev.name == "UpdateCommitted"]
+        reveals = [block_time(client, ev.block_number) for ev in of_round if ev.name == "UpdateAccepted"]
+        (closed,) = [block_time(client, ev.block_number) for ev in of_round if ev.name == "RoundClosed"]
+        assert len(commits) == sum(o.submitted for o in report.outcomes[r])
+        assert len(reveals) == sum(o.accepted for o in report.outcomes[r]) > 0
+        assert all(phases.start <= t < phases.commit_end for t in commits)
+        assert all(phases.commit_end <= t < phases.reveal_end for t in reveals)
+        assert closed >= phases.reveal_end
+        start = closed  # the next round's commit phase starts at the close
+    # every wait went through the runner's clock, in order: each round's commit end (the runner
+    # and each reveal), then its reveal end
+    ends = [w for t in report.timings for w in (t.phases.commit_end, t.phases.reveal_end)]
+    assert sorted(set(clock.waits)) == ends and clock.waits == sorted(clock.waits)
 
 
 @pytest.mark.parametrize("attack", [Behaviour.label_flip, Behaviour.random_weights])
@@ -132,24 +202,65 @@ def test_participants_upload_only_encrypted_weights_never_their_data(report, sto
         assert plain == encode_state(state)
 
 
-@pytest.fixture(scope="module")
-def second_task(report, anvil):
-    """A second task over the same test set: accepted proofs of task 1 are public calldata."""
-    employer = report.employer
-    initial = employer.global_state(report.task_id, 0)
-    task_id = employer.create_task(CONFIG.spec(), report.data.test, threshold=report.threshold, rounds=1,
-                                   max_updates_per_round=4, reward_per_update=CONFIG.reward_per_update,
-                                   deadline=2**40, verifier=employer.task_client.get_task(report.task_id).verifier,
-                                   initial_state=initial)
-    accepted = employer.task_client.accepted_updates(report.task_id, 0)
-    return task_id, {a.participant: a for a in accepted}
-
-
 def commit_to(client, task_id: int, model_commitment: int, cid: str):
     """Commit in the client's own name to the update (model commitment, CID) it will reveal."""
     commitment = update_commitment(task_id, 0, client.client.address, model_commitment, cid)
     assert client.update_commitment(task_id, 0, client.client.address, model_commitment, cid) == commitment
     return client.commit_update(task_id, 0, commitment)
+
+
+@pytest.fixture(scope="module")
+def second_task(report, anvil, store):
+    """A second task over the same test set: accepted proofs of task 1 are public calldata.
+
+    In its commit phase: the owner (participant 0) commits to its round-0 update in a fresh
+    envelope; participant 3 commits to the same update in its own name (it saw it in task 1);
+    participant 1 commits to its proven model with noise in the envelope, and reveals through
+    the participant code with a clock that fires early: refused in the commit phase, retried
+    in the reveal phase. Everything after runs in the reveal phase.
+    """
+    employer = report.employer
+    initial = employer.global_state(report.task_id, 0)
+    task_id = employer.create_task(CONFIG.spec(), report.data.test, threshold=report.threshold, rounds=1,
+                                   max_updates_per_round=4, reward_per_update=CONFIG.reward_per_update,
+                                   deadline=2**40, verifier=employer.task_client.get_task(report.task_id).verifier,
+                                   initial_state=initial, commit_window=1800, reveal_window=600)
+    accepted = {a.participant: a for a in employer.task_client.accepted_updates(report.task_id, 0)}
+    owner, switcher, learner = report.participants[0], report.participants[1], report.participants[3]
+    state = {r.accepted.participant: r.state for r in report.rounds[0].aggregated}[owner.address]
+    owner_cid = store.put(encrypt_update(employer.keys.public, encode_state(state),
+                                         update_aad(task_id, 0, owner.address)))
+    commit_to(owner.task_client, task_id, accepted[owner.address].model_commitment, owner_cid)
+    commit_to(learner.task_client, task_id, accepted[owner.address].model_commitment, owner_cid)
+
+    noise = random_state(employer.model_factory, seed=99)  # a valid proof of a good model, noise sent
+    noise_cid = store.put(encrypt_update(employer.keys.public, encode_state(noise),
+                                         update_aad(task_id, 0, switcher.address)))
+    switched = accepted[switcher.address]
+    commit_to(switcher.task_client, task_id, switched.model_commitment, noise_cid)
+    proofs, instances = switcher.task_client.submitted_proofs(switched.tx_hash)
+    pending = PendingReveal(task_id, switcher.task_client.round_phases(task_id), proofs, instances, RoundOutcome(
+        participant=switcher.address, round=0, behaviour=Behaviour.honest, proven_correct=switched.correct_count,
+        threshold=report.threshold, submitted=True, accepted=False, model_commitment=switched.model_commitment,
+        cid=noise_cid))
+    early = switcher.reveal(pending, EarlyOnceClock(switcher.task_client.client))
+    return {"id": task_id, "accepted": accepted, "owner_cid": owner_cid, "early": early, "pending": pending}
+
+
+def test_a_reveal_sent_in_the_commit_phase_is_refused_and_retried_in_the_reveal_phase(report, second_task):
+    outcome, phases = second_task["early"], second_task["pending"].phases
+    assert outcome.reveal_retries == ["RevealPhaseNotOpen"]
+    assert outcome.accepted and outcome.refusal is None
+    task = report.participants[1].task_client
+    (accepted,) = [u for u in task.accepted_updates(second_task["id"], 0) if u.participant == outcome.participant]
+    assert block_time(task.client, accepted.block_number) >= phases.commit_end
+
+
+def test_weights_that_do_not_match_the_proof_are_not_aggregated(report, second_task):
+    reviewed = {r.accepted.participant: r for r in report.employer.review(second_task["id"], 0)}
+    switcher = report.participants[1]
+    assert reviewed[switcher.address].rejection == "commitment mismatch"
+    assert reviewed[switcher.address].state is None
 
 
 def send_copy(copier, fn_args, tip_gwei: int = 1000) -> str:
@@ -170,16 +281,12 @@ def wait_pending(w3, count: int, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_copied_reveal_earns_nothing_even_mined_first(report, anvil, second_task, store):
-    task_id, accepted = second_task
-    owner, copier = report.participants[0], report.participants[2]
+def test_copied_reveal_earns_nothing_even_mined_first(report, second_task):
+    task_id, accepted, cid = second_task["id"], second_task["accepted"], second_task["owner_cid"]
+    owner, copier, learner = report.participants[0], report.participants[2], report.participants[3]
     original = accepted[owner.address]
     proofs, instances = owner.task_client.submitted_proofs(original.tx_hash)
-    state = {r.accepted.participant: r.state for r in report.rounds[0].aggregated}[owner.address]
-    cid = store.put(encrypt_update(report.employer.keys.public, encode_state(state),
-                                   update_aad(task_id, 0, owner.address)))
-    commit_to(owner.task_client, task_id, original.model_commitment, cid)
-    assert [c.participant for c in owner.task_client.unrevealed_commitments(task_id, 0)] == [owner.address]
+    assert owner.address in [c.participant for c in owner.task_client.unrevealed_commitments(task_id, 0)]
 
     # the owner's reveal waits in the mempool; the copier sees it and sends the same calldata
     # with a higher tip, so the copy is mined first, in the same block
@@ -201,32 +308,18 @@ def test_copied_reveal_earns_nothing_even_mined_first(report, anvil, second_task
     assert [h.to_0x_hex() for h in mined] == [copy_hash, receipt.tx_hash]
     assert copy["status"] == 0  # refused (UpdateNotCommitted): the copier committed to nothing
     assert receipt.event("UpdateAccepted")["participant"] == owner.address
-    assert owner.task_client.unrevealed_commitments(task_id, 0) == []
 
-    # now public on-chain, the update can be committed to in the copier's name: paid already
-    commit_to(copier.task_client, task_id, original.model_commitment, cid)
+    # now public, the update can no longer be committed to: the commit phase is over
+    with pytest.raises(ContractError) as err:
+        commit_to(copier.task_client, task_id, original.model_commitment, cid)
+    assert err.value.name == "CommitPhaseClosed"
+    # without a commitment of its own, a plain replay is refused before any proof is checked
     with pytest.raises(ContractError) as err:
         copier.task_client.submit_update(task_id, 0, proofs, instances, cid)
-    assert err.value.name == "ModelCommitmentReused"
-    # and without a commitment of its own, a plain replay is refused before any proof is checked
-    with pytest.raises(ContractError) as err:
-        report.participants[3].task_client.submit_update(task_id, 0, proofs, instances, cid)
     assert err.value.name == "UpdateNotCommitted"
+    # and one who committed to the same update in time (it had seen it in task 1): paid already
+    with pytest.raises(ContractError) as err:
+        learner.task_client.submit_update(task_id, 0, proofs, instances, cid)
+    assert err.value.name == "ModelCommitmentReused"
     assert copier.task_client.credit_of(copier.address) == 0
-    assert report.participants[3].task_client.credit_of(report.participants[3].address) == 0
-
-
-def test_weights_that_do_not_match_the_proof_are_not_aggregated(report, second_task, store):
-    task_id, accepted = second_task
-    switcher = report.participants[1]
-    proofs, instances = switcher.task_client.submitted_proofs(accepted[switcher.address].tx_hash)
-    # a valid proof of a good model, but noise in the envelope
-    noise = random_state(report.employer.model_factory, seed=99)
-    envelope = encrypt_update(report.employer.keys.public, encode_state(noise),
-                              update_aad(task_id, 0, switcher.address))
-    cid = store.put(envelope)
-    commit_to(switcher.task_client, task_id, accepted[switcher.address].model_commitment, cid)
-    switcher.task_client.submit_update(task_id, 0, proofs, instances, cid)
-    reviewed = {r.accepted.participant: r for r in report.employer.review(task_id, 0)}
-    assert reviewed[switcher.address].rejection == "commitment mismatch"
-    assert reviewed[switcher.address].state is None
+    assert learner.task_client.credit_of(learner.address) == 0

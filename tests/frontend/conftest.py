@@ -1,6 +1,8 @@
-"""Dashboard tests: the API (serving the built dashboard) on a free port, real Anvil, and a
-real headless Chromium whose wallet is a small injected EIP-1193 provider forwarding every
-request to Anvil's unlocked dev accounts.
+"""Dashboard tests: the API (serving the built dashboard) on a free port, real Anvil and
+Redis, and a real headless Chromium whose wallet is a small injected EIP-1193 provider
+forwarding every request to Anvil's unlocked dev accounts. The provider reaches Anvil through
+a Playwright binding (as an extension wallet would, outside the page), so the dashboard's
+Content-Security-Policy (connect-src 'self') is in force exactly as users get it.
 
 The tests write the screenshots in docs/ only when asked (``ZKPOT_SCREENSHOTS=1``, which
 ``make screenshots`` sets); otherwise a run leaves the working tree as it was. A failing test
@@ -9,6 +11,7 @@ leaves a screenshot of each page it had open under ``$ZKPOT_STATE_DIR/logs/dashb
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -31,29 +34,35 @@ FAILURE_SHOTS = PROJECT_ROOT / os.environ.get("ZKPOT_STATE_DIR", ".zkpot") / "lo
 _call_report = pytest.StashKey[pytest.TestReport]()
 
 # The wallet: eth_requestAccounts/eth_accounts answer the chosen dev account; everything else
-# (personal_sign, eth_sendTransaction, receipts) is forwarded to Anvil, which signs for its
-# unlocked dev accounts.
+# (personal_sign, eth_sendTransaction, receipts) goes to Anvil, which signs for its unlocked dev
+# accounts, through the zkpotWalletRpc binding (Python side: ``_forward``).
 PROVIDER_JS = """
 (() => {
-  const rpc = %(rpc)r, account = %(account)r;
-  let id = 0;
-  async function forward(method, params) {
-    const res = await fetch(rpc, {method: 'POST', headers: {'content-type': 'application/json'},
-      body: JSON.stringify({jsonrpc: '2.0', id: ++id, method, params: params || []})});
-    const out = await res.json();
-    if (out.error) { const e = new Error(out.error.message); e.code = out.error.code; throw e; }
-    return out.result;
-  }
+  const account = %(account)r;
   window.ethereum = {
     isZkpotTestWallet: true,
     async request({method, params}) {
       if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [account];
-      return forward(method, params);
+      const out = JSON.parse(await window.zkpotWalletRpc(method, JSON.stringify(params || [])));
+      if (out.error) { const e = new Error(out.error.message); e.code = out.error.code; throw e; }
+      return out.result;
     },
     on() {}, removeListener() {},
   };
 })();
 """
+
+
+def _forward(rpc_url: str):
+    import httpx
+
+    calls = iter(range(1, 10**9))
+
+    def forward(_source, method: str, params: str) -> str:
+        body = {"jsonrpc": "2.0", "id": next(calls), "method": method, "params": json.loads(params)}
+        return httpx.post(rpc_url, json=body, timeout=60).text
+
+    return forward
 
 
 def _build_dashboard() -> Path:
@@ -64,9 +73,16 @@ def _build_dashboard() -> Path:
 
 
 @pytest.fixture
-def api_settings(settings, anvil, circuit_cache):
-    return settings.model_copy(update={"rpc_url": anvil.rpc_url, "max_upload_bytes": 256 * 1024,
-                                       "circuit_dir": circuit_cache})
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def api_settings(settings, anvil, redis_server, circuit_cache, api_port):
+    # the dashboard's origin is http://127.0.0.1:<port>: SIWE's domain and URI default to it
+    return settings.model_copy(update={"rpc_url": anvil.rpc_url, "redis_url": redis_server.url,
+                                       "max_upload_bytes": 256 * 1024, "circuit_dir": circuit_cache,
+                                       "api_host": "127.0.0.1", "api_port": api_port})
 
 
 @pytest.fixture
@@ -75,10 +91,10 @@ def deployed(api_settings):
 
 
 @pytest.fixture
-def live_api(api_settings, deployed):
+def live_api(api_settings, deployed, api_port):
     """The gateway (following the chain) and the dashboard on a free loopback port."""
     app = create_app(api_settings, follow_chain=True, dashboard_dir=_build_dashboard())
-    port = free_port()
+    port = api_port
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -136,7 +152,8 @@ def wallet_page(request, browser, anvil):
 
     def open_as(account: str):
         ctx = browser.new_context(viewport={"width": 1200, "height": 900})
-        ctx.add_init_script(PROVIDER_JS % {"rpc": anvil.rpc_url, "account": account})
+        ctx.expose_binding("zkpotWalletRpc", _forward(anvil.rpc_url))
+        ctx.add_init_script(PROVIDER_JS % {"account": account})
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(30_000)

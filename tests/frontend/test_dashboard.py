@@ -9,9 +9,7 @@ from eth_account import Account
 from playwright.sync_api import expect
 
 from tests.api import chainwork
-from zkpot.datasets import decode_chunk
 from zkpot.hashing import keccak
-from zkpot.storage import open_store
 
 EMPLOYER = Account.from_key(chainwork.KEYS[0]).address
 
@@ -42,21 +40,23 @@ def test_job_progress_appears_live(live_api, wallet_page, screenshot, api_settin
 
     # real declarations on Anvil while the page is open: they appear without a reload
     rho, wh = os.urandom(32), keccak(b"stage 1 weights")
-    decls = chainwork.declare_stage(nodes, job_id, 1, wh, rho)
-    expect(stage1).to_contain_text("declared 2/2")
+    openings = chainwork.declare_stage(nodes, job_id, 1, wh, rho, "bafkreistageoneweights")
+    expect(stage1).to_contain_text("declared 2/3")
     expect(page.locator('tr.declaration[data-stage="1"]')).to_have_count(2)
     expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("committed")
 
-    chainwork.reveal_stage(nodes, job_id, 1, rho, "bafkreistageoneweights", decls)
+    chainwork.reveal_stage(api_settings, nodes, job_id, 1, openings)
     expect(stage1).to_contain_text("final")
     expect(page.locator("#stages-final")).to_have_text("1")
     expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("revealed")
-    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("paid")
     expect(page.locator('.reveal[data-stage="1"]')).to_contain_text(rho.hex()[:6])
+    for esc, _ in nodes:     # each node settles its declaration: its reward is credited
+        esc.settle(job_id, esc.client.address)
+    expect(page.locator('tr.declaration[data-stage="1"]').first).to_contain_text("paid")
 
     rho2 = os.urandom(32)
-    decls2 = chainwork.declare_stage(nodes, job_id, 2, keccak(b"stage 2 weights"), rho2)
-    expect(page.locator('#timeline .stage[data-stage="2"]')).to_contain_text("declared 2/2")
+    chainwork.declare_stage(nodes, job_id, 2, keccak(b"stage 2 weights"), rho2, "bafkreistagetwoweights")
+    expect(page.locator('#timeline .stage[data-stage="2"]')).to_contain_text("declared 2/3")
     screenshot(page, "job")
 
     jobs = wallet_page(EMPLOYER)
@@ -133,8 +133,15 @@ def test_curves_and_publishing_the_test_set_after_real_stages(live_api, wallet_p
     expect(page.locator("#job-status")).to_have_text("proving")
     escrow = chainwork.JobEscrowClient(chainwork.ChainClient(api_settings.rpc_url), deployed.escrow)
     assert escrow.get_job(job_id).status == chainwork.JobStatus.PROVING
-    cid = page.locator("#test-set").get_attribute("href").rsplit("/", 1)[1]
-    assert len(decode_chunk(open_store(api_settings).get(cid))) == prepared.params.samples
+    # the wallet posted every shard on chain: the page lists them by their committed hashes
+    expect(page.locator("#test-set-line")).to_contain_text(f"{len(prepared.params.shard_commitments)} shard(s)")
+    assert escrow.published_shards(job_id) == list(range(len(prepared.params.shard_commitments)))
     # accuracy is now measured on the published test set
     expect(page.locator("#curves-note")).to_contain_text("test set")
     screenshot(page, "job-curves")
+    # the sign-in left an HttpOnly, SameSite=Strict cookie: no page script can read the session
+    session = [c for c in page.context.cookies() if c["name"] == "zkpot_session"]
+    assert len(session) == 1 and session[0]["httpOnly"] and session[0]["sameSite"] == "Strict"
+    assert "zkpot_session" not in page.evaluate("document.cookie")
+    stored = page.evaluate("JSON.stringify([Object.values(sessionStorage), Object.values(localStorage)])")
+    assert session[0]["value"] not in stored

@@ -16,8 +16,9 @@ import pytest
 
 from workers.group import WorkerGroup, worker_env
 from workers.queues import NodeQueues
-from zkpot.chain import ChainClient, JobEscrowClient, deploy_all
+from zkpot.chain import ChainClient, JobEscrowClient, StagePhase, deploy_all
 from zkpot.config import PROJECT_ROOT, Settings
+from zkpot.chain.clock import DevChainClock
 from zkpot.devnet import dev_private_keys
 from zkpot.node.work import Node
 from zkpot.storage import LocalStore
@@ -113,6 +114,25 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.5, logs: lis
     tails = "\n".join(f"--- {p}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-25:])
                       for p in logs if p.exists())
     pytest.fail(f"gave up waiting for {what}\n{tails}")
+
+
+def wait_for_stages(world: World, job, done: int, declarers: int, timeout: float, logs: list[Path] = ()):
+    """Wait until ``done`` of the job's stages are final. Whenever ``declarers`` declarations
+    (every node the test runs) are in an attempt's commit phase, its commit window is let pass
+    by moving the dev chain's clock, instead of waiting it out in real time (the phase closes by
+    count only at 2C - 1 declarations)."""
+    escrow = world.escrow()
+
+    def step():
+        view = escrow.get_job(job.job_id)
+        if view.stages_done >= done:
+            return view
+        a = escrow.attempt_of(job.job_id)
+        if a.phase == StagePhase.COMMIT and a.declarations >= declarers:
+            DevChainClock(escrow.client).wait_until(a.commit_deadline)
+        return None
+
+    return wait_for(step, timeout, f"{done} stages final", logs=logs)
 
 
 def node_logs(*nodes: RunningNode) -> list[Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,8 @@ TINY_SPEC = {"layers": [{"type": "Linear", "in_features": 4, "out_features": 3}]
              "optimizer": {"type": "sgd", "lr": 0.1}, "batch_size": 4, "seed": 5}
 SAMPLES_PER_STAGE = 8
 TEST_SIZE = 4
+# the bytes the tiny job commits to as its one test shard (posted with publishTestShard)
+TINY_SHARD = b"tiny test shard bytes"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ def tiny_dataset(n: int, seed: int = 1) -> Dataset:
 def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalStore, *,
                     stages: int = 2, confirmations: int = 2, reward: int = 10**15,
                     corrupt_chunk: int | None = None, deadline_s: int = 3600,
-                    samples_per_stage: int = SAMPLES_PER_STAGE) -> TinyJob:
+                    samples_per_stage: int = SAMPLES_PER_STAGE, commit_window: int = 120,
+                    reveal_window: int = 120) -> TinyJob:
     """Chunks, S_0 and the manifest into the shared store, then ``createJob`` with escrow.
 
     ``corrupt_chunk``: overwrite that stage's stored chunk with other bytes (a CID mismatch).
@@ -58,14 +60,15 @@ def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalSto
     s0 = initial_weights(spec).to_bytes()
     s0_cid = store.put(s0)
     shard = keccak(b"tiny test shard")
-    deadline = int(time.time()) + deadline_s
+    escrow = JobEscrowClient(ChainClient(rpc_url, employer_key), deployment.escrow)
+    deadline = escrow.client.chain_time() + deadline_s   # the dev chain's clock may run ahead
     manifest = build_manifest(spec, (4,), 3, cids, [n] * stages, [shard],
                               TEST_SIZE, confirmations, reward, 0.5, deadline, s0_cid, keccak(s0))
     manifest_cid = store.put(manifest.to_bytes())
-    escrow = JobEscrowClient(ChainClient(rpc_url, employer_key), deployment.escrow)
     params = JobParams(manifest_hash=manifest.keccak(), manifest_cid=manifest_cid, stages=stages,
                        confirmations=confirmations, reward=reward, bounty=0, threshold=1,
-                       samples=TEST_SIZE, shard_commitments=[shard], verifier=deployment.verifier,
-                       deadline=deadline)
+                       samples=TEST_SIZE, shard_commitments=[shard], shard_data_hashes=[keccak(TINY_SHARD)],
+                       verifier=deployment.verifier, deadline=deadline, commit_window=commit_window,
+                       reveal_window=reveal_window)
     job_id = escrow.create_job(params)
     return TinyJob(job_id, manifest_cid, cids, stages, confirmations, reward)

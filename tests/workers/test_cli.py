@@ -12,7 +12,7 @@ from zkpot.config import PROJECT_ROOT
 
 
 def zkpot(world, *args: str, **env: str) -> str:
-    full = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT),
+    full = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), COLUMNS="200",
                 **{f"ZKPOT_{k.upper()}": str(v) for k, v in world.env(4).items()
                    if k != "node_key"}, **env)
     done = subprocess.run([sys.executable, "-m", "zkpot.cli", *args], env=full, text=True,
@@ -39,5 +39,5 @@ def test_init_register_status_withdraw(world, tmp_path):
                           confirmations=1)
     status = zkpot(world, "node", "status", **env)
     assert "active: True" in status
-    assert f"open (0/1 final)" in status and str(job.job_id) in status
+    assert "open (0/1 final)" in status and str(job.job_id) in status and "commit" in status
     assert "nothing to withdraw" in zkpot(world, "node", "withdraw", "--direct", **env)

@@ -17,7 +17,7 @@ def test_secret_written_by_a_killed_process_is_complete(tmp_path):
         import os, sys, time
         from zkpot.node.store import NodeStore
         store = NodeStore({str(tmp_path)!r})
-        store.save_trained(3, 2, weights_hash=b"w" * 32, model_commitment=12345, rho=b"r" * 32,
+        store.save_trained(3, 2, 0, weights_hash=b"w" * 32, model_commitment=12345, rho=b"r" * 32,
                            rand=b"n" * 32, commitment=b"c" * 32, weights=b"S" * 10000)
         print("saved", flush=True)
         time.sleep(60)
@@ -27,7 +27,7 @@ def test_secret_written_by_a_killed_process_is_complete(tmp_path):
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
 
-    secret = NodeStore(tmp_path).secret(3, 2)
+    secret = NodeStore(tmp_path).secret(3, 2, 0)
     assert secret.rho == b"r" * 32 and secret.rand == b"n" * 32 and secret.commitment == b"c" * 32
     assert secret.model_commitment == 12345
     assert secret.weights_file.read_bytes() == b"S" * 10000
@@ -36,13 +36,13 @@ def test_secret_written_by_a_killed_process_is_complete(tmp_path):
 def test_first_trained_record_wins_and_status_moves_on(tmp_path):
     store = NodeStore(tmp_path)
     kw = dict(weights_hash=b"w" * 32, model_commitment=0, commitment=b"c" * 32, weights=b"S")
-    first = store.save_trained(1, 1, rho=b"a" * 32, rand=b"1" * 32, **kw)
-    again = store.save_trained(1, 1, rho=b"b" * 32, rand=b"2" * 32, **kw)
+    first = store.save_trained(1, 1, 0, rho=b"a" * 32, rand=b"1" * 32, **kw)
+    again = store.save_trained(1, 1, 0, rho=b"b" * 32, rand=b"2" * 32, **kw)
     assert again.rho == first.rho == b"a" * 32  # a re-run never replaces a kept secret
-    store.mark(1, 1, DECLARED)
-    assert store.secret(1, 1).status == DECLARED
-    store.forget(1, 1)
-    assert store.secret(1, 1) is None and not first.weights_file.exists()
+    store.mark(1, 1, 0, DECLARED)
+    assert store.secret(1, 1, 0).status == DECLARED
+    store.forget(1, 1, 0)
+    assert store.secret(1, 1, 0) is None and not first.weights_file.exists()
 
 
 def test_lease_of_a_dead_process_can_be_taken(tmp_path):

@@ -34,16 +34,16 @@ class FakeChain:
                                       shard_submitter=lambda job, s: self.submitters[s])
 
     def test_set(self, job_id):
-        return PublishedTestSet("bafytest", 1_000, 1_000 + 86_400)
+        return PublishedTestSet([b"shard"] * len(self.submitters), 1_000, 1_000 + 86_400)
 
-    def finalists(self, job_id, stage):
+    def finalists(self, job_id, stage, confirmations):
         return [B, A]
 
     def chain_time(self):
         return self.now
 
     def job(self, job_id):
-        return SimpleNamespace(job_id=job_id, stages=2, status=JobStatus.PROVING)
+        return SimpleNamespace(job_id=job_id, stages=2, confirmations=2, status=JobStatus.PROVING)
 
 
 def node(me: str, chain: FakeChain, tmp_path) -> SimpleNamespace:
@@ -93,7 +93,7 @@ def _final_job(world, start_node, model_commitment: int = 777):
     """A one-stage C=1 job finalised by node 1 (declared h_W = ``model_commitment``) with its
     test set published: the job is proving and node 1 is the shard's designated prover."""
     from tests.workers.conftest import KEYS
-    from tests.workers.jobs import create_tiny_job
+    from tests.workers.jobs import TINY_SHARD, create_tiny_job
     from zkpot.hashing import keccak
     from zkpot.node import training
 
@@ -101,14 +101,16 @@ def _final_job(world, start_node, model_commitment: int = 777):
     node = running.node
     job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=1,
                           confirmations=1)
-    rho, rand = keccak(b"rho"), keccak(b"rand")
-    node.store.save_trained(job.job_id, 1, weights_hash=keccak(b"S1"),
-                            model_commitment=model_commitment, rho=rho, rand=rand,
-                            commitment=training.commit(rho, rand, node.identity.address),
-                            weights=b"S1")
-    node.declare(job.job_id, 1)
-    node.reveal(job.job_id, 1)
-    world.escrow(0).publish_test_set(job.job_id, world.store.put(b"the test set"))
+    result = training.TrainedStage(weights=b"S1", weights_hash=keccak(b"S1"),
+                                   model_commitment=model_commitment, rho=keccak(b"rho"))
+    rand = keccak(b"rand")
+    node.store.save_trained(job.job_id, 1, 0, weights_hash=result.weights_hash,
+                            model_commitment=model_commitment, rho=result.rho, rand=rand,
+                            commitment=training.commit(result, rand, node.identity.address), weights=b"S1")
+    assert node.declare(job.job_id, 1, 0).startswith("declared")
+    assert node.reveal(job.job_id, 1, 0).startswith("revealed")
+    world.escrow(0).publish_test_shard(job.job_id, 0, TINY_SHARD)
+    assert node.settle(job.job_id) == "settled"          # its reward: the stage was the last
     node.plan()                                        # reads JobCreated: the node knows the job
     return node, job.job_id
 
@@ -159,20 +161,3 @@ def test_a_rejected_proof_is_recorded_once_and_never_resubmitted(world, start_no
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"proof rejected by the chain, not resubmitted: job {job_id} shard 0: {reason}" \
         in done.stdout
-
-
-def test_a_proof_sent_by_a_node_that_is_not_a_finalist_is_refused_and_set_aside(world, start_node):
-    from zkpot.hashing import keccak
-
-    finalist, job_id = _final_job(world, start_node)
-    outsider = start_node(2, workers=False).node
-    outsider.plan()                                    # knows the job, plans no proof
-    path = proving._proof_dir(outsider, job_id) / "shard0.json"
-    path.write_text(json.dumps(_mock_proof(keccak(b"tiny test shard"), 777)))
-    assert outsider.submit(job_id) == "submitted 0 proof(s), 1 rejected"
-    assert "CallerNotFinalist" in outsider.status().rejected_proofs[0].reason
-    assert outsider.chain.escrow.shard_submitter(job_id, 0) == ZERO
-    # the finalist's own proof of the same shard is still accepted
-    mine = proving._proof_dir(finalist, job_id) / "shard0.json"
-    mine.write_text(path.with_name("shard0.rejected.json").read_text())
-    assert finalist.submit(job_id) == "submitted 1 proof(s)"

@@ -6,7 +6,7 @@ from zkpot.node.strategy import StageOffer, choose, designated_prover, grace_per
 
 
 def offer(job, reward, **kw):
-    base = dict(job_id=job, stage=1, reward=reward, declarations=0, quorum=2,
+    base = dict(job_id=job, stage=1, attempt=0, reward=reward, declarations=0, max_declarations=3,
                 deadline=10_000, funded=True)
     return StageOffer(**{**base, **kw})
 
@@ -20,12 +20,12 @@ def test_best_paid_open_stages_first_within_capacity():
 
 def test_closed_unfunded_declared_or_late_stages_are_left_with_a_reason():
     offers = [offer(1, 9, final=True), offer(2, 9, funded=False), offer(3, 9, declared_by_me=True),
-              offer(4, 9, declarations=2), offer(5, 9, deadline=5)]
+              offer(4, 9, declarations=3), offer(5, 9, deadline=5)]
     chosen, skipped = choose(offers, capacity=8, busy=set(), now=10)
     assert chosen == []
     reasons = {s.job_id: s.reason for s in skipped}
     assert reasons[1] == "stage already final" and "escrow" in reasons[2]
-    assert "declared" in reasons[3] and "2 of 2" in reasons[4] and "deadline" in reasons[5]
+    assert "declared" in reasons[3] and "3 declarations are in" in reasons[4] and "deadline" in reasons[5]
 
 
 def test_busy_slots_count_against_capacity():

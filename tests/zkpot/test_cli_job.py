@@ -43,6 +43,10 @@ CREATE = ("create", "--demo", "wine", "--preset", "wine-mlp", "--reward", "0.001
 def test_create_status_and_publish_test_set(job_settings, deployed):
     done = zkpot(job_settings, *CREATE)
     assert done.returncode == 0, done.stdout + done.stderr
+    # progress lines, and none of the zk libraries' own tables, timings or warnings
+    assert "asking the chain" in done.stdout and "committing the test set" in done.stdout
+    for noise in ("Numerical Fidelity", "INFO", "WARNING", "ezkl", "+------"):
+        assert noise not in done.stdout + done.stderr, noise
     job_id = int(re.search(r"job (\d+) created: 3 stages", done.stdout).group(1))
     escrow = JobEscrowClient(ChainClient(job_settings.rpc_url), deployed.escrow)
     view = escrow.get_job(job_id)
@@ -54,7 +58,10 @@ def test_create_status_and_publish_test_set(job_settings, deployed):
     status = zkpot(job_settings, "status", str(job_id), key=None)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "training" in status.stdout and "0 of 3 final" in status.stdout
-    assert "test set not published (held privately here)" in status.stdout
+    assert "test set not posted (held privately here)" in status.stdout
+    # what moves the job on and what the chain accepts now, from the one lifecycle
+    assert "waiting for declarations of stage 1" in status.stdout
+    assert "stage 1, attempt 1: commit phase" in status.stdout and "declare (nodes)" in status.stdout
 
     early = zkpot(job_settings, "publish-test-set", str(job_id))
     assert early.returncode == 1 and "still training" in early.stdout
@@ -67,7 +74,8 @@ def test_create_status_and_publish_test_set(job_settings, deployed):
     assert escrow.get_job(job_id).status == JobStatus.PROVING
     status = zkpot(job_settings, "status", str(job_id), key=None).stdout
     assert "proving" in status and "3 of 3 final" in status and weights[-1] in status
-    assert "test set published: b" in status and "0 of 2 shard proofs accepted" in status
+    assert "test set posted: 2 of 2 shards" in status and "0 of 2 shard proofs accepted" in status
+    assert "submit_accuracy_proof (anyone)" in status
 
 
 def test_clear_errors(job_settings, deployed):

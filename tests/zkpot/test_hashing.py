@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zkpot.hashing import (commitment, deserialize_state, keccak, random_rand, serialize_state,
+from zkpot.hashing import (opening_key, commitment, deserialize_state, keccak, random_rand, serialize_state,
                            weights_hash)
 
 
@@ -22,19 +22,28 @@ def test_keccak_agrees_with_eth_hash_across_block_boundaries():
     assert keccak(bytearray(b"ab")) == keccak(memoryview(b"ab")) == eth_keccak(b"ab")
 
 
-def test_commitment_is_packed_rho_rand_address():
-    rho, rand = bytes(range(32)), bytes(range(32, 64))
+def test_commitment_is_packed_rho_weights_model_rand_address():
+    rho, weights, rand = bytes(range(32)), bytes(range(32, 64)), bytes(range(64, 96))
     node = "0x" + "ab" * 20
-    # abi.encodePacked(bytes32, bytes32, address) = 32 + 32 + 20 bytes, no padding
-    packed = rho + rand + bytes.fromhex("ab" * 20)
-    assert len(packed) == 84
-    assert commitment(rho, rand, node) == keccak(packed)
-    assert commitment("0x" + rho.hex(), "0x" + rand.hex(), "0x" + "AB" * 20) == keccak(packed)
+    # abi.encodePacked(bytes32, bytes32, uint256, bytes32, address) = 32+32+32+32+20 bytes
+    packed = rho + weights + (7).to_bytes(32, "big") + rand + bytes.fromhex("ab" * 20)
+    assert len(packed) == 148
+    assert commitment(rho, weights, 7, rand, node) == keccak(packed)
+    assert commitment("0x" + rho.hex(), "0x" + weights.hex(), 7, "0x" + rand.hex(), "0x" + "AB" * 20) == keccak(packed)
 
 
-def test_commitment_binds_the_node_address():
-    rho, rand = b"\x01" * 32, b"\x02" * 32
-    assert commitment(rho, rand, "0x" + "11" * 20) != commitment(rho, rand, "0x" + "12" * 20)
+def test_commitment_binds_every_value_and_the_node_address():
+    rho, w, rand, node = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, "0x" + "11" * 20
+    base = commitment(rho, w, 5, rand, node)
+    assert len({base, commitment(rho, w, 5, rand, "0x" + "12" * 20), commitment(b"\x09" * 32, w, 5, rand, node),
+                commitment(rho, b"\x09" * 32, 5, rand, node), commitment(rho, w, 6, rand, node),
+                commitment(rho, w, 5, b"\x09" * 32, node)}) == 6
+
+
+def test_opening_key_binds_the_cid():
+    rho, w = b"\x01" * 32, b"\x02" * 32
+    assert opening_key(rho, w, 0, "bafya") != opening_key(rho, w, 0, "bafyb")
+    assert opening_key(rho, w, 0, "bafya") == keccak(rho + w + bytes(32) + keccak(b"bafya"))
 
 
 @pytest.mark.parametrize("rho,rand,node,what", [
@@ -44,7 +53,9 @@ def test_commitment_binds_the_node_address():
 ])
 def test_commitment_rejects_wrong_lengths(rho, rand, node, what):
     with pytest.raises(ValueError, match=what):
-        commitment(rho, rand, node)
+        commitment(rho, b"\x00" * 32, 0, rand, node)
+    with pytest.raises(ValueError, match="not a uint256"):
+        commitment(b"\x00" * 32, b"\x00" * 32, -1, b"\x00" * 32, "0x" + "00" * 20)
 
 
 def test_random_rand_is_32_fresh_bytes():

@@ -1,7 +1,7 @@
-"""Stage tasks: train (train queue), declare and reveal (the node's chain queue).
+"""Stage tasks: train (train queue), declare, reveal and settle (the node's chain queue).
 
-Thin doors over ``zkpot.node.work.Node``: each takes (job id, stage), and the node step
-re-reads the chain and returns early when the work is done, so redelivery is harmless.
+Thin doors over ``zkpot.node.work.Node``: each takes (job id, stage, attempt), and the node
+step re-reads the chain and returns early when the work is done, so redelivery is harmless.
 """
 
 from __future__ import annotations
@@ -14,21 +14,27 @@ from workers.tasks.steps import RETRY, run_step
 
 
 @shared_task(bind=True, **RETRY)
-def train_stage(self, job_id: int, stage: int) -> str:
-    """Train a stage; on success hand the declaration to the chain queue."""
-    outcome = run_step("train", job_id, stage, lambda node: node.train(job_id, stage))
-    if current_node().store.secret(job_id, stage) is not None:
-        declare_stage.apply_async(args=(job_id, stage), queue=queues.chain)
+def train_stage(self, job_id: int, stage: int, attempt: int) -> str:
+    """Train a stage attempt; on success hand the declaration to the chain queue."""
+    outcome = run_step("train", job_id, stage, lambda node: node.train(job_id, stage, attempt), attempt)
+    if current_node().store.secret(job_id, stage, attempt) is not None:
+        declare_stage.apply_async(args=(job_id, stage, attempt), queue=queues.chain)
     return outcome
 
 
 @shared_task(bind=True, **RETRY)
-def declare_stage(self, job_id: int, stage: int) -> str:
-    """Declare (weights hash, h_W, commitment, rand) for a trained stage, once."""
-    return run_step("declare", job_id, stage, lambda node: node.declare(job_id, stage))
+def declare_stage(self, job_id: int, stage: int, attempt: int) -> str:
+    """Declare (the commitment to ρ, H(S), h_W, rand) for a trained attempt, once."""
+    return run_step("declare", job_id, stage, lambda node: node.declare(job_id, stage, attempt), attempt)
 
 
 @shared_task(bind=True, **RETRY)
-def reveal_stage(self, job_id: int, stage: int) -> str:
-    """Reveal ρ when C declarations agree (uploads S_{i+1} first); no-op if already final."""
-    return run_step("reveal", job_id, stage, lambda node: node.reveal(job_id, stage))
+def reveal_stage(self, job_id: int, stage: int, attempt: int) -> str:
+    """Open the declaration in its reveal phase (stores S_{i+1} first); no-op if opened."""
+    return run_step("reveal", job_id, stage, lambda node: node.reveal(job_id, stage, attempt), attempt)
+
+
+@shared_task(bind=True, **RETRY)
+def settle_declaration(self, job_id: int) -> str:
+    """Settle the node's declaration in the job (reward, collateral, bounty share)."""
+    return run_step("settle", job_id, 0, lambda node: node.settle(job_id))

@@ -19,11 +19,16 @@ RETRY = dict(acks_late=True, autoretry_for=RETRYABLE, dont_autoretry_for=(Contra
 
 
 # how an operator reads a skipped step in the log: "job 3 stage 1 not trained: …"
-PAST = {"train": "trained", "declare": "declared", "reveal": "revealed", "prove": "proven",
-        "submit": "submitted"}
+PAST = {"train": "trained", "declare": "declared", "reveal": "revealed", "settle": "settled",
+        "prove": "proven", "submit": "submitted"}
 
 
-def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], str]) -> str:
+def step_key(slug: str, kind: str, job_id: int, stage: int = 0, attempt: int = 0) -> str:
+    """The enqueue key of one step (the watcher enqueues a step once while it is pending)."""
+    return f"{slug}:{kind}:{job_id}:{stage}:{attempt}"
+
+
+def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], str], attempt: int = 0) -> str:
     """Run a node step; a skip is logged and returned, and the step's enqueue key is released."""
     node = current_node()
     try:
@@ -32,6 +37,6 @@ def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], str]) 
         log.warning("job %s stage %s not %s: %s", job_id, stage, PAST[kind], why)
         return f"skipped: {why}"
     finally:
-        done(f"{node.identity.slug}:{kind}:{job_id}:{stage}")
+        done(step_key(node.identity.slug, kind, job_id, stage, attempt))
     log.info("job %s stage %s %s: %s", job_id, stage, kind, outcome)
     return outcome

@@ -11,7 +11,8 @@ from workers.dedupe import once
 from workers.node import current_node
 from zkpot.chain import ChainError
 from workers.tasks.proofs import prove_accuracy, submit_proof
-from workers.tasks.stages import declare_stage, reveal_stage, train_stage
+from workers.tasks.stages import declare_stage, reveal_stage, settle_declaration, train_stage
+from workers.tasks.steps import step_key
 
 log = logging.getLogger("zkpot.worker")
 
@@ -38,12 +39,13 @@ def watch_chain(self) -> None:
             "train": (train_stage, queues.train(device)),
             "declare": (declare_stage, queues.chain),
             "reveal": (reveal_stage, queues.chain),
+            "settle": (settle_declaration, queues.chain),
             "prove": (prove_accuracy, queues.prove),
             "submit": (submit_proof, queues.chain),
         }[step.kind]
-        args = (step.job_id, step.stage) if step.kind in ("train", "declare", "reveal") \
+        args = (step.job_id, step.stage, step.attempt) if step.kind in ("train", "declare", "reveal") \
             else (step.job_id,)
         # the watcher runs every few seconds: do not pile up copies of a step already queued
-        if once(f"{node.identity.slug}:{step.kind}:{step.job_id}:{step.stage}", ttl=30):
+        if once(step_key(node.identity.slug, step.kind, step.job_id, step.stage, step.attempt), ttl=30):
             log.info("enqueue %s", step)
             task.apply_async(args=args, queue=queue)

@@ -7,14 +7,15 @@ from zkpot.chain.artifacts import ArtifactMissing, decode_revert, load_artifact
 from zkpot.chain.client import ChainClient, Receipt
 from zkpot.chain.deployment import Deployment, deploy_all, load_deployment
 from zkpot.chain.errors import ChainError, ContractError
-from zkpot.chain.escrow import (Declaration, DeclarationView, JobEscrowClient, JobParams, JobStatus, JobView,
-                                StageView)
+from zkpot.chain.escrow import (AttemptView, DeclarationView, JobEscrowClient, JobParams, JobStatus, JobView,
+                                Opening, Revealed, SlashReason, StagePhase, StageResult, StageView)
 from zkpot.chain.events import ChainEvent, fetch_events
 from zkpot.chain.registry import NodeRegistryClient, NodeView
 
 __all__ = [
-    "ArtifactMissing", "ChainClient", "ChainError", "ChainEvent", "ContractError", "Declaration",
-    "DeclarationView", "Deployment", "JobEscrowClient", "JobParams", "JobStatus", "JobView",
-    "NodeRegistryClient", "NodeView", "Receipt", "StageView", "decode_revert", "deploy_all",
+    "ArtifactMissing", "AttemptView", "ChainClient", "ChainError", "ChainEvent", "ContractError",
+    "DeclarationView", "Deployment", "JobEscrowClient", "JobParams", "JobStatus", "JobView", "NodeRegistryClient",
+    "NodeView", "Opening", "Receipt", "Revealed", "SlashReason", "StagePhase", "StageResult", "StageView",
+    "decode_revert", "deploy_all",
     "fetch_events", "load_artifact", "load_deployment",
 ]

@@ -101,6 +101,36 @@ class ChainClient:
     def block_number(self) -> int:
         return self.rpc(lambda: self.w3.eth.block_number)
 
+    def block_time(self, block: int | str = "latest") -> int:
+        """A block's timestamp."""
+        return int(self.rpc(lambda: self.w3.eth.get_block(block))["timestamp"])
+
+    def read_chain_time(self) -> tuple[int, str]:
+        """Chain time and where it was read: the pending block's timestamp (``"pending"``), or
+        the latest block's (``"latest"``) where the RPC serves no pending block. An idle dev
+        chain's latest block keeps its old time until something is mined; its pending block does
+        not. Transport failures raise ``ChainError``; nothing else is swallowed."""
+        from web3.exceptions import BlockNotFound, Web3RPCError
+
+        latest = self._timestamp("latest")
+        try:
+            pending = self._timestamp("pending")
+        except (Web3RPCError, BlockNotFound):  # no pending block here: the latest is all there is
+            return latest, "latest"
+        return max(pending, latest), "pending"
+
+    def chain_time(self) -> int:
+        """Now, in chain time: what ``block.timestamp`` the next transaction sees at least."""
+        return self.read_chain_time()[0]
+
+    def _timestamp(self, block: str) -> int:
+        from web3.exceptions import BlockNotFound
+
+        raw = self.rpc(lambda: self.w3.eth.get_block(block))
+        if raw is None or raw.get("timestamp") is None:
+            raise BlockNotFound(f"the RPC returned no {block} block")
+        return int(raw["timestamp"])
+
     def balance(self, address: str) -> int:
         return self.rpc(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address)))
 

@@ -10,6 +10,8 @@ from zkpot.chain.client import ChainClient
 from zkpot.config import Settings
 
 DEFAULT_MIN_STAKE = 10**16  # 0.01 ether
+# a declaration's collateral: a minimum stake backs this many open declarations at once
+DEFAULT_DECLARATIONS_PER_STAKE = 4
 DEFAULT_EXIT_COOLDOWN = 24 * 3600
 
 
@@ -61,11 +63,12 @@ def deploy_all(client: ChainClient, *, min_stake: int = DEFAULT_MIN_STAKE, slash
                path: Path | None = None) -> Deployment:
     """Deploy JobEscrow (which creates its NodeRegistry), and the mock verifier when asked.
 
-    Writes the deployment map to ``path`` when given. ``slash_amount`` defaults to ``min_stake``.
+    Writes the deployment map to ``path`` when given. ``slash_amount`` (the collateral of one
+    open declaration) defaults to a quarter of ``min_stake``.
     """
     block = client.block_number()
-    escrow = client.deploy("JobEscrow", min_stake, min_stake if slash_amount is None else slash_amount,
-                           exit_cooldown)
+    slash = min_stake // DEFAULT_DECLARATIONS_PER_STAKE if slash_amount is None else slash_amount
+    escrow = client.deploy("JobEscrow", min_stake, slash, exit_cooldown)
     contracts = {"JobEscrow": escrow.address, "NodeRegistry": client.call(escrow.functions.registry())}
     if mock_verifier:
         contracts["MockAccuracyVerifier"] = client.deploy("MockAccuracyVerifier").address

@@ -12,7 +12,7 @@ from zkpot.chain.client import ChainClient, Receipt
 @dataclass(frozen=True)
 class NodeView:
     stake: int
-    locked_until: int
+    locked: int   # collateral of the node's open declarations
     exit_at: int  # 0: active
 
 
@@ -48,6 +48,10 @@ class NodeRegistryClient:
 
     def is_active(self, node: str) -> bool:
         return self.client.call(self._fn.isActive(Web3.to_checksum_address(node)))
+
+    def free_declarations(self, node: str) -> int:
+        """How many more declarations the node's free stake can back."""
+        return self.client.call(self._fn.freeDeclarations(Web3.to_checksum_address(node)))
 
     def credit_of(self, account: str) -> int:
         return self.client.call(self._fn.creditOf(Web3.to_checksum_address(account)))

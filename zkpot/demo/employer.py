@@ -32,6 +32,8 @@ class JobRequest:
     shard_size: int
     bounty_wei: int = 0
     deadline_s: int = 24 * 3600
+    commit_window_s: int = 10 * 60
+    reveal_window_s: int = 10 * 60
     demo_dataset: str | None = None
     dataset_npz: bytes | None = None
 
@@ -72,7 +74,7 @@ class ApiEmployer:
         challenge = self._check(self.http.get("/api/auth/nonce", params={"address": self.address}))
         signature = self.account.sign_message(encode_defunct(text=challenge["message"])).signature
         out = self._check(self.http.post("/api/auth/verify", json={
-            "message": challenge["message"], "signature": signature.to_0x_hex()}))
+            "message": challenge["message"], "signature": signature.to_0x_hex(), "bearer": True}))
         self.token = out["token"]
 
     @property
@@ -86,7 +88,8 @@ class ApiEmployer:
         form = {"spec": json.dumps(job.spec), "reward_per_stage_wei": str(job.reward_per_stage_wei),
                 "quorum": str(job.quorum), "theta": str(job.theta), "deadline_s": str(job.deadline_s),
                 "bounty_wei": str(job.bounty_wei), "stage_flops": str(job.stage_flops),
-                "shard_size": str(job.shard_size)}
+                "shard_size": str(job.shard_size), "commit_window_s": str(job.commit_window_s),
+                "reveal_window_s": str(job.reveal_window_s)}
         files = None
         if job.dataset_npz is not None:
             files = {"dataset": ("dataset.npz", job.dataset_npz, "application/octet-stream")}
@@ -95,7 +98,7 @@ class ApiEmployer:
         return self._check(self.http.post("/api/jobs", data=form, files=files, headers=self._auth))
 
     def publish_test_set(self, job_id: int) -> dict:
-        """``POST /api/jobs/{id}/test-set``: the API stores T and (dev mode) sends publishTestSet."""
+        """``POST /api/jobs/{id}/test-set``: the API (dev mode) posts T's shards on chain."""
         return self._check(self.http.post(f"/api/jobs/{job_id}/test-set", headers=self._auth))
 
     def job(self, job_id: int) -> dict:

@@ -52,27 +52,36 @@ class EventFollower:
                         f"C={a['confirmations']}, {eth(a['reward'])} per confirmed declaration, "
                         f"bounty {eth(a['bounty'])}, manifest {a['manifestCid'][:16]}…")
             case "StageDeclared":
-                return (f"stage {a['stage']}: {self.who(a['node'])} declared weights "
-                        f"{short(a['weightsHash'])} (commitment {short(a['commitment'])})")
-            case "StageConflicted":
-                return f"stage {a['stage']}: {self.who(a['node'])} declared DIFFERENT weights {short(a['weightsHash'])}"
-            case "StageAgreed":
-                return f"stage {a['stage']}: C declarations agree, revealing ρ"
+                return (f"stage {a['stage']}: {self.who(a['node'])} declared (attempt {a['attempt'] + 1}, "
+                        f"commitment {short(a['commitment'])}: nothing to copy)")
+            case "StageCommitClosed":
+                return f"stage {a['stage']}: commit phase closed by count, nodes open their declarations"
+            case "StageRevealed":
+                rank = "late" if a["position"] == 255 else f"#{a['position']}"
+                return (f"stage {a['stage']}: {self.who(a['node'])} opened ρ {short(a['rho'], 10)} weights "
+                        f"{short(a['weightsHash'])} ({rank})")
+            case "StageAttemptFailed":
+                return f"stage {a['stage']}: attempt {a['attempt'] + 1} ended without agreement, retrying"
             case "StageFinalised":
                 h_w = f", model commitment h_W {str(a['modelCommitment'])[:12]}…" if a["modelCommitment"] else ""
-                return (f"stage {a['stage']} FINAL: ρ {short(a['rho'], 14)} revealed by {self.who(a['revealer'])}, "
-                        f"{a['confirmed']} confirmed{h_w}")
+                return (f"stage {a['stage']} FINAL: ρ {short(a['rho'], 14)}, C agreeing openings "
+                        f"(the C-th by {self.who(a['finaliser'])}){h_w}")
             case "DeclarationRewarded":
                 return f"stage {a['stage']}: {self.who(a['node'])} credited {eth(a['amount'])}"
             case "DeclarationSlashed":
                 return f"stage {a['stage']}: {self.who(a['node'])} SLASHED {eth(a['amount'])}"
+            case "TestShardPublished":
+                return f"job {a['jobId']}: test shard {a['shard']} posted on chain (hash {short(a['dataHash'])} as committed)"
             case "TestSetPublished":
-                return f"job {a['jobId']}: test set published ({a['cid'][:16]}…): nodes prove accuracy in zk"
+                return f"job {a['jobId']}: the whole test set is on chain: nodes prove accuracy in zk"
+            case "BountyPaid":
+                return f"job {a['jobId']}: {self.who(a['node'])} credited a bounty share of {eth(a['amount'])}"
             case "AccuracyProofAccepted":
                 return (f"shard {a['shard']}: accuracy proof from {self.who(a['submitter'])} verified "
                         f"on-chain: {a['correctCount']} correct")
             case "JobCompleted":
-                return f"job {a['jobId']} COMPLETED: {a['correctCount']} correct proven, bounty {eth(a['bounty'])} paid"
+                return (f"job {a['jobId']} COMPLETED: {a['correctCount']} correct proven, bounty {eth(a['bounty'])} "
+                        "owed to the last stage's paid nodes")
             case "JobFailed":
                 return f"job {a['jobId']} FAILED: {a['correctCount']} correct < threshold {a['threshold']}"
             case "Withdrawn":

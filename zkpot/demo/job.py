@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from zkpot.chain import ChainEvent, JobEscrowClient, JobStatus, fetch_events
 from zkpot.chain.events import decode_log
 from zkpot.demo.employer import ApiEmployer, JobRequest
@@ -23,6 +25,8 @@ class StageOutcome:
     rho: bytes
     weights_hash: bytes
     weights_cid: str
+    latency_blocks: int = 0     # from the stage's opening (the block before) to its finalisation
+    latency_s: int = 0
 
 
 @dataclass
@@ -60,7 +64,12 @@ class JobOutcome:
                  f"escrow {eth(self.deposit)} ETH, posted → complete in {self.job_seconds:.0f} s"]
         for s in self.stages:
             lines.append(f"  stage {s.stage}: ρ {short(s.rho, 18)} declared by {', '.join(s.declared)}; "
-                         f"paid {', '.join(s.paid)}" + (f"; slashed {', '.join(s.slashed)}" if s.slashed else ""))
+                         f"paid {', '.join(s.paid)}" + (f"; slashed {', '.join(s.slashed)}" if s.slashed else "")
+                         + f"; final {s.latency_blocks} blocks, {s.latency_s} s after it opened")
+        if self.stages:
+            blocks = sum(s.latency_blocks for s in self.stages) / len(self.stages)
+            secs = sum(s.latency_s for s in self.stages) / len(self.stages)
+            lines.append(f"stage latency (opened → final, training included): {blocks:.1f} blocks, {secs:.0f} s mean")
         lines.append(f"model accuracy on the {self.samples} test samples: float {self.float_accuracy:.3f} "
                      f"({self.float_correct} correct); proven in zk {self.proven_correct} correct "
                      f"(threshold {self.threshold}), {len(self.proofs)} proof(s) verified on-chain by "
@@ -108,11 +117,13 @@ def run_job(stack: DemoStack, request: JobRequest, line: Callable[[str], None] =
                       line, status)
         if job().status == JobStatus.AWAITING_TEST_SET:
             out = employer.publish_test_set(job_id)
-            line(f"employer published the test set through the API ({out['samples']} samples, "
-                 f"{out['test_set_cid'][:16]}…)")
-        follower.wait(lambda: job().status in (JobStatus.COMPLETED, JobStatus.CLOSED), timeout,
+            line(f"employer posted the test set on chain through the API ({out['samples']} samples in "
+                 f"{out['shards']} shard(s), each checked by the escrow against its committed hash)")
+        follower.wait(lambda: job().status.ended, timeout,
                       "the nodes' zk accuracy proofs (ezkl, minutes on 2 cores)", line, status)
         job_seconds = time.monotonic() - started
+        follower.wait(lambda: job().owed == 0, 300, "the nodes to settle their rewards and bounty shares",
+                      line, status)
         withdraw_all(stack, escrow, employer.address, line)
         follower.wait(lambda: _all_withdrawn(stack, escrow, employer.address), 300,
                       "every withdrawal", line, status)
@@ -164,26 +175,33 @@ def _gas(client, deployment, events: list[ChainEvent]) -> dict[str, tuple[int, i
 
 def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: list[ChainEvent],
              names: dict[str, str], job_seconds: float) -> JobOutcome:
-    from zkpot.datasets import decode_chunk
+    from zkpot.escrow_terms import escrow_of
     from zkpot.manifest import Manifest
     from zkpot.stage import evaluate
     from zkpot.storage import open_store
+    from zkpot.testset import decode_shard
 
     who = lambda a: names.get(a, short(a, 8))  # noqa: E731
     mine = [e for e in events if e.args.get("jobId", job_id) == job_id]
     view = escrow.get_job(job_id)
     stages = []
+    # a stage opens in the block that finalised the one before it (the job's creation for stage 1)
+    opened = next(e for e in mine if e.name == "JobCreated").block_number
     for e in (e for e in mine if e.name == "StageFinalised"):
         of = lambda name: [who(x["node"]) for x in mine if x.name == name and x["stage"] == e["stage"]]  # noqa: E731
+        seconds = escrow.client.block_time(e.block_number) - escrow.client.block_time(opened)
         stages.append(StageOutcome(e["stage"], of("StageDeclared"), of("DeclarationRewarded"),
-                                   of("DeclarationSlashed"), e["rho"], e["weightsHash"], e["cid"]))
+                                   of("DeclarationSlashed"), e["rho"], e["weightsHash"], e["cid"],
+                                   e.block_number - opened, seconds))
+        opened = e.block_number
     created = next(e for e in mine if e.name == "JobCreated")
     store = open_store(stack.settings())
     manifest = Manifest.from_bytes(store.get(created["manifestCid"]))
-    test_cid = next(e["cid"] for e in mine if e.name == "TestSetPublished")
-    test = decode_chunk(store.get(test_cid))
+    shards = [decode_shard(escrow.test_shard_data(e.tx_hash)[2])
+              for e in sorted((e for e in mine if e.name == "TestShardPublished"), key=lambda e: e["shard"])]
+    x, y = np.concatenate([t.x for t in shards]), np.concatenate([t.labels for t in shards])
     final = store.get(stages[-1].weights_cid)
-    acc = evaluate(manifest.model_spec, final, test.features, test.labels)
+    acc = evaluate(manifest.model_spec, final, x, y)
     client = escrow.client
     everything = fetch_events(client, stack.deployment)  # registrations included, for the gas
     withdrawn: dict[str, int] = {}
@@ -193,9 +211,9 @@ def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: lis
     proofs = [(e["shard"], who(e["submitter"]), e["correctCount"]) for e in mine if e.name == "AccuracyProofAccepted"]
     return JobOutcome(
         job_id=job_id, status=view.status, stage_count=view.stages, confirmations=view.confirmations,
-        stages=stages, deposit=view.stages * view.confirmations * view.reward + view.bounty,
+        stages=stages, deposit=escrow_of(view.stages, view.confirmations, view.reward, view.bounty),
         samples=view.samples, threshold=view.threshold, proven_correct=view.correct_count, proofs=proofs,
-        float_accuracy=acc, float_correct=round(acc * len(test)), withdrawn=withdrawn,
+        float_accuracy=acc, float_correct=round(acc * len(y)), withdrawn=withdrawn,
         gas=_gas(client, stack.deployment, everything), job_seconds=job_seconds,
         escrow_balance=client.balance(escrow.address), escrow_remaining=view.remaining, names=names)
 

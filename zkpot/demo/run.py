@@ -74,15 +74,19 @@ def federated_round(stack: DemoStack, say) -> list[str]:
         from zkpot.federated.local import Behaviour
     except ImportError as e:
         return [f"federated round skipped: zkpot.federated has no demo federation here ({e})"]
+    from zkpot.chain import ChainClient
+    from zkpot.chain.clock import DevChainClock
     from zkpot.storage import open_store
 
     config = FederationConfig(participants=3, attackers=(Behaviour.label_flip,), rounds=2)
     say(f"federation: {config.rounds} rounds, {config.participants} participants on private non-IID "
         "digits, one flips its labels; each proves its update's accuracy in zk (its own small "
-        "circuit, set up once)")
+        f"circuit, set up once); each round a {config.commit_window} s commit phase and a "
+        f"{config.reveal_window_s} s reveal phase, whose idle rest the demo chain's clock skips")
     settings = stack.settings(stack.root / "federated")
+    # the demo owns its chain: moving its clock over the phases' idle rest harms nobody
     report = run_federation(config, settings, stack.rpc_url, FEDERATION_KEYS[: config.participants + 1],
-                            store=open_store(stack.settings()))
+                            store=open_store(stack.settings()), clock=DevChainClock(ChainClient(stack.rpc_url)))
     names = {a: f"participant-{i}" for i, a in enumerate(report.behaviours, 1)}
     lines = report.summary().splitlines()
     for address, name in names.items():

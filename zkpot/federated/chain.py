@@ -1,11 +1,13 @@
 """Typed wrapper of the FederatedTask contract, over the one transaction path (ChainClient).
 
-No torch here: the participant and employer logic hand it bytes and integers.
+No torch here: the participant and employer logic hand it bytes and integers. Every
+transaction whose acceptance depends on the round's phase is estimated for the pending block
+(the time it will run at); on Anvil the latest block's time stands still while nothing is
+mined.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Sequence
@@ -16,9 +18,11 @@ from zkpot.chain.client import ChainClient, Receipt
 from zkpot.chain.errors import ContractError
 from zkpot.chain.events import ChainEvent, fetch_events
 from zkpot.chain.deployment import Deployment
+from zkpot.federated.phases import COMMIT_WINDOW_S, REVEAL_WINDOW_S, RoundPhases
 
 CONTRACT = "FederatedTask"
-REVEAL_PATIENCE_S = 120.0  # how long a reveal waits for the block after its commitment's
+# the contract's refusals by phase, each carrying (taskId, round, the phase boundary)
+PHASE_ERRORS = ("CommitPhaseClosed", "RevealPhaseNotOpen", "RevealPhaseClosed", "RoundNotOver")
 
 
 class TaskStatus(IntEnum):
@@ -29,8 +33,31 @@ class TaskStatus(IntEnum):
 
 
 @dataclass(frozen=True)
+class PhaseRefusal:
+    """A transaction refused for the round's phase, decoded: which boundary it missed."""
+
+    error: str      # one of PHASE_ERRORS
+    task_id: int
+    round: int
+    boundary: int   # chain time: commit end, reveal start (= commit end) or reveal end
+
+    @classmethod
+    def from_error(cls, exc: ContractError) -> "PhaseRefusal | None":
+        """The refusal in ``exc`` when it is one of the phase errors, else None."""
+        if exc.name not in PHASE_ERRORS or len(exc.error_args) != 3:
+            return None
+        task_id, round_, boundary = exc.error_args
+        return cls(exc.name, int(task_id), int(round_), int(boundary))
+
+
+@dataclass(frozen=True)
 class TaskParams:
-    """What ``create_task`` escrows; ``escrow`` is the exact value to send."""
+    """What ``create_task`` escrows; ``escrow`` is the exact value to send.
+
+    Each round has a commit phase of ``commit_window`` seconds, then a reveal phase of
+    ``reveal_window`` seconds (defaults in ``zkpot.federated.phases``: an hour to train and
+    prove, ten minutes to reveal). The deadline must leave room for one whole round.
+    """
 
     verifier: str
     test_set_commitments: Sequence[bytes]
@@ -44,6 +71,8 @@ class TaskParams:
     initial_model_commitment: int
     initial_model_cid: str
     deadline: int
+    commit_window: int = COMMIT_WINDOW_S
+    reveal_window: int = REVEAL_WINDOW_S
 
     @property
     def escrow(self) -> int:
@@ -53,7 +82,7 @@ class TaskParams:
         return (Web3.to_checksum_address(self.verifier), [bytes(c) for c in self.test_set_commitments],
                 self.manifest_cid, self.samples, self.threshold, self.rounds, self.max_updates_per_round,
                 self.reward_per_update, bytes(self.encryption_key), self.initial_model_commitment,
-                self.initial_model_cid, self.deadline)
+                self.initial_model_cid, self.deadline, self.commit_window, self.reveal_window)
 
 
 @dataclass(frozen=True)
@@ -64,6 +93,9 @@ class TaskView:
     round: int
     max_updates_per_round: int
     deadline: int
+    round_start: int      # chain time the open round's commit phase began
+    commit_window: int
+    reveal_window: int
     verifier: str
     encryption_key: bytes
     samples: int
@@ -136,35 +168,27 @@ class FederatedTaskClient:
         return receipt.event("TaskCreated")["taskId"]
 
     def commit_update(self, task_id: int, round_: int, commitment: bytes) -> Receipt:
-        """Bind this identity to the update it will submit (``zkpot.federated.commitment``)."""
-        return self.client.transact(self._fn.commitUpdate(task_id, round_, bytes(commitment)))
+        """Bind this identity to the update it will submit (``zkpot.federated.commitment``);
+        in the round's commit phase only (``CommitPhaseClosed``)."""
+        return self.client.transact(self._fn.commitUpdate(task_id, round_, bytes(commitment)),
+                                    estimate_block="pending")
 
     def submit_update(self, task_id: int, round_: int, proofs: Sequence[bytes],
-                      instances: Sequence[Sequence[int]], cid: str,
-                      patience_s: float = REVEAL_PATIENCE_S) -> Receipt:
-        """Reveal the committed update: its proofs and CID, in a block after the commitment's.
-
-        Estimated in the latest block, right after the commitment is mined, the reveal would
-        see the commitment's own block and be refused: its gas is estimated for the pending
-        block. A node whose pending block is its latest refuses with ``RevealTooEarly`` until
-        the next block: retried for ``patience_s`` at most.
-        """
+                      instances: Sequence[Sequence[int]], cid: str) -> Receipt:
+        """Reveal the committed update, its proofs and CID; in the round's reveal phase only
+        (``RevealPhaseNotOpen``, ``RevealPhaseClosed``)."""
         fn = self._fn.submitUpdate(task_id, round_, [bytes(p) for p in proofs],
                                    [list(map(int, i)) for i in instances], cid)
-        give_up = time.monotonic() + patience_s
-        while True:
-            try:
-                return self.client.transact(fn, estimate_block="pending")
-            except ContractError as exc:
-                if exc.name != "RevealTooEarly" or time.monotonic() > give_up:
-                    raise
-                time.sleep(0.5)
+        return self.client.transact(fn, estimate_block="pending")
 
     def close_round(self, task_id: int, round_: int, model_commitment: int, model_cid: str) -> Receipt:
-        return self.client.transact(self._fn.closeRound(task_id, round_, model_commitment, model_cid))
+        """Publish the next global model; after the round's reveal phase only (``RoundNotOver``)."""
+        return self.client.transact(self._fn.closeRound(task_id, round_, model_commitment, model_cid),
+                                    estimate_block="pending")
 
     def refund(self, task_id: int) -> Receipt:
-        return self.client.transact(self._fn.refund(task_id))
+        """After the deadline and the open round's reveal phase: the unearned escrow back."""
+        return self.client.transact(self._fn.refund(task_id), estimate_block="pending")
 
     def withdraw(self) -> Receipt:
         return self.client.transact(self._fn.withdraw())
@@ -173,9 +197,15 @@ class FederatedTaskClient:
     def get_task(self, task_id: int) -> TaskView:
         raw = self.client.call(self._fn.getTask(task_id))
         return TaskView(employer=raw[0], status=TaskStatus(raw[1]), rounds=raw[2], round=raw[3],
-                        max_updates_per_round=raw[4], deadline=raw[5], verifier=raw[6],
-                        encryption_key=bytes(raw[7]), samples=raw[8], threshold=raw[9],
-                        reward_per_update=raw[10], escrow=raw[11])
+                        max_updates_per_round=raw[4], deadline=raw[5], round_start=raw[6],
+                        commit_window=raw[7], reveal_window=raw[8], verifier=raw[9],
+                        encryption_key=bytes(raw[10]), samples=raw[11], threshold=raw[12],
+                        reward_per_update=raw[13], escrow=raw[14])
+
+    def round_phases(self, task_id: int) -> RoundPhases:
+        """The open round's phase boundaries in chain time (the contract's ``roundPhases``)."""
+        start, commit_end, reveal_end = self.client.call(self._fn.roundPhases(task_id))
+        return RoundPhases(int(start), int(commit_end), int(reveal_end))
 
     def test_set_commitments(self, task_id: int) -> list[bytes]:
         return [bytes(c) for c in self.client.call(self._fn.testSetCommitments(task_id))]
@@ -193,11 +223,10 @@ class FederatedTaskClient:
     def has_submitted(self, task_id: int, round_: int, participant: str) -> bool:
         return self.client.call(self._fn.hasSubmitted(task_id, round_, Web3.to_checksum_address(participant)))
 
-    def committed_update(self, task_id: int, round_: int, participant: str) -> tuple[bytes, int]:
-        """The participant's unrevealed commitment of the round and its block (zeros: none)."""
-        commitment, block = self.client.call(
-            self._fn.committedUpdate(task_id, round_, Web3.to_checksum_address(participant)))
-        return bytes(commitment), int(block)
+    def committed_update(self, task_id: int, round_: int, participant: str) -> bytes:
+        """The participant's unrevealed commitment of the round (32 zero bytes: none)."""
+        return bytes(self.client.call(
+            self._fn.committedUpdate(task_id, round_, Web3.to_checksum_address(participant))))
 
     def update_commitment(self, task_id: int, round_: int, participant: str, model_commitment: int,
                           cid: str) -> bytes:
@@ -221,7 +250,7 @@ class FederatedTaskClient:
 
     def unrevealed_commitments(self, task_id: int, round_: int, from_block: int = 0) -> list[CommittedUpdate]:
         """The round's latest commitment per participant that has not submitted (yet): the
-        reveals an employer who closes the round now would cut off."""
+        reveals still due in the round's reveal phase (they lapse when it ends)."""
         latest = {ev["participant"]: CommittedUpdate.from_event(ev)
                   for ev in self._round_events("UpdateCommitted", task_id, round_, from_block)}
         # an accepted update is exactly a submitted one (hasSubmitted): one more event read

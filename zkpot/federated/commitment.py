@@ -1,8 +1,8 @@
 """The commitment that binds an update to its submitter (commit, then reveal).
 
 A zk proof of an update does not depend on who sends it, so a participant first commits,
-in its own name, to the update it is about to submit, and submits it in a later block.
-Mirrors ``FederatedTask.updateCommitment``:
+in its own name, to the update it will submit, in the round's commit phase, and submits it in
+the reveal phase that follows (when nobody can commit any more). Mirrors ``FederatedTask.updateCommitment``:
 
     keccak256(abi.encodePacked(uint256 taskId, uint32 round, address participant,
                                uint256 modelCommitment, keccak256(bytes(encryptedUpdateCid))))

@@ -1,10 +1,11 @@
 """The employer's side of a federated task.
 
-Create the task (test set stored and committed, initial global model committed, escrow), then
-per round: read the accepted updates from the chain's events, decrypt each, check that it
-hashes to the commitment its proof proved (a mismatch is rejected, never aggregated),
-aggregate the rest by FedAvg weighted by proven correct-count, store the new global model and
-close the round with its commitment and CID.
+Create the task (test set stored and committed, initial global model committed, escrow, the
+rounds' commit and reveal windows), then per round, once its reveal phase is over: read the
+accepted updates from the chain's events, decrypt each, check that it hashes to the commitment
+its proof proved (a mismatch is rejected, never aggregated), aggregate the rest by FedAvg
+weighted by proven correct-count, store the new global model and close the round with its
+commitment and CID.
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ import torch
 from torch import nn
 
 from zkpot import zk
+from zkpot.chain.clock import chain_time
 from zkpot.datasets import Dataset, encode_chunk
-from zkpot.federated.chain import AcceptedUpdate, FederatedTaskClient, TaskParams
+from zkpot.federated.chain import AcceptedUpdate, FederatedTaskClient, TaskParams, TaskStatus
 from zkpot.federated.crypto import DecryptionError, EncryptionKeyPair, decrypt_update, update_aad
 from zkpot.federated.fedavg import fedavg
 from zkpot.federated.manifest import TaskManifest
+from zkpot.federated.phases import COMMIT_WINDOW_S, REVEAL_WINDOW_S, RoundNotOver, RoundPhase
 from zkpot.federated.updates import UpdateFormatError, decode_state, encode_state
 from zkpot.spec import ModelSpec
 from zkpot.storage import Store, StorageError
+
+
+class TaskNotActive(RuntimeError):
+    """The task is completed or refunded: it has no open round."""
 
 
 @dataclass
@@ -72,8 +79,10 @@ class Employer:
 
     def create_task(self, spec: ModelSpec, test_set: Dataset, *, threshold: int, rounds: int, max_updates_per_round: int,
                     reward_per_update: int, deadline: int, verifier: str,
-                    initial_state: dict[str, torch.Tensor] | None = None) -> int:
-        """Store and commit the test set (whole shards of the circuit's N) and open round 0."""
+                    initial_state: dict[str, torch.Tensor] | None = None,
+                    commit_window: int = COMMIT_WINDOW_S, reveal_window: int = REVEAL_WINDOW_S) -> int:
+        """Store and commit the test set (whole shards of the circuit's N) and open round 0,
+        whose commit phase starts now (``deadline`` is in chain time)."""
         commitments = zk.test_set_commitments(self.circuit, test_set.features, test_set.labels)
         state = initial_state if initial_state is not None else self.model_factory().state_dict()
         commitment, cid = self.publish_model(state)
@@ -85,7 +94,8 @@ class Employer:
             manifest_cid=self.store.put(manifest.encode()), samples=len(test_set),
             threshold=threshold, rounds=rounds, max_updates_per_round=max_updates_per_round,
             reward_per_update=reward_per_update, encryption_key=self.keys.public,
-            initial_model_commitment=commitment, initial_model_cid=cid, deadline=deadline))
+            initial_model_commitment=commitment, initial_model_cid=cid, deadline=deadline,
+            commit_window=commit_window, reveal_window=reveal_window))
 
     def review(self, task_id: int, round_: int, from_block: int = 0) -> list[ReviewedUpdate]:
         """Every accepted update of the round, decrypted and checked against its commitment."""
@@ -112,8 +122,19 @@ class Employer:
         return ReviewedUpdate(acc, state)
 
     def close_round(self, task_id: int, from_block: int = 0) -> RoundResult:
-        """Aggregate the open round's checked updates and publish the next global model."""
-        round_ = self.task_client.get_task(task_id).round
+        """Aggregate the open round's checked updates and publish the next global model.
+
+        Only once the round's reveal phase is over (``RoundNotOver`` before, with the time
+        left, and before any work): every committed update has had its whole phase to land.
+        """
+        task = self.task_client.get_task(task_id)
+        if task.status != TaskStatus.ACTIVE:
+            raise TaskNotActive(f"task {task_id} is {task.status.name.lower()}: no round to close")
+        round_ = task.round
+        phases = self.task_client.round_phases(task_id)
+        now = chain_time(self.task_client.client)
+        if phases.phase_at(now) is not RoundPhase.over:
+            raise RoundNotOver(round_, phases.reveal_end, now)
         result = RoundResult(round=round_, reviewed=self.review(task_id, round_, from_block))
         usable = result.aggregated
         if usable:

@@ -1,31 +1,37 @@
-"""The participant's side of a federated round.
+"""The participant's side of a federated round, in the round's two phases.
 
-Fetch the round's global model (checked against its on-chain commitment), train on private
-data that never leaves this process, prove the update's accuracy on the task's public test
-set, encrypt the update to the employer's key, store the envelope by CID, commit to the
-update in this identity's name and submit it in a later block (a copied submission is then
-worth nothing). What leaves the machine: the commitment, the proof (commitments and a
-count), the envelope and its CID.
+Commit phase (``commit_round``): fetch the round's global model (checked against its on-chain
+commitment), train on private data that never leaves this process, prove the update's
+accuracy on the task's public test set, encrypt the update to the employer's key, store the
+envelope by CID and commit to the update in this identity's name. Reveal phase (``reveal``):
+wait for it on chain time and submit the proofs and the CID. Nobody can commit once reveals
+are readable, so a copied submission is worth nothing. What leaves the machine: the
+commitment, the proof (commitments and a count), the envelope and its CID.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 from torch import nn
 
 from zkpot import zk
+from zkpot.chain.clock import ChainClock, LiveChainClock, chain_time
 from zkpot.chain.errors import ContractError
 from zkpot.datasets import decode_chunk
-from zkpot.federated.chain import FederatedTaskClient, TaskStatus
+from zkpot.federated.chain import FederatedTaskClient, PhaseRefusal, TaskStatus, TaskView
 from zkpot.federated.commitment import update_commitment
 from zkpot.federated.crypto import encrypt_update, update_aad
 from zkpot.federated.local import Behaviour, LocalTraining, make_update
 from zkpot.federated.manifest import TaskManifest
+from zkpot.federated.phases import RoundPhase, RoundPhases
 from zkpot.federated.updates import decode_state, encode_state
 from zkpot.storage import Store
+
+REVEAL_ATTEMPTS = 3  # a reveal refused as early (RevealPhaseNotOpen) is retried after waiting
 
 
 def fetch_manifest(task_client: FederatedTaskClient, store: Store, task_id: int) -> TaskManifest:
@@ -56,14 +62,45 @@ class RoundOutcome:
     behaviour: Behaviour
     proven_correct: int
     threshold: int
-    submitted: bool
+    submitted: bool  # committed to (then revealed, unless the commitment was refused)
     accepted: bool
     model_commitment: int
     cid: str | None = None
     refusal: str | None = None  # why it was not accepted: the contract's error name, or no proof
     gas_used: int | None = None  # of the accepted submitUpdate
     commit_gas_used: int | None = None  # of its commitUpdate
+    reveal_retries: list[str] = field(default_factory=list)  # refusals of reveals sent too early
     uploaded: list[str] = field(default_factory=list)  # CIDs this participant stored
+
+
+@dataclass
+class PendingReveal:
+    """An update committed in its round's commit phase, to be submitted in the reveal phase."""
+
+    task_id: int
+    phases: RoundPhases
+    proofs: list[bytes]
+    instances: list[list[int]]
+    outcome: RoundOutcome  # its model commitment and CID; completed by the reveal
+
+
+class SkipReason(str, Enum):
+    """Why a participant does nothing in the open round."""
+
+    task_closed = "task_closed"              # the task is completed or refunded
+    submitted = "submitted"                  # this identity's update of the round is accepted
+    handled = "handled"                      # this participant already took its turn in the round
+    commit_phase_over = "commit_phase_over"  # too late to commit: wait for the next round
+
+
+@dataclass(frozen=True)
+class RoundSkipped:
+    """The open round offers this participant nothing to do now, and where the round stands."""
+
+    round: int
+    reason: SkipReason
+    phase: RoundPhase | None = None  # None when the task is closed
+    seconds_left: int = 0            # in that phase
 
 
 @dataclass
@@ -83,6 +120,7 @@ class Participant:
     behaviour: Behaviour = Behaviour.honest
     training: LocalTraining = field(default_factory=LocalTraining)
     submit_below_threshold: bool = False
+    handled: set[tuple[int, int]] = field(default_factory=set, repr=False)  # (task, round) taken part in
 
     @property
     def address(self) -> str:
@@ -101,18 +139,44 @@ class Participant:
         ds = decode_chunk(self.store.get(manifest.test_set_cid))
         return ds.features, ds.labels
 
-    def participate(self, task_id: int) -> RoundOutcome | None:
-        """Run the open round unless this participant already submitted in it (idempotent)."""
-        task = self.task_client.get_task(task_id)
-        if task.status != TaskStatus.ACTIVE or self.task_client.has_submitted(task_id, task.round, self.address):
-            return None
-        return self.run_round(task_id)
+    def participate(self, task_id: int, clock: ChainClock | None = None) -> RoundOutcome | RoundSkipped:
+        """Take part in the open round: commit now, then wait for the reveal phase (on
+        ``clock``, by default the chain's own time) and reveal. Idempotent against chain state
+        and this participant's earlier turns: a round is worked on once."""
+        committed = self.commit_round(task_id)
+        if isinstance(committed, PendingReveal):
+            return self.reveal(committed, clock)
+        return committed
 
-    def run_round(self, task_id: int) -> RoundOutcome:
-        """Train, prove, encrypt, store, commit and submit this participant's update for the open round."""
+    def commit_round(self, task_id: int) -> PendingReveal | RoundOutcome | RoundSkipped:
+        """Commit phase: train, prove, encrypt, store and commit this participant's update.
+
+        A ``PendingReveal`` when the commitment stands; a ``RoundOutcome`` when there is
+        nothing to reveal (no proof, below θ, commitment refused); ``RoundSkipped`` when the
+        round is not in its commit phase or this participant has already taken part in it.
+        """
         task = self.task_client.get_task(task_id)
         if task.status != TaskStatus.ACTIVE:
-            raise RuntimeError(f"task {task_id} is not active ({task.status.name})")
+            return RoundSkipped(task.round, SkipReason.task_closed)
+        round_ = task.round
+        phases = self.task_client.round_phases(task_id)
+        now = chain_time(self.task_client.client)
+        phase = phases.phase_at(now)
+        skip = None
+        if self.task_client.has_submitted(task_id, round_, self.address):
+            skip = SkipReason.submitted
+        elif (task_id, round_) in self.handled:
+            skip = SkipReason.handled
+        elif phase is not RoundPhase.commit:
+            skip = SkipReason.commit_phase_over
+        if skip is not None:
+            return RoundSkipped(round_, skip, phase, phases.seconds_left(now))
+        result = self._train_prove_commit(task_id, task, phases)
+        # once only, even below θ; a failure that raised (the chain unreachable) may be retried
+        self.handled.add((task_id, round_))
+        return result
+
+    def _train_prove_commit(self, task_id: int, task: TaskView, phases: RoundPhases) -> PendingReveal | RoundOutcome:
         round_ = task.round
         global_state = self.fetch_global_model(task_id, round_)
         X_test, y_test = self.fetch_test_set(task_id)
@@ -142,14 +206,37 @@ class Participant:
         outcome.submitted = True
         commitment = update_commitment(task_id, round_, self.address, outcome.model_commitment, outcome.cid)
         try:
-            # committed in this identity's name a block ahead: whoever copies the submission
-            # from the mempool has no commitment to open, so the copy earns nothing
+            # committed in this identity's name while reveals are not taken: whoever copies
+            # the reveal later has no commitment to open, and can no longer make one
             outcome.commit_gas_used = self.task_client.commit_update(task_id, round_, commitment).gas_used
-            receipt = self.task_client.submit_update(task_id, round_, [p.proof for p in proofs],
-                                                     [p.instances for p in proofs], outcome.cid)
-        except ContractError as exc:
+        except ContractError as exc:  # e.g. CommitPhaseClosed: the work outlasted the phase
             outcome.refusal = exc.name
             return outcome
-        outcome.accepted = True
-        outcome.gas_used = receipt.gas_used
-        return outcome
+        return PendingReveal(task_id, phases, [p.proof for p in proofs], [p.instances for p in proofs], outcome)
+
+    def reveal(self, pending: PendingReveal, clock: ChainClock | None = None) -> RoundOutcome:
+        """Reveal phase: wait for it on ``clock`` (default: the chain's own time), then submit.
+
+        A reveal the chain still finds early (``RevealPhaseNotOpen``: a clock ahead of the
+        block that ran it) is retried once chain time has reached the reveal phase.
+        """
+        clock = clock or LiveChainClock(self.task_client.client)
+        outcome = pending.outcome
+        opens = pending.phases.commit_end
+        for attempt in range(REVEAL_ATTEMPTS):
+            clock.wait_until(opens)
+            try:
+                receipt = self.task_client.submit_update(pending.task_id, outcome.round, pending.proofs,
+                                                         pending.instances, outcome.cid)
+            except ContractError as exc:
+                refusal = PhaseRefusal.from_error(exc)
+                if refusal is None or refusal.error != "RevealPhaseNotOpen" or attempt + 1 == REVEAL_ATTEMPTS:
+                    outcome.refusal = exc.name
+                    return outcome
+                outcome.reveal_retries.append(exc.name)
+                opens = refusal.boundary
+                continue
+            outcome.accepted = True
+            outcome.gas_used = receipt.gas_used
+            return outcome
+        raise AssertionError("unreachable")

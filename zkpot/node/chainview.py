@@ -1,12 +1,12 @@
 """The node's view of the chain and its transactions, over the one chain client.
 
-Reads: jobs (with whether the escrow still covers them), this node's declarations, agreement
-counts, finalised stages, the manifest CIDs, the test set and a stage's paid nodes from
-events, and chain time. Writes: declare, reveal, submit, register, withdraw — all through
-``ChainClient.transact`` with this node's key. A revert that means "already done" (a
-duplicate declaration, a stage finalised by another node's reveal) is read back from the chain
-and reported as done, never retried; one that means "too late" (C agreeing declarations came
-first) is reported as such. A proof the chain rejects raises its ``ContractError`` (named in
+Reads: jobs (with whether the escrow still covers them), the open stage's attempt, this node's
+declaration, finalised stages, the manifest CIDs, the posted test set and the last stage's paid
+nodes from events, and chain time. Writes: declare, reveal, settle, submit, register, withdraw —
+all through ``ChainClient.transact`` with this node's key. The node checks the chain state it
+read before it sends (no transaction sent to fail); a revert that still comes because another
+transaction was mined first (a race) and means "already done" or "too late" is reported as such,
+never retried. A proof the chain rejects raises its ``ContractError`` (named in
 ``PROOF_REJECTIONS``): the same bytes would be rejected again, so the caller records it.
 """
 
@@ -16,11 +16,10 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 
-from web3.exceptions import Web3Exception
-
-from zkpot.chain import (ChainClient, ContractError, Declaration, JobEscrowClient, JobStatus,
-                         NodeRegistryClient, fetch_events, load_deployment)
+from zkpot.chain import (AttemptView, ChainClient, ContractError, JobEscrowClient, JobStatus,
+                         NodeRegistryClient, Opening, StagePhase, fetch_events, load_deployment)
 from zkpot.config import Settings
+from zkpot.hashing import keccak
 from zkpot.node.identity import NodeIdentity
 
 log = logging.getLogger("zkpot.node")
@@ -28,23 +27,23 @@ log = logging.getLogger("zkpot.node")
 TRAINING = JobStatus.TRAINING
 AWAITING_TEST_SET = JobStatus.AWAITING_TEST_SET
 PROVING = JobStatus.PROVING
-ENDED = (JobStatus.COMPLETED, JobStatus.CLOSED)
 
 # the chain's verdict on a proof's bytes (the verifier's, or the escrow's binding to the job's
-# shard and final model), or on its sender (not one of the job's finalists): final, resending
-# the same proof from this node cannot change it
+# shard and final model): final, resending the same proof from this node cannot change it
 PROOF_REJECTIONS = ("ProofRejected", "InstancesMalformed", "ProofTooShort", "TestSetMismatch",
-                    "ModelMismatch", "CallerNotFinalist")
-# a declaration refused because the stage moved on without it: nothing left to do
-DECLARATION_TOO_LATE = ("AgreementReached", "StageNotOpen", "JobStatusInvalid")
+                    "ModelMismatch")
+# a declaration refused because the attempt moved on without it: nothing left to do
+DECLARATION_TOO_LATE = ("CommitPhaseClosed", "StageNotOpen", "JobStatusInvalid", "StageTooLate",
+                        "DeadlinePassed")
 
 
 @dataclass(frozen=True)
 class PublishedTestSet:
-    """A job's published test set: its CID, when it was published and the proof deadline."""
+    """A job's posted test set: its shards' bytes (in shard order), when the last was posted and
+    the proof deadline."""
 
-    cid: str
-    published_at: int       # timestamp of the TestSetPublished block
+    shards: list[bytes]
+    published_at: int       # timestamp of the block that completed it (TestSetPublished)
     proof_deadline: int
 
 
@@ -73,8 +72,7 @@ class NodeChain:
 
     @cached_property
     def client(self) -> ChainClient:
-        return ChainClient(self.settings.rpc_url, self.identity.account.key.to_0x_hex(),
-                           chain_id=self.settings.chain_id, lock_dir=self.settings.path("locks"))
+        return ChainClient.from_settings(self.settings, private_key=self.identity.account.key.to_0x_hex())
 
     @cached_property
     def deployment(self):
@@ -98,6 +96,8 @@ class NodeChain:
         return fetch_events(self.client, self.deployment, from_block=start, to_block=last), last
 
     def _events(self, names: list[str]):
+        # every event of the deployment since its block: the node's job memory is small, and
+        # the API's index is the place for a faster projection
         return fetch_events(self.client, self.deployment, from_block=self.deployment.block or 0,
                             names=names)
 
@@ -118,68 +118,80 @@ class NodeChain:
         return None
 
     def test_set(self, job_id: int) -> PublishedTestSet | None:
-        for ev in self._events(["TestSetPublished"]):
-            if ev["jobId"] == job_id:
-                return PublishedTestSet(ev["cid"], self.block_time(ev.block_number),
-                                        ev["proofDeadline"])
-        return None
+        """The posted test set once every shard is on chain (read from the posting transactions)."""
+        done = [ev for ev in self._events(["TestSetPublished"]) if ev["jobId"] == job_id]
+        if not done:
+            return None
+        posted = {ev["shard"]: ev.tx_hash for ev in self._events(["TestShardPublished"]) if ev["jobId"] == job_id}
+        shards = [self.escrow.test_shard_data(posted[i])[2] for i in sorted(posted)]
+        return PublishedTestSet(shards, self.block_time(done[0].block_number), done[0]["proofDeadline"])
 
-    def finalists(self, job_id: int, stage: int) -> list[str]:
-        """The nodes paid for ``stage`` (the final stage's: the job's finalists)."""
-        return [ev["node"] for ev in self._events(["DeclarationRewarded"])
-                if ev["jobId"] == job_id and ev["stage"] == stage]
+    def finalists(self, job_id: int, stage: int, confirmations: int) -> list[str]:
+        """The nodes paid for a final ``stage``: the first C openings of its agreed values in its
+        agreed attempt (the last stage's: the nodes that share the bounty)."""
+        final = [ev for ev in self._events(["StageFinalised"]) if ev["jobId"] == job_id and ev["stage"] == stage]
+        if not final:
+            return []
+        f = final[0]
+        agreed = (f["attempt"], bytes(f["rho"]), bytes(f["weightsHash"]), f["modelCommitment"],
+                  keccak(f["cid"].encode()))
+        return [ev["node"] for ev in self._events(["StageRevealed"])
+                if ev["jobId"] == job_id and ev["stage"] == stage and 1 <= ev["position"] <= confirmations
+                and (ev["attempt"], bytes(ev["rho"]), bytes(ev["weightsHash"]), ev["modelCommitment"],
+                     bytes(ev["cidHash"])) == agreed]
 
     def block_time(self, block: int | str) -> int:
-        w3 = self.client.w3
-        return int(self.client.rpc(lambda: w3.eth.get_block(block))["timestamp"])
+        return self.client.block_time(block)
 
     def chain_time(self) -> int:
-        """Now, in chain time: the timestamp the next block would carry (the pending block's),
-        or the latest block's where the RPC serves no pending block."""
-        try:
-            return max(self.block_time("pending"), self.block_time("latest"))
-        except (Web3Exception, ValueError, KeyError, TypeError):
-            return self.block_time("latest")
+        """Now, in chain time (``ChainClient.chain_time``)."""
+        return self.client.chain_time()
 
-    def declared_stage(self, job_id: int) -> int:
-        """The stage of this node's latest declaration in the job (0: none)."""
-        return self.escrow.declaration_of(job_id, self.identity.address).stage
+    def attempt(self, job_id: int) -> AttemptView:
+        return self.escrow.attempt_of(job_id)
 
-    def agreement(self, job_id: int, stage: int, secret) -> int:
-        return self.escrow.agreement_of(job_id, stage, secret.weights_hash,
-                                        secret.model_commitment)
+    def my_declaration(self, job_id: int):
+        """This node's latest declaration in the job (``zkpot.chain.DeclarationView``)."""
+        return self.escrow.declaration_of(job_id, self.identity.address)
 
-    def declarations(self, job_id: int, stage: int) -> list[Declaration]:
-        return [Declaration.from_event(ev) for ev in self._events(["StageDeclared"])
-                if ev["jobId"] == job_id and ev["stage"] == stage]
+    def free_declarations(self) -> int:
+        return self.registry.free_declarations(self.identity.address)
 
     # ---- writes (the one transaction path) ---------------------------------------------
     def declare(self, job_id: int, stage: int, secret) -> str | None:
         """Declare; None when the declaration stands, else why the chain found it too late
-        (``AgreementReached``: C agreeing declarations were mined first; or the stage is final)."""
+        (another transaction closed the commit phase, or finalised the stage, first)."""
         try:
-            receipt = self.escrow.declare(job_id, stage, secret.weights_hash,
-                                          secret.model_commitment, secret.commitment, secret.rand)
+            receipt = self.escrow.declare(job_id, stage, secret.commitment)
         except ContractError as exc:
             if exc.name == "DeclarationDuplicated":
                 return None  # sent before a crash and mined: the declaration stands
             if exc.name in DECLARATION_TOO_LATE:
                 return str(exc)
             raise
-        log.info("declared job %s stage %s in %s", job_id, stage, receipt.tx_hash)
+        log.info("declared job %s stage %s attempt %s in %s", job_id, stage, secret.attempt, receipt.tx_hash)
         return None
 
     def reveal(self, job_id: int, stage: int, secret, cid: str) -> bool:
-        """Reveal ρ; False when another agreeing node finalised the stage first."""
+        """Open the declaration; False when the chain already holds the opening (a resend)."""
+        opening = Opening(secret.rho, secret.weights_hash, secret.model_commitment, secret.rand, cid)
         try:
-            receipt = self.escrow.reveal(job_id, stage, secret.rho, cid,
-                                         self.declarations(job_id, stage))
+            receipt = self.escrow.reveal(job_id, stage, opening)
         except ContractError as exc:
-            job = self.job(job_id)
-            if job.stages_done >= stage:
+            if exc.name == "DeclarationOpened":
                 return False
             raise
-        log.info("revealed job %s stage %s in %s", job_id, stage, receipt.tx_hash)
+        log.info("revealed job %s stage %s attempt %s in %s", job_id, stage, secret.attempt, receipt.tx_hash)
+        return True
+
+    def settle(self, job_id: int) -> bool:
+        """Settle this node's declaration in the job; False when there was nothing to settle."""
+        try:
+            self.escrow.settle(job_id, self.identity.address)
+        except ContractError as exc:
+            if exc.name in ("NothingToSettle", "SettlementPending"):
+                return False
+            raise
         return True
 
     def submit_proof(self, job_id: int, shard: int, proof: bytes, instances: list[int]) -> bool:
@@ -221,7 +233,10 @@ class StageRow:
     job_id: int
     stage: int
     state: str
+    attempt: int
+    phase: str
     declarations: int
+    max_declarations: int
     quorum: int
     reward: int
     mine: str
@@ -230,6 +245,7 @@ class StageRow:
 @dataclass(frozen=True)
 class NodeStatus:
     stake: int
+    locked: int
     active: bool
     credit: int
     stages: list[StageRow]
@@ -242,17 +258,20 @@ def node_status(node) -> NodeStatus:
     rows = []
     for job_id in range(1, chain.escrow.job_count() + 1):
         job = chain.job(job_id)
-        declared = chain.declared_stage(job_id)
+        a = chain.attempt(job_id)
+        mine_decl = chain.my_declaration(job_id)
         if job.status == TRAINING:
-            stage, state = job.stages_done + 1, "open"
+            stage, state = a.stage, "open"
         else:
             stage, state = job.stages, job.status.name.lower().replace("_", " ")
-        secret = node.store.secret(job_id, stage)
-        mine = ("declared" if declared == stage else
+        here = mine_decl.stage == stage and mine_decl.attempt == a.attempt
+        secret = node.store.secret(job_id, stage, a.attempt)
+        mine = ("opened" if here and mine_decl.position else "declared" if here else
                 "-" if secret is None else
                 "too late (unused)" if secret.status == "unused" else "trained")
-        rows.append(StageRow(job_id, stage, f"{state} ({job.stages_done}/{job.stages} final)",
-                             job.declarations, job.confirmations, job.reward, mine))
-    return NodeStatus(chain.registry.stake_of(node.identity.address),
-                      chain.registry.is_active(node.identity.address), chain.credit(), rows,
-                      node.store.secrets(), node.store.rejected_proofs())
+        phase = a.phase.name.lower() if a.phase != StagePhase.NONE else "-"
+        rows.append(StageRow(job_id, stage, f"{state} ({job.stages_done}/{job.stages} final)", a.attempt,
+                             phase, a.declarations, a.max_declarations, job.confirmations, job.reward, mine))
+    me = chain.registry.node_of(node.identity.address)
+    return NodeStatus(me.stake, me.locked, chain.registry.is_active(node.identity.address), chain.credit(),
+                      rows, node.store.secrets(), node.store.rejected_proofs())

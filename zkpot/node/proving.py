@@ -1,12 +1,13 @@
 """The final stage's accuracy proof, for a node: circuit, prove per shard, submit per shard.
 
-After the last stage is final the employer publishes the test set (``TestSetPublished``); a
-node proves, shard by shard, how many test samples the final model classifies correctly
-(``zkpot.zk``) and submits each proof the chain has not accepted yet. Only the job's finalists
-(the final stage's paid nodes) prove: the escrow takes proofs from them alone. A shard is
-proven at once only by its designated prover; the other finalists stand by for
-``prove_grace_s`` of chain time and prove it only if it is still unproven then
-(``zkpot.node.strategy.proof_turn``).
+After the last stage is final the employer posts the test set on chain, shard by shard
+(``TestShardPublished``, the canonical bytes of ``zkpot.testset`` as call data, checked by the
+escrow against the hashes fixed at job creation); a node proves, shard by shard, how many test
+samples the final model classifies correctly (``zkpot.zk``) and submits each proof the chain
+has not accepted yet. The escrow takes a proof from anyone, but the bounty goes to the job's
+finalists (the last stage's paid nodes), so they are the ones who prove. A shard is proven at
+once only by its designated prover; the other finalists stand by for ``prove_grace_s`` of
+chain time and prove it only if it is still unproven then (``zkpot.node.strategy.proof_turn``).
 What is fixed once the test set is out (the test set, the finalists, the shard count) is read
 once per step; whether a shard is proven, and the chain's time, are read again before each
 shard is proven and before each proof is submitted.
@@ -66,8 +67,8 @@ def proving_round(node, job) -> ProvingRound | None:
     test_set = node.chain.test_set(job.job_id)
     if test_set is None:
         return None
-    return ProvingRound(test_set, node.chain.finalists(job.job_id, job.stages),
-                        len(node.chain.escrow.shard_commitments(job.job_id)))
+    return ProvingRound(test_set, node.chain.finalists(job.job_id, job.stages, job.confirmations),
+                        len(test_set.shards))
 
 
 def _open_shards(node, job_id: int, shards: int) -> list[int]:
@@ -128,10 +129,10 @@ def _due(node, job, rnd: ProvingRound, folder: Path,
 def prove(node, job_id: int) -> str:
     """Prove the open shards whose turn has come here, with the final model (the state
     finalised for the last stage)."""
-    from zkpot.datasets import DatasetError, decode_chunk
     from zkpot.node.training import _fetch, load_manifest
     from zkpot.node.work import Skipped
-    from zkpot.zk import prove_accuracy, shards as split_shards
+    from zkpot.testset import TestShardError, decode_shard
+    from zkpot.zk import prove_accuracy
 
     job = node.chain.job(job_id)
     rnd = proving_round(node, job)
@@ -147,13 +148,14 @@ def prove(node, job_id: int) -> str:
         raise Skipped("the last stage is not final")
     weights = _fetch(node, final[1], "final weights")
     try:
-        test = decode_chunk(_fetch(node, rnd.test_set.cid, "test set"))
-    except DatasetError as exc:
+        test = [decode_shard(data) for data in rnd.test_set.shards]
+    except TestShardError as exc:
         raise Skipped(f"test set: {exc}") from None
     circuit = circuit_for(node, manifest)
     state = weights                 # S_t: certified exactly from its Q20 integers
     made = 0
-    for index, (xs, ys) in enumerate(split_shards(circuit, test.features, test.labels)):
+    for index, shard in enumerate(test):
+        xs, ys = shard.x, shard.labels
         # read the chain again: proven meanwhile, or not this node's turn (yet) -> leave it
         due, left = _due(node, job, rnd, folder)
         if index not in due:

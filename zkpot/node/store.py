@@ -1,8 +1,10 @@
-"""The node's durable local state: training secrets until reveal, the event cursor, leases,
-and the accuracy proofs the chain rejected (a final outcome: such a proof is never resent).
+"""The node's durable local state: training secrets until their declaration is settled, the
+event cursor, leases, and the accuracy proofs the chain rejected (a final outcome: such a
+proof is never resent).
 
-ρ and rand are what a node is paid for: lose them between declaring and revealing and the
-stage's reward is lost. They are written to SQLite with ``synchronous=FULL`` (every commit is
+A secret is kept per (job, stage, attempt): every attempt of a stage trains in its own order
+(``zkpot.pot.attempts``). ρ and rand are what a node is paid for: lose them between declaring
+and revealing and the declaration is slashed. They are written to SQLite with ``synchronous=FULL`` (every commit is
 fsync'd) *before* the declaration is sent, and the trained weights S_{i+1} are written to a
 file that is fsync'd and renamed into place, so a SIGKILL or power cut at any point leaves
 either nothing or a complete record. Everything else here is an index the chain can rebuild.
@@ -19,9 +21,10 @@ from pathlib import Path
 from typing import Iterator
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS stage_secret (
+CREATE TABLE IF NOT EXISTS attempt_secret (
     job_id INTEGER NOT NULL,
     stage INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
     weights_hash BLOB NOT NULL,
     model_commitment TEXT NOT NULL,
     rho BLOB NOT NULL,
@@ -30,7 +33,7 @@ CREATE TABLE IF NOT EXISTS stage_secret (
     weights_file TEXT NOT NULL,
     status TEXT NOT NULL,
     updated REAL NOT NULL,
-    PRIMARY KEY (job_id, stage)
+    PRIMARY KEY (job_id, stage, attempt)
 );
 CREATE TABLE IF NOT EXISTS proof_rejected (
     job_id INTEGER NOT NULL,
@@ -49,8 +52,8 @@ CREATE TABLE IF NOT EXISTS progress (
 );
 """
 
-# a stage's secret moves trained -> declared -> revealed (the stage is final) -> it is forgotten;
-# unused: C agreeing declarations came first (too late to declare), kept until the stage is final
+# an attempt's secret moves trained -> declared -> revealed -> (settled on chain) forgotten;
+# unused: the attempt's commit phase closed before this node declared (nothing to open)
 TRAINED, DECLARED, REVEALED, UNUSED = "trained", "declared", "revealed", "unused"
 
 
@@ -60,6 +63,7 @@ class StageSecret:
 
     job_id: int
     stage: int
+    attempt: int
     weights_hash: bytes
     model_commitment: int
     rho: bytes
@@ -126,55 +130,53 @@ class NodeStore:
             db.close()
 
     # ---- training secrets -------------------------------------------------------------------
-    def weights_path(self, job_id: int, stage: int) -> Path:
-        return self.folder / "weights" / f"job{job_id}-stage{stage}.bin"
+    def weights_path(self, job_id: int, stage: int, attempt: int) -> Path:
+        return self.folder / "weights" / f"job{job_id}-stage{stage}-attempt{attempt}.bin"
 
-    def save_trained(self, job_id: int, stage: int, *, weights_hash: bytes, model_commitment: int,
-                     rho: bytes, rand: bytes, commitment: bytes, weights: bytes) -> StageSecret:
-        """Keep a trained stage's secret and weights; the first record for a stage wins."""
-        existing = self.secret(job_id, stage)
+    def save_trained(self, job_id: int, stage: int, attempt: int, *, weights_hash: bytes,
+                     model_commitment: int, rho: bytes, rand: bytes, commitment: bytes,
+                     weights: bytes) -> StageSecret:
+        """Keep a trained attempt's secret and weights; the first record for it wins."""
+        existing = self.secret(job_id, stage, attempt)
         if existing is not None:
             return existing
-        wfile = self.weights_path(job_id, stage)
+        wfile = self.weights_path(job_id, stage, attempt)
         write_durably(wfile, weights)
         with self._connect() as db:
             db.execute(
-                "INSERT OR IGNORE INTO stage_secret VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (job_id, stage, weights_hash, str(model_commitment), rho, rand, commitment,
+                "INSERT OR IGNORE INTO attempt_secret VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (job_id, stage, attempt, weights_hash, str(model_commitment), rho, rand, commitment,
                  str(wfile), TRAINED, time.time()),
             )
-        return self.secret(job_id, stage)  # type: ignore[return-value]
+        return self.secret(job_id, stage, attempt)  # type: ignore[return-value]
 
-    def secret(self, job_id: int, stage: int) -> StageSecret | None:
+    def secret(self, job_id: int, stage: int, attempt: int) -> StageSecret | None:
         with self._connect() as db:
-            row = db.execute(
-                "SELECT job_id, stage, weights_hash, model_commitment, rho, rand, commitment, "
-                "weights_file, status FROM stage_secret WHERE job_id=? AND stage=?",
-                (job_id, stage),
-            ).fetchone()
+            row = db.execute(f"SELECT {_COLUMNS} FROM attempt_secret WHERE job_id=? AND stage=? AND attempt=?",
+                             (job_id, stage, attempt)).fetchone()
         return None if row is None else _secret(row)
 
     def secrets(self, status: str | None = None) -> list[StageSecret]:
-        query = ("SELECT job_id, stage, weights_hash, model_commitment, rho, rand, commitment, "
-                 "weights_file, status FROM stage_secret")
+        query = f"SELECT {_COLUMNS} FROM attempt_secret"
         args: tuple = ()
         if status is not None:
             query += " WHERE status=?"
             args = (status,)
         with self._connect() as db:
-            rows = db.execute(query + " ORDER BY job_id, stage", args).fetchall()
+            rows = db.execute(query + " ORDER BY job_id, stage, attempt", args).fetchall()
         return [_secret(r) for r in rows]
 
-    def mark(self, job_id: int, stage: int, status: str) -> None:
+    def mark(self, job_id: int, stage: int, attempt: int, status: str) -> None:
         with self._connect() as db:
-            db.execute("UPDATE stage_secret SET status=?, updated=? WHERE job_id=? AND stage=?",
-                       (status, time.time(), job_id, stage))
+            db.execute("UPDATE attempt_secret SET status=?, updated=? WHERE job_id=? AND stage=? AND attempt=?",
+                       (status, time.time(), job_id, stage, attempt))
 
-    def forget(self, job_id: int, stage: int) -> None:
-        """Drop a secret the chain no longer needs (stage final and revealed, or lost)."""
-        secret = self.secret(job_id, stage)
+    def forget(self, job_id: int, stage: int, attempt: int) -> None:
+        """Drop a secret the chain no longer needs (its declaration settled, or never made)."""
+        secret = self.secret(job_id, stage, attempt)
         with self._connect() as db:
-            db.execute("DELETE FROM stage_secret WHERE job_id=? AND stage=?", (job_id, stage))
+            db.execute("DELETE FROM attempt_secret WHERE job_id=? AND stage=? AND attempt=?",
+                       (job_id, stage, attempt))
         if secret is not None:
             secret.weights_file.unlink(missing_ok=True)
 
@@ -255,9 +257,13 @@ class NodeStore:
         return [Progress(*r) for r in rows]
 
 
+_COLUMNS = ("job_id, stage, attempt, weights_hash, model_commitment, rho, rand, commitment, weights_file, "
+            "status")
+
+
 def _secret(row) -> StageSecret:
-    return StageSecret(row[0], row[1], bytes(row[2]), int(row[3]), bytes(row[4]), bytes(row[5]),
-                       bytes(row[6]), Path(row[7]), row[8])
+    return StageSecret(row[0], row[1], row[2], bytes(row[3]), int(row[4]), bytes(row[5]), bytes(row[6]),
+                       bytes(row[7]), Path(row[8]), row[9])
 
 
 def _alive(pid: int) -> bool:

@@ -1,11 +1,12 @@
 """Which work a node takes on: stages to train (paper Alg. 1, step 1) and shards to prove.
 
 Pure: it sees a snapshot of chain state and the node's own work, and answers with stages to
-start or shards to prove. A stage is worth starting when its job is open and funded, it is the
-job's next stage (stages are sequential: S_{i+1} needs the final S_i), fewer than C nodes have
-declared, this node has not declared or trained it, and the deadline leaves time. Among those,
-higher reward per stage first, then the earlier deadline, then the older job. Capacity bounds
-how many run at once.
+start or shards to prove. A stage attempt is worth training when its job is open and funded,
+it is the job's open stage (stages are sequential: S_{i+1} needs the final S_i), the attempt
+takes declarations (its commit phase is open and not full, or the last attempt ended and the
+next one starts with the first declaration), this node has not declared or trained it, and the
+deadline leaves time. Among those, higher reward per declaration first, then the earlier
+deadline, then the older job. Capacity bounds how many run at once.
 
 Proving a shard is the heaviest step (ezkl: minutes, ~4 GB), and only the first accepted proof
 of a shard is paid, so one node per shard proves at once: the *designated prover*, read from
@@ -24,13 +25,14 @@ from typing import Iterable
 
 @dataclass(frozen=True)
 class StageOffer:
-    """One stage a node could train, as read from the chain."""
+    """One stage attempt a node could train, as read from the chain."""
 
     job_id: int
     stage: int
-    reward: int             # wei per agreeing node for this stage
-    declarations: int       # declarations so far
-    quorum: int             # C
+    attempt: int
+    reward: int             # wei per paid declaration
+    declarations: int       # declarations in the attempt so far
+    max_declarations: int   # 2C - 1: the commit phase closes when they are in
     deadline: int           # unix seconds
     funded: bool            # the escrow covers every stage's reward
     final: bool = False
@@ -74,8 +76,8 @@ def _why_not(offer: StageOffer, busy: set[tuple[int, int]], now: int, min_time_l
         return "already declared by this node"
     if (offer.job_id, offer.stage) in busy:
         return "already in progress here"
-    if offer.declarations >= offer.quorum:
-        return f"{offer.declarations} of {offer.quorum} declarations already in"
+    if offer.declarations >= offer.max_declarations:
+        return f"the attempt's {offer.max_declarations} declarations are in"
     return ""
 
 

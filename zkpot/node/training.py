@@ -28,8 +28,9 @@ def new_rand() -> bytes:
     return random_rand()
 
 
-def commit(rho: bytes, rand: bytes, address: str) -> bytes:
-    return commitment(rho, rand, address)
+def commit(result: "TrainedStage", rand: bytes, address: str) -> bytes:
+    """The declaration: one hash binding ρ, H(S), h_W, rand and this node (nothing copyable)."""
+    return commitment(result.rho, result.weights_hash, result.model_commitment, rand, address)
 
 
 def load_manifest(node, job):
@@ -85,11 +86,13 @@ def previous_state(node, job, manifest, stage: int) -> bytes:
     return data
 
 
-def run_stage(node, job, stage: int, beat: Callable[[int, int], None],
+def run_stage(node, job, stage: int, attempt: int, beat: Callable[[int, int], None],
               device: str = "cpu") -> TrainedStage:
-    """Verify inputs, train the stage (heartbeating the lease), compute h_W for the last stage."""
+    """Verify inputs, train the stage's ``attempt`` (heartbeating the lease) in that attempt's
+    order (``zkpot.pot.attempts``), compute h_W for the last stage."""
     from zkpot.datasets import DatasetError, decode_chunk
     from zkpot.node.work import Skipped
+    from zkpot.pot.attempts import attempt_inputs
     from zkpot.stage import StageError, train_stage
 
     manifest = load_manifest(node, job)
@@ -113,8 +116,10 @@ def run_stage(node, job, stage: int, beat: Callable[[int, int], None],
     beat(0, total)
     pulse = threading.Thread(target=heartbeat, daemon=True)
     pulse.start()
+    spec = manifest.model_spec
+    x, y, seed = attempt_inputs(chunk.features, chunk.labels, spec.seed, stage, attempt)
     try:
-        result = train_stage(manifest.model_spec, state, chunk, stage, device=_torch_device(device))
+        result = train_stage(spec, state, (x, y), stage, seed=seed, device=_torch_device(device))
     except StageError as exc:
         raise Skipped(f"stage function refused the inputs: {exc}") from None
     finally:

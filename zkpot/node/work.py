@@ -1,14 +1,21 @@
-"""A node's work steps, apart from Celery: plan, train, declare, reveal, prove, submit, withdraw.
+"""A node's work steps, apart from Celery: plan, train, declare, reveal, settle, prove, submit.
 
+A stage is agreed in attempts (docs/pot.md, "Stage agreement"): in an attempt's commit phase a
+node declares one hash binding its result; in the reveal phase it opens it; the C-th agreeing
+opening finalises the stage; each declaration is then settled (paid, released or slashed).
 Each step takes ids, re-reads the chain, and returns early when its work is already done, so
-it can run twice (a redelivered task, a restart after SIGKILL) without harm:
+it can run twice (a redelivered task, a restart after SIGKILL) without harm; and it checks the
+chain state it read before sending, so no transaction is sent that the chain would refuse:
 
-- ``train``   — skipped if the stage is no longer open, or a secret for it is already kept.
-- ``declare`` — skipped if the chain already holds this node's declaration of the stage; the
-  secret (ρ, rand) and the weights are on disk (fsync'd) before the transaction is sent. Too
-  late (C agreeing declarations first, ``AgreementReached``) is an outcome, not an error: the
-  secret is marked unused and never declared.
-- ``reveal``  — skipped if the stage is already final; S_{i+1} is uploaded before the reveal.
+- ``train``   — skipped if the attempt no longer takes declarations, or its secret is kept.
+- ``declare`` — skipped if the chain already holds this node's declaration of the attempt; the
+  secret (ρ, rand) and the weights are on disk (fsync'd) before the transaction is sent. The
+  commit phase closed first (by count or time) is an outcome, not an error: the secret is
+  marked unused.
+- ``reveal``  — opens the node's declaration in its reveal phase (also late, after others
+  finalised the stage, until that phase ends); S_{i+1} is stored before the opening.
+- ``settle``  — settles the node's declaration once the chain can: its reward, its collateral,
+  its bounty share. A declaration in the same job settles for free inside the node's next one.
 
 ``plan`` is the reconciler: from chain state, new events and the node's own store it answers
 with the steps to run next. The watcher runs it every few seconds, which is what makes the
@@ -23,10 +30,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
+from zkpot.chain import StagePhase
 from zkpot.config import Settings
 from zkpot.node import chainview
 from zkpot.node.identity import NodeIdentity, load_identity, node_dir
-from zkpot.node.store import DECLARED, REVEALED, TRAINED, UNUSED, NodeStore, StageSecret
+from zkpot.node.store import DECLARED, REVEALED, TRAINED, UNUSED, NodeStore
 from zkpot.node.strategy import StageOffer, choose
 
 log = logging.getLogger("zkpot.node")
@@ -43,12 +51,14 @@ class Skipped(Exception):
 class Step:
     """One unit of work the watcher enqueues."""
 
-    kind: str          # train | declare | reveal | prove | submit
+    kind: str          # train | declare | reveal | settle | prove | submit
     job_id: int
     stage: int = 0
+    attempt: int = 0
 
     def __str__(self) -> str:
-        return f"{self.kind} job {self.job_id}" + (f" stage {self.stage}" if self.stage else "")
+        where = f" stage {self.stage} attempt {self.attempt}" if self.stage else ""
+        return f"{self.kind} job {self.job_id}{where}"
 
 
 @dataclass
@@ -66,6 +76,11 @@ def best_device() -> str:
         return "gpu" if torch.cuda.is_available() else "cpu"
     except ImportError:
         return "cpu"
+
+
+def target_attempt(attempt) -> int:
+    """The attempt a node trains for now: the current one, or the next when it has ended."""
+    return attempt.attempt + 1 if attempt.phase == StagePhase.ENDED else attempt.attempt
 
 
 class Node:
@@ -94,56 +109,110 @@ class Node:
         """What to do next, from new events, chain state and this node's store."""
         plan = Plan()
         self._read_events(plan)
-        mine = {(s.job_id, s.stage): s for s in self.store.secrets()}
         offers: list[StageOffer] = []
-        for job_id in self._open_jobs():
+        settle_later: list[int] = []
+        for job_id in sorted(self._open_jobs()):
             job = self.chain.job(job_id)
+            mine = self.chain.my_declaration(job_id)
+            self._plan_reveal(job, mine, plan)
             if job.status != chainview.TRAINING:
                 if job.status in (chainview.AWAITING_TEST_SET, chainview.PROVING):
                     self._plan_proof(job, plan)
-                if job.status in chainview.ENDED:
+                if self._settleable(job, mine):
+                    plan.steps.append(Step("settle", job_id))
+                elif job.status.ended and (mine.stage == 0 or mine.settled):
                     self._forget_job(job_id)
                 continue
-            stage = job.open_stage
-            for (jid, st), secret in mine.items():
-                if jid == job_id and st < stage:
-                    self.store.forget(jid, st)      # final meanwhile: the secret served its turn
-            secret = mine.get((job_id, stage))
-            declared = self.chain.declared_stage(job_id) == stage
+            attempt = self.chain.attempt(job_id)
+            target = target_attempt(attempt)
+            self._forget_stale(job_id, attempt.stage, target)
+            secret = self.store.secret(job_id, attempt.stage, target)
+            declared = mine.stage == attempt.stage and mine.attempt == target
             if secret is not None:
-                if secret.status == UNUSED:
-                    continue                        # too late to declare: kept until final
-                if not declared and job.declarations < job.confirmations:
-                    plan.steps.append(Step("declare", job_id, stage))
-                elif declared and self.chain.agreement(job_id, stage, secret) >= job.confirmations:
-                    plan.steps.append(Step("reveal", job_id, stage))
+                if secret.status == TRAINED and not declared and self._can_declare(attempt, target):
+                    plan.steps.append(Step("declare", job_id, attempt.stage, target))
+                elif secret.status == TRAINED and not declared and attempt.phase == StagePhase.REVEAL:
+                    self.store.mark(job_id, attempt.stage, target, UNUSED)
                 continue
-            if self.store.get(f"skip:{job_id}:{stage}") is not None:
-                plan.skipped.append(f"job {job_id} stage {stage}: skipped, "
-                                    + self.store.get(f"skip:{job_id}:{stage}", ""))
+            if self._settleable(job, mine):
+                settle_later.append(job_id)
+            if declared or not self._can_declare(attempt, target):
+                continue
+            if self.store.get(f"skip:{job_id}:{attempt.stage}") is not None:
+                plan.skipped.append(f"job {job_id} stage {attempt.stage}: skipped, "
+                                    + self.store.get(f"skip:{job_id}:{attempt.stage}", ""))
                 continue
             offers.append(StageOffer(
-                job_id=job_id, stage=stage, reward=job.reward, declarations=job.declarations,
-                quorum=job.confirmations, deadline=job.deadline, funded=job.funded,
+                job_id=job_id, stage=attempt.stage, attempt=target, reward=job.reward,
+                declarations=0 if target != attempt.attempt else attempt.declarations,
+                max_declarations=attempt.max_declarations, deadline=job.deadline, funded=job.funded,
                 declared_by_me=declared))
-        busy = {k for k in self._training_now()}
+        busy = set(self._training_now())
         chosen, skipped = choose(offers, capacity=self.capacity, busy=busy, now=int(time.time()))
-        plan.steps += [Step("train", o.job_id, o.stage) for o in chosen]
+        plan.steps += [Step("train", o.job_id, o.stage, o.attempt) for o in chosen]
+        # a declaration settles for free inside the node's next one in the same job: settle
+        # apart only where the node is not about to declare there
+        training = {o.job_id for o in chosen} | {job for job, _ in busy}
+        plan.steps += [Step("settle", j) for j in settle_later if j not in training]
         for s in skipped:
             note = f"job {s.job_id} stage {s.stage}: {s.reason}"
             (plan.notes if s.reason.startswith("escrow") else plan.skipped).append(note)
         return plan
 
+    @staticmethod
+    def _can_declare(attempt, target: int) -> bool:
+        if attempt.phase == StagePhase.ENDED:
+            return True
+        return (attempt.phase == StagePhase.COMMIT and target == attempt.attempt
+                and attempt.declarations < attempt.max_declarations)
+
+    def _plan_reveal(self, job, mine, plan: Plan) -> None:
+        """Open this node's declaration when its attempt is in its reveal phase (or late, while
+        the reveal phase of the attempt that finalised its stage still runs)."""
+        if mine.stage == 0 or mine.position != 0 or mine.settled:
+            return
+        secret = self.store.secret(job.job_id, mine.stage, mine.attempt)
+        # the chain is the truth: a declaration mined before a crash recorded it here is opened too
+        if secret is None or mine.hash != secret.commitment[:24]:
+            return
+        if self._reveal_open(job, mine.stage, mine.attempt):
+            plan.steps.append(Step("reveal", job.job_id, mine.stage, mine.attempt))
+
+    def _reveal_open(self, job, stage: int, attempt: int) -> bool:
+        if job.status == chainview.TRAINING and stage == job.stages_done + 1:
+            a = self.chain.attempt(job.job_id)
+            return a.attempt == attempt and a.phase == StagePhase.REVEAL
+        result = self.chain.escrow.stage_result(job.job_id, stage)
+        return result.attempt == attempt and self.chain.chain_time() < result.reveal_deadline
+
+    def _settleable(self, job, mine) -> bool:
+        """Whether the chain would settle this node's declaration in the job now."""
+        if mine.stage == 0:
+            return False
+        if not mine.settled:
+            if mine.stage > job.stages_done:       # the open stage (or where the job stopped)
+                if job.status != chainview.TRAINING:
+                    return True
+                a = self.chain.attempt(job.job_id)
+                return mine.attempt < a.attempt or a.phase == StagePhase.ENDED
+            if mine.position != 0:
+                return True                        # final and opened: paid, released or slashed
+            result = self.chain.escrow.stage_result(job.job_id, mine.stage)
+            return mine.attempt != result.attempt or self.chain.chain_time() >= result.reveal_deadline
+        return (not mine.bounty_settled and job.status.name in ("COMPLETED", "FORFEITED")
+                and mine.stage == job.stages
+                and self.identity.address in self.chain.finalists(job.job_id, job.stages, job.confirmations))
+
     def _read_events(self, plan: Plan) -> None:
-        """Advance the block cursor over new events; remember jobs and declarations."""
+        """Advance the block cursor over new events; remember jobs."""
         start = int(self.store.get("cursor", "0"))
         events, last = self.chain.events_since(start)
         for ev in events:
             if ev.name == "JobCreated":
                 self._remember_job(ev.args["jobId"])
                 plan.notes.append(f"job {ev.args['jobId']} created")
-            elif ev.name in ("StageFinalised", "TestSetPublished", "JobCompleted", "JobFailed",
-                             "JobReclaimed"):
+            elif ev.name in ("StageFinalised", "StageAttemptFailed", "TestSetPublished", "JobCompleted",
+                             "JobFailed", "BountyForfeited", "JobReclaimed"):
                 plan.notes.append(f"job {ev.args['jobId']}: {ev.name}"
                                   + (f" stage {ev.args['stage']}" if "stage" in ev.args else ""))
         self.store.put("cursor", str(last + 1))
@@ -158,7 +227,18 @@ class Node:
         self.store.put("jobs", ",".join(str(j) for j in sorted(jobs)))
         for secret in self.store.secrets():
             if secret.job_id == job_id:
-                self.store.forget(secret.job_id, secret.stage)
+                self.store.forget(secret.job_id, secret.stage, secret.attempt)
+
+    def _forget_stale(self, job_id: int, stage: int, target: int) -> None:
+        """Drop secrets no declaration needs any more: earlier stages' and attempts' that were
+        never declared (or whose declaration the chain has settled past)."""
+        mine = self.chain.my_declaration(job_id)
+        for s in self.store.secrets():
+            if s.job_id != job_id or (s.stage, s.attempt) == (stage, target):
+                continue
+            still_mine = (s.stage, s.attempt) == (mine.stage, mine.attempt) and not mine.settled
+            if not still_mine and (s.stage, s.attempt) < (stage, target):
+                self.store.forget(s.job_id, s.stage, s.attempt)
 
     def _open_jobs(self) -> set[int]:
         raw = self.store.get("jobs", "")
@@ -168,7 +248,7 @@ class Node:
         out = []
         for name in self.store.leases():
             if name.startswith("train:") and self.store.held(name, LEASE_STALE):
-                _, job, stage = name.split(":")
+                _, job, stage, _attempt = name.split(":")
                 out.append((int(job), int(stage)))
         return out
 
@@ -178,13 +258,13 @@ class Node:
         proving.plan(self, job, plan)
 
     # ---- steps -----------------------------------------------------------------------------
-    def train(self, job_id: int, stage: int,
+    def train(self, job_id: int, stage: int, attempt: int,
               progress: Callable[[int, int], None] | None = None) -> str:
-        """Train ``stage`` of ``job_id`` and keep its secret durably; return what happened."""
+        """Train ``attempt`` of ``stage`` and keep its secret durably; return what happened."""
         from zkpot.node import training
 
-        lease = f"train:{job_id}:{stage}"
-        if self.store.secret(job_id, stage) is not None:
+        lease = f"train:{job_id}:{stage}:{attempt}"
+        if self.store.secret(job_id, stage, attempt) is not None:
             return "already trained"
         if not self.store.acquire(lease, LEASE_STALE):
             return "being trained by another worker of this node"
@@ -192,6 +272,9 @@ class Node:
             job = self.chain.job(job_id)
             if job.status != chainview.TRAINING or job.open_stage != stage:
                 return f"stage no longer open (job stage {job.open_stage})"
+            a = self.chain.attempt(job_id)
+            if target_attempt(a) != attempt or not self._can_declare(a, attempt):
+                return f"attempt {attempt} no longer takes declarations (attempt {a.attempt}, {a.phase.name.lower()})"
             if not job.funded:
                 raise Skipped("escrow does not cover the job's rewards")
 
@@ -202,63 +285,80 @@ class Node:
                     progress(done, total)
 
             try:
-                result = training.run_stage(self, job, stage, beat, device=self.device)
+                result = training.run_stage(self, job, stage, attempt, beat, device=self.device)
             except Skipped as why:
                 # remembered, so the watcher does not retry a stage whose inputs are bad
                 self.store.put(f"skip:{job_id}:{stage}", str(why))
                 raise
             rand = training.new_rand()
             self.store.save_trained(
-                job_id, stage, weights_hash=result.weights_hash,
+                job_id, stage, attempt, weights_hash=result.weights_hash,
                 model_commitment=result.model_commitment, rho=result.rho, rand=rand,
-                commitment=training.commit(result.rho, rand, self.identity.address),
-                weights=result.weights)
+                commitment=training.commit(result, rand, self.identity.address), weights=result.weights)
             return f"trained: weights {result.weights_hash.hex()[:12]}…"
         finally:
             self.store.clear_progress(f"job{job_id}-stage{stage}")
             self.store.release(lease)
 
-    def declare(self, job_id: int, stage: int) -> str:
-        """Declare a trained stage, unless the chain already has this node's declaration."""
-        secret = self.store.secret(job_id, stage)
+    def declare(self, job_id: int, stage: int, attempt: int) -> str:
+        """Declare a trained attempt, unless the chain already has this node's declaration."""
+        secret = self.store.secret(job_id, stage, attempt)
         if secret is None:
-            return "nothing trained for this stage"
+            return "nothing trained for this attempt"
         if secret.status == UNUSED:
             return "too late, nothing to do: the secret is unused"
-        if self.chain.declared_stage(job_id) == stage:
-            self.store.mark(job_id, stage, DECLARED)
+        mine = self.chain.my_declaration(job_id)
+        if (mine.stage, mine.attempt) == (stage, attempt):
+            self.store.mark(job_id, stage, attempt, DECLARED)
             return "already declared"
         job = self.chain.job(job_id)
         if job.status != chainview.TRAINING or job.open_stage != stage:
             return "stage no longer open"
-        if job.declarations >= job.confirmations:
-            self.store.mark(job_id, stage, UNUSED)
-            return "too late, nothing to do: agreement reached without this node; secret unused"
+        a = self.chain.attempt(job_id)
+        if target_attempt(a) != attempt or not self._can_declare(a, attempt):
+            self.store.mark(job_id, stage, attempt, UNUSED)
+            return f"too late, nothing to do: attempt {a.attempt} is in its {a.phase.name.lower()} phase; secret unused"
+        carried = mine.stage != 0 and not mine.settled
+        if carried and not self._settleable(job, mine):
+            return "the previous declaration in this job is still open: it is revealed first"
+        if not carried and self.chain.free_declarations() == 0:
+            # the chain would refuse it (CollateralInsufficient): settled declarations elsewhere
+            # free collateral, or the operator tops the stake up
+            return "waiting for collateral: the stake backs no more open declarations"
         too_late = self.chain.declare(job_id, stage, secret)
         if too_late is not None:
-            # the stage moved on between the read above and the transaction: a normal outcome
-            self.store.mark(job_id, stage, UNUSED)
+            # another declaration closed the commit phase between the read above and this one
+            self.store.mark(job_id, stage, attempt, UNUSED)
             return f"too late, nothing to do: {too_late}; secret unused"
-        self.store.mark(job_id, stage, DECLARED)
-        return f"declared {secret.weights_hash.hex()[:12]}…"
+        self.store.mark(job_id, stage, attempt, DECLARED)
+        return f"declared attempt {attempt}"
 
-    def reveal(self, job_id: int, stage: int) -> str:
-        """Reveal ρ once C declarations agree; upload S_{i+1} first. Done if already final."""
-        secret = self.store.secret(job_id, stage)
+    def reveal(self, job_id: int, stage: int, attempt: int) -> str:
+        """Open the declaration of ``attempt`` in its reveal phase; store S_{i+1} first."""
+        secret = self.store.secret(job_id, stage, attempt)
         if secret is None:
-            return "no secret kept for this stage"
-        if secret.status == UNUSED:
-            return "not declared (too late): nothing to reveal"
+            return "no secret kept for this attempt"
+        mine = self.chain.my_declaration(job_id)
+        if (mine.stage, mine.attempt) != (stage, attempt) or (mine.position == 0 and
+                                                             mine.hash != secret.commitment[:24]):
+            return "the chain holds no declaration of this attempt by this node"
+        if mine.position != 0:
+            self.store.mark(job_id, stage, attempt, REVEALED)
+            return "already revealed"
         job = self.chain.job(job_id)
-        if job.status != chainview.TRAINING or job.open_stage != stage:
-            self.store.mark(job_id, stage, REVEALED)
-            return "stage already final"
-        if self.chain.agreement(job_id, stage, secret) < job.confirmations:
-            return "agreement not reached yet"
+        if not self._reveal_open(job, stage, attempt):
+            return "the attempt is not in its reveal phase"
         cid = self.content.put(secret.weights_file.read_bytes())
         self.chain.reveal(job_id, stage, secret, cid)
-        self.store.mark(job_id, stage, REVEALED)
-        return f"revealed; stage final with weights {cid}"
+        self.store.mark(job_id, stage, attempt, REVEALED)
+        return f"revealed weights {cid}"
+
+    def settle(self, job_id: int) -> str:
+        """Settle this node's declaration in the job when the chain can."""
+        job = self.chain.job(job_id)
+        if not self._settleable(job, self.chain.my_declaration(job_id)):
+            return "nothing to settle now"
+        return "settled" if self.chain.settle(job_id) else "nothing to settle"
 
     def prove(self, job_id: int) -> str:
         from zkpot.node import proving

@@ -2,25 +2,26 @@
 // signs in (EIP-4361) for the upload and then signs the createJob transaction itself.
 import { api } from "../api.js";
 import { connect, sendTransaction, signIn, waitForReceipt } from "../wallet.js";
-import { escapeHtml, parseEthToWei, short } from "../format.js";
+import { parseEthToWei } from "../format.js";
+import { html, render, short } from "../html.js";
 
 export async function renderPost(el, state) {
   let catalog;
   try {
     catalog = await api.catalog();
   } catch (e) {
-    el.innerHTML = `<p class="error" role="alert">${escapeHtml(e.message)}</p>`;
+    render(el, html`<p class="error" role="alert">${e.message}</p>`);
     return;
   }
   const d = catalog.defaults;
-  el.innerHTML = `
+  render(el, html`
     <h1>Post a training job</h1>
     <form id="post-job" class="card">
       <fieldset>
         <legend>Dataset</legend>
         <label><input type="radio" name="source" value="demo" checked> bundled demo dataset</label>
         <select name="demo_dataset" id="demo-dataset">
-          ${catalog.datasets.map((x) => `<option value="${x.name}">${escapeHtml(x.name)} — ${escapeHtml(x.description)}</option>`).join("")}
+          ${catalog.datasets.map((x) => html`<option value="${x.name}">${x.name} — ${x.description}</option>`)}
         </select>
         <label><input type="radio" name="source" value="upload"> upload CSV / NPZ</label>
         <input type="file" name="dataset" id="dataset-file" accept=".csv,.npz">
@@ -30,7 +31,7 @@ export async function renderPost(el, state) {
       <fieldset>
         <legend>Model spec</legend>
         <label>Preset <select id="preset">
-          ${catalog.presets.map((p) => `<option value="${p.name}">${escapeHtml(p.name)}</option>`).join("")}
+          ${catalog.presets.map((p) => html`<option value="${p.name}">${p.name}</option>`)}
         </select></label>
         <textarea name="spec" id="spec" rows="12" spellcheck="false"></textarea>
       </fieldset>
@@ -52,7 +53,7 @@ export async function renderPost(el, state) {
       </details>
       <button type="submit" id="submit-job">Sign in, upload and sign the escrow</button>
     </form>
-    <div id="post-result" aria-live="polite"></div>`;
+    <div id="post-result" aria-live="polite"></div>`);
   const spec = el.querySelector("#spec");
   const preset = el.querySelector("#preset");
   const fill = () => {
@@ -70,9 +71,9 @@ export async function renderPost(el, state) {
   });
 }
 
-function say(el, html, cls = "") {
+function say(el, content, cls = "") {
   const out = el.querySelector("#post-result");
-  out.innerHTML = `<p class="${cls}" ${cls === "error" ? 'role="alert"' : ""}>${html}</p>`;
+  render(out, cls === "error" ? html`<p class="error" role="alert">${content}</p>` : html`<p class="${cls}">${content}</p>`);
 }
 
 async function submit(el, state) {
@@ -103,22 +104,22 @@ async function submit(el, state) {
     const prepared = await api.createJob(form);
     let hash = prepared.tx_hash;
     if (!hash) {
-      say(el, `Manifest <span class="mono">${short(prepared.manifest_hash)}</span> stored; confirm the escrow of ${escapeHtml(prepared.deposit_eth)} ETH in your wallet…`);
+      say(el, html`Manifest <span class="mono">${short(prepared.manifest_hash)}</span> stored; confirm the escrow of ${prepared.deposit_eth} ETH in your wallet…`);
       hash = await sendTransaction(state.account, prepared.transaction);
     }
-    say(el, `Waiting for <span class="mono">${short(hash)}</span>…`);
+    say(el, html`Waiting for <span class="mono">${short(hash)}</span>…`);
     await waitForReceipt(hash);
     let job = null;
     for (let i = 0; i < 40 && !job; i++) {
-      const jobs = await api.jobs();
+      const jobs = (await api.jobs()).items;
       job = jobs.find((j) => j.manifest_hash === prepared.manifest_hash);
       if (!job) await new Promise((ok) => setTimeout(ok, 250));
     }
     say(el, job
-      ? `Job <a id="new-job" href="#/jobs/${job.job_id}">#${job.job_id}</a> created: ${prepared.stage_count} stages, manifest <span class="mono">${short(prepared.manifest_cid, 8)}</span>.`
-      : `Transaction mined; the job appears once the index has read it.`, "ok");
+      ? html`Job <a id="new-job" href="#/jobs/${job.job_id}">#${job.job_id}</a> created: ${prepared.stage_count} stages, manifest <span class="mono">${short(prepared.manifest_cid, 8)}</span>.`
+      : "Transaction mined; the job appears once the index has read it.", "ok");
   } catch (e) {
-    say(el, escapeHtml(e.message || String(e)), "error");
+    say(el, e.message || String(e), "error");
     throw e;
   } finally {
     button.disabled = false;

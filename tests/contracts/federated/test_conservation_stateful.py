@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from .conftest import SHARDS, params, submit
+from .conftest import SHARDS, commit, params, reveal
 
 SETTINGS = settings(max_examples=5, stateful_step_count=12, deadline=None,
                     suppress_health_check=list(HealthCheck))
@@ -35,14 +35,24 @@ class Conservation(RuleBasedStateMachine):
         self.tasks.append(tx.return_value)
         self.deposited += value
 
+    @rule(who=st.integers(0, 4), model=st.integers(1, 6))
+    def commit_update(self, who, model):
+        if not self.tasks:
+            return
+        task_id = self.tasks[-1]
+        try:
+            commit(self.fl, task_id, self.participants[who], model=model, round_=self.fl.getTask(task_id)["round"])
+        except brownie.exceptions.VirtualMachineError:
+            pass
+
     @rule(who=st.integers(0, 4), model=st.integers(1, 6), a=st.integers(0, 32), b=st.integers(0, 32))
     def submit_update(self, who, model, a, b):
         if not self.tasks:
             return
         task_id = self.tasks[-1]
         try:
-            submit(self.fl, task_id, self.participants[who], model=model, counts=(a, b),
-                   round_=self.fl.getTask(task_id)["round"], shards=SHARDS)
+            reveal(self.fl, task_id, self.participants[who], model=model, counts=(a, b),
+                   round_=self.fl.getTask(task_id)["round"], shards=SHARDS, wait=False)
         except brownie.exceptions.VirtualMachineError:
             pass
 
@@ -56,9 +66,9 @@ class Conservation(RuleBasedStateMachine):
         except brownie.exceptions.VirtualMachineError:
             pass
 
-    @rule(hours=st.integers(0, 3))
-    def sleep(self, hours):
-        chain.sleep(hours * 3600)
+    @rule(seconds=st.sampled_from([0, 300, 601, 1200, 3600]))
+    def sleep(self, seconds):
+        chain.sleep(seconds)
         chain.mine()
 
     @rule()

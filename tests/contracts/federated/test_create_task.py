@@ -1,8 +1,8 @@
 import brownie
 import pytest
 
-from .conftest import (ENC_KEY, ESCROW, INITIAL_MODEL, MAX_UPDATES, REWARD, ROUNDS, SAMPLES,
-                       SHARDS, THRESHOLD, escrow_of, params)
+from .conftest import (COMMIT_WINDOW, ENC_KEY, ESCROW, INITIAL_MODEL, MAX_UPDATES, REVEAL_WINDOW, REWARD, ROUNDS,
+                       SAMPLES, SHARDS, THRESHOLD, escrow_of, params, phases)
 
 
 def test_create_task_stores_terms_and_escrow(fl, verifier, employer, chain):
@@ -20,6 +20,8 @@ def test_create_task_stores_terms_and_escrow(fl, verifier, employer, chain):
     commitment, cid = fl.globalModel(task_id, 0)
     assert (int(commitment), cid) == (INITIAL_MODEL, "bafy-initial")
     assert fl.balance() == ESCROW
+    start = tx.timestamp
+    assert phases(fl, task_id) == (start, start + COMMIT_WINDOW, start + COMMIT_WINDOW + REVEAL_WINDOW)
 
 
 def test_create_task_emits_task_created(fl, verifier, employer, chain):
@@ -68,11 +70,18 @@ def test_create_task_past_deadline_reverts(fl, verifier, employer, chain):
         fl.createTask(params(verifier, chain, deadline=deadline), {"from": employer, "value": ESCROW})
 
 
-def test_create_task_deadline_inside_the_reveal_window_reverts(fl, verifier, employer, chain):
-    # no commitment could be made and revealed before such a deadline
-    deadline = chain[-1].timestamp + fl.REVEAL_WINDOW()
+def test_create_task_deadline_inside_the_first_round_reverts(fl, verifier, employer, chain):
+    # no whole round (commit and reveal phases) would fit before such a deadline
+    deadline = chain[-1].timestamp + COMMIT_WINDOW + REVEAL_WINDOW - 10
     with brownie.reverts(f"DeadlineInvalid: {deadline}"):
         fl.createTask(params(verifier, chain, deadline=deadline), {"from": employer, "value": ESCROW})
+
+
+@pytest.mark.parametrize("windows", [(0, 600), (600, 0), (31 * 24 * 3600, 600)])
+def test_create_task_window_out_of_range_reverts(fl, verifier, employer, chain, windows):
+    with brownie.reverts(f"WindowInvalid: {windows[0]}, {windows[1]}"):
+        fl.createTask(params(verifier, chain, commit_window=windows[0], reveal_window=windows[1],
+                             deadline=chain.time() + 10**8), {"from": employer, "value": ESCROW})
 
 
 def test_create_task_without_encryption_key_reverts(fl, verifier, employer, chain):

@@ -1,6 +1,7 @@
 import brownie
 
-from .conftest import INITIAL_MODEL, MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, commit, reveal, submit, update
+from .conftest import (INITIAL_MODEL, MAX_UPDATES, REWARD, SAMPLES, SHARDS, THRESHOLD, close, commit, phases,
+                       reveal, submit, to_reveal, to_round_end, update)
 
 
 def test_submit_update_credits_reward_pro_rata_to_proven_count(fl, task_id, participants):
@@ -33,11 +34,12 @@ def test_submit_update_below_threshold_reverts(fl, task_id, participants):
 
 
 def test_submit_update_replayed_commitment_reverts(fl, task_id, participants):
+    # a second participant that committed to the same update (it saw it elsewhere) replays
+    # the proofs once they are public: same model commitment, nothing earned
+    commit(fl, task_id, participants[1], model=111)
     submit(fl, task_id, participants[0], model=111)
-    # a second participant commits to the now public proofs in its own name and replays them:
-    # same model commitment, nothing earned
     with brownie.reverts("ModelCommitmentReused: 111"):
-        submit(fl, task_id, participants[1], model=111)
+        reveal(fl, task_id, participants[1], model=111)
     assert fl.creditOf(participants[1]) == 0
 
 
@@ -57,6 +59,7 @@ def test_submit_update_shards_of_different_models_reverts(fl, task_id, participa
     proofs, instances = update(111)
     other, _ = update(222)
     commit(fl, task_id, participants[0], model=111, cid="bafy")
+    to_reveal(fl, task_id)
     with brownie.reverts("ModelCommitmentMismatch: 1, 222"):
         fl.submitUpdate(task_id, 0, [proofs[0], other[1]], instances, "bafy", {"from": participants[0]})
 
@@ -64,6 +67,7 @@ def test_submit_update_shards_of_different_models_reverts(fl, task_id, participa
 def test_submit_update_missing_shard_reverts(fl, task_id, participants):
     proofs, instances = update(111)
     commit(fl, task_id, participants[0], model=111, cid="bafy")
+    to_reveal(fl, task_id)
     with brownie.reverts("ShardCountMismatch: 1, 2"):
         fl.submitUpdate(task_id, 0, proofs[:1], instances[:1], "bafy", {"from": participants[0]})
 
@@ -71,22 +75,25 @@ def test_submit_update_missing_shard_reverts(fl, task_id, participants):
 def test_submit_update_invalid_proof_reverts(fl, task_id, participants):
     proofs, instances = update(111)
     commit(fl, task_id, participants[0], model=111, cid="bafy")
+    to_reveal(fl, task_id)
     with brownie.reverts("ProofInvalid: "):
         fl.submitUpdate(task_id, 0, [proofs[0], b"\x00" * 96], instances, "bafy", {"from": participants[0]})
 
 
 def test_submit_update_for_a_closed_round_reverts(fl, task_id, participants, employer):
-    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    close(fl, task_id, employer)
     with brownie.reverts("RoundNotOpen: 0, 1"):
-        submit(fl, task_id, participants[0], model=111, round_=0)
+        reveal(fl, task_id, participants[0], model=111, round_=0)
 
 
 def test_submit_update_replayed_from_an_earlier_round_reverts(fl, task_id, participants, employer):
     submit(fl, task_id, participants[0], model=111)
-    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    close(fl, task_id, employer)
+    commit(fl, task_id, participants[1], model=111, round_=1)
+    commit(fl, task_id, participants[2], model=222, round_=1)
     with brownie.reverts("ModelCommitmentReused: 111"):
-        submit(fl, task_id, participants[1], model=111, round_=1)
-    submit(fl, task_id, participants[1], model=222, round_=1)
+        reveal(fl, task_id, participants[1], model=111, round_=1)
+    reveal(fl, task_id, participants[2], model=222, round_=1)
     assert fl.updateCount(task_id, 1) == 1
 
 
@@ -94,7 +101,7 @@ def test_submit_update_of_the_unchanged_global_model_reverts(fl, task_id, partic
     # proving the round's global model as is would be paid work that was never done
     with brownie.reverts(f"ModelCommitmentReused: {INITIAL_MODEL}"):
         submit(fl, task_id, participants[0], model=INITIAL_MODEL)
-    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    close(fl, task_id, employer, model=999)
     with brownie.reverts("ModelCommitmentReused: 999"):
         submit(fl, task_id, participants[0], model=999, round_=1)
 
@@ -109,12 +116,17 @@ def test_submit_update_round_full_reverts(fl, task_id, participants):
         reveal(fl, task_id, participants[MAX_UPDATES], model=100 + MAX_UPDATES)
 
 
-def test_submit_update_after_deadline_reverts(fl, task_id, participants, chain):
-    deadline = fl.getTask(task_id)["deadline"]
+def test_submit_update_before_the_reveal_phase_reverts(fl, task_id, participants):
+    # a reveal during the commit phase would show the update while others can still commit
     commit(fl, task_id, participants[0], model=111)
-    chain.sleep(deadline - chain.time() + 10)
-    chain.mine()
-    with brownie.reverts(f"TaskExpired: {task_id}, {deadline}"):
+    with brownie.reverts(f"RevealPhaseNotOpen: {task_id}, 0, {phases(fl, task_id)[1]}"):
+        reveal(fl, task_id, participants[0], model=111, wait=False)
+
+
+def test_submit_update_after_the_reveal_phase_reverts(fl, task_id, participants):
+    commit(fl, task_id, participants[0], model=111)
+    to_round_end(fl, task_id)
+    with brownie.reverts(f"RevealPhaseClosed: {task_id}, 0, {phases(fl, task_id)[2]}"):
         reveal(fl, task_id, participants[0], model=111)
 
 

@@ -1,6 +1,7 @@
 """submitUpdate against copiers. A proof says nothing about its sender and is public as soon as
 its reveal is in the mempool; an update is accepted only from the sender who committed to it in
-an earlier block, so a copy is worth nothing, even one that is mined first.
+the round's commit phase, which is over before any reveal is taken, so a copy is worth nothing,
+even one that is mined first.
 
 Tests marked "one block" mine several transactions together (automine off, ordered by fee),
 as a front-runner who saw the honest reveal pending would have them mined.
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 import brownie
 from brownie import web3
 
-from .conftest import REWARD, SAMPLES, commit, commitment_of, reveal
+from .conftest import REWARD, SAMPLES, close, commit, commitment_of, phases, reveal, to_reveal
 
 AUTHOR_FEE, COPIER_FEE = "1 gwei", "50 gwei"
 PENDING = {"required_confs": 0, "gas_limit": 1_000_000, "allow_revert": True}
@@ -51,26 +52,14 @@ def test_reveal_without_commitment_reverts(fl, task_id, participants):
         reveal(fl, task_id, participants[0], model=111)
 
 
-def test_reveal_in_the_block_of_its_commitment_reverts(fl, task_id, participants, chain):
-    author = participants[0]
-    with one_block(chain):
-        committed = commit(fl, task_id, author, model=111, tx=pending(AUTHOR_FEE))
-        revealed = reveal(fl, task_id, author, model=111, tx=pending(AUTHOR_FEE))
-    commit_receipt, reveal_receipt = mined(committed, revealed)
-    assert commit_receipt["status"] == 1 and reveal_receipt["status"] == 0
-    assert revert_reason(revealed) == f"RevealTooEarly: {commit_receipt['blockNumber']}"
-    # a block later the same reveal is accepted
-    reveal(fl, task_id, author, model=111)
-    assert fl.hasSubmitted(task_id, 0, author)
-
-
 def test_copied_reveal_that_front_runs_earns_nothing(fl, task_id, participants, chain):
     author, copier = participants[0], participants[1]
     commit(fl, task_id, author, model=111)
+    to_reveal(fl, task_id)
     with one_block(chain):
-        honest = reveal(fl, task_id, author, model=111, tx=pending(AUTHOR_FEE))
+        honest = reveal(fl, task_id, author, model=111, tx=pending(AUTHOR_FEE), wait=False)
         # the copier sends the pending reveal's calldata as its own, with a higher fee
-        copy = reveal(fl, task_id, copier, model=111, tx=pending(COPIER_FEE))
+        copy = reveal(fl, task_id, copier, model=111, tx=pending(COPIER_FEE), wait=False)
     copy_receipt, honest_receipt = mined(copy, honest)
     assert copy_receipt["status"] == 0 and honest_receipt["status"] == 1
     assert revert_reason(copy) == f"UpdateNotCommitted: {copier.address.lower()}, 0"
@@ -81,18 +70,15 @@ def test_copied_reveal_that_front_runs_earns_nothing(fl, task_id, participants, 
 def test_copier_that_commits_to_a_pending_reveal_earns_nothing(fl, task_id, participants, chain):
     author, copier = participants[0], participants[1]
     commit(fl, task_id, author, model=111)
+    to_reveal(fl, task_id)
     with one_block(chain):
-        honest = reveal(fl, task_id, author, model=111, tx=pending(AUTHOR_FEE))
-        # the pending reveal shows the update: the copier commits to it in its own name and
-        # reveals it, both ahead of the author's reveal
+        honest = reveal(fl, task_id, author, model=111, tx=pending(AUTHOR_FEE), wait=False)
+        # the pending reveal shows the update: the copier commits to it in its own name ahead
+        # of the author's reveal, but the commit phase is over
         copy_commit = commit(fl, task_id, copier, model=111, tx=pending(COPIER_FEE))
-        copy = reveal(fl, task_id, copier, model=111, tx=pending(COPIER_FEE))
-    commit_receipt, copy_receipt, honest_receipt = mined(copy_commit, copy, honest)
-    assert commit_receipt["status"] == 1 and copy_receipt["status"] == 0 and honest_receipt["status"] == 1
-    assert revert_reason(copy) == f"RevealTooEarly: {commit_receipt['blockNumber']}"
-    # a block later the copier's commitment may be revealed, but the update is paid already
-    with brownie.reverts("ModelCommitmentReused: 111"):
-        reveal(fl, task_id, copier, model=111)
+    commit_receipt, honest_receipt = mined(copy_commit, honest)
+    assert commit_receipt["status"] == 0 and honest_receipt["status"] == 1
+    assert revert_reason(copy_commit) == f"CommitPhaseClosed: {task_id}, 0, {phases(fl, task_id)[1]}"
     assert fl.creditOf(copier) == 0
     assert fl.creditOf(author) == REWARD * 48 // SAMPLES
 
@@ -129,7 +115,7 @@ def test_reveal_of_another_update_than_committed_reverts(fl, task_id, participan
 def test_commitment_lapses_when_its_round_closes(fl, task_id, participants, employer):
     author = participants[0]
     commit(fl, task_id, author, model=111)
-    fl.closeRound(task_id, 0, 999, "bafy-g1", {"from": employer})
+    close(fl, task_id, employer)
     with brownie.reverts("RoundNotOpen: 0, 1"):
         reveal(fl, task_id, author, model=111, round_=0)
     with brownie.reverts(f"UpdateNotCommitted: {author.address.lower()}, 1"):

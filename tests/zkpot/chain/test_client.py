@@ -8,10 +8,10 @@ import threading
 import pytest
 from eth_utils import keccak
 
-from zkpot.chain import (ChainClient, ContractError, Declaration, JobEscrowClient, JobParams, JobStatus,
-                         NodeRegistryClient, deploy_all, fetch_events, load_deployment)
+from zkpot.chain import (ChainClient, ContractError, JobEscrowClient, JobParams, JobStatus, NodeRegistryClient,
+                         Opening, StagePhase, deploy_all, fetch_events, load_deployment)
 from zkpot.devnet import dev_private_keys
-from zkpot.hashing import commitment
+from zkpot.hashing import commitment, opening_key
 
 STAKE = 10**16
 
@@ -30,9 +30,9 @@ def deployed(anvil, keys, tmp_path_factory):
 
 def params(client, deployment, **over):
     now = client.w3.eth.get_block("latest")["timestamp"]
-    base = dict(manifest_hash=keccak(b"m"), manifest_cid="bafym", stages=1, confirmations=3, reward=10**12,
+    base = dict(manifest_hash=keccak(b"m"), manifest_cid="bafym", stages=1, confirmations=2, reward=10**12,
                 bounty=10**13, threshold=10, samples=20, shard_commitments=[keccak(b"s")],
-                verifier=deployment.verifier, deadline=now + 3600)
+                shard_data_hashes=[keccak(b"shard bytes")], verifier=deployment.verifier, deadline=now + 3600)
     base.update(over)
     return JobParams(**base)
 
@@ -77,31 +77,40 @@ def test_revert_decodes_custom_error(anvil, deployed, keys):
 
 
 def test_stage_round_trip_and_events(anvil, deployed, keys):
+    # C = 2: three declarations close the commit phase; two agreeing openings finalise
     client, deployment, _ = deployed
     job_id = JobEscrowClient(client, deployment.escrow).create_job(params(client, deployment))
-    rho, weights = os.urandom(32), keccak(b"S1")
-    declarations = []
+    rho, weights, cid = os.urandom(32), keccak(b"S1"), "bafyS1"
+    nodes = []
     for key in keys[1:4]:
         node = ChainClient(anvil.rpc_url, key)
         NodeRegistryClient(node, deployment.registry).register(STAKE)
         rand = os.urandom(32)
         escrow = JobEscrowClient(node, deployment.escrow)
-        escrow.declare(job_id, 1, weights, 9, commitment(rho, rand, node.address), rand)
-        declarations.append(node)
+        escrow.declare(job_id, 1, commitment(rho, weights, 9, rand, node.address))
+        nodes.append((escrow, Opening(rho, weights, 9, rand, cid)))
+    attempt = nodes[0][0].attempt_of(job_id)
+    assert (attempt.phase, attempt.declarations, attempt.max_declarations) == (StagePhase.REVEAL, 3, 3)
     with pytest.raises(ContractError) as info:
-        escrow.declare(job_id, 1, weights, 9, commitment(rho, rand, node.address), rand)
-    assert info.value.name == "DeclarationDuplicated"
-    assert info.value.args_ == (job_id, 1, node.address)
+        escrow.declare(job_id, 1, commitment(rho, weights, 9, rand, node.address))
+    assert info.value.name == "CommitPhaseClosed"
+    assert info.value.args_[:3] == (job_id, 1, 0)
 
-    events = fetch_events(client, deployment, names=["StageDeclared"])
-    stage = escrow.stage_view(job_id, 1, events)
-    assert len(stage.declarations) == 3 and not stage.final
-    receipt = escrow.reveal(job_id, 1, rho, "bafyS1", stage.declarations)
-    assert receipt.event("StageFinalised")["confirmed"] == 3
+    nodes[0][0].reveal(job_id, 1, nodes[0][1])
+    receipt = nodes[1][0].reveal(job_id, 1, nodes[1][1])
+    assert receipt.event("StageFinalised")["cid"] == cid
+    late = nodes[2][0].reveal(job_id, 1, nodes[2][1])
+    assert late.event("StageRevealed")["position"] == 255
 
-    final = escrow.stage_view(job_id, 1, fetch_events(client, deployment, from_block=receipt.block_number))
-    assert final.final and final.cid == "bafyS1" and final.rho == rho
+    events = fetch_events(client, deployment)
+    stage = nodes[0][0].stage_view(job_id, 1, events)
+    assert stage.final and stage.cid == cid and stage.rho == rho and stage.attempt == 0
+    assert [r.position for r in stage.revealed] == [1, 2, 255] and len(stage.declared) == 3
+    result = nodes[0][0].stage_result(job_id, 1)
+    assert result.key == opening_key(rho, weights, 9, cid)[:24]
     assert escrow.get_job(job_id).status == JobStatus.AWAITING_TEST_SET
-    assert isinstance(stage.declarations[0], Declaration)
-    ordered = [e.block_number * 10**6 + e.log_index for e in fetch_events(client, deployment)]
+    for escrow, _ in nodes:
+        escrow.settle(job_id, escrow.client.address)
+    assert escrow.declaration_of(job_id, escrow.client.address).settled
+    ordered = [e.block_number * 10**6 + e.log_index for e in events]
     assert ordered == sorted(ordered)

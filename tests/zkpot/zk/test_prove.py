@@ -130,3 +130,19 @@ def test_circuit_records_its_statement(circuit):
     assert statement["n"] == N and statement["logit_scale"] == 22
     assert circuit.info["params"]["margin_steps"] == 1
     assert len(circuit.statement_hash) == 32
+
+
+def test_posted_shard_commits_to_what_the_circuit_evaluates(circuit, test_set):
+    """Features on half steps of the grid: the shard the escrow commits to (its canonical
+    bytes) holds the circuit's integers, so its c_T is that of the float features."""
+    from zkpot.certified import quantise_inputs
+    from zkpot.testset import decode_shard, encode_shard
+
+    X, y = test_set
+    step = 2.0 ** -circuit.params.scale
+    halves = ((np.arange(N * FEATURES).reshape(N, FEATURES) % 7 - 3) + 0.5) * step
+    xs = halves.astype(np.float32)
+    shard = decode_shard(encode_shard(xs, y[:N], CLASSES, circuit.params.scale))
+    assert np.array_equal(shard.features, quantise_inputs(xs, circuit.params.scale))
+    assert zk.test_set_commitment(circuit, shard.x, shard.labels) \
+        == zk.test_set_commitment(circuit, xs, y[:N])
