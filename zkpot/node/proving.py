@@ -37,13 +37,9 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 def circuit_for(node, manifest):
     """The cached circuit for the job's architecture and shard size (set up on first use)."""
-    from zkpot.spec import build_model
-    from zkpot.zk import ensure_circuit
+    from zkpot.zk import job_circuit
 
-    shards = max(1, len(manifest.test_commitments))
-    n = max(1, manifest.test_size // shards)
-    return ensure_circuit(build_model(manifest.model_spec), tuple(manifest.input_shape),
-                          manifest.num_classes, n, node.settings, chain_id=node.chain.client.chain_id)
+    return job_circuit(manifest, node.settings, node.chain.client.chain_id)
 
 
 def _proof_dir(node, job_id: int) -> Path:

@@ -22,14 +22,14 @@ from zkpot.zk.prove import (
     verify,
     weights_commitment,
 )
-from zkpot.zk.presets import PRESET_SHAPES, preset_circuit, preset_params, preset_shard_size
+from zkpot.zk.presets import PRESET_SHAPES, job_circuit, preset_circuit, preset_params, preset_shard_size
 from zkpot.zk.srs import LocalSrsRefused, SrsMismatch
 from zkpot.zk.statement import AccuracyStatement, count_float
 
 __all__ = [
     "AccuracyProof", "AccuracyStatement", "Circuit", "CircuitParams", "CircuitTooLarge",
     "LocalSrsRefused", "PRESET_SHAPES", "SrsMismatch", "WitnessMismatch", "certify", "count_float",
-    "encode_calldata", "ensure_circuit", "matches_commitment", "preset_circuit", "preset_params",
+    "encode_calldata", "ensure_circuit", "job_circuit", "matches_commitment", "preset_circuit", "preset_params",
     "preset_shard_size", "prove_accuracy", "prove_certificate", "reference_count", "shards",
     "test_set_commitment", "test_set_commitments", "verify", "verify_files", "weights_commitment",
 ]

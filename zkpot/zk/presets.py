@@ -54,5 +54,16 @@ def preset_circuit(name: str, n: int | None, settings: Settings, params: Circuit
                           chain_id=chain_id)
 
 
-__all__ = ["DEFAULT_SHARD_SIZE", "PRESET_CIRCUITS", "PRESET_SHAPES", "preset_circuit",
+def job_circuit(manifest, settings: Settings, chain_id: int | None) -> Circuit:
+    """A delegated job's accuracy circuit: the manifest's architecture over shards of
+    test_size / shards samples (cached). The nodes prove with it, the employer audits with it."""
+    from zkpot.spec import build_model
+
+    shards = max(1, len(manifest.test_commitments))
+    n = max(1, manifest.test_size // shards)
+    return ensure_circuit(build_model(manifest.model_spec), tuple(manifest.input_shape),
+                          manifest.num_classes, n, settings, chain_id=chain_id)
+
+
+__all__ = ["DEFAULT_SHARD_SIZE", "job_circuit", "PRESET_CIRCUITS", "PRESET_SHAPES", "preset_circuit",
            "preset_params", "preset_shard_size"]
