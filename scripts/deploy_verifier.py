@@ -5,9 +5,10 @@
 
 Deploys ``EzklAccuracyVerifier`` over ezkl's single-circuit verifier (generated and compiled
 from the circuit; the default while it fits EIP-170) or over the reusable verifier (reused with
-``--halo2-verifier ADDRESS``), pinning the circuit's VKA hash, SRS hash and statement, then checks
-the deployment against the circuit (``zkpot.zk.evm.check_verifier``). On a chain that is not a
-development chain the circuit must have been set up with a ceremony SRS (``ZKPOT_SRS_PATH``).
+``--halo2-verifier ADDRESS``), pinning the circuit's VKA hash, SRS hash and statement (also
+recorded in the deployment map under ``verifiers``), then checks the deployment against the
+circuit (``zkpot.zk.evm.check_verifier``; later: ``scripts/check_verifier.py``). On a chain
+that is not a development chain the circuit must have been set up with a ceremony SRS (``ZKPOT_SRS_PATH``).
 The deployer key is ``ZKPOT_EMPLOYER_KEY`` (or ``--key-env NAME``); on a dev chain with neither,
 Anvil's first dev key. A thin door over ``zkpot.zk.evm``.
 """
@@ -19,7 +20,7 @@ import os
 
 from zkpot.chain import ChainClient, Deployment
 from zkpot.config import get_settings
-from zkpot.zk.evm import ADAPTER_NAME, check_verifier, deploy_verifier_contracts
+from zkpot.zk.evm import ADAPTER_NAME, check_verifier, deploy_verifier_contracts, verifier_record
 from zkpot.zk.presets import PRESET_SHAPES, preset_circuit
 from zkpot.zk.srs import is_dev_chain
 
@@ -48,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     check = check_verifier(client, contracts[ADAPTER_NAME], circuit)
     if not check.matches:
         parser.error(f"the deployed verifier does not match the circuit: {check.mismatches}")
-    Deployment(chain_id=client.chain_id, block=client.block_number(),
-               contracts=contracts).save(settings.deployment_path)
+    adapter = contracts[ADAPTER_NAME]
+    Deployment(chain_id=client.chain_id, block=client.block_number(), contracts=contracts,
+               verifiers={adapter: verifier_record(client, adapter, circuit)}
+               ).save(settings.deployment_path)
     for name, address in contracts.items():
         print(f"{name}: {address}")
     print(f"circuit {circuit.key}: N={circuit.n}, margin {circuit.margin_steps} step(s), "

@@ -146,7 +146,7 @@ class DemoStack:
     def deploy(self) -> None:
         """JobEscrow (+ NodeRegistry), then ezkl's verifier and the demo circuit's adapter."""
         from zkpot.chain import Deployment, deploy_all
-        from zkpot.zk.evm import ADAPTER_NAME, deploy_verifier_contracts
+        from zkpot.zk.evm import ADAPTER_NAME, deploy_verifier_contracts, verifier_record
         from zkpot.zk.presets import preset_circuit
 
         client = self.employer_client()
@@ -162,8 +162,8 @@ class DemoStack:
         contracts = deploy_verifier_contracts(client, circuit)
         adapter = contracts[ADAPTER_NAME]
         halo2 = next(a for name, a in contracts.items() if name != ADAPTER_NAME)
-        Deployment(chain_id=client.chain_id, block=client.block_number(),
-                   contracts=contracts).save(path)
+        Deployment(chain_id=client.chain_id, block=client.block_number(), contracts=contracts,
+                   verifiers={adapter: verifier_record(client, adapter, circuit)}).save(path)
         self.deployment = Deployment.from_json(path.read_text())
         self.say(f"deployed ezkl verifier {halo2} and EzklAccuracyVerifier {adapter} "
                  f"(circuit {circuit.key}, 2^{circuit.logrows} rows"

@@ -167,6 +167,18 @@ def deploy_verifier_contracts(client: Any, circuit: Circuit, halo2_verifier: str
     return {name: client.call(view.verifier()), ADAPTER_NAME: adapter}
 
 
+def verifier_record(client: Any, adapter: str, circuit: Circuit) -> dict:
+    """What the deployment map records of a deployed accuracy verifier: its circuit, the SRS it
+    was set up with (sha256, origin) and the hashes its contract pins (read from the chain)."""
+    view = client.contract(ADAPTER_NAME, adapter).functions
+    return {"circuit": circuit.key, "shard_size": circuit.n, "margin_steps": circuit.margin_steps,
+            "kind": "reusable" if client.call(view.reusable()) else "single",
+            "srs_sha256": "0x" + bytes(client.call(view.srsHash())).hex(),
+            "srs_origin": circuit.srs_origin, "srs_logrows": circuit.logrows,
+            "vka_hash": "0x" + bytes(client.call(view.vkaHash())).hex(),
+            "statement_hash": "0x" + bytes(client.call(view.statementHash())).hex()}
+
+
 @dataclass(frozen=True)
 class VerifierCheck:
     """A deployed verifier compared with a circuit: each field is (expected, deployed)."""
@@ -190,6 +202,49 @@ class VerifierCheck:
     @property
     def matches(self) -> bool:
         return not self.mismatches
+
+
+def verifier_mismatches(client: Any, address: str, circuit: Circuit) -> list[str]:
+    """What the accuracy verifier at ``address`` pins that ``circuit`` does not: statement,
+    shard size, δ, SRS hash, VKA hash (read from its views; the VKA hash from the circuit's own
+    artifact). [] when it verifies this circuit's proofs; ["no contract"] when nothing is there."""
+    from web3 import Web3
+
+    address = Web3.to_checksum_address(address)
+    if not client.rpc(lambda: client.w3.eth.get_code(address)):
+        return ["no contract"]
+    adapter = client.contract(ADAPTER_NAME, address)
+    try:
+        view = {name: client.call(getattr(adapter.functions, name)())
+                for name in ("statementHash", "shardSize", "marginSteps", "srsHash", "vkaHash")}
+    except Exception:            # another contract: its views are not there
+        return ["not an EzklAccuracyVerifier"]
+    expected = {"statementHash": circuit.statement_hash, "shardSize": circuit.n,
+                "marginSteps": circuit.margin_steps, "srsHash": srs_hash(circuit),
+                "vkaHash": vka_hash(circuit)}
+    names = {"statementHash": "statement", "shardSize": "shard size", "marginSteps": "margin",
+             "srsHash": "SRS", "vkaHash": "verifying key"}
+    return [f"{names[k]} ({view[k]!r} deployed, {v!r} for this job)" if k in ("shardSize", "marginSteps")
+            else names[k] for k, v in expected.items()
+            if (bytes(view[k]) if isinstance(v, bytes) else view[k]) != v]
+
+
+# a deployment-map record's fields -> the VerifierCheck field recomputed for it
+RECORDED = {"srs_sha256": "srs_hash", "vka_hash": "vka_hash", "statement_hash": "statement_hash",
+            "shard_size": "shard_size", "margin_steps": "margin_steps"}
+
+
+def _as_recorded(value):
+    return "0x" + bytes(value).hex() if isinstance(value, (bytes, bytearray)) else value
+
+
+def record_mismatches(record: dict | None, check: VerifierCheck) -> list[str]:
+    """The fields of a deployment-map record (``verifier_record``) that differ from what was
+    recomputed from the circuit and its SRS (``check``); every field when there is no record."""
+    if record is None:
+        return list(RECORDED)
+    return [key for key, name in RECORDED.items()
+            if record.get(key) != _as_recorded(getattr(check, name)[0])]
 
 
 def recompute_vka(circuit: Circuit) -> bytes:
@@ -238,4 +293,4 @@ __all__ = ["ADAPTER_NAME", "CompiledVerifier", "SINGLE_NAME", "VERIFIER_NAME", "
            "check_verifier", "compile_single_verifier", "deploy_accuracy_verifier",
            "deploy_verifier_contracts",
            "deploy_halo2_verifier", "generate_verifier", "recompute_vka", "srs_hash",
-           "verifier_kind", "vka_hash"]
+           "record_mismatches", "verifier_kind", "verifier_mismatches", "verifier_record", "vka_hash"]

@@ -165,3 +165,39 @@ def test_gen_srs_draws_a_new_srs_each_time(tmp_path):
     ezkl.gen_srs(str(a), 8)
     ezkl.gen_srs(str(b), 8)
     assert a.read_bytes() != b.read_bytes()
+
+
+def test_deployment_map_records_the_srs_and_vka_hashes(client, adapter, circuit, tmp_path):
+    from zkpot.chain import Deployment
+    from zkpot.zk.evm import record_mismatches, verifier_record
+
+    record = verifier_record(client, adapter.address, circuit)
+    assert record["srs_sha256"] == "0x" + srs_hash(circuit).hex() == "0x" + circuit.info["srs"]["sha256"]
+    assert record["vka_hash"] == "0x" + vka_hash(circuit).hex()
+    assert (record["shard_size"], record["margin_steps"], record["srs_origin"]) == (N, 1, "local")
+    path = tmp_path / "deployment.json"
+    Deployment(chain_id=client.chain_id, block=0, contracts={ADAPTER_NAME: adapter.address},
+               verifiers={adapter.address: record}).save(path)
+    Deployment(chain_id=client.chain_id, block=0, contracts={"Other": adapter.address}).save(path)
+    kept = Deployment.from_json(path.read_text())
+    assert kept.verifiers == {adapter.address: record}
+    check = check_verifier(client, adapter.address, circuit)
+    assert record_mismatches(kept.verifiers[adapter.address], check) == []
+    # a record of another SRS, or none at all, does not match what the circuit recomputes
+    assert record_mismatches({**record, "srs_sha256": "0x" + "00" * 32}, check) == ["srs_sha256"]
+    assert set(record_mismatches(None, check)) == {"srs_sha256", "vka_hash", "statement_hash",
+                                                   "shard_size", "margin_steps"}
+
+
+def test_a_verifier_is_matched_with_its_circuit_alone(client, adapter, circuit, zk_settings):
+    from zkpot.zk.evm import verifier_mismatches
+
+    assert verifier_mismatches(client, adapter.address, circuit) == []
+    wide = zk.ensure_circuit(tiny_model(0), (FEATURES,), CLASSES, N, zk_settings,
+                             params=dataclasses.replace(SMALL, margin_steps=2))
+    wrong = verifier_mismatches(client, adapter.address, wide)
+    assert "statement" in wrong and "verifying key" in wrong
+    assert "margin (1 deployed, 2 for this job)" in wrong
+    assert verifier_mismatches(client, "0x" + "de" * 20, circuit) == ["no contract"]
+    halo2 = client.call(adapter.functions.verifier())
+    assert verifier_mismatches(client, halo2, circuit) == ["not an EzklAccuracyVerifier"]
