@@ -43,8 +43,10 @@ if TYPE_CHECKING:  # the chain client is only needed by the functions that send
 TEST_FRACTION = 0.2
 # default work per stage (Δ target): a few seconds of CPU training for the bundled presets
 DEFAULT_STAGE_FLOPS = 1_000_000
-# test samples per accuracy-proof shard (N): one circuit per (architecture, N)
-DEFAULT_SHARD_SIZE = 32
+# test samples per accuracy-proof shard (N): one circuit, and one verifier contract, per
+# (architecture, N); the default is the deployed demo verifier's (digits-mlp over shards of 64),
+# so a job posted with the defaults can be proven; another needs its own verifier (verifier_for)
+DEFAULT_SHARD_SIZE = 64
 # what JobParams sends by default (seconds)
 TEST_SET_WINDOW_S = 24 * 3600
 PROOF_WINDOW_S = 24 * 3600
