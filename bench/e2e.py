@@ -16,10 +16,10 @@ import torch
 
 from zkpot.chain import JobStatus
 from zkpot.datasets import load_npz, split
-from zkpot.demo.job import run_job
-from zkpot.demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, DEMO_STAGE_FLOPS, SHORT_STAGE_FLOPS,
+from demo.job import run_job
+from demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, DEMO_STAGE_FLOPS, SHORT_STAGE_FLOPS,
                             SHORT_THETA, demo_request)
-from zkpot.demo.stack import CircuitChoice, DemoStack
+from demo.stack import CircuitChoice, DemoStack
 from zkpot.devnet import free_port
 from zkpot.spec import ModelSpec
 from zkpot.staging import plan_stages

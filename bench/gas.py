@@ -19,11 +19,16 @@ it, the last stage's declarations are settled apart. Figures:
 - gas_create_job, gas_register, gas_declare (mean, first in job), gas_declare_steady,
   gas_reveal_finalize_c3 (the finalising opening), gas_settle (a paid last-stage declaration).
 gas_verify_proof is measured by the zk suite, which has the real ezkl verifier and a proof.
+
+Every input is fixed (no random bytes), so the figures repeat exactly; a full run compares them
+with the committed ``bench/gas-snapshot.json``, prints what changed and rewrites it, so a change
+of gas shows in the commit that made it (``notes.gas_snapshot`` lists the changes).
 """
 
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
 from eth_account import Account
 from eth_utils import keccak
@@ -33,6 +38,7 @@ from zkpot.devnet import Anvil, dev_private_keys
 from zkpot.hashing import commitment
 
 STAKE = 10**16
+SNAPSHOT = Path(__file__).resolve().parent / "gas-snapshot.json"  # committed; rewritten by a full run
 
 
 def _params(deployment, now: int, stages: int) -> JobParams:
@@ -42,12 +48,12 @@ def _params(deployment, now: int, stages: int) -> JobParams:
 
 def _stage(escrows: list[JobEscrowClient], job_id: int, stage: int) -> dict[str, list[int]]:
     """Every node declares, then opens, the same result; gas per node and the blocks spanned."""
-    rho, weights, cid = os.urandom(32), keccak(b"S%d" % stage), "bafyS%d" % stage
+    rho, weights, cid = keccak(b"rho %d" % stage), keccak(b"S%d" % stage), "bafyS%d" % stage
     openings = []
     declare, reveal = [], []
     first = None
-    for escrow in escrows:
-        rand = os.urandom(32)
+    for i, escrow in enumerate(escrows):
+        rand = keccak(b"rand %d %d" % (stage, i))  # fixed bytes: calldata gas is the same every run
         receipt = escrow.declare(job_id, stage, commitment(rho, weights, 0, rand, escrow.client.address))
         first = first or receipt.block_number
         declare.append(receipt.gas_used)
@@ -62,27 +68,38 @@ def _stage(escrows: list[JobEscrowClient], job_id: int, stage: int) -> dict[str,
 
 
 def _flood(rpc_url: str, employer: ChainClient, deployment, attempts: int) -> int:
-    """The largest transaction of a stage that ``attempts`` staked identities try to declare."""
+    """The largest transaction of a stage that ``attempts`` staked identities try to declare.
+
+    The identities register, then the first 2C - 1 declare one by one (the commit phase closes
+    by count); the rest send their declarations anyway, as an attacker would, all at once into
+    the next blocks (mined with automine off, so the flood costs a few blocks of chain time
+    however loaded the machine is); then the openings and settlements.
+    """
+    w3 = employer.w3
     escrow_e = JobEscrowClient(employer, deployment.escrow)
-    now = employer.w3.eth.get_block("latest")["timestamp"]
-    job_id = escrow_e.create_job(_params(deployment, now, 1))
-    fund = hex(10**18)
-    rho, weights, cid = os.urandom(32), keccak(b"flooded stage"), "bafyflood"
-    gas, accepted = [], []
-    for i in range(attempts):
-        account = Account.from_key(keccak(b"zkpot bench flood %d" % i))
-        employer.w3.provider.make_request("anvil_setBalance", [account.address, fund])
+    job_id = escrow_e.create_job(_params(deployment, w3.eth.get_block("latest")["timestamp"], 1))
+    accounts = [Account.from_key(keccak(b"zkpot bench flood %d" % i)) for i in range(attempts)]
+    for account in accounts:
+        w3.provider.make_request("anvil_setBalance", [account.address, hex(10**18)])
+    registry = NodeRegistryClient(employer, deployment.registry).contract
+    _mine_all(w3, [_signed(w3, a, registry.functions.register(), value=STAKE) for a in accounts], ok=True)
+    rho, weights, cid = keccak(b"flood rho"), keccak(b"flooded stage"), "bafyflood"
+    gas, accepted, refused = [], [], []
+    for account in accounts:
+        rand = keccak(b"rand " + bytes.fromhex(account.address[2:]))
+        declaration = (job_id, 1, commitment(rho, weights, 0, rand, account.address))
+        if refused:  # the commit phase is full: every later identity is refused too
+            refused.append(_signed(w3, account, escrow_e.contract.functions.declare(*declaration)))
+            continue
         node = ChainClient(rpc_url, account.key.to_0x_hex())
-        NodeRegistryClient(node, deployment.registry).register(STAKE)
         escrow = JobEscrowClient(node, deployment.escrow)
-        rand = os.urandom(32)
-        fn = escrow.contract.functions.declare(job_id, 1, commitment(rho, weights, 0, rand, account.address))
+        fn = escrow.contract.functions.declare(*declaration)
         try:
             gas.append(node.transact(fn).gas_used)
             accepted.append((escrow, Opening(rho, weights, 0, rand, cid)))
         except ContractError:
-            # refused (the commit phase is full): sent anyway, as an attacker would, to count it
-            gas.append(_send_refused(node, account, fn))
+            refused.append(_signed(w3, account, fn))
+    gas += _mine_all(w3, refused, ok=False)
     for escrow, opening in accepted:
         gas.append(escrow.reveal(job_id, 1, opening).gas_used)
     for escrow, _ in accepted:
@@ -90,15 +107,26 @@ def _flood(rpc_url: str, employer: ChainClient, deployment, attempts: int) -> in
     return max(gas)
 
 
-def _send_refused(node: ChainClient, account, fn) -> int:
-    """Mine a transaction the chain refuses (the chain client never sends one); its gas."""
-    w3 = node.w3
-    tx = fn.build_transaction({"from": account.address, "gas": 300_000, "gasPrice": 0, "chainId": node.chain_id,
-                               "nonce": w3.eth.get_transaction_count(account.address)})
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
-    assert receipt["status"] == 0
-    return int(receipt["gasUsed"])
+def _signed(w3, account, fn, value: int = 0) -> bytes:
+    """A signed transaction (the chain client never sends one the chain refuses; a flood does)."""
+    tx = fn.build_transaction({"from": account.address, "value": value, "gas": 300_000, "gasPrice": 100 * 10**9,
+                               "chainId": w3.eth.chain_id, "nonce": w3.eth.get_transaction_count(account.address)})
+    return account.sign_transaction(tx).raw_transaction
+
+
+def _mine_all(w3, raw: list[bytes], ok: bool) -> list[int]:
+    """Send ``raw`` with automine off, mine blocks until all are in; their gas. Each must have
+    succeeded (``ok``) or reverted."""
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        hashes = [w3.eth.send_raw_transaction(tx) for tx in raw]
+        while int(w3.provider.make_request("txpool_status", [])["result"]["pending"], 16):
+            w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    receipts = [w3.eth.get_transaction_receipt(h) for h in hashes]
+    assert all(r["status"] == (1 if ok else 0) for r in receipts), "a flood transaction ended otherwise"
+    return [int(r["gasUsed"]) for r in receipts]
 
 
 def run(ctx) -> dict:
@@ -124,7 +152,7 @@ def run(ctx) -> dict:
         "zero adds ~17k once per withdrawal (gas_stage_per_node_c3_credit_from_zero)")
     if ctx.quick:
         ctx.notes["gas_max_tx_1000_declarations"] = "quick run: 200 attempted declarations"
-    return {
+    figures = {
         "gas_create_job": created.gas_used,
         "gas_register": register[0],
         "gas_declare": round(sum(stages[0]["declare"]) / len(nodes)),
@@ -140,3 +168,26 @@ def run(ctx) -> dict:
         "gas_max_tx_1000_declarations": flood,
         "stage_latency_blocks": stages[2]["blocks"][0],
     }
+    changes = compare_snapshot(figures, write=not ctx.quick)
+    ctx.notes["gas_snapshot"] = (f"against {SNAPSHOT.name}: " + ("; ".join(changes) if changes else "no change")
+                                 + ("" if not ctx.quick else " (quick run: snapshot not written)"))
+    return figures
+
+
+def compare_snapshot(figures: dict[str, int], write: bool) -> list[str]:
+    """Each gas figure against the committed snapshot (``bench/gas-snapshot.json``), as
+    "name old -> new (+d)" lines, printed; the snapshot rewritten with the new figures when
+    ``write``. Every input is fixed, so a change is the contracts' or the client's doing and
+    shows in the snapshot's diff."""
+    old = json.loads(SNAPSHOT.read_text()) if SNAPSHOT.exists() else {}
+    gas = {k: v for k, v in figures.items() if k.startswith("gas_") and k != "gas_max_tx_1000_declarations"}
+    if write:
+        gas["gas_max_tx_1000_declarations"] = figures["gas_max_tx_1000_declarations"]
+    changes = [f"{k} {old.get(k)} -> {v} ({v - old[k]:+d})" if k in old else f"{k} new: {v}"
+               for k, v in sorted(gas.items()) if old.get(k) != v]
+    changes += [f"{k} gone (was {old[k]})" for k in sorted(old) if k not in figures]
+    for line in changes:
+        print(f"    gas snapshot: {line}", flush=True)
+    if write:
+        SNAPSHOT.write_text(json.dumps(dict(sorted(gas.items())), indent=2) + "\n")
+    return changes

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from zkpot.datasets import demo_dataset, split
-from zkpot.demo.run import DEMO_STAGE_FLOPS as TARGET_FLOPS  # the demo job's stage work
+from demo.run import DEMO_STAGE_FLOPS as TARGET_FLOPS  # the demo job's stage work
 from zkpot.spec import PRESET_DATASETS, PRESETS, Adam, preset
 from zkpot.stage import evaluate, float_model, initial_weights, train_stage
 from zkpot.staging import plan_stages

@@ -104,6 +104,8 @@ sources=$(find contracts -name '*.sol' | sort)
 h=$(hash_of $sources brownie-config.yaml)
 if [[ -n "$sources" ]] && ! stamp_ok build/.zkpot-compiled "$h"; then
   step "compiling contracts"
+  # generated ABIs of contracts that no longer exist would stop brownie loading the project
+  rm -rf build/contracts build/interfaces
   brownie compile >/dev/null
   echo "$h" > build/.zkpot-compiled
 fi

@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 
 from zkpot.chain import JobEscrowClient, JobStatus, fetch_events
-from zkpot.demo.job import run_job
-from zkpot.demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, SHORT_STAGE_FLOPS, SHORT_THETA,
+from demo.job import run_job
+from demo.run import (DEMO_SAMPLES, DEMO_SHARD_SIZE, SHORT_STAGE_FLOPS, SHORT_THETA,
                             demo_request)
-from zkpot.demo.stack import CircuitChoice, DemoStack
+from demo.stack import CircuitChoice, DemoStack
 from zkpot.devnet import free_port
 from zkpot.hashing import commitment
 
@@ -199,7 +199,7 @@ def test_zkpot_job_verify_prints_what_matched(stack, outcome):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZKPOT_")}
     env.update(stack.env(stack.root), PYTHONPATH=str(PROJECT_ROOT), COLUMNS="220")
-    done = subprocess.run([sys.executable, "-m", "zkpot.cli", "job", "verify", str(outcome.job_id),
+    done = subprocess.run([sys.executable, "-m", "cli", "job", "verify", str(outcome.job_id),
                            "--no-verifier"], env=env, text=True, capture_output=True, timeout=600,
                           cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr

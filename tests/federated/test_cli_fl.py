@@ -4,7 +4,7 @@ The employer makes its key, deploys FederatedTask, creates a one-round task; one
 participant trains on a private .npz, commits in the commit phase, reveals in the reveal phase
 and is paid by its proven accuracy; the employer's close is refused until the reveal phase is
 over, then closes the round; ``status`` shows the phase, the accepted update and its reward.
-Waits go through ``cli_fl.chain_clock``, here the dev chain's clock moved forward (this
+Waits go through ``cli.fl.chain_clock``, here the dev chain's clock moved forward (this
 package's own Anvil). The task's model is the tiny MLP of the federation test (registered as a
 preset here), so the circuit cache is shared.
 """
@@ -20,8 +20,8 @@ from eth_account import Account
 from rich.console import Console
 from typer.testing import CliRunner
 
-from zkpot import cli_fl
-from zkpot.cli import app
+from cli import fl as cli_fl
+from cli import app
 from zkpot.chain.clock import DevChainClock
 from zkpot.config import Settings, get_settings
 from zkpot.datasets import demo_dataset

@@ -15,7 +15,7 @@ def zkpot(world, *args: str, **env: str) -> str:
     full = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), COLUMNS="200",
                 **{f"ZKPOT_{k.upper()}": str(v) for k, v in world.env(4).items()
                    if k != "node_key"}, **env)
-    done = subprocess.run([sys.executable, "-m", "zkpot.cli", *args], env=full, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli", *args], env=full, text=True,
                           capture_output=True, timeout=120, cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -26,7 +26,7 @@ def test_init_register_status_withdraw(world, tmp_path):
     # import the dev key non-interactively: the key is read from stdin
     full = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), ZKPOT_NODE_KEYSTORE_PASSWORD="secret",
                 ZKPOT_STATE_DIR=str(tmp_path / "state"))
-    done = subprocess.run([sys.executable, "-m", "zkpot.cli", "node", "init", "--keystore",
+    done = subprocess.run([sys.executable, "-m", "cli", "node", "init", "--keystore",
                            str(keystore), "--import-key"], env=full, text=True,
                           input=KEYS[4] + "\n", capture_output=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

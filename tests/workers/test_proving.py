@@ -156,7 +156,7 @@ def test_a_rejected_proof_is_recorded_once_and_never_resubmitted(world, start_no
     # and the operator sees it in `zkpot node status`
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), COLUMNS="300",
                **{f"ZKPOT_{k.upper()}": str(v) for k, v in world.env(1).items()})
-    done = subprocess.run([sys.executable, "-m", "zkpot.cli", "node", "status"], env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", "node", "status"], env=env,
                           text=True, capture_output=True, timeout=120, cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"proof rejected by the chain, not resubmitted: job {job_id} shard 0: {reason}" \

@@ -37,7 +37,7 @@ def zkpot(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
                 ZKPOT_RPC_URL=settings.rpc_url, ZKPOT_CIRCUIT_DIR=str(settings.circuit_dir),
                 ZKPOT_REDIS_URL=settings.redis_url)
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "zkpot.cli", *args], env=full, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=full, text=True,
                           capture_output=True, timeout=300, cwd=PROJECT_ROOT)
 
 

@@ -32,7 +32,7 @@ def zkpot(settings, *args: str, key: str | None = chainwork.KEYS[0]) -> subproce
                ZKPOT_RPC_URL=settings.rpc_url, ZKPOT_CIRCUIT_DIR=str(settings.circuit_dir))
     if key:
         env["ZKPOT_EMPLOYER_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "zkpot.cli", "job", *args], env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", "job", *args], env=env, text=True,
                           capture_output=True, timeout=300, cwd=PROJECT_ROOT)
 
 

@@ -142,6 +142,12 @@ class ChainClient:
         """A read-only call; reverts raise ``ContractError``."""
         return self.rpc(lambda: self._with_revert_decoding(lambda: fn.call(block_identifier=block)))
 
+    def simulate(self, fn: ContractFunction, value: int = 0) -> Any:
+        """Run ``fn`` as this client's transaction would run now, sending nothing; its return
+        value. A refusal raises ``ContractError`` with the contract's reason."""
+        tx = {"from": self.address, "value": value}
+        return self.rpc(lambda: self._with_revert_decoding(lambda: fn.call(tx, block_identifier="latest")))
+
     def rpc(self, op: Callable[[], T]) -> T:
         """Run ``op``, retrying transient connection errors with a short backoff."""
         delay = 0.2

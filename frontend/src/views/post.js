@@ -37,7 +37,7 @@ export async function renderPost(el, state) {
       </fieldset>
       <fieldset class="terms">
         <legend>Escrow</legend>
-        <label>Reward per stage (ETH) <input name="reward" id="reward" value="${d.reward_per_stage_eth}"></label>
+        <label>Reward per paid declaration (ETH; C are paid per stage) <input name="reward" id="reward" value="${d.reward_per_stage_eth}"></label>
         <label>Agreeing nodes C <input name="quorum" id="quorum" type="number" min="1" value="${d.quorum}"></label>
         <label>Accuracy θ <input name="theta" id="theta" type="number" min="0" max="1" step="0.01" value="${d.theta}"></label>
         <label>Deadline (hours) <input name="deadline_hours" id="deadline" type="number" min="0.01" step="0.01" value="${d.deadline_hours}"></label>

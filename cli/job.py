@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from zkpot.cli_console import console, fail, status as progress_status
+from cli.console import console, fail, status as progress_status
 from zkpot.config import Settings, get_settings
 from zkpot.jobs import DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS
 

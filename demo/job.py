@@ -11,9 +11,9 @@ import numpy as np
 
 from zkpot.chain import ChainEvent, JobEscrowClient, JobStatus, fetch_events
 from zkpot.chain.events import decode_log
-from zkpot.demo.employer import ApiEmployer, JobRequest
-from zkpot.demo.follow import EventFollower, short
-from zkpot.demo.stack import EMPLOYER_KEY, DemoStack
+from demo.employer import ApiEmployer, JobRequest
+from demo.follow import EventFollower, short
+from demo.stack import EMPLOYER_KEY, DemoStack
 
 
 @dataclass

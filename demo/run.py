@@ -20,9 +20,9 @@ from rich.console import Console
 
 from zkpot.config import get_settings
 from zkpot.jobs import DEFAULT_SHARD_SIZE
-from zkpot.demo.employer import ApiError, JobRequest, digits_subset_npz
-from zkpot.demo.follow import DemoTimeout
-from zkpot.demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUse
+from demo.employer import ApiError, JobRequest, digits_subset_npz
+from demo.follow import DemoTimeout
+from demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUse
 
 # the demo job: the digits MLP preset, C=2, several stages (see docs/demo.md for the sizes)
 # (a shard of 64 fills a 2^17-row circuit; each shard is one proof by its designated node)
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         with console.status("starting the chain and Redis, deploying, setting up the zk circuit, "
                             "starting the API and the nodes…"), native_output_to(ezkl_log):
             stack.start()
-        from zkpot.demo.job import run_job
+        from demo.job import run_job
 
         with console.status("posting the job…") as status:
             outcome = run_job(stack, demo_request(args.samples, args.stage_flops), line=say,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from zkpot.cli_console import console, fail  # plain text: strings from the chain are not markup
+from cli.console import console, fail  # plain text: strings from the chain are not markup
 from zkpot.config import Settings, get_settings
 from zkpot.federated.phases import COMMIT_WINDOW_S, REVEAL_WINDOW_S
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from zkpot.cli_console import configure_logging, console, fail, status
+from cli.console import configure_logging, console, fail, status
 from zkpot.config import Settings, get_settings
 
 app = typer.Typer(help="zkpot: verifiable ML training paid from escrow on an EVM chain.",
@@ -22,8 +22,8 @@ app = typer.Typer(help="zkpot: verifiable ML training paid from escrow on an EVM
 node_app = typer.Typer(help="Run a worker node: key, stake, workers, status, rewards.",
                        no_args_is_help=True)
 app.add_typer(node_app, name="node")
-app.add_typer(__import__("zkpot.cli_job", fromlist=["app"]).app, name="job")  # employer: zkpot/cli_job.py
-app.add_typer(__import__("zkpot.cli_fl", fromlist=["app"]).app, name="fl")  # federated: zkpot/cli_fl.py
+app.add_typer(__import__("cli.job", fromlist=["app"]).app, name="job")  # employer: cli/job.py
+app.add_typer(__import__("cli.fl", fromlist=["app"]).app, name="fl")  # federated: cli/fl.py
 
 
 
@@ -112,7 +112,7 @@ def node_register(
 
     Sends directly: run it before `zkpot node run`, not while the node's workers send.
     """
-    from zkpot.cli_job import parse_eth
+    from cli.job import parse_eth
 
     try:
         wei = parse_eth(stake)
