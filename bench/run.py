@@ -21,11 +21,25 @@ import psutil
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # benchmark modules, in the order they run
-SUITES = ["pot", "zk", "gas", "e2e", "federated", "api"]
+SUITES = ["pot", "zk", "gas", "dispute", "e2e", "federated", "api"]
 
 # every required figure with its target (for the table); None = report only
 TARGETS: dict[str, str | None] = {
     "pot_overhead_ratio": "<= 1.05",
+    "pot_fixed_vs_float_ratio": "<= 1.5",
+    "pot_fixed_vs_float_ratio_t2": "<= 1.5",
+    "pot_fixed_vs_float_ratio_cnn": "<= 1.5",
+    "pot_fixed_vs_float_ratio_cnn_t2": "<= 1.5",
+    "pot_fixed_vs_float_ratio_wine": "<= 1.5",
+    "pot_fixed_vs_float_ratio_wine_t2": "<= 1.5",
+    "pot_fixed_vs_float_ratio_mlp784": "<= 2",
+    "pot_fixed_vs_float_ratio_mlp784_t2": "<= 2",
+    "pot_fixed_vs_float_ratio_lenet": "<= 2",
+    "pot_fixed_vs_float_ratio_lenet_t2": "<= 2",
+    "pot_fixed_vs_float_ratio_mlp4096": "<= 3",
+    "pot_fixed_vs_float_ratio_mlp4096_t2": "<= 3",
+    "stage_gpu_bit_identical": "== True (CPU vs CUDA, every preset)",
+    "stage_gpu_speedup_mlp4096": None,
     "stage_s_cpu": None,
     "stage_s_gpu": None,
     "zk_cert_s_n256": "<= 60 s (MLP, N=256 certificate)",
@@ -48,10 +62,20 @@ TARGETS: dict[str, str | None] = {
     "gas_max_tx_1000_declarations": "<= 500000",
     "stage_latency_blocks": None,
     "gas_verify_proof": "<= 700000 (one proof)",
+    "gas_dispute_step_max": "<= 3000000 (one-step check, largest preset's sizes)",
+    "dispute_rounds_per_side": "<= dispute_rounds_bound",
+    "dispute_rounds_bound": None,
+    "dispute_honest_compute_ratio": "<= 3 (x the stage's training time)",
     "e2e_job_s": None,
     "plain_training_s": None,
-    "fl_honest_zkpot_accuracy": "> fl_plain_fedavg_accuracy",
-    "fl_plain_fedavg_accuracy": None,
+    "fl_zkpot_accuracy": "last > fl_fedavg_accuracy's (per round)",
+    "fl_fedavg_accuracy": None,
+    "fl_robust_accuracy": None,
+    "fl_attacker_paid_wei": "== 0",
+    "fl_freerider_paid_ratio": "<= 0.1 (of an honest share)",
+    "fl_submit_update_gas_mean": "<= 700000",
+    "fl_round_s": None,
+    "fl_participants": ">= 8",
     "api_read_p50_ms": None,
     "api_read_p99_ms": None,
     "api_errors": "== 0",

@@ -1,10 +1,12 @@
 """``zkpot fl …``: federated mode. Employer: deploy, keygen, create, status, close, refund.
-Participant: participate (one round on private data), withdraw. And a local demo federation.
+Participant: participate (one round on private data, outside a Flower federation), withdraw.
+And a local demo federation on Flower's simulation engine.
 
-A door over ``zkpot.federated``; the employer signs with ``ZKPOT_EMPLOYER_KEY``, a participant
-with its node key (``ZKPOT_NODE_KEY`` / keystore). Rounds run in fixed phases by chain time:
-``participate`` commits in the commit phase and waits for the reveal phase to reveal,
-``close`` is refused until the reveal phase is over.
+A door over ``zkpot.federated`` (and ``zkpot_flower`` for the demo); the employer signs with
+``ZKPOT_EMPLOYER_KEY``, a participant with its node key (``ZKPOT_NODE_KEY`` / keystore).
+Rounds run in fixed phases by chain time: ``participate`` commits in the commit phase and
+waits for the reveal phase to reveal, ``close`` is refused until the reveal phase is over.
+In a Flower federation the strategy drives the same steps (docs/federated.md).
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ def create(
     shard_size: Annotated[int, typer.Option(help="circuit N: samples per proof")] = 16,
     shards: Annotated[int, typer.Option(help="test-set shards")] = 2,
     threshold: Annotated[float, typer.Option(help="θ: fraction of the test set to classify right")] = 0.4,
+    margin: Annotated[int, typer.Option(help="samples an update must gain over the round's global model")] = 1,
     rounds: Annotated[int, typer.Option()] = 2,
     max_updates: Annotated[int, typer.Option(help="accepted updates per round at most")] = 8,
     reward_wei: Annotated[int, typer.Option(help="reward for an update right on every sample")] = 10**15,
@@ -170,7 +173,7 @@ def create(
         spec, ds.subset(np.sort(order)), threshold=max(1, round(threshold * shard_size * shards)),
         rounds=rounds, max_updates_per_round=max_updates, reward_per_update=reward_wei,
         deadline=chain_time(task_client.client) + int(deadline_hours * 3600), verifier=address,
-        commit_window=commit_window, reveal_window=reveal_window)
+        commit_window=commit_window, reveal_window=reveal_window, min_improvement=margin)
     console.print(f"task {task_id} created (verifier {address}); round 0: commit phase "
                   f"{commit_window} s, reveal phase {reveal_window} s")
 
@@ -184,6 +187,10 @@ def status(task_id: int) -> None:
     task = _existing_task(task_client, task_id)
     console.print(f"task {task_id}: {task.status.name}, round {task.round}/{task.rounds}, θ {task.threshold}/"
                   f"{task.samples}, escrow held {task.escrow} wei")
+    if task.status == TaskStatus.ACTIVE:
+        console.print(f"round {task.round}'s global model is certified "
+                      f"{task_client.baseline_count(task_id, task.round)}/{task.samples}: an update must gain "
+                      f"{task.min_improvement} more to be paid")
     table = Table("participant", "commitment", "proven", "reward (wei)", "cid")
     for u in task_client.accepted_updates(task_id, min(task.round, task.rounds - 1)):
         table.add_row(u.participant, hex(u.model_commitment)[:14] + "…", str(u.correct_count), str(u.reward), u.cid)
@@ -254,6 +261,7 @@ def participate(
     """Take part in the open round: train on private data, prove, encrypt, store and commit in
     its commit phase, then wait for its reveal phase (chain time) and submit."""
     from zkpot.datasets import DatasetError, load_csv, load_npz
+    from zkpot.federated.local import Behaviour, LocalTraining, train_fn
     from zkpot.federated.participant import RoundSkipped, participant_for_task
     from zkpot.storage import open_store
 
@@ -265,20 +273,23 @@ def participate(
         _fail(f"cannot read --data {data}: {exc}")
     task_client = _task_client(settings, employer=False)
     _existing_task(task_client, task_id)
-    participant = participant_for_task(task_client, open_store(settings), settings, task_id, ds.features, ds.labels)
+    participant = participant_for_task(task_client, open_store(settings), settings, task_id)
     clock = _SayingClock(chain_clock(task_client.client), "the round's reveal phase")
-    outcome = participant.participate(task_id, clock)
+    train = train_fn(Behaviour.honest, participant.model_factory, ds.features, ds.labels,
+                     participant.circuit.num_classes, LocalTraining())
+    outcome = participant.participate(task_id, train, clock)
     if isinstance(outcome, RoundSkipped):
         console.print(f"nothing to do: {_skip_text(outcome)}")
         return
     for refusal in outcome.reveal_retries:
         console.print(f"reveal refused as early ({refusal}): retried in the reveal phase")
     if outcome.accepted:
-        console.print(f"accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, update {outcome.cid} "
+        console.print(f"accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, over the global model's "
+                      f"{outcome.baseline}: paid {outcome.reward} wei, update {outcome.cid} "
                       f"(gas: commit {outcome.commit_gas_used}, submit {outcome.gas_used})")
     elif outcome.refusal and outcome.proven_correct >= outcome.threshold:
-        console.print(f"not accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, "
-                      f"refused: {outcome.refusal}")
+        console.print(f"not accepted: proven {outcome.proven_correct} ≥ θ {outcome.threshold}, global model "
+                      f"{outcome.baseline}: {outcome.refusal}")
     else:
         console.print(f"not accepted: proven {outcome.proven_correct} < θ {outcome.threshold} {outcome.refusal or ''}")
 
@@ -312,30 +323,27 @@ def withdraw(employer: Annotated[bool, typer.Option(help="withdraw as the employ
 
 @app.command("demo")
 def demo(
-    participants: Annotated[int, typer.Option()] = 4,
+    participants: Annotated[int, typer.Option()] = 8,
     rounds: Annotated[int, typer.Option()] = 2,
-    alpha: Annotated[float, typer.Option(help="Dirichlet label skew")] = 1.0,
-    commit_window: Annotated[int | None, typer.Option(help="seconds of each commit phase (default: sized by "
-                                                           "the participant count)")] = None,
-    reveal_window: Annotated[int | None, typer.Option(help="seconds of each reveal phase")] = None,
+    alpha: Annotated[float, typer.Option(help="Dirichlet label skew")] = 0.5,
+    commit_window: Annotated[int, typer.Option(help="seconds of each commit phase")] = 1800,
+    reveal_window: Annotated[int, typer.Option(help="seconds of each reveal phase")] = 300,
     fast_forward: Annotated[bool, typer.Option(help="move the demo chain's clock over each phase's idle "
-                                                    "rest instead of waiting it out")] = False,
+                                                    "rest instead of waiting it out")] = True,
 ) -> None:
-    """A federation on a local Anvil: two attackers among honest participants, vs plain FedAvg."""
-    from dataclasses import replace
-
+    """A Flower federation (simulation engine) on a local Anvil: attackers and free-riders among
+    honest participants, zkpot's strategy paying only certified improvement."""
     from zkpot.chain import ChainClient
     from zkpot.chain.clock import DevChainClock
     from zkpot.devnet import Anvil, dev_private_keys
-    from zkpot.federated.federation import FederationConfig, run_federation
+    from zkpot_flower.federation import FederationConfig, run_zkpot
 
     settings = get_settings()
-    config = FederationConfig(participants=participants, rounds=rounds, alpha=alpha, commit_window_s=commit_window)
-    if reveal_window is not None:
-        config = replace(config, reveal_window_s=reveal_window)
-    console.print(f"each round: a {config.commit_window} s commit phase, then a {config.reveal_window_s} s reveal "
+    config = FederationConfig(participants=participants, rounds=rounds, alpha=alpha,
+                              commit_window_s=commit_window, reveal_window_s=reveal_window)
+    console.print(f"each round: a {commit_window} s commit phase, then a {reveal_window} s reveal "
                   f"phase{' (idle time skipped on the demo chain)' if fast_forward else ''}")
     with Anvil(log_dir=settings.path("logs")) as chain:
         clock = DevChainClock(ChainClient(chain.rpc_url)) if fast_forward else None
-        report = run_federation(config, settings, chain.rpc_url, dev_private_keys(participants + 1), clock=clock)
+        report = run_zkpot(config, settings, chain.rpc_url, dev_private_keys(participants + 1), clock=clock)
     console.print(report.summary())

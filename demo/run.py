@@ -69,31 +69,30 @@ def _port(url: str, variable: str) -> int:
 
 
 def federated_round(stack: DemoStack, say) -> list[str]:
-    """Two short rounds of the demo federation, one participant flipping its labels (Byzantine)."""
+    """Two short rounds of a Flower federation (simulation engine) on zkpot's strategy: honest
+    participants beside a label flipper and a free-rider."""
     try:
-        from zkpot.federated.federation import FederationConfig, run_federation
         from zkpot.federated.local import Behaviour
+        from zkpot_flower.federation import FederationConfig, run_zkpot
     except ImportError as e:
-        return [f"federated round skipped: zkpot.federated has no demo federation here ({e})"]
+        return [f"federated round skipped: the Flower integration is not installed here ({e})"]
     from zkpot.chain import ChainClient
     from zkpot.chain.clock import DevChainClock
     from zkpot.storage import open_store
 
-    config = FederationConfig(participants=3, attackers=(Behaviour.label_flip,), rounds=2)
-    say(f"federation: {config.rounds} rounds, {config.participants} participants on private non-IID "
-        "digits, one flips its labels; each proves its update's accuracy in zk (its own small "
-        f"circuit, set up once); each round a {config.commit_window} s commit phase and a "
-        f"{config.reveal_window_s} s reveal phase, whose idle rest the demo chain's clock skips")
+    config = FederationConfig(participants=4, attackers=(Behaviour.label_flip, Behaviour.free_rider), rounds=2)
+    say(f"federation: {config.rounds} Flower rounds, {config.participants} participants on private non-IID "
+        "digits, one flips its labels, one resubmits the global model with a tweak; each proves its "
+        "update's accuracy in zk and is paid only for what it certifiably improves on the global model; "
+        f"each round a {config.commit_window_s} s commit phase and a {config.reveal_window_s} s reveal "
+        "phase, whose idle rest the demo chain's clock skips")
     settings = stack.settings(stack.root / "federated")
     # the demo owns its chain: moving its clock over the phases' idle rest harms nobody
-    report = run_federation(config, settings, stack.rpc_url, FEDERATION_KEYS[: config.participants + 1],
-                            store=open_store(stack.settings()), clock=DevChainClock(ChainClient(stack.rpc_url)))
-    names = {a: f"participant-{i}" for i, a in enumerate(report.behaviours, 1)}
-    lines = report.summary().splitlines()
-    for address, name in names.items():
-        lines = [ln.replace(address[:10], name) for ln in lines]
+    report = run_zkpot(config, settings, stack.rpc_url, FEDERATION_KEYS[: config.participants + 1],
+                       store=open_store(stack.settings()), clock=DevChainClock(ChainClient(stack.rpc_url)))
+    names = {a: f"participant-{i} ({b.value})" for i, (a, b) in enumerate(report.labels.items(), 1)}
     paid = ", ".join(f"{names[a]} {c / 10**18:.4f} ETH" for a, c in report.credits.items())
-    return lines + [f"credited: {paid}", f"federation took {report.seconds:.0f} s"]
+    return report.summary().splitlines() + [f"credited: {paid}", f"federation took {report.seconds:.0f} s"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from zkpot.config import Settings
 from zkpot.devnet import Anvil, Redis
+
+if TYPE_CHECKING:  # the contract tests load this file in brownie's environment, which has no pydantic-settings
+    from zkpot.config import Settings
 
 
 @pytest.fixture(scope="session")
@@ -41,4 +44,6 @@ def circuit_cache(tmp_path_factory) -> Path:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Settings pointing every piece of state at a fresh temporary folder."""
+    from zkpot.config import Settings
+
     return Settings.from_env(environ={}, state_dir=tmp_path / "state")

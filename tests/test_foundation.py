@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -128,3 +129,22 @@ def test_every_setting_is_in_the_readme_table():
         name = "ZKPOT_" + field.upper()
         # the keystore password row reads "ZKPOT_NODE_KEYSTORE (+_PASSWORD)"
         assert name in table or (name == "ZKPOT_NODE_KEYSTORE_PASSWORD" and "`_PASSWORD`" in table), name
+
+
+def test_the_runtime_never_imports_brownie():
+    # brownie lives in its own tool environment (.venv-brownie); the runtime reads compiled
+    # artifacts from build/contracts and must import neither brownie nor its pins' packages
+    code = ("import sys, cli.main, zkpot.federated.employer, zkpot.federated.participant, zkpot.chain, "
+            "zkpot.jobs, zkpot.node.proving, api.main, workers.app, workers.tasks, zkpot_flower, zkpot_flower.federation\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'brownie'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip() == "[]"
+    assert subprocess.run([sys.executable, "-c", "import brownie"], capture_output=True).returncode != 0
+
+
+def test_contract_tools_have_their_own_environment():
+    lock = (PROJECT_ROOT / "tools" / "requirements-brownie.lock").read_text().splitlines()
+    assert "eth-brownie==1.22.2" in lock
+    runtime = (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+    assert not any(line.startswith("eth-brownie==") for line in runtime)
+    assert any(line.startswith("flwr==") for line in runtime)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from zkpot.config import PROJECT_ROOT
 
-DOORS = ("cli", "demo", "workers", "api")
+DOORS = ("cli", "demo", "workers", "api", "zkpot_flower")
 CORE = PROJECT_ROOT / "zkpot"
 
 

@@ -20,32 +20,33 @@ apt_install() {
 }
 mkdir -p "$ZKPOT_STATE_DIR" "$ZKPOT_HOME_DIR" .tools/bin .tools/solcx
 
-# 1. Python: one pip call from the lock file.
-# (container images install the lock into the system Python and set ZKPOT_SYSTEM_PYTHON=1)
-py_bin="$ZKPOT_ROOT/.venv/bin"
-[[ "${ZKPOT_SYSTEM_PYTHON:-0}" == 1 ]] && py_bin=$(dirname "$(command -v python3)")
+# 1. Python: one pip call per environment, each from its lock.
+#   .venv          requirements.lock: the runtime (core, workers, API, Flower) and its tests
+#   .venv-NAME     tools/requirements-NAME.lock: tools whose pins the runtime cannot share;
+#                  .venv-brownie (contracts: compile, contract tests) always, the others with --test
+# (container images install the runtime lock into the system Python and set ZKPOT_SYSTEM_PYTHON=1)
+quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
+make_venv() {  # make_venv <dir> <lock> <hash>
+  local started=$SECONDS
+  step "Python environment $1 from $2"
+  rm -rf "$1"
+  python3 -m venv "$1"
+  quiet_pip "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+  echo "$3" > "$1/.zkpot-lock"
+  echo "    $1 ready in $((SECONDS - started)) s"
+}
 h=$(hash_of requirements.lock pyproject.toml)
 if [[ "${ZKPOT_SYSTEM_PYTHON:-0}" != 1 ]] && ! stamp_ok .venv/.zkpot-lock "$h"; then
-  step "Python environment (.venv) from requirements.lock"
-  rm -rf .venv
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
-  echo "$h" > .venv/.zkpot-lock
+  make_venv .venv requirements.lock "$h"
 fi
-# Extra tool environments that cannot share brownie's pins (tools/requirements-NAME.lock).
-if [[ $want_test -eq 1 ]]; then
-  for lock in tools/requirements-*.lock; do
-    [[ -e "$lock" ]] || continue
-    name=$(basename "$lock" .lock); name=${name#requirements-}
-    h=$(hash_of "$lock")
-    if ! stamp_ok ".venv-$name/.zkpot-lock" "$h"; then
-      step "tool environment .venv-$name"
-      rm -rf ".venv-$name"; python3 -m venv ".venv-$name"
-      ".venv-$name/bin/pip" install --quiet --disable-pip-version-check -r "$lock"
-      echo "$h" > ".venv-$name/.zkpot-lock"
-    fi
-  done
-fi
+for lock in tools/requirements-*.lock; do
+  [[ -e "$lock" ]] || continue
+  name=$(basename "$lock" .lock); name=${name#requirements-}
+  [[ $name == brownie || $want_test -eq 1 ]] || continue
+  h=$(hash_of "$lock")
+  stamp_ok ".venv-$name/.zkpot-lock" "$h" || make_venv ".venv-$name" "$lock" "$h"
+done
+brownie_bin="$ZKPOT_ROOT/.venv-brownie/bin"
 
 # 2. npm tools (Anvil, solc-js) into tools/node_modules, and the solc shims.
 h=$(hash_of tools/package.json tools/package-lock.json)
@@ -65,8 +66,8 @@ write_solc ".tools/solcx/solc-v$solc_version" "$ZKPOT_ROOT/tools/node_modules/so
 write_solc .tools/bin/solc "$ZKPOT_ROOT/tools/node_modules/solc"
 # ezkl's EVM helpers look for solc 0.8.20 under ~/.svm (zkpot runs them with HOME=$ZKPOT_HOME_DIR)
 write_solc "$ZKPOT_HOME_DIR/.svm/0.8.20/solc-0.8.20" "$ZKPOT_ROOT/tools/node_modules/solc-0.8.20"
-# brownie, with its home inside the project
-printf '#!/bin/sh\nHOME="%s" exec "%s/brownie" "$@"\n' "$ZKPOT_HOME_DIR" "$py_bin" > .tools/bin/brownie
+# brownie (its own environment), with its home inside the project
+printf '#!/bin/sh\nHOME="%s" exec "%s/brownie" "$@"\n' "$ZKPOT_HOME_DIR" "$brownie_bin" > .tools/bin/brownie
 chmod +x .tools/bin/brownie
 
 # 3. brownie's development network: Anvil on the project's port.

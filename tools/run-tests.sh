@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run every zkpot test: the contract tests under brownie's pytest plugin (it starts Anvil on
-# the project's port), then everything else without it (fixtures start their own Anvil and
-# Redis on free loopback ports and stop them). Ends with a summary and a total line.
+# Run every zkpot test: the contract tests in brownie's environment (.venv-brownie) under its
+# pytest plugin (it starts Anvil on the project's port), then everything else in the runtime
+# environment (.venv; fixtures start their own Anvil and Redis on free loopback ports and stop
+# them). Ends with a summary and a total line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/env.sh
@@ -15,12 +16,12 @@ declare -a summary
 
 totals=(0 0 0 0)  # passed failed skipped errors, over every pytest run
 
-run() {  # run <label> <pytest args…>
-  local label=$1; shift
+run() {  # run <label> <python> <pytest args…>
+  local label=$1 python=$2; shift 2
   local log="$ZKPOT_STATE_DIR/logs/pytest-$label.log"
   mkdir -p "$(dirname "$log")"
   set +e
-  python -m pytest "$@" "${args[@]}" 2>&1 | tee "$log"
+  "$python" -m pytest "$@" "${args[@]}" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
   if [[ $rc -eq 5 ]]; then
@@ -44,9 +45,9 @@ run() {  # run <label> <pytest args…>
 }
 
 if [[ -n "$(find tests/contracts -name 'test_*.py' -print -quit 2>/dev/null)" ]]; then
-  run contracts tests/contracts -q
+  run contracts "$ZKPOT_ROOT/.venv-brownie/bin/python" tests/contracts -q
 fi
-run python tests -q -p no:pytest-brownie --ignore=tests/contracts
+run python "$ZKPOT_ROOT/.venv/bin/python" tests -q -p no:pytest-brownie --ignore=tests/contracts
 
 echo
 echo "zkpot test summary"

@@ -1,26 +1,31 @@
 """zkpot's settings, read from the environment in one place.
 
-Every variable is prefixed ``ZKPOT_`` (``ZKPOT_RPC_URL``, ``ZKPOT_REDIS_URL`` …). This is a
-plain pydantic model rather than pydantic-settings: the latter needs a python-dotenv that
-eth-brownie's exact pins exclude. Secrets (private keys) are ``SecretStr`` so they never
-appear in logs or reprs.
+Every variable is prefixed ``ZKPOT_`` (``ZKPOT_RPC_URL``, ``ZKPOT_REDIS_URL`` …); a
+pydantic-settings object reads them (an empty value counts as unset). Secrets (private keys)
+are ``SecretStr`` so they never appear in logs or reprs.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from zkpot import PROJECT_ROOT
+
 ENV_PREFIX = "ZKPOT_"
+_GIVEN_ENVIRON: ContextVar[bool] = ContextVar("zkpot_settings_given_environ", default=False)
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """All runtime configuration. Field ``foo_bar`` is read from ``ZKPOT_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid")
 
     # where runtime state lives: storage, circuit cache, node keys and secrets, logs
     state_dir: Path = Field(PROJECT_ROOT / ".zkpot", description="runtime state folder")
@@ -104,16 +109,26 @@ class Settings(BaseModel):
         return self.deployment_file or self.state_dir / "deployment.json"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
-        """Build settings from ``ZKPOT_*`` variables; keyword overrides win."""
-        env = os.environ if environ is None else environ
-        values = {}
-        for name in cls.model_fields:
-            key = ENV_PREFIX + name.upper()
-            if key in env and env[key] != "":
-                values[name] = env[key]
-        values.update(overrides)
-        return cls(**values)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from the process's ``ZKPOT_*`` variables, or from ``environ`` alone when
+        given (the process's are then ignored: tests and embedded runs pass their own);
+        keyword overrides win."""
+        if environ is None:
+            return cls(**overrides)
+        values = {name: environ[ENV_PREFIX + name.upper()] for name in cls.model_fields
+                  if environ.get(ENV_PREFIX + name.upper(), "") != ""}
+        token = _GIVEN_ENVIRON.set(True)
+        try:
+            return cls(**{**values, **overrides})
+        finally:
+            _GIVEN_ENVIRON.reset(token)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        # keyword arguments, then ZKPOT_* variables; from_env(environ=…) passes its mapping's
+        # values as keywords and reads nothing else
+        return (init_settings,) if _GIVEN_ENVIRON.get() else (init_settings, env_settings)
 
 
 @lru_cache(maxsize=1)

@@ -212,21 +212,41 @@ def split(ds: Dataset, test_fraction: float, seed: int) -> tuple[Dataset, Datase
     return ds.subset(np.sort(order[n_test:])), ds.subset(np.sort(order[:n_test]))
 
 
+# bundled demo sets (no download): name -> what it holds
+DEMO_DATASETS: dict[str, str] = {
+    "digits": "scikit-learn's 8x8 handwritten digits as 64 features in [0, 1], 10 classes (1,797 samples)",
+    "digits-images": "the same digits as 1x8x8 images",
+    "digits28": "the digits upsampled to MNIST's 28x28 (each pixel 3x3, 2-pixel border) as 784 features",
+    "digits28-images": "the 28x28 digits as 1x28x28 images",
+    "wine": "13 standardised wine measurements, 3 classes (178 samples)",
+}
+
+
+def upsample_digits28(pixels: np.ndarray) -> np.ndarray:
+    """8x8 digit images (n, 8, 8) to MNIST's shape (n, 28, 28): every pixel becomes a 3x3 block
+    (24x24) inside a 2-pixel zero border. Pure copies, so the values (k/16) stay exact."""
+    blocks = np.repeat(np.repeat(np.asarray(pixels, dtype=np.float32), 3, axis=1), 3, axis=2)
+    return np.pad(blocks, ((0, 0), (2, 2), (2, 2)))
+
+
 def demo_dataset(name: str) -> Dataset:
-    """Bundled data (no download): ``digits`` (64 features), ``digits-images`` (1x8x8), ``wine``."""
+    """A bundled data set by name (``DEMO_DATASETS``); deterministic, nothing downloaded."""
     from sklearn import datasets as skd
 
-    if name in ("digits", "digits-images"):
+    if name in ("digits", "digits-images", "digits28", "digits28-images"):
         bunch = skd.load_digits()
         x = (bunch.data / 16.0).astype(np.float32)
-        if name == "digits-images":
-            x = x.reshape(-1, 1, 8, 8)
+        if name.startswith("digits28"):
+            x = upsample_digits28(x.reshape(-1, 8, 8)).reshape(len(x), -1)
+        if name.endswith("-images"):
+            side = 28 if name.startswith("digits28") else 8
+            x = x.reshape(-1, 1, side, side)
         return validate(x, bunch.target, 10)
     if name == "wine":
         bunch = skd.load_wine()
         x = (bunch.data - bunch.data.mean(0)) / bunch.data.std(0)
         return validate(x.astype(np.float32), bunch.target, 3)
-    raise DatasetError(f"unknown demo dataset {name!r} (known: digits, digits-images, wine)")
+    raise DatasetError(f"unknown demo dataset {name!r} (known: {', '.join(DEMO_DATASETS)})")
 
 
 def encode_chunk(ds: Dataset) -> bytes:

@@ -14,7 +14,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from zkpot.config import PROJECT_ROOT
+from zkpot import PROJECT_ROOT
 
 ANVIL_BIN = PROJECT_ROOT / ".tools" / "bin" / "anvil"
 # Anvil's default mnemonic: its first accounts are funded and unlocked (dev only)

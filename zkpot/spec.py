@@ -6,6 +6,10 @@ kernel_size, stride=1, padding=0), MaxPool2d(kernel_size) (stride = kernel_size)
 Dropout(p). Loss: ``cross_entropy``. Optimiser: ``sgd`` (lr, momentum) or ``adam`` (lr, betas,
 eps). ``batch_size`` >= 2 keeps per-sample losses (the training secret) out of any single
 observable batch value.
+
+Every numeric field is bounded (docs/pot.md, "Bounds"): the bounds are what keeps every value of
+the exact fixed-point stage function in range, so a spec that validates (and fits its dataset)
+is one the stage function can train.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MAX_FAN_IN = 4096          # exact fixed-point products need bounded reductions (docs/pot.md)
 MAX_WIDTH = 4096           # features/channels per layer
@@ -24,14 +28,22 @@ MAX_KERNEL = 11
 MAX_EPOCHS = 1000
 MAX_BATCH = 4096
 MAX_CLASSES = 1000
+MAX_ACTIVATIONS = 1_000_000   # values per sample out of any layer
+MIN_LR = 2.0**-24          # the smallest learning rate that is not 0 in Q24
+MAX_MOMENTUM = 0.999       # SGD: keeps |momentum buffer| <= 2^38, so mu * buffer < 2^63
+MAX_BETA1 = 0.999          # Adam: keeps the bias-corrected step alpha_t below 2^34
+MAX_BETA2 = 0.99999        # Adam: keeps beta2 below 1 in Q24 (so v keeps moving)
 
 
 class SpecError(ValueError):
     """A model spec is malformed or does not fit the dataset."""
 
 
+_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
 class _Layer(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _CONFIG
 
 
 class Linear(_Layer):
@@ -72,18 +84,35 @@ ALLOWED_LAYERS = ("Linear", "ReLU", "Conv2d", "MaxPool2d", "Flatten", "Dropout")
 
 
 class SGD(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """torch.optim.SGD (dampening 0); lr in [2^-24, 1], momentum in [0, 0.999]."""
+
+    model_config = _CONFIG
     type: Literal["sgd"]
-    lr: float = Field(gt=0.0, le=10.0)
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    lr: float = Field(ge=MIN_LR, le=1.0, description="at most 1: lr * momentum buffer (Q24 x Q24) stays below 2^63")
+    momentum: float = Field(0.0, ge=0.0, le=MAX_MOMENTUM,
+                            description="at most 0.999: the momentum buffer stays within 2^38 (Q24)")
 
 
 class Adam(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Adam; lr in [2^-24, 1], beta1 in [0, 0.999], beta2 in [0, 0.99999], eps in (0, 1]."""
+
+    model_config = _CONFIG
     type: Literal["adam"]
-    lr: float = Field(gt=0.0, le=1.0)
+    lr: float = Field(ge=MIN_LR, le=1.0)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0.0, le=1.0)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        b1, b2 = betas
+        if not 0.0 <= b1 <= MAX_BETA1:
+            raise ValueError(f"beta1 = {b1} must be in [0, {MAX_BETA1}]: as beta1 nears 1 the bias-corrected "
+                             "step lr / (1 - beta1^t) grows without bound and the fixed-point update would overflow")
+        if not 0.0 <= b2 <= MAX_BETA2:
+            raise ValueError(f"beta2 = {b2} must be in [0, {MAX_BETA2}]: a negative beta2 makes the second moment "
+                             "negative (no square root), and beta2 rounding to 1 in Q24 freezes it")
+        return betas
 
 
 Optimizer = Annotated[Union[SGD, Adam], Field(discriminator="type")]
@@ -92,7 +121,7 @@ Optimizer = Annotated[Union[SGD, Adam], Field(discriminator="type")]
 class ModelSpec(BaseModel):
     """A network and how to train it; see the module doc for the allow-list."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _CONFIG
     layers: list[Layer] = Field(min_length=1, max_length=MAX_LAYERS)
     loss: Literal["cross_entropy"] = "cross_entropy"
     optimizer: Optimizer
@@ -110,11 +139,18 @@ class ModelSpec(BaseModel):
                 raise SpecError(f"spec is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise SpecError("spec must be a JSON object")
-        for i, layer in enumerate(data.get("layers") or []):
-            kind = layer.get("type") if isinstance(layer, dict) else None
+        layers = data.get("layers")
+        if layers is not None and not isinstance(layers, list):
+            raise SpecError(f"layers: must be a list of layer objects, got {type(layers).__name__}")
+        for i, layer in enumerate(layers or []):
+            if not isinstance(layer, dict):
+                raise SpecError(f"layer {i}: must be an object with a 'type', got {type(layer).__name__}")
+            kind = layer.get("type")
             if kind not in ALLOWED_LAYERS:
                 raise SpecError(f"layer {i}: unknown layer type {kind!r} (allowed: {', '.join(ALLOWED_LAYERS)})")
         opt = data.get("optimizer")
+        if opt is not None and not isinstance(opt, dict):
+            raise SpecError(f"optimizer: must be an object with a 'type', got {type(opt).__name__}")
         if isinstance(opt, dict) and opt.get("type") not in ("sgd", "adam"):
             raise SpecError(f"optimizer: unknown type {opt.get('type')!r} (allowed: sgd, adam)")
         try:
@@ -141,21 +177,33 @@ class ModelSpec(BaseModel):
         return total
 
 
+# why a numeric field is bounded, appended to a range error (docs/pot.md, "Bounds")
+_REASONS = {
+    "optimizer.lr": "lr is held in Q24, so below 2^-24 it is 0; above 1, lr x momentum buffer could pass 2^63",
+    "optimizer.momentum": "above 0.999 the momentum buffer could pass 2^38 and momentum x buffer 2^63",
+    "optimizer.eps": "eps is added to sqrt(v) in Q24",
+    "batch_size": "at least 2 so no batch mean is one sample's loss; at most 4096 keeps gradient sums exact",
+    "p": "dropout scales what it keeps by 1/(1 - p), at most 10, so products stay exact",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         loc = loc.replace("layers.", "layer ").replace(".Linear", "").replace(".Conv2d", "")
+        loc = loc.replace("optimizer.sgd.", "optimizer.").replace("optimizer.adam.", "optimizer.")
         for name in ALLOWED_LAYERS:
             loc = loc.replace(f".{name}", "")
-        parts.append(f"{loc}: {err['msg']}")
+        reason = _REASONS.get(loc.rsplit(".", 1)[-1] if loc.startswith("layer ") else loc)
+        range_error = err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+        parts.append(f"{loc}: {err['msg']}" + (f" ({reason})" if reason and range_error else ""))
     return "invalid spec: " + "; ".join(parts)
 
 
-def infer_shapes(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> list[tuple[int, ...]]:
-    """Per-layer output shapes (without batch); ``SpecError`` on the first mismatch."""
-    if not 2 <= num_classes <= MAX_CLASSES:
-        raise SpecError(f"num_classes must be in 2..{MAX_CLASSES}, got {num_classes}")
+def layer_shapes(spec: ModelSpec, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Per-layer output shapes (without batch) for an input shape; ``SpecError`` on the first
+    layer that does not fit (shape, fan-in, activations per sample)."""
     shape = tuple(input_shape)
     shapes = []
     for i, layer in enumerate(spec.layers):
@@ -189,8 +237,17 @@ def infer_shapes(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int
         fan_in = _fan_in(layer)
         if fan_in > MAX_FAN_IN:
             raise SpecError(f"{name}: fan-in {fan_in} exceeds the limit {MAX_FAN_IN}")
-        if math.prod(shape) > 1_000_000:
+        if math.prod(shape) > MAX_ACTIVATIONS:
             raise SpecError(f"{name}: output of {math.prod(shape)} values per sample is too large")
+    return shapes
+
+
+def infer_shapes(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> list[tuple[int, ...]]:
+    """Per-layer output shapes (without batch); ``SpecError`` on the first mismatch."""
+    if not 2 <= num_classes <= MAX_CLASSES:
+        raise SpecError(f"num_classes must be in 2..{MAX_CLASSES}, got {num_classes}")
+    shapes = layer_shapes(spec, input_shape)
+    shape = shapes[-1]
     if shape != (num_classes,):
         raise SpecError(f"the last layer outputs shape {shape}, expected ({num_classes},) for {num_classes} classes")
     params = spec.param_count(input_shape)
@@ -265,15 +322,37 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"type": "adam", "lr": 0.01},
         "batch_size": 8, "epochs": 10, "seed": 3,
     },
+    # for demo_dataset("digits28"): 784 features (MNIST-shaped 28x28 digits), 10 classes
+    "digits28-mlp": {
+        "layers": [{"type": "Linear", "in_features": 784, "out_features": 256}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 256, "out_features": 128}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 128, "out_features": 10}],
+        "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+        "batch_size": 32, "epochs": 4, "seed": 5,
+    },
+    # for demo_dataset("digits28-images"): 1x28x28 images, 10 classes; LeNet-5's layout
+    "digits28-lenet": {
+        "layers": [{"type": "Conv2d", "in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2},
+                   {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2},
+                   {"type": "Conv2d", "in_channels": 6, "out_channels": 16, "kernel_size": 5},
+                   {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"},
+                   {"type": "Linear", "in_features": 400, "out_features": 120}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 120, "out_features": 84}, {"type": "ReLU"},
+                   {"type": "Linear", "in_features": 84, "out_features": 10}],
+        "optimizer": {"type": "adam", "lr": 0.002},
+        "batch_size": 32, "epochs": 4, "seed": 13,
+    },
 }
 
 # the bundled dataset each preset is shaped for (``zkpot.datasets.demo_dataset`` names)
 PRESET_DATASETS: dict[str, str] = {"digits-mlp": "digits", "digits-cnn": "digits-images",
-                                   "digits-cnn-s2": "digits-images", "wine-mlp": "wine"}
+                                   "digits-cnn-s2": "digits-images", "wine-mlp": "wine",
+                                   "digits28-mlp": "digits28", "digits28-lenet": "digits28-images"}
 
 
 def preset(name: str) -> ModelSpec:
-    """A bundled spec by name (``digits-mlp``, ``digits-cnn``, ``digits-cnn-s2``, ``wine-mlp``)."""
+    """A bundled spec by name (``PRESETS``: ``digits-mlp``, ``digits-cnn``, ``digits-cnn-s2``,
+    ``wine-mlp``, ...)."""
     if name not in PRESETS:
         raise SpecError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
     return ModelSpec.from_json(PRESETS[name])

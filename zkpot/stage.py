@@ -1,33 +1,37 @@
 """The stage function f(S_i, B_{i+1}) -> (S_{i+1}, rho_{i+1}) and the training secret.
 
-Training runs in exact fixed-point arithmetic (``zkpot.pot.fixedpoint``) so that every node, on
-any CPU thread count or GPU, computes bit-identical states and losses. The training secret is
-eq. 1 of the paper over the per-sample losses in processing order, each encoded as a signed
-64-bit big-endian integer in Q16: h_1 = keccak(l_1), h_j = keccak(l_j || h_{j-1}), rho = h_n.
-The h_j are kept as checkpoints. Run ``python -m zkpot.stage --selfcheck`` to print hashes
-to compare across machines.
+Training runs in exact fixed-point arithmetic (``zkpot.pot``) so that every node, on any CPU
+thread count or GPU, computes bit-identical states and losses. The training secret is eq. 1 of
+the paper over the per-sample losses in processing order, each encoded as a signed 64-bit
+big-endian integer in Q16: h_1 = keccak(l_1), h_j = keccak(l_j || h_{j-1}), rho = h_n. The h_j
+are kept as checkpoints. Every input is checked first (spec, chunk, state ranges); any failure
+inside a stage is a ``StageError`` with the reason. ``python -m zkpot.stage --selfcheck`` prints
+hashes to compare across machines; ``--compare cpu,cuda`` compares devices on every preset.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+import math
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
 
 import numpy as np
 import torch
 
-from zkpot.datasets import Dataset
-from zkpot.hashing import deserialize_state, keccak, keccak_chain, serialize_state, weights_hash
+from zkpot.datasets import MAX_ABS_FEATURE, Dataset
+from zkpot.hashing import keccak, keccak_chain, serialize_state, weights_hash
 from zkpot.pot import fixedpoint as fp
-from zkpot.spec import SGD, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ModelSpec, ReLU, build_model
+from zkpot.pot.layout import (MAX_STEP, STATE_FORMAT, FRAC_BITS, StateRangeError, arena, check_layout,
+                              check_ranges, flatten_state, layout_for, param_shapes, parse_state, state_to_bytes)
+from zkpot.pot.trainer import Trainer, derived_rng
+from zkpot.spec import ModelSpec, SpecError, build_model, infer_shapes, layer_shapes
 
-STATE_FORMAT = "zkpot-fixed-1"
+__all__ = ["STATE_FORMAT", "StageError", "StageResult", "TrainingSecret", "TrainingState", "batches", "encode_loss",
+           "evaluate", "first_divergence", "float_model", "initial_weights", "quantize_inputs", "train_stage",
+           "weights_to_float_state_dict"]
 
 
 class StageError(ValueError):
-    """A stage cannot run: the state or chunk does not fit the spec."""
+    """A stage cannot run: the state, chunk or device does not fit the spec, or training failed."""
 
 
 @dataclass
@@ -40,57 +44,38 @@ class TrainingState:
 
     def to_bytes(self) -> bytes:
         """Canonical serialisation (``zkpot.hashing.serialize_state``)."""
-        meta = {"format": STATE_FORMAT, "step": self.step,
-                "frac_bits": {"weights": fp.W_FRAC, "buffers": "sgd/adam_m Q24, adam_v Q32"}}
+        meta = {"format": STATE_FORMAT, "step": self.step, "frac_bits": FRAC_BITS}
         return serialize_state({**self.params, **self.buffers}, meta)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "TrainingState":
-        """Parse a serialised state."""
-        tensors, meta = deserialize_state(data)
-        if meta.get("format") != STATE_FORMAT:
-            raise StageError(f"state format {meta.get('format')!r} is not {STATE_FORMAT}")
-        params = {k: v for k, v in tensors.items() if not k.startswith("opt.")}
-        buffers = {k: v for k, v in tensors.items() if k.startswith("opt.")}
-        return cls(params, buffers, int(meta["step"]))
+        """Parse a serialised state; ``StageError`` if it is malformed or a value is out of range."""
+        try:
+            tensors, step = parse_state(bytes(data))
+            check_ranges(tensors, step)
+        except StateRangeError as exc:
+            raise StageError(str(exc)) from None
+        own = {k: v.astype(np.int64) for k, v in tensors.items()}
+        return cls({k: v for k, v in own.items() if not k.startswith("opt.")},
+                   {k: v for k, v in own.items() if k.startswith("opt.")}, step)
 
     def hash(self) -> bytes:
         """H(S): keccak256 of ``to_bytes()``."""
         return weights_hash(self.to_bytes())
 
 
-def _derived_rng(seed: int, purpose: bytes, *indices: int) -> np.random.PCG64:
-    material = purpose + b"".join(int(v).to_bytes(8, "big") for v in (seed, *indices))
-    return np.random.PCG64(int.from_bytes(keccak(material)[:16], "big"))
-
-
 def initial_weights(spec: ModelSpec, seed: int | None = None) -> TrainingState:
     """S_0 from the seed: each weight and bias uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] (Q20)."""
-    import math
-
     seed = spec.seed if seed is None else seed
     params: dict[str, np.ndarray] = {}
-    for i, layer in enumerate(spec.layers):
-        if isinstance(layer, Linear):
-            shape, fan_in = (layer.out_features, layer.in_features), layer.in_features
-        elif isinstance(layer, Conv2d):
-            k = layer.kernel_size
-            shape, fan_in = (layer.out_channels, layer.in_channels, k, k), layer.in_channels * k * k
-        else:
-            continue
+    rngs: dict[int, np.random.PCG64] = {}
+    for i, kind, shape, fan_in in param_shapes(spec):
         bound = math.isqrt((1 << (2 * fp.W_FRAC)) // fan_in)
-        rng = _derived_rng(seed, b"zkpot.init", i)
-        for name, shp in (("weight", shape), ("bias", shape[:1])):
-            raw = rng.random_raw(int(np.prod(shp)))
-            params[f"{i}.{name}"] = ((raw % np.uint64(2 * bound + 1)).astype(np.int64) - bound).reshape(shp)
-    buffers = {}
-    for name, value in params.items():
-        if isinstance(spec.optimizer, SGD):
-            if spec.optimizer.momentum > 0:
-                buffers[f"opt.{name}.momentum"] = np.zeros_like(value)
-        else:
-            buffers[f"opt.{name}.m"] = np.zeros_like(value)
-            buffers[f"opt.{name}.v"] = np.zeros_like(value)
+        rng = rngs.setdefault(i, derived_rng(seed, b"zkpot.init", i))      # weight, then bias
+        raw = rng.random_raw(math.prod(shape))
+        params[f"{i}.{kind}"] = ((raw % np.uint64(2 * bound + 1)).astype(np.int64) - bound).reshape(shape)
+    layout = layout_for(spec)
+    buffers = {f"opt.{name}.{b}": np.zeros_like(value) for name, value in params.items() for b in layout.buffers}
     return TrainingState(params, buffers, 0)
 
 
@@ -134,153 +119,131 @@ def first_divergence(a: list[bytes], b: list[bytes]) -> int | None:
 
 @dataclass
 class StageResult:
-    """Outcome of one stage: S_{i+1}, its bytes and hash, rho, losses (Q16) and checkpoints."""
+    """Outcome of one stage: S_{i+1}'s bytes and hash, rho, losses (Q16) and checkpoints.
 
-    state: TrainingState
+    ``state`` (the parsed S_{i+1}) is decoded from ``state_bytes`` on first use.
+    """
+
     state_bytes: bytes
     weights_hash: bytes
     rho: bytes
     losses: np.ndarray
     checkpoints: list[bytes]
+    _state: TrainingState | None = field(default=None, repr=False)
 
-
-def quantize_inputs(x: np.ndarray) -> np.ndarray:
-    """Features to Q16: round-half-even of x * 2^16 in float64 (exact IEEE operations)."""
-    return np.rint(np.asarray(x, dtype=np.float64) * 65536.0).astype(np.int64)
-
-
-class _Trainer:
-    """One stage of fixed-point training on a device."""
-
-    def __init__(self, spec: ModelSpec, state: TrainingState, device: str, seed: int, stage_index: int):
-        self.spec, self.device = spec, device
-        t = lambda a: torch.from_numpy(np.array(a, dtype=np.int64)).to(device)  # noqa: E731
-        self.params = {k: t(v) for k, v in state.params.items()}
-        self.buffers = {k: t(v) for k, v in state.buffers.items()}
-        self.step = state.step
-        self.rngs = {i: _derived_rng(seed, b"zkpot.dropout", stage_index, i)
-                     for i, layer in enumerate(spec.layers) if isinstance(layer, Dropout)}
-
-    def forward(self, x: torch.Tensor, train: bool):
-        caches = []
-        for i, layer in enumerate(self.spec.layers):
-            if isinstance(layer, Linear):
-                x, cache = fp.linear_forward(x, self.params[f"{i}.weight"], self.params[f"{i}.bias"])
-            elif isinstance(layer, Conv2d):
-                x, cache = fp.conv_forward(x, self.params[f"{i}.weight"], self.params[f"{i}.bias"],
-                                           layer.stride, layer.padding)
-            elif isinstance(layer, ReLU):
-                cache = x > 0
-                x = x * cache
-            elif isinstance(layer, MaxPool2d):
-                x, cache = fp.maxpool_forward(x, layer.kernel_size)
-            elif isinstance(layer, Flatten):
-                cache = x.shape
-                x = x.reshape(x.shape[0], -1)
-            elif isinstance(layer, Dropout):
-                cache = None
-                if train and layer.p > 0:
-                    raw = self.rngs[i].random_raw(x.numel()) >> np.uint64(48)
-                    keep = torch.from_numpy((raw >= round(layer.p * 65536)).astype(np.int64)).to(self.device)
-                    cache = keep.reshape(x.shape) * round(65536 / (1 - layer.p))
-                    x = fp.rshift(x * cache, 16)
-            caches.append(cache)
-        return x, caches
-
-    def backward(self, g: torch.Tensor, caches) -> dict[str, torch.Tensor]:
-        grads = {}
-        first_param = min(i for i, l in enumerate(self.spec.layers) if isinstance(l, (Linear, Conv2d)))
-        for i in range(len(self.spec.layers) - 1, first_param - 1, -1):
-            layer, cache = self.spec.layers[i], caches[i]
-            need = i > first_param
-            if isinstance(layer, Linear):
-                g, gw, gb = fp.linear_backward(g, self.params[f"{i}.weight"], cache, need)
-                grads[f"{i}.weight"], grads[f"{i}.bias"] = gw, gb
-            elif isinstance(layer, Conv2d):
-                g, gw, gb = fp.conv_backward(g, self.params[f"{i}.weight"], cache, layer.stride, layer.padding, need)
-                grads[f"{i}.weight"], grads[f"{i}.bias"] = gw, gb
-            elif isinstance(layer, ReLU):
-                g = g * cache
-            elif isinstance(layer, MaxPool2d):
-                g = fp.maxpool_backward(g, layer.kernel_size, cache)
-            elif isinstance(layer, Flatten):
-                g = g.reshape(cache)
-            elif isinstance(layer, Dropout) and cache is not None:
-                g = fp.rshift(g * cache, 16)
-        return grads
-
-    def update(self, grads: dict[str, torch.Tensor]) -> None:
-        opt = self.spec.optimizer
-        self.step += 1
-        one = 1 << 24
-        if isinstance(opt, SGD):
-            lr, mu = round(opt.lr * one), round(opt.momentum * one)
-            for name, g in grads.items():
-                if mu:
-                    key = f"opt.{name}.momentum"
-                    g = self.buffers[key] = fp.clamp(fp.rshift(mu * self.buffers[key], 24) + g, 2**40)
-                self.params[name] = fp.clamp(self.params[name] - fp.rshift(lr * g, 28), fp.W_MAX)
-            return
-        b1, b2 = round(opt.betas[0] * one), round(opt.betas[1] * one)
-        alpha, eps = _adam_scalars(opt.lr, b1, b2, opt.eps, self.step)
-        for name, g in grads.items():
-            m_key, v_key = f"opt.{name}.m", f"opt.{name}.v"
-            m = self.buffers[m_key] = fp.rshift(b1 * self.buffers[m_key] + (one - b1) * g, 24)
-            g2 = fp.rshift(g * g, 2 * fp.G_FRAC - fp.V_FRAC)
-            v = self.buffers[v_key] = fp.rshift(b2 * self.buffers[v_key] + (one - b2) * g2, 24)
-            s = fp.isqrt(v << (2 * fp.G_FRAC - fp.V_FRAC))          # sqrt(v) in Q24
-            ratio = fp.clamp(torch.div(m << 16, s + eps, rounding_mode="floor"), 2**22)
-            self.params[name] = fp.clamp(self.params[name] - fp.rshift(alpha * ratio, 20), fp.W_MAX)
-
+    @property
     def state(self) -> TrainingState:
-        out = lambda d: {k: v.cpu().numpy().copy() for k, v in d.items()}  # noqa: E731
-        return TrainingState(out(self.params), out(self.buffers), self.step)
+        if self._state is None:
+            self._state = TrainingState.from_bytes(self.state_bytes)
+        return self._state
 
 
-def _adam_scalars(lr: float, b1: int, b2: int, eps: float, t: int) -> tuple[int, int]:
-    """Bias-corrected step size (Q24) and eps (Q24, at least 1) for step t, in exact decimals."""
-    with localcontext() as ctx:
-        ctx.prec = 50
-        one = Decimal(1 << 24)
-        c2 = (1 - (Decimal(b2) / one) ** t).sqrt()
-        c1 = 1 - (Decimal(b1) / one) ** t
-        alpha = Decimal(repr(lr)) * c2 / c1 * one
-        eps_t = Decimal(repr(eps)) * c2 * one
-    return int(alpha + Decimal("0.5")), max(1, int(eps_t + Decimal("0.5")))
+def quantize_inputs(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Features to Q16: round-half-even of x * 2^16 in float64 (exact for |x| <= 1024), as float64."""
+    out = np.empty(np.shape(x), dtype=np.float64) if out is None else out.reshape(np.shape(x))
+    np.multiply(x, 65536.0, out=out, dtype=np.float64)
+    return np.rint(out, out=out)
 
 
-def _batches(n: int, b: int) -> list[tuple[int, int]]:
-    """Consecutive batches of b; a trailing single sample joins the previous batch."""
+def batches(n: int, b: int) -> list[tuple[int, int]]:
+    """The batch rule: consecutive runs of b samples; a trailing single sample joins the batch
+    before it, so every batch has at least 2 samples (a chunk of fewer than b is one batch)."""
+    if n < 2:
+        raise StageError(f"a stage needs at least 2 samples, got {n}: a batch of one would reveal its loss")
     bounds = [(s, min(s + b, n)) for s in range(0, n, b)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+    if bounds[-1][1] - bounds[-1][0] == 1:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
+
+
+def _check_chunk(spec: ModelSpec, chunk) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a chunk, checked against the spec: ``StageError`` otherwise."""
+    x, y = (chunk.features, chunk.labels) if isinstance(chunk, Dataset) else chunk
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise StageError(f"chunk features {x.shape} and labels {y.shape} do not pair up")
+    try:
+        out = layer_shapes(spec, x.shape[1:])[-1]
+        infer_shapes(spec, x.shape[1:], out[0] if len(out) == 1 else 0)
+    except SpecError as exc:
+        raise StageError(f"chunk does not fit the spec: {exc}") from None
+    # min and max are NaN if any value is (and infinite if one is): two passes, no copy
+    lo, hi = (float(x.min()), float(x.max())) if x.dtype.kind in "fiub" and x.size else (0.0, 0.0)
+    if x.dtype.kind not in "fiub" or not -MAX_ABS_FEATURE <= lo <= hi <= MAX_ABS_FEATURE:
+        raise StageError(f"chunk features must be finite numbers within +-{MAX_ABS_FEATURE:g}")
+    if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        raise StageError("chunk labels must be integers")
+    y = y.astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= out[0]):
+        raise StageError(f"chunk labels must lie in 0..{out[0] - 1}, found {int(y.min())}..{int(y.max())}")
+    return x, y
+
+
+def _device(device) -> tuple[torch.device, bool]:
+    """The torch device and whether the optimiser step runs in numpy (the CPU's fast path).
+
+    ``"cpu-torch"`` runs on the CPU the code path a GPU runs (torch for every step).
+    """
+    if device == "cpu-torch":
+        return torch.device("cpu"), False
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise StageError(f"unknown device {device!r} (cpu, cuda, cuda:N or cpu-torch)") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise StageError(f"device {device!r} is not supported (cpu, cuda, cuda:N or cpu-torch)")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise StageError("device cuda was asked for but torch sees no CUDA device")
+    return dev, dev.type == "cpu"
+
+
+def _load(spec: ModelSpec, state: TrainingState | bytes):
+    """Flat parameters, buffers and step of S_i, after checking its tensors and ranges."""
+    layout = layout_for(spec)
+    try:
+        if isinstance(state, (bytes, bytearray, memoryview)):
+            tensors, step = parse_state(bytes(state))
+        else:
+            tensors, step = {**state.params, **state.buffers}, state.step
+            tensors = {k: np.asarray(v) for k, v in tensors.items()}
+            bad = next((k for k, v in tensors.items() if v.dtype.kind not in "iu"), None)
+            if bad:
+                raise StateRangeError(f"tensor {bad!r} has dtype {tensors[bad].dtype}; the state holds integers only")
+        check_layout(layout, {k: v.shape for k, v in tensors.items()})
+        return (layout, *flatten_state(layout, tensors, step), step)
+    except StateRangeError as exc:
+        raise StageError(str(exc)) from None
 
 
 def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | tuple[np.ndarray, np.ndarray],
                 stage_index: int, seed: int | None = None, device: str = "cpu",
                 compute_secret: bool = True) -> StageResult:
     """f(S_i, B_{i+1}): train one stage on the chunk in its order; return S_{i+1} and rho."""
-    if isinstance(state, (bytes, bytearray)):
-        state = TrainingState.from_bytes(bytes(state))
-    x, y = (chunk.features, chunk.labels) if isinstance(chunk, Dataset) else chunk
-    if set(state.params) != set(initial_weights(spec, 0).params):
-        raise StageError("state parameters do not match the spec's layers")
+    x, y = _check_chunk(spec, chunk)
     seed = spec.seed if seed is None else seed
-    trainer = _Trainer(spec, state, device, seed, stage_index)
-    xq = torch.from_numpy(quantize_inputs(x)).to(device)
-    yt = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
-    losses = []
-    for start, end in _batches(len(yt), spec.batch_size):
-        z, caches = trainer.forward(xq[start:end], train=True)
-        loss, g = fp.cross_entropy(z, yt[start:end])
-        losses.append(loss)
-        trainer.update(trainer.backward(g, caches))
-    new_state = trainer.state()
-    all_losses = torch.cat(losses).cpu().numpy()
-    secret = TrainingSecret.from_losses(all_losses) if compute_secret else TrainingSecret(b"", [])
-    data = new_state.to_bytes()
-    return StageResult(new_state, data, weights_hash(data), secret.rho, all_losses, secret.checkpoints)
+    for what, value in (("stage index", stage_index), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < 2**64:
+            raise StageError(f"{what} must be an integer in 0..2^64-1, got {value!r}")
+    dev, host_ops = _device(device)
+    layout, params, buffers, step = _load(spec, state)
+    bounds = batches(len(y), spec.batch_size)
+    if step + len(bounds) > MAX_STEP:
+        raise StageError(f"step count {step} + {len(bounds)} batches would pass 2^40")
+    try:
+        trainer = Trainer(spec, layout, params, buffers, step, dev, int(seed), int(stage_index), host_ops)
+        xq = torch.from_numpy(quantize_inputs(x, arena("inputs", x.size, np.float64))).to(dev)
+        xmax = int(fp.absmax(xq))
+        losses = np.empty(len(y), dtype=np.int64)
+        for start, end in bounds:
+            losses[start:end] = trainer.run_batch(xq[start:end], xmax, y[start:end])
+        params, buffers = trainer.host_state()
+        data = state_to_bytes(layout, params, buffers, trainer.step)
+        secret = TrainingSecret.from_losses(losses) if compute_secret else TrainingSecret(b"", [])
+    except StageError:
+        raise
+    except Exception as exc:          # out of memory, a device error: never a bare error from a stage
+        raise StageError(f"stage {stage_index} failed: {type(exc).__name__}: {exc}") from None
+    return StageResult(data, keccak(data), secret.rho, losses, secret.checkpoints)
 
 
 def weights_to_float_state_dict(state: TrainingState | bytes) -> dict[str, torch.Tensor]:
@@ -304,38 +267,12 @@ def evaluate(spec: ModelSpec, state: TrainingState | bytes, x: np.ndarray, y: np
     return float((pred == np.asarray(y)).mean())
 
 
-def selfcheck(presets: list[str], samples: int, device: str) -> list[str]:
-    """Train two stages of each preset on its demo data; lines of hashes to compare."""
-    from zkpot.datasets import demo_dataset
-    from zkpot.spec import PRESET_DATASETS, preset
-
-    lines = []
-    for name in presets:
-        spec, ds = preset(name), demo_dataset(PRESET_DATASETS[name])
-        state = initial_weights(spec)
-        for stage in (1, 2):
-            part = ds.subset(np.arange((stage - 1) * samples, stage * samples) % len(ds))
-            result = train_stage(spec, state, part, stage, device=device)
-            state = result.state
-            lines.append(f"{name} stage {stage} weights {result.weights_hash.hex()} rho {result.rho.hex()}")
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``--selfcheck``: print stage hashes (compare between thread counts, CPU and GPU)."""
-    parser = argparse.ArgumentParser(description="zkpot stage function self-check")
-    parser.add_argument("--selfcheck", action="store_true", required=True)
-    parser.add_argument("--presets", default="digits-mlp,digits-cnn,wine-mlp")
-    parser.add_argument("--samples", type=int, default=96)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    for line in selfcheck(args.presets.split(","), args.samples, args.device):
-        print(line)
-    return 0
+    """``python -m zkpot.stage --selfcheck [--compare cpu,cuda]`` (``zkpot.pot.selfcheck``)."""
+    from zkpot.pot.selfcheck import main as selfcheck_main
+
+    return selfcheck_main(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -4,32 +4,31 @@ pragma solidity ^0.8.28;
 import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 import {PullPayments} from "../utils/PullPayments.sol";
 import {IFederatedTask} from "./IFederatedTask.sol";
+import {RoundCertificates} from "./RoundCertificates.sol";
 
 /// @title FederatedTask
-/// @notice Federated training rounds whose contributions are accepted and paid by zk-proven
-/// accuracy; the chain never sees the data or the weights, only their commitments.
-contract FederatedTask is IFederatedTask, PullPayments {
-    struct GlobalModel {
-        uint256 commitment;
-        string cid;
-    }
-
+/// @notice Federated training rounds whose contributions are accepted and paid by their
+/// zk-proven improvement over the round's certified global model; the chain never sees the
+/// data or the weights, only their commitments.
+contract FederatedTask is RoundCertificates, PullPayments {
     uint256 private constant MAX_WINDOW = 30 days;
 
     uint256 private _taskCount;
     mapping(uint256 => Task) private _tasks;
-    mapping(uint256 => bytes32[]) private _testSets;
     mapping(uint256 => string) private _manifestCids;
-    mapping(uint256 => mapping(uint32 => GlobalModel)) private _globalModels;
-    mapping(uint256 => mapping(uint32 => uint32)) private _updateCounts;
-    mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _submitted;
     mapping(uint256 => mapping(uint256 => bool)) private _commitmentUsed;
+    // a participant's commitment of a round, then SUBMITTED once its update is accepted (one
+    // slot for both: an accepted update costs one storage write less)
     mapping(uint256 => mapping(uint32 => mapping(address => bytes32))) private _commits;
+    bytes32 private constant SUBMITTED = bytes32(uint256(1));
 
     /// @inheritdoc IFederatedTask
     function createTask(TaskParams calldata p) external payable returns (uint256 taskId) {
         if (p.testSetCommitments.length == 0) revert ShardsMissing();
-        if (p.threshold == 0 || p.threshold > p.sampleCount) revert ThresholdInvalid(p.threshold, p.sampleCount);
+        // (a test set of more than 2^32 samples is no test set a circuit proves)
+        if (p.threshold == 0 || p.threshold > p.sampleCount || p.sampleCount > type(uint32).max) {
+            revert ThresholdInvalid(p.threshold, p.sampleCount);
+        }
         if (p.rounds == 0 || p.maxUpdatesPerRound == 0) revert RoundsInvalid(p.rounds, p.maxUpdatesPerRound);
         if (p.commitWindow == 0 || p.revealWindow == 0 || p.commitWindow > MAX_WINDOW || p.revealWindow > MAX_WINDOW) {
             revert WindowInvalid(p.commitWindow, p.revealWindow);
@@ -37,6 +36,10 @@ contract FederatedTask is IFederatedTask, PullPayments {
         // a task must leave time for at least one whole round
         if (p.deadline < block.timestamp + p.commitWindow + p.revealWindow) revert DeadlineInvalid(p.deadline);
         if (p.encryptionKey == bytes32(0)) revert EncryptionKeyMissing();
+        // a copy of the global model gains 0: a margin of 0 would accept (and fill rounds with) copies
+        if (p.minImprovement == 0 || p.minImprovement > p.sampleCount) {
+            revert MarginInvalid(p.minImprovement, p.sampleCount);
+        }
         uint256 escrow = uint256(p.rounds) * p.maxUpdatesPerRound * p.rewardPerUpdate;
         if (msg.value != escrow) revert EscrowMismatch(escrow, msg.value);
 
@@ -51,6 +54,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
             roundStart: uint64(block.timestamp),
             commitWindow: p.commitWindow,
             revealWindow: p.revealWindow,
+            minImprovement: p.minImprovement,
             verifier: p.verifier,
             encryptionKey: p.encryptionKey,
             sampleCount: p.sampleCount,
@@ -58,9 +62,13 @@ contract FederatedTask is IFederatedTask, PullPayments {
             rewardPerUpdate: p.rewardPerUpdate,
             escrow: escrow
         });
-        _testSets[taskId] = p.testSetCommitments;
+        _setTestSet(taskId, p.testSetCommitments);
         _manifestCids[taskId] = p.manifestCid;
-        _globalModels[taskId][0] = GlobalModel(p.initialModelCommitment, p.initialModelCid);
+        // an initial model created without proofs counts 0: that only raises what updates earn
+        _publishGlobal(
+            taskId, 0, _tasks[taskId], p.initialModelCommitment, p.initialModelCid, p.initialModelProofs,
+            p.initialModelInstances
+        );
         emit TaskCreated(
             taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey, p.manifestCid
         );
@@ -74,6 +82,7 @@ contract FederatedTask is IFederatedTask, PullPayments {
         if (block.timestamp >= commitEnd) revert CommitPhaseClosed(taskId, round, commitEnd);
         // kept under the sender (and the hash binds it): nobody can take, replace or block
         // another participant's commitment, and a copied one opens only for its author
+        if (commitment == bytes32(0) || commitment == SUBMITTED) revert UpdateCommitmentInvalid(commitment);
         _commits[taskId][round][msg.sender] = commitment;
         emit UpdateCommitted(taskId, round, msg.sender, commitment);
     }
@@ -91,46 +100,42 @@ contract FederatedTask is IFederatedTask, PullPayments {
         _requireRevealPhase(taskId, task, round);
         (uint256 modelCommitment, uint256 correct) =
             _reveal(taskId, round, task.verifier, proofs, instances, encryptedUpdateCid);
-        if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
         // a proof says nothing about who made it: a commitment is paid once per task, so replaying
         // another participant's proof (this round or an earlier one) earns nothing, and neither
         // does re-proving the global model unchanged
-        if (_commitmentUsed[taskId][modelCommitment] || modelCommitment == _globalModels[taskId][round].commitment) {
+        if (_commitmentUsed[taskId][modelCommitment] || modelCommitment == _globalCommitment(taskId, round)) {
             revert ModelCommitmentReused(modelCommitment);
         }
-
-        // a faulty verifier cannot overpay: the count is capped at N
-        uint256 counted = correct > task.sampleCount ? task.sampleCount : correct;
-        uint256 reward = (task.rewardPerUpdate * counted) / task.sampleCount;
+        uint256 reward = _improvementReward(task, correct, _baseline(taskId, round));
         _commitmentUsed[taskId][modelCommitment] = true;
-        _submitted[taskId][round][msg.sender] = true;
-        delete _commits[taskId][round][msg.sender];
-        _updateCounts[taskId][round] += 1;
+        _commits[taskId][round][msg.sender] = SUBMITTED;
+        _countUpdate(taskId, round);
         task.escrow -= reward;
         _credit(msg.sender, reward);
         emit UpdateAccepted(taskId, round, msg.sender, modelCommitment, correct, reward, encryptedUpdateCid);
     }
 
     /// @inheritdoc IFederatedTask
-    function closeRound(uint256 taskId, uint32 round, uint256 modelCommitment, string calldata modelCid) external {
+    function closeRound(
+        uint256 taskId,
+        uint32 round,
+        uint256 modelCommitment,
+        string calldata modelCid,
+        bytes[] calldata proofs,
+        uint256[][] calldata instances
+    ) external {
         Task storage task = _openTask(taskId);
         if (msg.sender != task.employer) revert CallerNotEmployer(taskId, msg.sender);
         if (round != task.round) revert RoundNotOpen(round, task.round);
-        (, uint256 revealEnd) = _phases(task);
-        // every reveal of the round had its whole phase: closing cannot cut one off
-        if (block.timestamp < revealEnd) revert RoundNotOver(taskId, round, revealEnd);
-
-        _globalModels[taskId][round + 1] = GlobalModel(modelCommitment, modelCid);
-        task.round = round + 1;
-        task.roundStart = uint64(block.timestamp);
-        emit RoundClosed(taskId, round, modelCommitment, modelCid, _updateCounts[taskId][round]);
-        if (task.round == task.rounds) {
-            uint256 unspent = task.escrow;
-            task.status = TaskStatus.Completed;
-            task.escrow = 0;
-            _credit(task.employer, unspent);
-            emit TaskCompleted(taskId, unspent);
+        {
+            (, uint256 revealEnd) = _phases(task);
+            // every reveal of the round had its whole phase: closing cannot cut one off
+            if (block.timestamp < revealEnd) revert RoundNotOver(taskId, round, revealEnd);
         }
+        // the next round's baseline is certified: an employer cannot lower it to pay less, nor
+        // raise it past what its model proves
+        uint256 count = _publishGlobal(taskId, round + 1, task, modelCommitment, modelCid, proofs, instances);
+        _openNextRound(taskId, task, round, modelCommitment, modelCid, count);
     }
 
     /// @inheritdoc IFederatedTask
@@ -153,29 +158,18 @@ contract FederatedTask is IFederatedTask, PullPayments {
     }
 
     /// @inheritdoc IFederatedTask
-    function testSetCommitments(uint256 taskId) external view returns (bytes32[] memory) {
-        return _testSets[taskId];
-    }
-
-    /// @inheritdoc IFederatedTask
     function manifestCid(uint256 taskId) external view returns (string memory) {
         return _manifestCids[taskId];
     }
 
     /// @inheritdoc IFederatedTask
-    function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid) {
-        GlobalModel storage m = _globalModels[taskId][round];
-        return (m.commitment, m.cid);
-    }
-
-    /// @inheritdoc IFederatedTask
     function updateCount(uint256 taskId, uint32 round) external view returns (uint32) {
-        return _updateCounts[taskId][round];
+        return _updateCountOf(taskId, round);
     }
 
     /// @inheritdoc IFederatedTask
     function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool) {
-        return _submitted[taskId][round][participant];
+        return _commits[taskId][round][participant] == SUBMITTED;
     }
 
     /// @inheritdoc IFederatedTask
@@ -193,7 +187,8 @@ contract FederatedTask is IFederatedTask, PullPayments {
 
     /// @inheritdoc IFederatedTask
     function committedUpdate(uint256 taskId, uint32 round, address participant) external view returns (bytes32) {
-        return _commits[taskId][round][participant];
+        bytes32 commitment = _commits[taskId][round][participant];
+        return commitment == SUBMITTED ? bytes32(0) : commitment;
     }
 
     /// @inheritdoc IFederatedTask
@@ -222,8 +217,43 @@ contract FederatedTask is IFederatedTask, PullPayments {
     /// no accepted update in it, and the round is not full. (Checked at commit and at reveal.)
     function _requireRoomFor(uint256 taskId, Task storage task, uint32 round) private view {
         if (round != task.round) revert RoundNotOpen(round, task.round);
-        if (_submitted[taskId][round][msg.sender]) revert UpdateAlreadySubmitted(msg.sender, round);
-        if (_updateCounts[taskId][round] >= task.maxUpdatesPerRound) revert RoundFull(round);
+        if (_commits[taskId][round][msg.sender] == SUBMITTED) revert UpdateAlreadySubmitted(msg.sender, round);
+        if (_updateCountOf(taskId, round) >= task.maxUpdatesPerRound) revert RoundFull(round);
+    }
+
+    /// @dev The reward for an update certified `correct` over a global model certified `baseline`:
+    /// rewardPerUpdate * (correct - baseline) / (N - baseline). A resubmitted global model,
+    /// slightly changed, gains nothing: the margin refuses it (and absorbs a lucky sample).
+    function _improvementReward(Task storage task, uint256 correct, uint256 baseline) private view returns (uint256) {
+        if (correct < task.threshold) revert AccuracyBelowThreshold(correct, task.threshold);
+        if (correct < baseline + task.minImprovement) {
+            revert ImprovementBelowMargin(correct, baseline, task.minImprovement);
+        }
+        // a faulty verifier cannot overpay: the count is capped at N (the baseline is below it)
+        uint256 counted = correct > task.sampleCount ? task.sampleCount : correct;
+        return (task.rewardPerUpdate * (counted - baseline)) / (task.sampleCount - baseline);
+    }
+
+    /// @dev Start the next round from its (now published) global model; closing the last one
+    /// completes the task and credits the unspent escrow to the employer.
+    function _openNextRound(
+        uint256 taskId,
+        Task storage task,
+        uint32 round,
+        uint256 modelCommitment,
+        string calldata modelCid,
+        uint256 count
+    ) private {
+        task.round = round + 1;
+        task.roundStart = uint64(block.timestamp);
+        emit RoundClosed(taskId, round, modelCommitment, modelCid, _updateCountOf(taskId, round), count);
+        if (task.round == task.rounds) {
+            uint256 unspent = task.escrow;
+            task.status = TaskStatus.Completed;
+            task.escrow = 0;
+            _credit(task.employer, unspent);
+            emit TaskCompleted(taskId, unspent);
+        }
     }
 
     /// @dev Reveals are taken in the round's reveal phase only: nobody reads one before the
@@ -254,25 +284,5 @@ contract FederatedTask is IFederatedTask, PullPayments {
         (modelCommitment, correct) = _verifyShards(taskId, verifier, proofs, instances);
         bytes32 revealed = updateCommitment(taskId, round, msg.sender, modelCommitment, encryptedUpdateCid);
         if (revealed != committed) revert UpdateCommitmentMismatch(committed, revealed);
-    }
-
-    /// @dev Verify one proof per shard; all must prove the same model on their shard's test set.
-    function _verifyShards(
-        uint256 taskId,
-        IAccuracyVerifier verifier,
-        bytes[] calldata proofs,
-        uint256[][] calldata instances
-    ) private returns (uint256 modelCommitment, uint256 correct) {
-        bytes32[] storage shards = _testSets[taskId];
-        if (proofs.length != shards.length || instances.length != shards.length) {
-            revert ShardCountMismatch(proofs.length, shards.length);
-        }
-        for (uint256 i = 0; i < shards.length; i++) {
-            (bytes32 testSet, uint256 model, uint256 count) = verifier.verifyAccuracy(proofs[i], instances[i]);
-            if (testSet != shards[i]) revert TestSetMismatch(i, testSet);
-            if (i == 0) modelCommitment = model;
-            else if (model != modelCommitment) revert ModelCommitmentMismatch(i, model);
-            correct += count;
-        }
     }
 }

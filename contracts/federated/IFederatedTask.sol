@@ -18,9 +18,15 @@ import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 /// its sender, but by the time anyone can read a reveal the commit phase is over: a copier has
 /// no commitment of its own to open. `closeRound` is taken only after the reveal phase, so no
 /// pending reveal can be cut off, and `refund` only after the deadline and the open round's
-/// reveal phase. Reward of an accepted update = rewardPerUpdate * correctCount / sampleCount
-/// (pro rata to proven accuracy). Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what
-/// is not earned returns to the employer when the last round closes or after the deadline.
+/// reveal phase.
+/// Rewards pay certified improvement: every global model carries a certified count b (proven
+/// on the task's test set when the round that publishes it closes; 0 for an initial model
+/// created without a proof). An update is accepted only if its count c reaches θ and improves
+/// on the round's global model by at least `minImprovement` samples, and is paid
+/// rewardPerUpdate * (c - b) / (sampleCount - b): the share of the global model's remaining
+/// errors it fixes. A resubmitted global model, slightly changed, improves on nothing and is
+/// refused. Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what is not earned returns
+/// to the employer when the last round closes or after the deadline.
 interface IFederatedTask {
     enum TaskStatus {
         None,
@@ -45,6 +51,9 @@ interface IFederatedTask {
         uint64 deadline;
         uint32 commitWindow; // seconds of each round's commit phase
         uint32 revealWindow; // seconds of each round's reveal phase
+        uint32 minImprovement; // samples an update must gain over the round's global model, >= 1
+        bytes[] initialModelProofs; // the initial model's count, one proof per shard (none: count 0)
+        uint256[][] initialModelInstances;
     }
 
     struct Task {
@@ -57,6 +66,7 @@ interface IFederatedTask {
         uint64 roundStart; // when the open round's commit phase began
         uint32 commitWindow;
         uint32 revealWindow;
+        uint32 minImprovement;
         IAccuracyVerifier verifier;
         bytes32 encryptionKey;
         uint256 sampleCount;
@@ -87,8 +97,15 @@ interface IFederatedTask {
     event UpdateCommitted(
         uint256 indexed taskId, uint32 indexed round, address indexed participant, bytes32 commitment
     );
+    /// @notice The round closed with the next global model, whose certified count `correctCount`
+    /// is the next round's baseline.
     event RoundClosed(
-        uint256 indexed taskId, uint32 indexed round, uint256 modelCommitment, string modelCid, uint32 updates
+        uint256 indexed taskId,
+        uint32 indexed round,
+        uint256 modelCommitment,
+        string modelCid,
+        uint32 updates,
+        uint256 correctCount
     );
     event TaskCompleted(uint256 indexed taskId, uint256 refunded);
     event TaskRefunded(uint256 indexed taskId, uint256 refunded);
@@ -117,6 +134,15 @@ interface IFederatedTask {
     error RoundNotOver(uint256 taskId, uint32 round, uint256 revealEnd);
     error UpdateNotCommitted(address participant, uint32 round);
     error UpdateCommitmentMismatch(bytes32 committed, bytes32 revealed);
+    /// @notice A commitment cannot be zero (no commitment) or the value that marks an accepted update.
+    error UpdateCommitmentInvalid(bytes32 commitment);
+    /// @notice The update does not gain `minImprovement` samples over the round's global model.
+    error ImprovementBelowMargin(uint256 correctCount, uint256 baseline, uint256 minImprovement);
+    /// @notice minImprovement must be at least 1 (a copy of the global model gains 0) and at most N.
+    error MarginInvalid(uint32 minImprovement, uint256 sampleCount);
+    /// @notice A new global model comes with proofs of its count (only an unchanged one carries
+    /// its count over without them).
+    error GlobalModelUnproven(uint256 modelCommitment);
 
     /// @notice Create a task; msg.value must equal rounds * maxUpdatesPerRound * rewardPerUpdate.
     /// Round 0's commit phase starts now; the deadline must leave room for one whole round.
@@ -132,8 +158,9 @@ interface IFederatedTask {
     /// test-set shard, all for the same model commitment; accepted only if the sender committed
     /// to exactly this model commitment and CID in this round's commit phase, every proof verifies on its
     /// shard's commitment, the summed count reaches θ, the commitment is new in this task and is
-    /// not the round's global model, and the sender has not submitted in this round. Credits
-    /// the reward. Commitments not revealed when the round closes lapse.
+    /// not the round's global model, the count gains at least minImprovement over the global
+    /// model's certified count, and the sender has not submitted in this round. Credits the
+    /// reward for the gain. Commitments not revealed when the round closes lapse.
     function submitUpdate(
         uint256 taskId,
         uint32 round,
@@ -143,8 +170,17 @@ interface IFederatedTask {
     ) external;
 
     /// @notice The employer closes the open round, after its reveal phase, by publishing the
-    /// aggregated global model; the next round's commit phase starts now.
-    function closeRound(uint256 taskId, uint32 round, uint256 modelCommitment, string calldata modelCid) external;
+    /// aggregated global model with one proof of its count per shard (the next round's
+    /// baseline); an unchanged global model may come without proofs and keeps its count. The
+    /// next round's commit phase starts now.
+    function closeRound(
+        uint256 taskId,
+        uint32 round,
+        uint256 modelCommitment,
+        string calldata modelCid,
+        bytes[] calldata proofs,
+        uint256[][] calldata instances
+    ) external;
 
     /// @notice After the deadline (and the open round's reveal phase) the employer reclaims the
     /// escrow not yet earned.
@@ -156,6 +192,8 @@ interface IFederatedTask {
     /// @notice The global model participants start round `round` from.
     function globalModel(uint256 taskId, uint32 round) external view returns (uint256 commitment, string memory cid);
     function updateCount(uint256 taskId, uint32 round) external view returns (uint32);
+    /// @notice The certified count of round `round`'s global model: what its updates improve on.
+    function baselineCount(uint256 taskId, uint32 round) external view returns (uint256);
     function hasSubmitted(uint256 taskId, uint32 round, address participant) external view returns (bool);
     /// @notice The sender-bound commitment `commitUpdate` expects for an update.
     function updateCommitment(

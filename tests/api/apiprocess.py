@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 
 from zkpot.config import PROJECT_ROOT, Settings
@@ -75,6 +76,24 @@ class ApiProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def event_stream(url: str, **kwargs):
+    """``GET /api/events`` of a real API process, streamed. Event streams never end, and
+    Starlette's TestClient (1.3, the version Flower pins) buffers a whole response before it
+    returns, so they are read from a real server."""
+    return httpx.stream("GET", f"{url}/api/events", timeout=httpx.Timeout(10, read=120), **kwargs)
+
+
+def wait_indexed(url: str, job_ids: list[int], timeout: float = 60.0) -> None:
+    """Wait until the process's event index (it polls the chain) lists every job in ``job_ids``."""
+    give_up = time.monotonic() + timeout
+    while True:
+        listed = {j["job_id"] for j in httpx.get(f"{url}/api/jobs", params={"limit": 200}, timeout=10).json()["items"]}
+        if set(job_ids) <= listed:
+            return
+        assert time.monotonic() < give_up, f"the API never indexed jobs {sorted(set(job_ids) - listed)}"
+        time.sleep(0.2)
 
 
 class PeakRss:

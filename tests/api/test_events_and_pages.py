@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from tests.api import chainwork
-from tests.api.apiprocess import ApiProcess
+from tests.api.apiprocess import ApiProcess, event_stream, wait_indexed
 
 
 @pytest.fixture
@@ -26,10 +26,10 @@ def app(api_settings, deployed):
     return create_app(api_settings, follow_chain=False, dashboard_dir=None)
 
 
-def _replay(client, **kwargs) -> list[int]:
+def _replay(url: str, **kwargs) -> list[int]:
     """The seqs of the chain events replayed before ``ready``."""
     seqs = []
-    with client.stream("GET", "/api/events", **kwargs) as r:
+    with event_stream(url, **kwargs) as r:
         assert r.status_code == 200, r.read()
         for line in r.iter_lines():
             if line.startswith("id:"):
@@ -39,20 +39,19 @@ def _replay(client, **kwargs) -> list[int]:
     return seqs
 
 
-def test_events_resume_after_the_last_event_id(app, api_settings, deployed):
-    for _ in range(3):
-        chainwork.create_job(api_settings, deployed)
-    app.state.index.poll_once()
-    total = len(app.state.index.events)
-    assert total >= 3
-    with TestClient(app) as client:
-        assert _replay(client) == list(range(total))
+def test_events_resume_after_the_last_event_id(api_settings, deployed, tmp_path):
+    ids = [chainwork.create_job(api_settings, deployed) for _ in range(3)]
+    with ApiProcess(api_settings, tmp_path / "api.log") as api:
+        wait_indexed(api.url, ids)
+        everything = _replay(api.url)
+        total = len(everything)
+        assert total >= 3 and everything == list(range(total))
         # a reconnecting EventSource sends the id of the last event it received
-        assert _replay(client, headers={"Last-Event-ID": "1"}) == list(range(2, total))
-        assert _replay(client, params={"after": 0}) == list(range(1, total))
+        assert _replay(api.url, headers={"Last-Event-ID": "1"}) == list(range(2, total))
+        assert _replay(api.url, params={"after": 0}) == list(range(1, total))
         # a reconnection to a URL with ?after= still resumes after what it received
-        assert _replay(client, params={"after": 0}, headers={"Last-Event-ID": str(total - 1)}) == []
-        bad = client.get("/api/events", headers={"Last-Event-ID": "x; drop"})
+        assert _replay(api.url, params={"after": 0}, headers={"Last-Event-ID": str(total - 1)}) == []
+        bad = httpx.get(f"{api.url}/api/events", headers={"Last-Event-ID": "x; drop"}, timeout=10)
         assert bad.status_code == 422 and "Last-Event-ID" in bad.json()["detail"]
 
 

@@ -77,6 +77,18 @@ def test_create_job_with_batch_below_two_is_422(client, auth, b):
     _problem(_post(client, auth, spec=json.dumps(spec), demo="wine"), 422, "batch_size")
 
 
+@pytest.mark.parametrize("change,words", [
+    ({"layers": 5}, ["layers: must be a list"]),
+    ({"optimizer": {"type": "adam", "lr": 0.01, "betas": [5, -3]}}, ["beta1 = 5.0 must be in"]),
+    ({"optimizer": {"type": "adam", "lr": 0.01, "betas": [0.9, 1.0]}}, ["beta2 = 1.0"]),
+    ({"optimizer": {"type": "sgd", "lr": 5.0, "momentum": 0.9}}, ["optimizer.lr", "2^63"]),
+])
+def test_create_job_with_a_spec_the_stage_function_cannot_train_is_422(client, auth, api_settings, change, words):
+    spec = dict(json.loads(WINE), **change)
+    _problem(_post(client, auth, spec=json.dumps(spec), demo="wine"), 422, *words)
+    assert _store_files(api_settings) == []
+
+
 def test_create_job_with_spec_not_json_is_422(client, auth):
     _problem(_post(client, auth, spec="{layers: [", demo="wine"), 422, "not valid JSON")
 

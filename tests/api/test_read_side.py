@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from tests.api import chainwork
+from tests.api.apiprocess import ApiProcess, event_stream, wait_indexed
 from zkpot.hashing import keccak
 
 
@@ -113,11 +114,11 @@ def test_withdraw_with_no_credit_is_409(app, deployed):
     assert r.status_code == 409 and "nothing to withdraw" in r.json()["detail"]
 
 
-def test_events_stream_replays_indexed_events(app, api_settings, deployed):
+def test_events_stream_replays_indexed_events(api_settings, deployed, tmp_path):
     job_id = chainwork.create_job(api_settings, deployed)
-    app.state.index.poll_once()
-    with TestClient(app) as client:
-        with client.stream("GET", "/api/events") as r:
+    with ApiProcess(api_settings, tmp_path / "api.log") as api:
+        wait_indexed(api.url, [job_id])
+        with event_stream(api.url) as r:
             assert r.headers["content-type"].startswith("text/event-stream")
             seen = []
             for line in r.iter_lines():

@@ -89,10 +89,10 @@ def test_closing_before_the_reveal_phase_ends_is_refused_then_taken(clients, tas
     phases = employer.round_phases(task)
     DevChainClock(employer.client).wait_until(phases.commit_end)
     with pytest.raises(ContractError) as err:
-        employer.close_round(task, 0, 2, "bafy-1")
+        employer.close_round(task, 0, 1, "bafy-0")  # unchanged: no proofs needed
     assert PhaseRefusal.from_error(err.value) == PhaseRefusal("RoundNotOver", task, 0, phases.reveal_end)
     DevChainClock(employer.client).wait_until(phases.reveal_end)
-    receipt = employer.close_round(task, 0, 2, "bafy-1")
+    receipt = employer.close_round(task, 0, 1, "bafy-0")  # unchanged: no proofs needed
     # round 1 starts at the close, with the same windows
     closed_at = employer.client.w3.eth.get_block(receipt.block_number)["timestamp"]
     nxt = employer.round_phases(task)

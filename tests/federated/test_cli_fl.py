@@ -28,7 +28,7 @@ from zkpot.datasets import demo_dataset
 from zkpot.devnet import dev_private_keys
 from zkpot.federated.chain import TaskStatus
 from zkpot.federated.crypto import EncryptionKeyPair
-from zkpot.federated.federation import FederationConfig
+from zkpot_flower.federation import FederationConfig
 
 TINY = "fl-tiny"  # the 64-8-10 MLP of tests/federated/test_federation_e2e.py
 REWARD = 10**15
@@ -145,14 +145,16 @@ def test_deploy_records_the_contract_in_the_deployment_map(fl, task):
 
 @pytest.mark.slow
 @pytest.mark.zk
-def test_honest_participant_is_accepted_and_paid_by_its_proven_count(fl, task):
+def test_honest_participant_is_accepted_and_paid_for_its_improvement(fl, task):
     client, out = task["client"], task["out"]
     (update,) = client.accepted_updates(task["id"], 0)
     participant = address_of(fl["node_key"])
     assert update.participant == participant
     assert update.correct_count >= 13  # θ = 0.4 of 2 shards × 16
-    assert f"accepted: proven {update.correct_count} ≥ θ 13, update {update.cid}" in out["participate"].output
-    assert update.reward == REWARD * update.correct_count // 32
+    baseline = client.baseline_count(task["id"], 0)  # the initial model's certified count
+    assert f"accepted: proven {update.correct_count} ≥ θ 13, over the global model's {baseline}: paid " \
+           f"{update.reward} wei, update {update.cid}" in out["participate"].output
+    assert update.reward == REWARD * (update.correct_count - baseline) // (32 - baseline)
     assert client.credit_of(participant) == update.reward
 
 

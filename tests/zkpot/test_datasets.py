@@ -84,6 +84,18 @@ def test_demo_datasets():
         demo_dataset("imagenet")
 
 
+def test_digits28_are_the_digits_upsampled_exactly():
+    small, flat, big = demo_dataset("digits-images"), demo_dataset("digits28"), demo_dataset("digits28-images")
+    assert flat.input_shape == (784,) and big.input_shape == (1, 28, 28) and len(big) == len(small) == 1797
+    assert np.array_equal(flat.labels, small.labels) and np.array_equal(big.features.reshape(len(big), -1), flat.features)
+    img = big.features[:, 0]
+    assert not img[:, :2].any() and not img[:, -2:].any() and not img[:, :, :2].any() and not img[:, :, -2:].any()
+    for i, j in ((0, 0), (3, 5), (7, 7)):                       # each pixel is a 3x3 block, values unchanged
+        block = img[:, 2 + 3 * i:5 + 3 * i, 2 + 3 * j:5 + 3 * j]
+        assert np.array_equal(block, np.broadcast_to(small.features[:, 0, i, j, None, None], block.shape))
+    assert demo_dataset("digits28").features.tobytes() == flat.features.tobytes()     # deterministic
+
+
 def test_chunk_encoding_roundtrip_and_errors():
     ds = demo_dataset("digits-images").subset(np.arange(10))
     data = encode_chunk(ds)

@@ -1,6 +1,7 @@
 """Model spec: parsing, every validation error, the float module and presets."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -32,6 +33,31 @@ def spec_with(**changes):
     (spec_with(layers=[{"type": "Linear", "in_features": 64, "out_features": 10**7}]), "out_features"),
     (spec_with(layers=[{"type": "Dropout", "p": 0.99}]), "p"),
     (spec_with(extra_field=1), "extra_field"),
+    # shapes a layer list cannot have
+    (spec_with(layers=5), "layers: must be a list of layer objects, got int"),
+    (spec_with(layers={"type": "ReLU"}), "layers: must be a list"),
+    (spec_with(layers=[3]), "layer 0: must be an object with a 'type', got int"),
+    (spec_with(optimizer="sgd"), "optimizer: must be an object"),
+    # every optimiser field bounded, with the reason
+    (spec_with(optimizer={"type": "sgd", "lr": 1.5}), r"optimizer.lr: .*less than or equal to 1 \(.*2\^63"),
+    (spec_with(optimizer={"type": "sgd", "lr": 1e-9}), r"optimizer.lr: .*greater than or equal to.*\(lr is held in Q24"),
+    (spec_with(optimizer={"type": "sgd", "lr": 0.1, "momentum": 0.9999}), r"optimizer.momentum: .*0.999 \(.*2\^38"),
+    (spec_with(optimizer={"type": "sgd", "lr": 0.1, "momentum": -0.1}), "optimizer.momentum"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "betas": [5, -3]}), r"beta1 = 5.0 must be in \[0, 0.999\]"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "betas": [1.0, 0.999]}), "beta1 = 1.0 must be in"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "betas": [1.5, 0.999]}), "bias-corrected step"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "betas": [0.9, -0.5]}), "beta2 = -0.5 .*second moment negative"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "betas": [0.9, 1.0]}), r"beta2 = 1.0 must be in \[0, 0.99999\]"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "betas": [0.9]}), "betas"),
+    (spec_with(optimizer={"type": "adam", "lr": 2.0}), "optimizer.lr"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "eps": 0}), "optimizer.eps: .*greater than 0 \(eps is added"),
+    (spec_with(optimizer={"type": "adam", "lr": 0.01, "eps": 2}), "optimizer.eps"),
+    (spec_with(optimizer={"type": "adam", "lr": float("nan")}), "optimizer.lr: Input should be a finite number"),
+    (spec_with(optimizer={"type": "sgd", "lr": float("inf")}), "optimizer.lr: Input should be a finite number"),
+    (spec_with(layers=[{"type": "Dropout", "p": float("nan")}]), "layer 0.p: Input should be a finite number"),
+    (spec_with(batch_size=8192), r"batch_size: .*4096 \(at least 2"),
+    (spec_with(seed=-1), "seed"),
+    (spec_with(epochs=10**6), "epochs"),
 ])
 def test_invalid_specs_are_refused_with_a_reason(data, msg):
     with pytest.raises(SpecError, match=msg):
@@ -71,7 +97,8 @@ def test_spec_roundtrips_through_json():
     assert ModelSpec.from_json(spec.to_dict()) == spec
 
 
-@pytest.mark.parametrize("name,shape", [("digits-mlp", (64,)), ("digits-cnn", (1, 8, 8)), ("wine-mlp", (13,))])
+@pytest.mark.parametrize("name,shape", [("digits-mlp", (64,)), ("digits-cnn", (1, 8, 8)), ("wine-mlp", (13,)),
+                                        ("digits28-mlp", (784,)), ("digits28-lenet", (1, 28, 28))])
 def test_presets_build_float_modules(name, shape):
     spec = preset(name)
     classes = 3 if name == "wine-mlp" else 10
@@ -85,3 +112,28 @@ def test_presets_build_float_modules(name, shape):
 def test_unknown_preset():
     with pytest.raises(SpecError, match="unknown preset"):
         preset("resnet")
+
+
+def test_every_preset_fits_its_demo_dataset_and_zk_shape():
+    from zkpot.datasets import demo_dataset
+    from zkpot.spec import PRESET_DATASETS
+    from zkpot.zk.presets import PRESET_SHAPES
+
+    for name, dataset in PRESET_DATASETS.items():
+        ds = demo_dataset(dataset)
+        preset(name).check_against(ds.input_shape, ds.num_classes)
+        assert PRESET_SHAPES[name] == (ds.input_shape, ds.num_classes)
+
+
+@pytest.mark.parametrize("optimizer", [
+    {"type": "sgd", "lr": 1.0, "momentum": 0.999}, {"type": "sgd", "lr": 2.0**-24},
+    {"type": "adam", "lr": 1.0, "betas": [0.999, 0.99999], "eps": 1.0}, {"type": "adam", "lr": 0.01, "betas": [0, 0]},
+])
+def test_the_bounds_themselves_are_valid(optimizer):
+    assert ModelSpec.from_json(spec_with(optimizer=optimizer)).optimizer.lr == optimizer["lr"]
+
+
+def test_a_nan_in_json_text_is_refused():
+    text = json.dumps(spec_with(optimizer={"type": "sgd", "lr": 0.1})).replace("0.1", "NaN")
+    with pytest.raises(SpecError, match="finite number"):
+        ModelSpec.from_json(text)

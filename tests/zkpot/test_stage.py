@@ -119,6 +119,27 @@ def test_state_must_fit_the_spec():
         train_stage(preset("digits-mlp"), initial_weights(preset("wine-mlp")), chunk("digits-mlp"), 1)
 
 
+@pytest.mark.parametrize("name", ["digits-cnn", "wine-mlp"])
+def test_the_device_code_path_gives_the_cpu_bits(name):
+    # "cpu-torch" runs every step in torch, as on a GPU; the CPU default runs the optimiser in numpy
+    spec, data = preset(name), chunk(name, 41)
+    cpu = train_stage(spec, initial_weights(spec), data, 3)
+    device_path = train_stage(spec, initial_weights(spec).to_bytes(), data, 3, device="cpu-torch")
+    assert (cpu.state_bytes, cpu.rho, cpu.checkpoints) == (device_path.state_bytes, device_path.rho,
+                                                           device_path.checkpoints)
+
+
+def test_selfcheck_compares_devices_and_says_when_one_cannot_run(capsys):
+    from zkpot.pot.selfcheck import main
+
+    assert main(["--selfcheck", "--compare", "cpu,cpu-torch", "--presets", "wine-mlp", "--samples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("wine-mlp stage") == 2 and "equal on cpu cpu-torch" in out and "ALL EQUAL" in out
+    if not torch.cuda.is_available():
+        assert main(["--selfcheck", "--compare", "cpu,cuda", "--presets", "wine-mlp", "--samples", "20"]) == 2
+        assert "no CUDA device" in capsys.readouterr().out
+
+
 def test_float_state_dict_loads_into_the_float_model_exactly():
     spec = preset("digits-cnn")
     state = initial_weights(spec)
@@ -150,11 +171,11 @@ def test_exact_products_beyond_float64_integer_range():
 
 
 def test_fixed_point_exp_ln_and_isqrt():
-    d = torch.arange(0, 16 * 2**16, 4099)
-    got = fp.exp_neg_q30(d).double() / 2**30
-    assert torch.allclose(got, torch.exp(-d.double() / 2**16), atol=2e-9)
-    s = torch.tensor([2**30, 3 * 2**29, 10 * 2**30, 999 * 2**30 + 12345])
-    assert torch.allclose(fp.ln_q30(s).double() / 2**30, torch.log(s.double() / 2**30), atol=1e-8)
+    d = np.arange(0, 16 * 2**16, 4099)
+    got = fp.exp_neg_q30(d) / 2**30
+    assert np.allclose(got, np.exp(-d / 2**16), atol=2e-9)
+    s = np.array([2**30, 3 * 2**29, 10 * 2**30, 999 * 2**30 + 12345])
+    assert np.allclose(fp.ln_q30(s) / 2**30, np.log(s / 2**30), atol=1e-8)
     n = torch.tensor([0, 1, 15, 16, 17, 2**54 - 1, 2**54, 2**54 + 1, 123456789012345])
     assert fp.isqrt(n).tolist() == [math.isqrt(v) for v in n.tolist()]
 

@@ -56,7 +56,9 @@ class TaskParams:
 
     Each round has a commit phase of ``commit_window`` seconds, then a reveal phase of
     ``reveal_window`` seconds (defaults in ``zkpot.federated.phases``: an hour to train and
-    prove, ten minutes to reveal). The deadline must leave room for one whole round.
+    prove, ten minutes to reveal). The deadline must leave room for one whole round. An update
+    must gain ``min_improvement`` samples over the round's certified global model; the initial
+    model's proofs certify its count (none: it counts 0).
     """
 
     verifier: str
@@ -73,6 +75,9 @@ class TaskParams:
     deadline: int
     commit_window: int = COMMIT_WINDOW_S
     reveal_window: int = REVEAL_WINDOW_S
+    min_improvement: int = 1
+    initial_model_proofs: Sequence[bytes] = ()
+    initial_model_instances: Sequence[Sequence[int]] = ()
 
     @property
     def escrow(self) -> int:
@@ -82,7 +87,9 @@ class TaskParams:
         return (Web3.to_checksum_address(self.verifier), [bytes(c) for c in self.test_set_commitments],
                 self.manifest_cid, self.samples, self.threshold, self.rounds, self.max_updates_per_round,
                 self.reward_per_update, bytes(self.encryption_key), self.initial_model_commitment,
-                self.initial_model_cid, self.deadline, self.commit_window, self.reveal_window)
+                self.initial_model_cid, self.deadline, self.commit_window, self.reveal_window,
+                self.min_improvement, [bytes(p) for p in self.initial_model_proofs],
+                [list(map(int, i)) for i in self.initial_model_instances])
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class TaskView:
     round_start: int      # chain time the open round's commit phase began
     commit_window: int
     reveal_window: int
+    min_improvement: int
     verifier: str
     encryption_key: bytes
     samples: int
@@ -181,10 +189,13 @@ class FederatedTaskClient:
                                    [list(map(int, i)) for i in instances], cid)
         return self.client.transact(fn, estimate_block="pending")
 
-    def close_round(self, task_id: int, round_: int, model_commitment: int, model_cid: str) -> Receipt:
-        """Publish the next global model; after the round's reveal phase only (``RoundNotOver``)."""
-        return self.client.transact(self._fn.closeRound(task_id, round_, model_commitment, model_cid),
-                                    estimate_block="pending")
+    def close_round(self, task_id: int, round_: int, model_commitment: int, model_cid: str,
+                    proofs: Sequence[bytes] = (), instances: Sequence[Sequence[int]] = ()) -> Receipt:
+        """Publish the next global model with the proofs of its count (none: the unchanged
+        model keeps its count); after the round's reveal phase only (``RoundNotOver``)."""
+        fn = self._fn.closeRound(task_id, round_, model_commitment, model_cid, [bytes(p) for p in proofs],
+                                 [list(map(int, i)) for i in instances])
+        return self.client.transact(fn, estimate_block="pending")
 
     def refund(self, task_id: int) -> Receipt:
         """After the deadline and the open round's reveal phase: the unearned escrow back."""
@@ -198,9 +209,9 @@ class FederatedTaskClient:
         raw = self.client.call(self._fn.getTask(task_id))
         return TaskView(employer=raw[0], status=TaskStatus(raw[1]), rounds=raw[2], round=raw[3],
                         max_updates_per_round=raw[4], deadline=raw[5], round_start=raw[6],
-                        commit_window=raw[7], reveal_window=raw[8], verifier=raw[9],
-                        encryption_key=bytes(raw[10]), samples=raw[11], threshold=raw[12],
-                        reward_per_update=raw[13], escrow=raw[14])
+                        commit_window=raw[7], reveal_window=raw[8], min_improvement=raw[9],
+                        verifier=raw[10], encryption_key=bytes(raw[11]), samples=raw[12],
+                        threshold=raw[13], reward_per_update=raw[14], escrow=raw[15])
 
     def round_phases(self, task_id: int) -> RoundPhases:
         """The open round's phase boundaries in chain time (the contract's ``roundPhases``)."""
@@ -216,6 +227,10 @@ class FederatedTaskClient:
     def global_model(self, task_id: int, round_: int) -> tuple[int, str]:
         commitment, cid = self.client.call(self._fn.globalModel(task_id, round_))
         return int(commitment), cid
+
+    def baseline_count(self, task_id: int, round_: int) -> int:
+        """The certified count of round ``round_``'s global model: what its updates improve on."""
+        return int(self.client.call(self._fn.baselineCount(task_id, round_)))
 
     def update_count(self, task_id: int, round_: int) -> int:
         return self.client.call(self._fn.updateCount(task_id, round_))

@@ -1,9 +1,11 @@
 """The participant's side of a federated round, in the round's two phases.
 
 Commit phase (``commit_round``): fetch the round's global model (checked against its on-chain
-commitment), train on private data that never leaves this process, prove the update's
-accuracy on the task's public test set, encrypt the update to the employer's key, store the
-envelope by CID and commit to the update in this identity's name. Reveal phase (``reveal``):
+commitment), train it with the caller's own training function on private data that never
+leaves this process, pick the step toward the trained model that the reward rule pays best
+(``rewards.best_step``), prove the update's accuracy on the task's public test set, encrypt
+the update to the employer's key, store the envelope by CID and commit to the update in this
+identity's name (only when the rule would pay it: an honest participant saves the gas). Reveal phase (``reveal``):
 wait for it on chain time and submit the proofs and the CID. Nobody can commit once reveals
 are readable, so a copied submission is worth nothing. What leaves the machine: the
 commitment, the proof (commitments and a count), the envelope and its CID.
@@ -25,13 +27,18 @@ from zkpot.datasets import decode_chunk
 from zkpot.federated.chain import FederatedTaskClient, PhaseRefusal, TaskStatus, TaskView
 from zkpot.federated.commitment import update_commitment
 from zkpot.federated.crypto import encrypt_update, update_aad
-from zkpot.federated.local import Behaviour, LocalTraining, make_update
+from zkpot.federated.certificates import certified_count
 from zkpot.federated.manifest import TaskManifest
 from zkpot.federated.phases import RoundPhase, RoundPhases
+from zkpot.federated.rewards import RewardTerms, best_step, improvement_reward
 from zkpot.federated.updates import decode_state, encode_state
 from zkpot.storage import Store
 
 REVEAL_ATTEMPTS = 3  # a reveal refused as early (RevealPhaseNotOpen) is retried after waiting
+STEPS = (1.0, 0.5, 0.25, 0.125)  # fractions of the way to the trained model a participant tries
+
+# what a participant's training function does: the round's global model in, its update out
+TrainFn = Callable[[dict], dict]
 
 
 def fetch_manifest(task_client: FederatedTaskClient, store: Store, task_id: int) -> TaskManifest:
@@ -40,13 +47,13 @@ def fetch_manifest(task_client: FederatedTaskClient, store: Store, task_id: int)
 
 
 def participant_for_task(task_client: FederatedTaskClient, store: Store, settings, task_id: int,
-                         X: np.ndarray, y: np.ndarray, **options) -> "Participant":
+                         **options) -> "Participant":
     """A participant set up from the task's manifest: its model and (cached) circuit."""
     manifest = fetch_manifest(task_client, store, task_id)
     factory = manifest.model_factory()
     circuit = zk.ensure_circuit(factory(), manifest.input_shape, manifest.num_classes,
                                 manifest.shard_size, settings)
-    return Participant(task_client, store, circuit, factory, X, y, **options)
+    return Participant(task_client, store, circuit, factory, **options)
 
 
 class GlobalModelMismatch(RuntimeError):
@@ -59,14 +66,17 @@ class RoundOutcome:
 
     participant: str
     round: int
-    behaviour: Behaviour
+    label: str  # what the caller calls this participant (e.g. its behaviour in a demo)
     proven_correct: int
     threshold: int
-    submitted: bool  # committed to (then revealed, unless the commitment was refused)
-    accepted: bool
-    model_commitment: int
+    baseline: int = 0  # the round's global model's certified count
+    step: float = 1.0  # the fraction of the way to its trained model it submitted
+    submitted: bool = False  # committed to (then revealed, unless the commitment was refused)
+    accepted: bool = False
+    model_commitment: int = 0
     cid: str | None = None
     refusal: str | None = None  # why it was not accepted: the contract's error name, or no proof
+    reward: int = 0  # wei credited
     gas_used: int | None = None  # of the accepted submitUpdate
     commit_gas_used: int | None = None  # of its commitUpdate
     reveal_retries: list[str] = field(default_factory=list)  # refusals of reveals sent too early
@@ -105,21 +115,21 @@ class RoundSkipped:
 
 @dataclass
 class Participant:
-    """One federation member: its chain identity, its private data and how it behaves.
+    """One federation member: its chain identity and how it submits what it trains.
 
-    ``submit_below_threshold`` makes it submit even an update it knows is below θ (an
-    attacker trying its luck); an honest participant saves the gas.
+    ``steps``: the fractions of the way to its trained model it may submit (the one the rule
+    pays best; ``(1.0,)``: the trained model as it is). ``submit_unpaid`` makes it submit even
+    an update it knows the rule refuses (an attacker trying its luck); an honest participant
+    saves the gas.
     """
 
     task_client: FederatedTaskClient
     store: Store
     circuit: zk.Circuit
     model_factory: Callable[[], nn.Module]
-    X: np.ndarray
-    y: np.ndarray
-    behaviour: Behaviour = Behaviour.honest
-    training: LocalTraining = field(default_factory=LocalTraining)
-    submit_below_threshold: bool = False
+    steps: tuple[float, ...] = STEPS
+    submit_unpaid: bool = False
+    label: str = "participant"
     handled: set[tuple[int, int]] = field(default_factory=set, repr=False)  # (task, round) taken part in
 
     @property
@@ -139,17 +149,18 @@ class Participant:
         ds = decode_chunk(self.store.get(manifest.test_set_cid))
         return ds.features, ds.labels
 
-    def participate(self, task_id: int, clock: ChainClock | None = None) -> RoundOutcome | RoundSkipped:
+    def participate(self, task_id: int, train: TrainFn, clock: ChainClock | None = None) -> RoundOutcome | RoundSkipped:
         """Take part in the open round: commit now, then wait for the reveal phase (on
         ``clock``, by default the chain's own time) and reveal. Idempotent against chain state
         and this participant's earlier turns: a round is worked on once."""
-        committed = self.commit_round(task_id)
+        committed = self.commit_round(task_id, train)
         if isinstance(committed, PendingReveal):
             return self.reveal(committed, clock)
         return committed
 
-    def commit_round(self, task_id: int) -> PendingReveal | RoundOutcome | RoundSkipped:
-        """Commit phase: train, prove, encrypt, store and commit this participant's update.
+    def commit_round(self, task_id: int, train: TrainFn) -> PendingReveal | RoundOutcome | RoundSkipped:
+        """Commit phase: train (``train(global_state) -> state``), prove, encrypt, store and
+        commit this participant's update.
 
         A ``PendingReveal`` when the commitment stands; a ``RoundOutcome`` when there is
         nothing to reveal (no proof, below θ, commitment refused); ``RoundSkipped`` when the
@@ -171,34 +182,36 @@ class Participant:
             skip = SkipReason.commit_phase_over
         if skip is not None:
             return RoundSkipped(round_, skip, phase, phases.seconds_left(now))
-        result = self._train_prove_commit(task_id, task, phases)
+        result = self._train_prove_commit(task_id, task, phases, train)
         # once only, even below θ; a failure that raised (the chain unreachable) may be retried
         self.handled.add((task_id, round_))
         return result
 
-    def _train_prove_commit(self, task_id: int, task: TaskView, phases: RoundPhases) -> PendingReveal | RoundOutcome:
+    def _train_prove_commit(self, task_id: int, task: TaskView, phases: RoundPhases,
+                            train: TrainFn) -> PendingReveal | RoundOutcome:
         round_ = task.round
         global_state = self.fetch_global_model(task_id, round_)
         X_test, y_test = self.fetch_test_set(task_id)
-        training = LocalTraining(self.training.epochs, self.training.lr, self.training.batch_size,
-                                 seed=self.training.seed + 1000 * round_)
-        update = make_update(self.behaviour, self.model_factory, global_state, self.X, self.y,
-                             self.circuit.num_classes, training)
+        baseline = self.task_client.baseline_count(task_id, round_)
+        trained = train({k: v.clone() for k, v in global_state.items()})
+        step, update, _ = best_step(global_state, trained, self.steps,
+                                    lambda s: certified_count(self.circuit, s, X_test, y_test))
+        outcome = RoundOutcome(participant=self.address, round=round_, label=self.label, proven_correct=0,
+                               threshold=task.threshold, baseline=baseline, step=step)
         try:
             proofs = zk.prove_certificate(self.circuit, update, X_test, y_test)
         except RuntimeError as exc:  # weights outside the circuit's ranges have no proof at all
-            return RoundOutcome(participant=self.address, round=round_, behaviour=self.behaviour,
-                                proven_correct=0, threshold=task.threshold, submitted=False,
-                                accepted=False, model_commitment=0, refusal=f"no proof: {exc}")
-        correct = sum(p.correct for p in proofs)
-        outcome = RoundOutcome(participant=self.address, round=round_, behaviour=self.behaviour,
-                               proven_correct=correct, threshold=task.threshold, submitted=False,
-                               accepted=False, model_commitment=proofs[0].model_commitment)
+            outcome.refusal = f"no proof: {exc}"
+            return outcome
+        outcome.proven_correct = correct = sum(p.correct for p in proofs)
+        outcome.model_commitment = proofs[0].model_commitment
         expected = self.task_client.test_set_commitments(task_id)
         if [p.test_set_commitment for p in proofs] != expected:
             raise RuntimeError("the published test set does not match the task's commitments")
-        if correct < task.threshold and not self.submit_below_threshold:
-            return outcome  # cannot be accepted: no upload, no gas
+        terms = RewardTerms(task.samples, task.threshold, task.min_improvement, task.reward_per_update)
+        if improvement_reward(correct, baseline, terms) == 0 and not self.submit_unpaid:
+            outcome.refusal = "unpaid: below θ or the margin over the global model"
+            return outcome  # the contract would refuse it: no upload, no gas
         envelope = encrypt_update(task.encryption_key, encode_state(update),
                                   update_aad(task_id, round_, self.address))
         outcome.cid = self.store.put(envelope)
@@ -238,5 +251,6 @@ class Participant:
                 continue
             outcome.accepted = True
             outcome.gas_used = receipt.gas_used
+            outcome.reward = int(receipt.event("UpdateAccepted")["reward"])
             return outcome
         raise AssertionError("unreachable")

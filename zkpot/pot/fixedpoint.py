@@ -1,11 +1,15 @@
-"""Exact fixed-point training arithmetic: every value is an integer held in an int64 tensor.
+"""Exact fixed-point arithmetic of the stage function: scales, bounds, exact products, tables.
 
-Scales (fractional bits): activations and losses Q16, weights Q20, gradients Q24, Adam's second
-moment Q32. Matrix products run in float64 on integer values; they are exact (so independent of
-summation order, thread count and hardware) because each product is split along its reduction
-axis into blocks whose worst-case sum, from the operands' actual maxima, stays <= 2^53. Block
-results are summed in int64. Rescaling uses round-half-up arithmetic shifts. exp and ln come
-from tables computed with Python's decimal module (correctly rounded, no libm). See docs/pot.md.
+Every value is an integer. Activations, gradients and parameters are held in float64 tensors
+(integers below 2^53 are exact there, and float64 is what BLAS multiplies); optimiser buffers and
+the loss are int64. Scales (fractional bits): activations and losses Q16, weights Q20,
+gradients Q24, Adam's second moment Q32. Rescaling rounds half up: ``floor(x / 2^s + 1/2)``.
+
+A matrix product is exact when every partial sum is an integer of magnitude <= 2^53 (or such an
+integer times a power of two): then IEEE double arithmetic makes no rounding in any summation
+order, blocking, FMA use or thread count, on any device. ``fits`` tests that from the operands'
+maxima; ``mm_exact`` handles the products that do not fit (split into limbs and blocks,
+reassembled exactly). See docs/pot.md.
 """
 
 from __future__ import annotations
@@ -13,16 +17,36 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 A_FRAC, W_FRAC, G_FRAC, V_FRAC = 16, 20, 24, 32
-ACT_MAX, W_MAX, G_MAX = 2**26, 2**24, 2**27
-EXACT = 2**53
-I64 = torch.int64
+ACT_MAX, W_MAX, G_MAX = 2**26, 2**24, 2**27          # saturation: 1024, 16 and 8 in value
+MOMENTUM_MAX = 2**38      # |SGD momentum buffer| (Q24): reachable bound for momentum <= 0.999
+ADAM_M_MAX, ADAM_V_MAX = G_MAX, 2**38                 # |m| (Q24) and v (Q32): convex combinations
+RATIO_MAX = 2**22         # |m / (sqrt(v) + eps)| (Q16)
+EXACT = 2**53             # largest partial sum (in units of the result's last bit) a float64 product may reach
+SATURATE = 2**60          # mm_exact clamps its exact result to +-2^60
+MAX_REDUCTION = 2**32     # longest reduction axis (batch x positions of a Conv2d weight gradient)
+I64, F64 = torch.int64, torch.float64
 
 
-def rshift(x: torch.Tensor, s: int) -> torch.Tensor:
-    """Round-half-up division by 2**s (an arithmetic shift; exact and platform-independent)."""
+def fits(k: int, amax: int, bmax: int, extra: int = 0) -> bool:
+    """True when a float64 product over ``k`` terms of |a| <= amax, |b| <= bmax (plus ``extra``)
+    stays within 2^53, so it is exact (also scaled by a power of two)."""
+    return k * amax * bmax + extra <= EXACT
+
+
+def absmax(t: torch.Tensor) -> int:
+    """max |t| as a Python int (0 for an empty tensor); exact for integer-valued floats."""
+    if t.numel() == 0:
+        return 0
+    lo, hi = torch.aminmax(t)
+    return int(max(-lo.item(), hi.item()))
+
+
+def rshift(x, s: int):
+    """Round-half-up division of an int64 tensor or array by 2**s (arithmetic shift)."""
     return (x + (1 << (s - 1))) >> s if s > 0 else x
 
 
@@ -31,37 +55,72 @@ def clamp(x: torch.Tensor, bound: int) -> torch.Tensor:
     return x.clamp(-bound, bound)
 
 
-def mm_exact(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Exact integer matrix product a @ b of int64 matrices (see module doc)."""
+def _limbs(a: torch.Tensor, amax: int) -> list[tuple[torch.Tensor, int, int]]:
+    """``a`` as a sum of (limb, shift, max|limb|) with a = sum(limb * 2^shift), limbs <= 2^14."""
+    if amax <= 2**14:
+        return [(a, 0, amax)]
+    hi = torch.floor(a * 2.0**-14)
+    return [(a - hi * 2.0**14, 0, 2**14)] + [(t, s + 14, m) for t, s, m in _limbs(hi, (amax >> 14) + 1)]
+
+
+def mm_exact(a: torch.Tensor, b: torch.Tensor, amax: int | None = None, bmax: int | None = None) -> torch.Tensor:
+    """a @ b exactly, as int64, clamped to +-2^60 (callers rescale and saturate far below that).
+
+    Integer-valued operands (int64 or float64) of magnitude < 2^30 (activations after a Dropout
+    reach 10 x 2^26) and reductions up to 2^32 terms. When the whole product fits (``fits``) it
+    is one float64 product. Otherwise the reduction is cut into blocks whose partial sums stay
+    within 2^53 (after splitting each operand into 14-bit limbs when that would take more than
+    four blocks); the exact result is reassembled from its residue mod 2^62 (int64, no
+    overflow) and a float64 estimate whose error (< 2^51: at most 9 x 129 sums of terms below
+    2^92 in all) tells the residue's sign and when to saturate.
+    """
     k = a.shape[1]
-    amax = int(a.abs().max()) if a.numel() else 0
-    bmax = int(b.abs().max()) if b.numel() else 0
+    a, b = a.to(F64), b.to(F64)
+    amax = absmax(a) if amax is None else amax
+    bmax = absmax(b) if bmax is None else bmax
     if amax == 0 or bmax == 0:
         return torch.zeros(a.shape[0], b.shape[1], dtype=I64, device=a.device)
-    if amax * bmax > EXACT:
-        raise OverflowError(f"operands too large for exact products ({amax} x {bmax})")
-    block = EXACT // (amax * bmax)
-    af, bf = a.double(), b.double()
-    if k <= block:
-        return (af @ bf).to(I64)
-    out = torch.zeros(a.shape[0], b.shape[1], dtype=I64, device=a.device)
-    for start in range(0, k, block):
-        out += (af[:, start:start + block] @ bf[start:start + block]).to(I64)
-    return out
+    if amax >= 2**30 or bmax >= 2**30 or k > MAX_REDUCTION:
+        raise OverflowError(f"product operands out of range: max {amax} x {bmax} over {k} terms")
+    if fits(k, amax, bmax):
+        return (a @ b).to(I64)
+    mask62 = (1 << 62) - 1
+    low = torch.zeros(a.shape[0], b.shape[1], dtype=I64, device=a.device)   # result mod 2^62
+    est = torch.zeros(a.shape[0], b.shape[1], dtype=F64, device=a.device)   # result, approximately
+    few_blocks = amax * bmax <= EXACT and k <= 4 * (EXACT // (amax * bmax))
+    a_parts = [(a, 0, amax)] if few_blocks else _limbs(a, amax)
+    b_parts = [(b, 0, bmax)] if few_blocks else _limbs(b, bmax)
+    for al, sa, ma in a_parts:
+        for bl, sb, mb in b_parts:
+            shift, block = sa + sb, EXACT // (ma * mb)
+            for start in range(0, k, block):
+                part = al[:, start:start + block] @ bl[start:start + block]      # exact, |part| <= 2^53
+                est += part * 2.0**shift
+                if shift < 62:
+                    low += (part.to(I64) & ((1 << (62 - shift)) - 1)) << shift
+                    low &= mask62
+    exact = torch.where(low >= 1 << 61, low - (1 << 62), low).clamp_(-SATURATE, SATURATE)
+    far = torch.where(est > 0, SATURATE, -SATURATE)
+    # |est - result| < 2^51 < 2^58: below the threshold |result| < 2^61 (the residue decides), above
+    # it |result| > 2^60 (saturate)
+    return torch.where(est.abs() < SATURATE + 2**58, exact, far)
 
 
-def isqrt(n: torch.Tensor) -> torch.Tensor:
-    """Elementwise floor(sqrt(n)) of non-negative int64 values below 2^60, exactly."""
-    r = torch.sqrt(n.double()).floor().to(I64)
-    for _ in range(2):
-        r = torch.where(r * r > n, r - 1, r)
-    for _ in range(2):
-        r = torch.where((r + 1) * (r + 1) <= n, r + 1, r)
-    return r
+def isqrt(n):
+    """Elementwise floor(sqrt(n)) of int64 values 0 <= n < 2^60 (numpy array or torch tensor)."""
+    if isinstance(n, torch.Tensor):
+        r = torch.sqrt(n.to(F64)).floor().to(I64)
+    else:
+        r = np.floor(np.sqrt(np.asarray(n, dtype=np.int64).astype(np.float64))).astype(np.int64)
+    r = r - (r * r > n).astype(r.dtype) if isinstance(r, np.ndarray) else r - (r * r > n).to(I64)
+    up = (r + 1) * (r + 1) <= n         # the float square root is within 2^-21 of the true one
+    return r + (up.astype(r.dtype) if isinstance(up, np.ndarray) else up.to(I64))
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[list[int], list[int], list[int], int]:
+def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """exp(-h/64) and exp(-i/2^16) for 1024 values each, ln(1 + i/1024) for 1025, ln 2; all Q30,
+    correctly rounded with Python's decimal module (no libm)."""
     with localcontext() as ctx:
         ctx.prec = 40
         one30 = Decimal(2**30)
@@ -69,118 +128,41 @@ def _tables() -> tuple[list[int], list[int], list[int], int]:
         exp_lo = [int((-(Decimal(i) / 65536)).exp() * one30 + Decimal("0.5")) for i in range(1024)]
         ln1p = [int((1 + Decimal(i) / 1024).ln() * one30 + Decimal("0.5")) for i in range(1025)]
         ln2 = int(Decimal(2).ln() * one30 + Decimal("0.5"))
-    return exp_hi, exp_lo, ln1p, ln2
+    arr = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+    return arr(exp_hi), arr(exp_lo), arr(ln1p), ln2
 
 
-@lru_cache(maxsize=8)
-def _device_tables(device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    exp_hi, exp_lo, ln1p, ln2 = _tables()
-    mk = lambda v: torch.tensor(v, dtype=I64, device=device)  # noqa: E731
-    return mk(exp_hi), mk(exp_lo), mk(ln1p), ln2
-
-
-def exp_neg_q30(d: torch.Tensor) -> torch.Tensor:
-    """exp(-d / 2^16) in Q30 for d >= 0 (Q16), saturating at d = 16."""
-    exp_hi, exp_lo, _, _ = _device_tables(str(d.device))
-    d = d.clamp(0, 2**20 - 1)
+def exp_neg_q30(d: np.ndarray) -> np.ndarray:
+    """exp(-d / 2^16) in Q30 for int64 d >= 0 (Q16), saturating at d = 16."""
+    exp_hi, exp_lo, _, _ = tables()
+    d = np.clip(np.asarray(d, dtype=np.int64), 0, 2**20 - 1)
     return rshift(exp_hi[d >> 10] * exp_lo[d & 1023], 30)
 
 
-def ln_q30(s: torch.Tensor) -> torch.Tensor:
-    """ln(s / 2^30) in Q30 for 2^30 <= s < 2^41."""
-    _, _, ln1p, ln2 = _device_tables(str(s.device))
-    e = torch.zeros_like(s)
-    for k in range(1, 12):
-        e += (s >= (1 << (30 + k))).to(I64)
+def ln_q30(s: np.ndarray) -> np.ndarray:
+    """ln(s / 2^30) in Q30 for int64 2^30 <= s < 2^41."""
+    _, _, ln1p, ln2 = tables()
+    s = np.asarray(s, dtype=np.int64)
+    e = np.searchsorted(1 << np.arange(31, 42, dtype=np.int64), s, side="right").astype(np.int64)
     f = (s >> e) - (1 << 30)
     idx, r = f >> 20, f & ((1 << 20) - 1)
     lo = ln1p[idx]
     return lo + rshift((ln1p[idx + 1] - lo) * r, 20) + e * ln2
 
 
-def cross_entropy(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample losses (Q16) and d(mean loss)/dz (Q24) for logits z (Q16) and labels y."""
-    m = z.max(dim=1, keepdim=True).values
-    e = exp_neg_q30(m - z)                      # Q30, the max class gives exactly 2^30
-    s = e.sum(dim=1)
-    z_y = z.gather(1, y[:, None])[:, 0]
-    losses = rshift(ln_q30(s), 14) + (m[:, 0] - z_y)
-    p = torch.div(e << G_FRAC, s[:, None], rounding_mode="floor")
-    onehot = torch.zeros_like(p).scatter_(1, y[:, None], 1 << G_FRAC)
+def cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample losses (Q16) and d(mean loss)/dz (Q24) for int64 logits z (Q16) and labels y.
+
+    Runs on the host in numpy int64 whatever the device: z is one row per sample, and the
+    losses are needed on the host for rho anyway. Every intermediate is below 2^55.
+    """
     b = z.shape[0]
-    grad = torch.div(2 * (p - onehot) + b, 2 * b, rounding_mode="floor")
+    m = z.max(axis=1, keepdims=True)
+    e = exp_neg_q30(m - z)                              # Q30; the max class gives exactly 2^30
+    s = e.sum(axis=1)                                   # 2^30 <= s <= classes * 2^30 < 2^40
+    rows = np.arange(b)
+    losses = rshift(ln_q30(s), 14) + (m[:, 0] - z[rows, y])
+    p = (e << G_FRAC) // s[:, None]                     # floor; e << 24 <= 2^54
+    p[rows, y] -= 1 << G_FRAC
+    grad = (2 * p + b) // (2 * b)                       # round half up of (p - onehot) / b
     return losses, grad
-
-
-# ---- layers: forward returns (output, cache); backward returns grad_input, {param: grad} ----
-
-def _cols(x: torch.Tensor, k: int, stride: int, pad: int) -> tuple[torch.Tensor, tuple[int, ...]]:
-    if pad:
-        x = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    b, c = x.shape[:2]
-    u = x.unfold(2, k, stride).unfold(3, k, stride)           # B, C, Ho, Wo, k, k
-    ho, wo = u.shape[2], u.shape[3]
-    cols = u.permute(0, 2, 3, 1, 4, 5).reshape(b * ho * wo, c * k * k)
-    return cols, (b, c, ho, wo, x.shape[2], x.shape[3])
-
-
-def conv_forward(x, w, bias, stride, pad):
-    """Conv2d by im2col and an exact product; output Q16."""
-    o, c, k, _ = w.shape
-    cols, geo = _cols(x, k, stride, pad)
-    acc = mm_exact(cols, w.reshape(o, -1).t()) + (bias << A_FRAC)
-    b, _, ho, wo = geo[:4]
-    out = clamp(rshift(acc, W_FRAC), ACT_MAX).reshape(b, ho, wo, o).permute(0, 3, 1, 2).contiguous()
-    return out, (cols, geo, x.shape)
-
-
-def conv_backward(g, w, cache, stride, pad, need_input: bool):
-    """Gradients of Conv2d: (grad_input Q24 or None, grad_weight Q24, grad_bias Q24)."""
-    cols, (b, c, ho, wo, hp, wp), in_shape = cache
-    o, _, k, _ = w.shape
-    gm = g.permute(0, 2, 3, 1).reshape(b * ho * wo, o)
-    gw = clamp(rshift(mm_exact(gm.t(), cols), A_FRAC), G_MAX).reshape(w.shape)
-    gb = clamp(gm.sum(0), G_MAX)
-    if not need_input:
-        return None, gw, gb
-    dcols = rshift(mm_exact(gm, w.reshape(o, -1)), W_FRAC).reshape(b, ho, wo, c, k, k)
-    dx = torch.zeros(b, c, hp, wp, dtype=I64, device=g.device)
-    for i in range(k):
-        for j in range(k):
-            dx[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += dcols[:, :, :, :, i, j].permute(0, 3, 1, 2)
-    dx = dx[:, :, pad:hp - pad, pad:wp - pad] if pad else dx
-    return clamp(dx.contiguous(), G_MAX), gw, gb
-
-
-def linear_forward(x, w, bias):
-    """Linear layer x @ w.T + b; output Q16."""
-    return clamp(rshift(mm_exact(x, w.t()) + (bias << A_FRAC), W_FRAC), ACT_MAX), x
-
-
-def linear_backward(g, w, x, need_input: bool):
-    """Gradients of Linear: (grad_input or None, grad_weight, grad_bias), all Q24."""
-    gw = clamp(rshift(mm_exact(g.t(), x), A_FRAC), G_MAX)
-    gb = clamp(g.sum(0), G_MAX)
-    gx = clamp(rshift(mm_exact(g, w), W_FRAC), G_MAX) if need_input else None
-    return gx, gw, gb
-
-
-def maxpool_forward(x, k):
-    """Non-overlapping max pooling; ties go to the first element of a window (row-major)."""
-    b, c, h, w = x.shape
-    ho, wo = h // k, w // k
-    win = x[:, :, :ho * k, :wo * k].reshape(b, c, ho, k, wo, k).permute(0, 1, 2, 4, 3, 5).reshape(b, c, ho, wo, k * k)
-    top = win.max(dim=-1).values
-    eq = win == top[..., None]
-    first = eq & (eq.to(I64).cumsum(-1) == 1)
-    return top, (first, x.shape)
-
-
-def maxpool_backward(g, k, cache):
-    """Route each window's gradient to the element chosen in the forward pass."""
-    first, (b, c, h, w) = cache
-    ho, wo = g.shape[2], g.shape[3]
-    routed = (first.to(I64) * g[..., None]).reshape(b, c, ho, wo, k, k).permute(0, 1, 2, 4, 3, 5)
-    dx = torch.zeros(b, c, h, w, dtype=I64, device=g.device)
-    dx[:, :, :ho * k, :wo * k] = routed.reshape(b, c, ho * k, wo * k)
-    return dx

@@ -15,6 +15,8 @@ PRESET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
     "digits-cnn": ((1, 8, 8), 10),
     "digits-cnn-s2": ((1, 8, 8), 10),
     "wine-mlp": ((13,), 3),
+    "digits28-mlp": ((784,), 10),
+    "digits28-lenet": ((1, 28, 28), 10),
 }
 
 # the layout measured best on 2 cores (docs/zk.md), CircuitParams' defaults: matmuls by

@@ -17,6 +17,7 @@ INITIAL_MODEL = 12345
 COMMIT_WINDOW = 600
 REVEAL_WINDOW = 600
 DEADLINE_IN = 3 * (COMMIT_WINDOW + REVEAL_WINDOW)
+MARGIN = 2  # minImprovement: samples an update must gain over the round's global model
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,8 @@ def params(verifier, chain, **overrides):
         verifier=verifier.address, shards=SHARDS, manifest_cid="bafy-manifest", samples=SAMPLES, threshold=THRESHOLD,
         rounds=ROUNDS, max_updates=MAX_UPDATES, reward=REWARD, key=ENC_KEY,
         model=INITIAL_MODEL, cid="bafy-initial", deadline=chain.time() + DEADLINE_IN,
-        commit_window=COMMIT_WINDOW, reveal_window=REVEAL_WINDOW,
+        commit_window=COMMIT_WINDOW, reveal_window=REVEAL_WINDOW, margin=MARGIN,
+        initial_proofs=[], initial_instances=[],
     )
     values.update(overrides)
     return tuple(values.values())
@@ -137,8 +139,10 @@ def submit_all(fl, task_id, updates, round_=0):
     return [reveal(fl, task_id, u[0], u[1], *(u[2:3] or [(24, 24)]), round_=round_) for u in updates]
 
 
-def close(fl, task_id, employer, model=999, cid="bafy-g", round_=None):
-    """Close the open round once its reveal phase is over."""
+def close(fl, task_id, employer, model=999, cid="bafy-g", round_=None, counts=(16, 16), proven=True):
+    """Close the open round once its reveal phase is over, the new global model proven to
+    classify ``counts`` right (``proven=False``: no proofs, for an unchanged model)."""
     to_round_end(fl, task_id)
     round_ = fl.getTask(task_id)["round"] if round_ is None else round_
-    return fl.closeRound(task_id, round_, model, cid, {"from": employer})
+    proofs, instances = update(model, counts) if proven else ([], [])
+    return fl.closeRound(task_id, round_, model, cid, proofs, instances, {"from": employer})

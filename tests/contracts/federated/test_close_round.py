@@ -1,6 +1,7 @@
 import brownie
 
-from .conftest import ESCROW, REWARD, close, commit, phases, reveal, submit, submit_all, to_round_end
+from .conftest import (ESCROW, INITIAL_MODEL, MARGIN, REWARD, SAMPLES, close, commit, phases, reveal, submit, submit_all,
+                       to_round_end, update)
 
 
 def test_close_round_publishes_next_global_model(fl, task_id, employer, participants):
@@ -21,6 +22,64 @@ def test_close_round_emits_round_closed(fl, task_id, employer, participants):
     assert event["taskId"] == task_id and event["round"] == 0
     assert event["modelCommitment"] == 555 and event["modelCid"] == "bafy-g1"
     assert event["updates"] == 2
+    assert event["correctCount"] == 32  # the new global model's certified count (16 + 16)
+
+
+def test_close_round_certifies_the_next_baseline(fl, task_id, employer, participants):
+    assert fl.baselineCount(task_id, 0) == 0  # created without proofs: the initial model counts 0
+    close(fl, task_id, employer, model=555, counts=(20, 20))
+    assert fl.baselineCount(task_id, 1) == 40
+    # round 1's updates are paid for what they add to the global model's 40
+    submit(fl, task_id, participants[0], model=111, counts=(24, 24), round_=1)
+    assert fl.creditOf(participants[0]) == REWARD * (48 - 40) // (SAMPLES - 40)
+
+
+def test_close_round_unchanged_model_keeps_its_count_without_proofs(fl, task_id, employer):
+    close(fl, task_id, employer, model=555, counts=(20, 20))
+    tx = close(fl, task_id, employer, model=555, proven=False)
+    assert tx.events["RoundClosed"]["correctCount"] == 40
+    assert fl.globalModel(task_id, 2)[0] == 555
+
+
+def test_close_round_new_model_without_proofs_reverts(fl, task_id, employer):
+    to_round_end(fl, task_id)
+    with brownie.reverts("GlobalModelUnproven: 555"):
+        fl.closeRound(task_id, 0, 555, "bafy-g1", [], [], {"from": employer})
+    # the initial model itself carries over without proofs
+    fl.closeRound(task_id, 0, INITIAL_MODEL, "bafy-initial", [], [], {"from": employer})
+    assert fl.baselineCount(task_id, 1) == 0
+
+
+def test_close_round_with_proofs_of_another_model_reverts(fl, task_id, employer):
+    # an employer cannot claim another model's count for the one it publishes (a better
+    # model's, to raise the bar and pay less)
+    to_round_end(fl, task_id)
+    proofs, instances = update(777, (30, 30))
+    with brownie.reverts("ModelCommitmentMismatch: 0, 777"):
+        fl.closeRound(task_id, 0, 555, "bafy-g1", proofs, instances, {"from": employer})
+
+
+def test_close_round_proofs_on_another_test_set_revert(fl, task_id, employer):
+    to_round_end(fl, task_id)
+    other = b"\x99" * 32
+    proofs, instances = update(555, (30, 30), shards=[b"\x11" * 32, other])
+    with brownie.reverts(f"TestSetMismatch: 1, {other!r}"):
+        fl.closeRound(task_id, 0, 555, "bafy-g1", proofs, instances, {"from": employer})
+
+
+def test_close_round_missing_shard_proof_reverts(fl, task_id, employer):
+    to_round_end(fl, task_id)
+    proofs, instances = update(555, (30, 30))
+    with brownie.reverts("ShardCountMismatch: 1, 2"):
+        fl.closeRound(task_id, 0, 555, "bafy-g1", proofs[:1], instances[:1], {"from": employer})
+
+
+def test_close_round_baseline_capped_at_the_test_set(fl, task_id, employer, participants):
+    # a faulty verifier's count cannot put the bar past N: every later update is simply refused
+    close(fl, task_id, employer, model=555, counts=(40, 40))
+    assert fl.baselineCount(task_id, 1) == SAMPLES
+    with brownie.reverts(f"ImprovementBelowMargin: {SAMPLES}, {SAMPLES}, {MARGIN}"):
+        submit(fl, task_id, participants[0], model=111, counts=(32, 32), round_=1)
 
 
 def test_close_round_during_its_reveal_phase_reverts(fl, task_id, employer, participants):
@@ -29,12 +88,12 @@ def test_close_round_during_its_reveal_phase_reverts(fl, task_id, employer, part
     commit(fl, task_id, participants[0], model=111)
     reveal_end = phases(fl, task_id)[2]
     with brownie.reverts(f"RoundNotOver: {task_id}, 0, {reveal_end}"):
-        fl.closeRound(task_id, 0, 555, "bafy-g1", {"from": employer})
+        fl.closeRound(task_id, 0, 555, "bafy-g1", *update(555), {"from": employer})
     reveal(fl, task_id, participants[0], model=111)   # in the reveal phase: still accepted
     with brownie.reverts(f"RoundNotOver: {task_id}, 0, {reveal_end}"):
-        fl.closeRound(task_id, 0, 555, "bafy-g1", {"from": employer})
+        fl.closeRound(task_id, 0, 555, "bafy-g1", *update(555), {"from": employer})
     to_round_end(fl, task_id)
-    fl.closeRound(task_id, 0, 555, "bafy-g1", {"from": employer})
+    fl.closeRound(task_id, 0, 555, "bafy-g1", *update(555), {"from": employer})
 
 
 def test_close_last_round_completes_and_returns_unspent_escrow(fl, task_id, employer, participants):
@@ -52,17 +111,17 @@ def test_close_last_round_completes_and_returns_unspent_escrow(fl, task_id, empl
 def test_close_round_by_non_employer_reverts(fl, task_id, participants):
     to_round_end(fl, task_id)
     with brownie.reverts(f"CallerNotEmployer: {task_id}, {participants[0].address.lower()}"):
-        fl.closeRound(task_id, 0, 555, "bafy-g1", {"from": participants[0]})
+        fl.closeRound(task_id, 0, 555, "bafy-g1", *update(555), {"from": participants[0]})
 
 
 def test_close_round_wrong_round_reverts(fl, task_id, employer):
     to_round_end(fl, task_id)
     with brownie.reverts("RoundNotOpen: 1, 0"):
-        fl.closeRound(task_id, 1, 555, "bafy-g1", {"from": employer})
+        fl.closeRound(task_id, 1, 555, "bafy-g1", *update(555), {"from": employer})
 
 
 def test_close_round_after_completion_reverts(fl, task_id, employer):
     close(fl, task_id, employer)
     close(fl, task_id, employer)
     with brownie.reverts(f"TaskNotActive: {task_id}"):
-        fl.closeRound(task_id, 2, 777, "bafy-g3", {"from": employer})
+        fl.closeRound(task_id, 2, 777, "bafy-g3", *update(777), {"from": employer})

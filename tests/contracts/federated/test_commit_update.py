@@ -1,4 +1,5 @@
 import brownie
+import pytest
 
 from .conftest import MAX_UPDATES, close, commit, commitment_of, phases, reveal, submit, to_reveal
 
@@ -80,3 +81,11 @@ def test_commit_update_reserves_no_slot(fl, task_id, participants):
 def test_commit_update_unknown_task_reverts(fl, task_id, participants):
     with brownie.reverts(f"TaskNotActive: {task_id + 7}"):
         commit(fl, task_id + 7, participants[0], model=111)
+
+
+@pytest.mark.parametrize("value", [b"\x00" * 32, (1).to_bytes(32, "big")])
+def test_commit_update_of_zero_or_the_accepted_mark_reverts(fl, task_id, participants, value):
+    # zero is "no commitment"; 1 marks an accepted update: committing either would fake a state
+    with brownie.reverts(f"UpdateCommitmentInvalid: {value!r}"):
+        fl.commitUpdate(task_id, 0, value, {"from": participants[0]})
+    assert not fl.hasSubmitted(task_id, 0, participants[0])

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from .conftest import SHARDS, commit, params, reveal
+from .conftest import SHARDS, commit, params, reveal, update
 
 SETTINGS = settings(max_examples=5, stateful_step_count=12, deadline=None,
                     suppress_health_check=list(HealthCheck))
@@ -56,13 +56,15 @@ class Conservation(RuleBasedStateMachine):
         except brownie.exceptions.VirtualMachineError:
             pass
 
-    @rule(model=st.integers(100, 200))
-    def close_round(self, model):
+    @rule(model=st.integers(100, 200), a=st.integers(0, 32), b=st.integers(0, 32))
+    def close_round(self, model, a, b):
+        # the next global model's certified count (a + b) is the next round's baseline
         if not self.tasks:
             return
         task_id = self.tasks[-1]
         try:
-            self.fl.closeRound(task_id, self.fl.getTask(task_id)["round"], model, "bafy", {"from": self.employer})
+            self.fl.closeRound(task_id, self.fl.getTask(task_id)["round"], model, "bafy", *update(model, (a, b)),
+                               {"from": self.employer})
         except brownie.exceptions.VirtualMachineError:
             pass
 

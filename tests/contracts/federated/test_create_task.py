@@ -87,3 +87,42 @@ def test_create_task_window_out_of_range_reverts(fl, verifier, employer, chain, 
 def test_create_task_without_encryption_key_reverts(fl, verifier, employer, chain):
     with brownie.reverts("EncryptionKeyMissing: "):
         fl.createTask(params(verifier, chain, key=b"\x00" * 32), {"from": employer, "value": ESCROW})
+
+
+@pytest.mark.parametrize("margin", [0, SAMPLES + 1])
+def test_create_task_margin_out_of_range_reverts(fl, verifier, employer, chain, margin):
+    # a margin of 0 would accept copies of the global model (they gain 0) and let them fill rounds
+    with brownie.reverts(f"MarginInvalid: {margin}, {SAMPLES}"):
+        fl.createTask(params(verifier, chain, margin=margin), {"from": employer, "value": ESCROW})
+
+
+def test_create_task_stores_margin_and_uncertified_baseline(fl, verifier, employer, chain):
+    from .conftest import MARGIN
+
+    task_id = fl.createTask(params(verifier, chain), {"from": employer, "value": ESCROW}).return_value
+    assert fl.getTask(task_id)["minImprovement"] == MARGIN
+    assert fl.baselineCount(task_id, 0) == 0
+
+
+def test_create_task_certifies_the_initial_model(fl, verifier, employer, chain):
+    from .conftest import update
+
+    proofs, instances = update(INITIAL_MODEL, (10, 12))
+    task_id = fl.createTask(params(verifier, chain, initial_proofs=proofs, initial_instances=instances),
+                            {"from": employer, "value": ESCROW}).return_value
+    assert fl.baselineCount(task_id, 0) == 22
+
+
+def test_create_task_initial_proofs_of_another_model_revert(fl, verifier, employer, chain):
+    from .conftest import update
+
+    proofs, instances = update(INITIAL_MODEL + 1, (10, 12))
+    with brownie.reverts(f"ModelCommitmentMismatch: 0, {INITIAL_MODEL + 1}"):
+        fl.createTask(params(verifier, chain, initial_proofs=proofs, initial_instances=instances),
+                      {"from": employer, "value": ESCROW})
+
+
+def test_create_task_with_an_absurd_test_set_size_reverts(fl, verifier, employer, chain):
+    samples = 2**32
+    with brownie.reverts(f"ThresholdInvalid: {THRESHOLD}, {samples}"):
+        fl.createTask(params(verifier, chain, samples=samples), {"from": employer, "value": ESCROW})

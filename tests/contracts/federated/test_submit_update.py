@@ -133,3 +133,38 @@ def test_submit_update_after_the_reveal_phase_reverts(fl, task_id, participants)
 def test_submit_update_unknown_task_reverts(fl, task_id, participants):
     with brownie.reverts(f"TaskNotActive: {task_id + 7}"):
         submit(fl, task_id + 7, participants[0], model=111)
+
+
+def test_submit_update_pays_improvement_over_the_global_model(fl, task_id, employer, participants):
+    from .conftest import close
+
+    close(fl, task_id, employer, model=555, counts=(20, 20))  # round 1's global model counts 40
+    tx = submit(fl, task_id, participants[0], model=111, counts=(26, 26), round_=1)
+    assert tx.events["UpdateAccepted"]["reward"] == REWARD * (52 - 40) // (SAMPLES - 40)
+    assert fl.creditOf(participants[0]) == REWARD * 12 // 24
+
+
+def test_submit_update_resubmitted_global_model_with_a_tweak_reverts(fl, task_id, employer, participants):
+    # the free-rider: the global model with one bias changed has a new h_W and about its count
+    from .conftest import MARGIN, close
+
+    close(fl, task_id, employer, model=555, counts=(20, 20))
+    with brownie.reverts(f"ImprovementBelowMargin: 41, 40, {MARGIN}"):
+        submit(fl, task_id, participants[0], model=556, counts=(21, 20), round_=1)
+    assert fl.creditOf(participants[0]) == 0 and fl.updateCount(task_id, 1) == 0
+
+
+def test_submit_update_at_the_margin_is_accepted(fl, task_id, employer, participants):
+    from .conftest import MARGIN, close
+
+    close(fl, task_id, employer, model=555, counts=(20, 20))
+    submit(fl, task_id, participants[0], model=111, counts=(20 + MARGIN, 20), round_=1)
+    assert fl.creditOf(participants[0]) == REWARD * MARGIN // (SAMPLES - 40)
+
+
+def test_submit_update_below_the_global_model_reverts_even_above_threshold(fl, task_id, employer, participants):
+    from .conftest import MARGIN, close
+
+    close(fl, task_id, employer, model=555, counts=(28, 28))
+    with brownie.reverts(f"ImprovementBelowMargin: 50, 56, {MARGIN}"):
+        submit(fl, task_id, participants[0], model=111, counts=(25, 25), round_=1)

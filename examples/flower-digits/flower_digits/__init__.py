@@ -1,0 +1,1 @@
+"""flower-digits: a Flower app on the bundled digits set, proven and paid by zkpot."""

@@ -1,0 +1,100 @@
+"""The server side: a Flower strategy whose rounds are a FederatedTask's rounds.
+
+Flower round r is the task's round r - 1. ``configure_train`` sends the round's global model
+(the one committed on chain) and the task to the sampled nodes; their replies say who
+committed. ``aggregate_train`` then lets the commit phase end (on the strategy's chain clock),
+asks the committed nodes to reveal (``train.reveal``), lets the reveal phase end, and has the
+employer close the round: only updates the contract accepted (proof verified, commitment
+opened, the improvement rule met) and whose decrypted weights match their proven commitment
+are aggregated, weighted by certified count; the new global model's count is proven and it is
+published by CID with ``closeRound``. Flower never sees an update's weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import FedAvg
+
+from zkpot.chain.clock import ChainClock, LiveChainClock
+from zkpot.federated.employer import Employer, RoundResult
+from zkpot_flower.records import CONTRACT_KEY, REVEAL_ACTION, ROUND_KEY, TASK_KEY, to_arrays
+
+
+@dataclass
+class RoundReport:
+    """One round as the strategy saw it: the nodes' outcomes, the close, and the time it took."""
+
+    round: int
+    outcomes: list[dict] = field(default_factory=list)  # per node: participant, label, proven, accepted, …
+    result: RoundResult | None = None
+    seconds: float = 0.0
+
+
+class ZkpotStrategy(FedAvg):
+    """FedAvg's sampling and evaluation; training rounds run on the employer's FederatedTask."""
+
+    def __init__(self, employer: Employer, task_id: int, clock: ChainClock | None = None, *,
+                 reveal_timeout: float = 600.0, **fedavg) -> None:
+        fedavg.setdefault("fraction_evaluate", 0.0)
+        super().__init__(**fedavg)
+        self.employer = employer
+        self.task_id = task_id
+        self.clock = clock or LiveChainClock(employer.task_client.client)
+        self.reveal_timeout = reveal_timeout
+        self.reports: list[RoundReport] = []
+        self._grid: Grid | None = None
+        self._started = 0.0
+
+    def summary(self) -> None:
+        super().summary()
+
+    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                        grid: Grid) -> Iterable[Message]:
+        """The round's global model as the chain has it, and the task, to the sampled nodes."""
+        self._grid, self._started = grid, time.monotonic()
+        tasks = self.employer.task_client
+        round_ = tasks.get_task(self.task_id).round
+        if round_ != server_round - 1:
+            raise RuntimeError(f"Flower round {server_round} but the task's open round is {round_}")
+        config[TASK_KEY], config[ROUND_KEY], config[CONTRACT_KEY] = self.task_id, round_, tasks.address
+        arrays = to_arrays(self.employer.global_state(self.task_id, round_))
+        return super().configure_train(server_round, arrays, config, grid)
+
+    def aggregate_train(self, server_round: int,
+                        replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """Reveal, then close the round: the aggregate of what the chain accepted."""
+        tasks = self.employer.task_client
+        round_ = server_round - 1
+        phases = tasks.round_phases(self.task_id)
+        replies = [m for m in replies if not m.has_error()]
+        report = RoundReport(round_)
+        committed = [m for m in replies if int(m.content["metrics"]["zkpot-committed"])]
+        report.outcomes += [_outcome(m) for m in replies if not int(m.content["metrics"]["zkpot-committed"])
+                            and "outcome" in m.content]
+        self.clock.wait_until(phases.commit_end)
+        if committed and self._grid is not None:
+            asks = [Message(RecordDict({"config": ConfigRecord({TASK_KEY: self.task_id, ROUND_KEY: round_,
+                                                               CONTRACT_KEY: tasks.address})}),
+                            dst_node_id=m.metadata.src_node_id, message_type=REVEAL_ACTION) for m in committed]
+            revealed = self._grid.send_and_receive(asks, timeout=self.reveal_timeout)
+            report.outcomes += [_outcome(m) for m in revealed if not m.has_error() and "outcome" in m.content]
+        self.clock.wait_until(phases.reveal_end)
+        report.result = result = self.employer.close_round(self.task_id)
+        report.seconds = time.monotonic() - self._started
+        self.reports.append(report)
+        metrics = MetricRecord({"zkpot-accepted": len(result.reviewed), "zkpot-aggregated": len(result.aggregated),
+                                "zkpot-global-correct": result.model_correct})
+        return to_arrays(result.state), metrics
+
+
+def _outcome(msg: Message) -> dict:
+    metrics, info = msg.content["metrics"], msg.content["outcome"]
+    return {"participant": str(info["participant"]), "label": str(info["label"]),
+            "refusal": str(info["refusal"]), "reward": int(str(info["reward-wei"])),
+            "proven": int(metrics["zkpot-proven"]), "accepted": bool(int(metrics["zkpot-accepted"])),
+            "step": float(metrics["zkpot-step"]), "gas": int(metrics["zkpot-gas"])}
