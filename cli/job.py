@@ -276,3 +276,52 @@ def reclaim(job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")
         _refused("reclaim", e)
     amount = sum(ev["amount"] for ev in receipt.events_named("JobReclaimed"))
     console.print(f"job {job_id} reclaimed: {_eth(amount)} credited; tx {receipt.tx_hash}")
+
+
+@app.command("verify")
+def verify(
+    job_id: Annotated[int, typer.Argument(min=0, help="on-chain job id")],
+    model: Annotated[Path | None, typer.Option(help="audit this copy of S_t (bytes) instead of the "
+                                                    "downloaded one")] = None,
+    test_set: Annotated[Path | None, typer.Option("--test-set", help="audit this copy of the test "
+                                                  "set (NPZ x, y) instead of the posted one")] = None,
+    verifier: Annotated[bool, typer.Option(help="recompute the verifier contract's VKA and code "
+                                                "from the circuit and its SRS")] = True,
+) -> None:
+    """Download the final model and the test set, recompute h_W, every c_T and the reference
+    count, check each accepted proof off-chain, and compare it all with the chain."""
+    from zkpot.audit import AuditError, audit_job
+    from zkpot.chain import ChainError
+    from zkpot.datasets import DatasetError, load_file
+    from zkpot.storage import open_store
+    from zkpot.zk import LocalSrsRefused
+
+    settings = _settings()
+    escrow, deployment = _escrow(settings, signing=False)
+    try:
+        local_model = model.read_bytes() if model else None
+        local_test = load_file(test_set.read_bytes(), test_set.name) if test_set else None
+    except (OSError, DatasetError) as e:
+        _fail(f"cannot read a local copy: {e}")
+    try:
+        with progress_status(f"auditing job {job_id}…"):
+            audit = audit_job(settings, escrow.client, deployment, job_id, open_store(settings),
+                              model=local_model, test_set=local_test, verifier=verifier)
+    except (AuditError, LocalSrsRefused) as e:
+        _fail(str(e))
+    except ChainError as e:
+        _fail(f"the chain at {settings.rpc_url} did not answer: {e}")
+    from rich.text import Text
+
+    table = Table("", "check", "chain", "recomputed")
+    for c in audit.checks:   # values from the chain and the store are text, never markup
+        table.add_row("ok" if c.ok else "MISMATCH", Text(c.what), Text(c.chain), Text(c.recomputed))
+    console.print(table)
+    if audit.reference_counts:
+        shown = f" (float model, not certified: {audit.float_count})" if audit.float_count is not None else ""
+        console.print(f"reference count of the certified model: {sum(audit.reference_counts)} "
+                      f"over {len(audit.reference_counts)} shard(s){shown}")
+    if not audit.matched:
+        _fail(f"job {job_id}: {len(audit.mismatches)} of {len(audit.checks)} checks do not match "
+              f"the chain: " + "; ".join(c.what for c in audit.mismatches))
+    console.print(f"job {job_id}: all {len(audit.checks)} checks match the chain")

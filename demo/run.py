@@ -19,13 +19,14 @@ from urllib.parse import urlparse
 from rich.console import Console
 
 from zkpot.config import get_settings
+from zkpot.jobs import DEFAULT_SHARD_SIZE
 from demo.employer import ApiError, JobRequest, digits_subset_npz
 from demo.follow import DemoTimeout
 from demo.stack import FEDERATION_KEYS, CircuitChoice, DemoStack, PortInUse
 
 # the demo job: the digits MLP preset, C=2, several stages (see docs/demo.md for the sizes)
 # (a shard of 64 fills a 2^17-row circuit; each shard is one proof by its designated node)
-DEMO_SHARD_SIZE = 64
+DEMO_SHARD_SIZE = DEFAULT_SHARD_SIZE   # the dashboard's and the CLI's default too
 DEMO_SAMPLES = 400          # digits subset uploaded: 320 train, 80 test (one shard of 64 proven)
 DEMO_STAGE_FLOPS = 1_500_000   # ≈ 208 samples per stage: 7 stages over the preset's 4 epochs
 # a shorter job on the same upload (the end-to-end test, `bench --quick`): 512 samples per

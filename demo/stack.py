@@ -146,7 +146,7 @@ class DemoStack:
     def deploy(self) -> None:
         """JobEscrow (+ NodeRegistry), then ezkl's verifier and the demo circuit's adapter."""
         from zkpot.chain import Deployment, deploy_all
-        from zkpot.zk.evm import ADAPTER_NAME, VERIFIER_NAME, deploy_accuracy_verifier, deploy_halo2_verifier
+        from zkpot.zk.evm import ADAPTER_NAME, deploy_verifier_contracts, verifier_record
         from zkpot.zk.presets import preset_circuit
 
         client = self.employer_client()
@@ -159,10 +159,11 @@ class DemoStack:
         started = time.monotonic()
         circuit = preset_circuit(self.circuit.preset, self.circuit.shard_size, self.settings())
         self.circuit_created, self.circuit_seconds = circuit.created, time.monotonic() - started
-        halo2 = deploy_halo2_verifier(client)
-        adapter = deploy_accuracy_verifier(client, circuit, halo2_verifier=halo2)
-        Deployment(chain_id=client.chain_id, block=client.block_number(),
-                   contracts={VERIFIER_NAME: halo2, ADAPTER_NAME: adapter}).save(path)
+        contracts = deploy_verifier_contracts(client, circuit)
+        adapter = contracts[ADAPTER_NAME]
+        halo2 = next(a for name, a in contracts.items() if name != ADAPTER_NAME)
+        Deployment(chain_id=client.chain_id, block=client.block_number(), contracts=contracts,
+                   verifiers={adapter: verifier_record(client, adapter, circuit)}).save(path)
         self.deployment = Deployment.from_json(path.read_text())
         self.say(f"deployed ezkl verifier {halo2} and EzklAccuracyVerifier {adapter} "
                  f"(circuit {circuit.key}, 2^{circuit.logrows} rows"

@@ -21,14 +21,14 @@ from zkpot.zk.presets import PRESET_SHAPES, preset_circuit
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="digits-mlp", choices=sorted(PRESET_SHAPES))
-    parser.add_argument("--n", type=int, default=64, help="shard size N of the circuit")
+    parser.add_argument("--n", type=int, default=None, help="shard size N (default: the preset's)")
     args = parser.parse_args(argv)
 
     circuit = preset_circuit(args.preset, args.n, get_settings())
     sol = generate_verifier(circuit)
     vka_dir = PROJECT_ROOT / "contracts" / "zk" / "vka"
     vka_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.preset}-n{args.n}"
+    stem = f"{args.preset}-n{circuit.n}"
     shutil.copyfile(circuit.vka_path, vka_dir / f"{stem}.bytes")
     (vka_dir / f"{stem}.json").write_text(json.dumps(
         {"circuit_key": circuit.key, "logrows": circuit.logrows, "vka_words": len(circuit.vka_words()),

@@ -67,6 +67,10 @@ class EscrowPreflight:
         self._escrow = JobEscrowClient(client, deployment.escrow)
         return self._escrow
 
+    @property
+    def chain_id(self) -> int:
+        return self.connect().client.chain_id
+
     def verifier(self) -> str:
         """The accuracy verifier the deployment names."""
         self.connect()
@@ -74,6 +78,39 @@ class EscrowPreflight:
         if verifier is None:
             raise JobChainError("no accuracy verifier is deployed on this chain")
         return verifier
+
+    def verifier_for(self, circuit) -> str:
+        """The deployed accuracy verifier of the job's circuit (its statement, shard size, δ,
+        SRS and verifying key), found among the deployment map's verifiers; a job without one
+        could never be proven, so it is refused (``JobInputError`` on ``shard_size``) with what
+        is deployed and how to deploy its own. A deployment with only the mock verifier (for
+        development) gets the mock."""
+        from zkpot.zk.evm import ADAPTER_NAME, verifier_mismatches
+
+        client = self.connect().client
+        deployment = self._deployment
+        candidates = list(deployment.verifiers)
+        named = deployment.contracts.get(ADAPTER_NAME)
+        if named and named not in candidates:
+            candidates.append(named)
+        if not candidates:
+            return self.verifier()
+        seen = []
+        for address in candidates:
+            try:
+                wrong = verifier_mismatches(client, address, circuit)
+            except Exception as e:   # the chain did not answer
+                raise JobChainError(f"the chain at {self.settings.rpc_url} does not answer "
+                                    f"({unreachable(e)})") from e
+            if not wrong:
+                return address
+            seen.append(f"{address}: {', '.join(wrong)}")
+        raise JobInputError(
+            f"no accuracy verifier on chain {client.chain_id} proves this job's circuit (shards of "
+            f"{circuit.n}, margin {circuit.margin_steps}, statement 0x{circuit.statement_hash.hex()}"
+            f"): its proofs would all be refused. Deployed: " + "; ".join(seen) + ". Use the shard "
+            f"size of a deployed verifier, or deploy this circuit's (scripts/deploy_verifier.py)",
+            field="shard_size")
 
     def check_create(self, params: "JobParams") -> None:
         """Raise ``JobRefused``/``JobInputError`` when createJob(params) would fail for the employer."""

@@ -34,7 +34,7 @@ from zkpot import datasets, escrow_terms, staging, testset, testsets
 from zkpot.config import Settings
 from zkpot.joberrors import (JobChainError, JobError, JobInputError, JobNotFound, JobRefused,  # noqa: F401
                              JobStateError, JobStorageError, NotEmployerError, TestSetNotHeld)
-from zkpot.manifest import Manifest, ManifestError, build_manifest
+from zkpot.manifest import Manifest, ManifestError, build_manifest, correct_threshold
 from zkpot.spec import ModelSpec, SpecError
 
 if TYPE_CHECKING:  # the chain client is only needed by the functions that send
@@ -43,8 +43,10 @@ if TYPE_CHECKING:  # the chain client is only needed by the functions that send
 TEST_FRACTION = 0.2
 # default work per stage (Δ target): a few seconds of CPU training for the bundled presets
 DEFAULT_STAGE_FLOPS = 1_000_000
-# test samples per accuracy-proof shard (N): one circuit per (architecture, N)
-DEFAULT_SHARD_SIZE = 32
+# test samples per accuracy-proof shard (N): one circuit, and one verifier contract, per
+# (architecture, N); the default is the deployed demo verifier's (digits-mlp over shards of 64),
+# so a job posted with the defaults can be proven; another needs its own verifier (verifier_for)
+DEFAULT_SHARD_SIZE = 64
 # what JobParams sends by default (seconds)
 TEST_SET_WINDOW_S = 24 * 3600
 PROOF_WINDOW_S = 24 * 3600
@@ -58,7 +60,9 @@ PLACEHOLDER_CID = "b" + "a" * 58
 class JobChain(Protocol):
     """The chain as ``prepare_job`` asks it, before any work (``zkpot.escrow_preflight``)."""
 
-    def verifier(self) -> str: ...
+    chain_id: int
+
+    def verifier_for(self, circuit) -> str: ...
 
     def check_create(self, params: "JobParams") -> None: ...
 
@@ -121,18 +125,27 @@ class CommittedTestSet:
         return [keccak(s) for s in self.shards]
 
 
-def _commit_test_set(settings: Settings, spec: ModelSpec, test: datasets.Dataset,
-                     shard_size: int) -> CommittedTestSet:
-    """T moved onto the circuit's input grid (every party then proves, commits and counts on
-    the same values) and committed shard by shard (sets the circuit up the first time)."""
+def job_circuit(settings: Settings, spec: ModelSpec, test: datasets.Dataset, shard_size: int,
+                chain_id: int | None):
+    """The job's accuracy circuit (set up the first time; a local SRS only for a development
+    chain), or ``JobInputError`` when it cannot be set up here."""
     from zkpot import zk
     from zkpot.spec import build_model
 
     try:
-        circuit = zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes,
-                                    shard_size, settings)
+        return zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes,
+                                 shard_size, settings, chain_id=chain_id)
     except zk.CircuitTooLarge as e:
         raise JobInputError(f"zk circuit: {e}", field="shard_size") from e
+    except zk.LocalSrsRefused as e:
+        raise JobRefused(f"zk circuit: {e}") from e
+
+
+def _commit_test_set(circuit, test: datasets.Dataset) -> CommittedTestSet:
+    """T moved onto the circuit's input grid (every party then proves, commits and counts on
+    the same values) and committed shard by shard."""
+    from zkpot import zk
+
     scale = circuit.params.scale
     grid = (testset.quantise(test.features, scale) / float(1 << scale)).astype(np.float32)
     test = datasets.Dataset(grid, test.labels, test.num_classes, test.input_shape)
@@ -189,7 +202,7 @@ def _params(terms: JobTerms, stages: int, samples: int, commitments, data_hashes
 
     return JobParams(manifest_hash=manifest_hash, manifest_cid=manifest_cid, stages=stages,
                      confirmations=terms.quorum, reward=terms.reward_per_stage, bounty=terms.bounty,
-                     threshold=math.ceil(terms.theta * samples), samples=samples,
+                     threshold=correct_threshold(round(terms.theta * 10_000), samples), samples=samples,
                      shard_commitments=list(commitments), shard_data_hashes=list(data_hashes),
                      verifier=verifier, deadline=terms.deadline, commit_window=terms.commit_window,
                      reveal_window=terms.reveal_window, test_set_window=TEST_SET_WINDOW_S,
@@ -224,12 +237,14 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
     shards = len(test) // terms.shard_size
     stand_in = _placeholders(shards)
     check_params(settings, _params(terms, stages, len(test), stand_in, stand_in, "0x" + "00" * 20))
+    _say(progress, f"zk circuit for proof shards of {terms.shard_size}, and its verifier on chain")
+    circuit = job_circuit(settings, spec, test, terms.shard_size, chain.chain_id)
+    verifier = chain.verifier_for(circuit)
     _say(progress, f"asking the chain: createJob for {stages} stages, C = {terms.quorum}")
-    verifier = chain.verifier()
     chain.check_create(_params(terms, stages, len(test), stand_in, stand_in, verifier))
 
     _say(progress, f"committing the test set: {shards} shard(s) of {terms.shard_size} (zk circuit)")
-    committed = _commit_test_set(settings, spec, test, terms.shard_size)
+    committed = _commit_test_set(circuit, test)
     test, commitments = committed.test, committed.commitments
     s0 = initial_weights(spec)
     s0_bytes = s0.to_bytes()

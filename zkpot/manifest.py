@@ -122,6 +122,12 @@ class Manifest(BaseModel):
         return manifest
 
 
+def correct_threshold(theta_bps: int, samples: int) -> int:
+    """⌈θ·|T|⌉ in integers, θ in basis points: the escrow's threshold (a float product rounds
+    up past a whole number: ⌈0.7 · 80⌉ in floats is 57)."""
+    return -(-int(theta_bps) * int(samples) // 10_000)
+
+
 def build_manifest(spec: ModelSpec, input_shape, num_classes: int, chunk_cids: list[str], chunk_sizes: list[int],
                    test_commitments: list[bytes], test_size: int, replication: int, reward_per_stage_wei: int,
                    theta: float, deadline: int, initial_weights_cid: str, initial_weights_hash: bytes) -> Manifest:

@@ -51,9 +51,18 @@ class TestShard:
         return len(self.labels)
 
 
+def round_half_away(values: np.ndarray) -> np.ndarray:
+    """Round float64 values to integers, halves away from zero (Rust's ``f64::round``)."""
+    v = np.asarray(values, dtype=np.float64)
+    return (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int64)
+
+
 def quantise(x: np.ndarray, scale: int) -> np.ndarray:
-    """Features to the grid of ``scale``: round half to even of x · 2^scale (exact in float64)."""
-    return np.rint(np.asarray(x, dtype=np.float64) * float(1 << scale)).astype(np.int64)
+    """Features to the grid of ``scale``: the float32 value times 2^scale (exact in float64),
+    rounded half away from zero, exactly as ezkl quantises a float input. This is the one rule:
+    the certified model's inputs (``zkpot.certified.quantise_inputs``), the shards the escrow
+    commits to and the circuit's inputs all use it."""
+    return round_half_away(np.asarray(x, dtype=np.float32).astype(np.float64) * float(1 << scale))
 
 
 def encode_shard(x: np.ndarray, y: np.ndarray, num_classes: int, scale: int) -> bytes:
@@ -103,4 +112,5 @@ def decode_shard(data: bytes) -> TestShard:
     return TestShard(features.astype(np.int64).reshape((n, *dims)), labels.astype(np.int64), classes, scale)
 
 
-__all__ = ["TestShard", "TestShardError", "decode_shard", "encode_shard", "quantise"]
+__all__ = ["TestShard", "TestShardError", "decode_shard", "encode_shard", "quantise",
+           "round_half_away"]

@@ -9,14 +9,18 @@ interface IHalo2VerifierReusable {
 }
 
 /// @title Accuracy statements proven with ezkl, for one circuit
-/// @notice Binds ezkl's shared Halo2 verifier to one circuit's verifying-key artifact (VKA) and
-/// reads the statement out of a proof: the one instance is the correct-count, and three KZG
-/// commitments (G1 points, 64 bytes each) open the proof: the test-set shard's features and
-/// one-hot labels, then the weights. The test-set commitment is keccak256 of the first two,
-/// the model commitment keccak256 of the third.
-/// @dev The VKA (4.3 KB for the demo circuit) lives in data contracts (code, read with
-/// extcodecopy) so a check costs no VKA calldata and no storage reads; the shared verifier is
-/// deployed once for all circuits.
+/// @notice Reads the statement out of a proof of one circuit and pins what the proof is checked
+/// against: the verifying key (as its VKA hash), the SRS it was set up with, and the statement
+/// itself (margin δ, shard size N, and the hash of the statement's description). The one
+/// instance is the correct-count; three KZG commitments (64 bytes each) open the proof: the
+/// shard's features and one-hot labels, then the weights. The test-set commitment is keccak256
+/// of the first two, the model commitment keccak256 of the third.
+/// @dev Two verifier kinds. A single-circuit verifier (ezkl's verifier with the verifying key
+/// compiled in, generated and compiled at deployment) is called as `verifyProof(proof,
+/// instances)`; `vka` is then empty and `vkaHash` names the circuit's VKA. ezkl's reusable
+/// verifier takes the VKA with every call: it is stored here as the code of data contracts
+/// (read with extcodecopy: no calldata, no storage reads), registered, and its hash computed
+/// here. Clients compare the views with what they recompute (`zkpot.zk.evm.check_verifier`).
 contract EzklAccuracyVerifier is IAccuracyVerifier {
     /// @notice The Halo2 verifier rejected the proof.
     error ProofRejected();
@@ -26,6 +30,8 @@ contract EzklAccuracyVerifier is IAccuracyVerifier {
     error ProofTooShort(uint256 length);
     /// @notice A VKA data contract could not be created.
     error VkaStoreFailed();
+    /// @notice The VKA given does not hash to the VKA hash given.
+    error VkaHashMismatch(bytes32 given, bytes32 computed);
 
     uint256 private constant INSTANCES = 1;
     // two polycommit inputs, one G1 point (64 bytes) each, then the polycommit weights
@@ -37,11 +43,42 @@ contract EzklAccuracyVerifier is IAccuracyVerifier {
     address private immutable _verifier;
     bytes32 private immutable _vkaDigest;
     uint256 private immutable _vkaWords;
+    bytes32 private immutable _vkaHash;
+    bytes32 private immutable _srsHash;
+    bytes32 private immutable _statementHash;
+    uint256 private immutable _marginSteps;
+    uint256 private immutable _shardSize;
     address[] private _vkaStores;
 
-    constructor(address verifier, bytes32[] memory vka) {
+    /// @param verifier the single-circuit verifier, or the shared reusable one when `vka` is given
+    /// @param vka the circuit's VKA words for the reusable verifier; empty for a single-circuit one
+    /// @param vkaHash_ keccak256 of the circuit's VKA words (checked against `vka` when given)
+    /// @param srsHash_ sha256 of the SRS file the circuit's keys were set up with
+    /// @param statementHash_ keccak256 of the statement's canonical description (zkpot.zk)
+    /// @param marginSteps_ δ: a sample counts when its true logit beats every other by δ steps
+    /// @param shardSize_ N: samples per proof
+    constructor(
+        address verifier,
+        bytes32[] memory vka,
+        bytes32 vkaHash_,
+        bytes32 srsHash_,
+        bytes32 statementHash_,
+        uint256 marginSteps_,
+        uint256 shardSize_
+    ) {
         _verifier = verifier;
+        _vkaHash = vkaHash_;
+        _srsHash = srsHash_;
+        _statementHash = statementHash_;
+        _marginSteps = marginSteps_;
+        _shardSize = shardSize_;
         _vkaWords = vka.length;
+        if (vka.length == 0) {
+            _vkaDigest = bytes32(0);
+            return;
+        }
+        bytes32 computed = keccak256(abi.encodePacked(vka));
+        if (computed != vkaHash_) revert VkaHashMismatch(vkaHash_, computed);
         for (uint256 start = 0; start < vka.length; start += WORDS_PER_STORE) {
             uint256 end = start + WORDS_PER_STORE < vka.length ? start + WORDS_PER_STORE : vka.length;
             _vkaStores.push(_store(vka, start, end));
@@ -56,26 +93,66 @@ contract EzklAccuracyVerifier is IAccuracyVerifier {
     {
         if (instances.length != INSTANCES) revert InstancesMalformed(instances.length);
         if (proof.length < COMMITMENT_BYTES) revert ProofTooShort(proof.length);
-        bytes32[] memory vka = _loadVka();
-        // the shared verifier reverts on an invalid proof and returns (true, digest, …) otherwise;
-        // its return data is not ABI-encoded, so read the first word directly
-        (bool ok, bytes memory ret) = _verifier.call(
-            abi.encodeWithSignature("verifyProof(bytes,uint256[],bytes32[])", proof, instances, vka)
-        );
-        if (!ok || ret.length < 64 || uint256(bytes32(ret)) != 1) revert ProofRejected();
+        bool ok;
+        bytes memory ret;
+        if (_vkaWords == 0) {
+            (ok, ret) = _verifier.call(abi.encodeWithSignature("verifyProof(bytes,uint256[])", proof, instances));
+        } else {
+            // the reusable verifier's return data is not ABI-encoded: its first word is the verdict
+            (ok, ret) = _verifier.call(
+                abi.encodeWithSignature("verifyProof(bytes,uint256[],bytes32[])", proof, instances, _loadVka())
+            );
+        }
+        if (!ok || ret.length < 32 || uint256(bytes32(ret)) != 1) revert ProofRejected();
         testSetCommitment = keccak256(proof[:TEST_SET_BYTES]);
         modelCommitment = uint256(keccak256(proof[TEST_SET_BYTES:COMMITMENT_BYTES]));
         correctCount = instances[0];
     }
 
-    /// @notice The shared Halo2 verifier this adapter calls.
+    /// @notice The Halo2 verifier this adapter calls.
     function verifier() external view returns (address) {
         return _verifier;
     }
 
-    /// @notice keccak256 of this circuit's VKA, as registered with the shared verifier.
+    /// @notice Whether the verifier is ezkl's reusable one (the VKA stored here) or single-circuit.
+    function reusable() external view returns (bool) {
+        return _vkaWords != 0;
+    }
+
+    /// @notice keccak256 of the verifier's runtime code, read now (a client compares it with
+    /// the code it compiles from the circuit).
+    function verifierCodeHash() external view returns (bytes32) {
+        return _verifier.codehash;
+    }
+
+    /// @notice keccak256 of this circuit's VKA words.
+    function vkaHash() external view returns (bytes32) {
+        return _vkaHash;
+    }
+
+    /// @notice The digest the reusable verifier registered the VKA under (zero when single-circuit).
     function vkaDigest() external view returns (bytes32) {
         return _vkaDigest;
+    }
+
+    /// @notice sha256 of the SRS file the circuit's keys were set up with.
+    function srsHash() external view returns (bytes32) {
+        return _srsHash;
+    }
+
+    /// @notice keccak256 of the statement's canonical description (architecture, N, δ, scales).
+    function statementHash() external view returns (bytes32) {
+        return _statementHash;
+    }
+
+    /// @notice δ, in steps of the logits' scale.
+    function marginSteps() external view returns (uint256) {
+        return _marginSteps;
+    }
+
+    /// @notice N, the samples of one proof.
+    function shardSize() external view returns (uint256) {
+        return _shardSize;
     }
 
     function _store(bytes32[] memory vka, uint256 start, uint256 end) private returns (address store) {

@@ -133,3 +133,76 @@ def test_api_shows_the_completed_job(stack, outcome):
     assert job["status"] == "complete"
     assert job["correct"] == outcome.proven_correct
     assert len(job["stages"]) == outcome.stage_count
+
+
+def _audit(stack, outcome, **local):
+    from zkpot.audit import audit_job
+    from zkpot.storage import open_store
+
+    settings = stack.settings()
+    return audit_job(settings, stack.employer_client(), stack.deployment, outcome.job_id,
+                     open_store(settings), **local)
+
+
+def test_job_verify_recomputes_everything_the_chain_holds(stack, outcome):
+    """The employer's audit: h_W, every c_T, every accepted proof (off-chain, against the
+    recomputed commitments), the reference count and the verifier all match the chain."""
+    audit = _audit(stack, outcome)
+    assert audit.matched, [(c.what, c.chain, c.recomputed) for c in audit.mismatches]
+    checked = {c.what for c in audit.checks}
+    for what in ("manifest hash", "H(S_t), the final weights hash", "h_W of the certified model of S_t",
+                 "shard 0: c_T", "shard 0: accepted proof verifies off-chain (recomputed h_W, c_T)",
+                 "shard 0: proven count = reference count", "correct count (escrow) = reference count",
+                 "outcome", f"verifier {stack.deployment.verifier}: vka hash",
+                 f"verifier {stack.deployment.verifier}: srs hash"):
+        assert what in checked, what
+    assert sum(audit.reference_counts) == outcome.proven_correct
+
+
+def test_job_verify_reports_a_swapped_model(stack, outcome):
+    from zkpot.storage import open_store
+
+    events = fetch_events(stack.employer_client(), stack.deployment, names=["StageFinalised"])
+    earlier = next(e["cid"] for e in events if e["jobId"] == outcome.job_id and e["stage"] == 1)
+    other = open_store(stack.settings()).get(earlier)          # S_1 in place of S_t
+    audit = _audit(stack, outcome, model=other, verifier=False)
+    bad = {c.what for c in audit.mismatches}
+    assert {"H(S_t), the final weights hash", "h_W of the certified model of S_t",
+            "h_W declared by the last stage"} <= bad
+    assert any("accepted proof verifies" in what for what in bad)
+
+
+def test_job_verify_reports_a_swapped_test_set(stack, outcome):
+    import numpy as np
+
+    from zkpot.audit import posted_shards
+    from zkpot.datasets import Dataset
+    from zkpot.testset import decode_shard
+
+    client = stack.employer_client()
+    events = fetch_events(client, stack.deployment, names=["TestShardPublished"])
+    posted = posted_shards(JobEscrowClient(client, stack.deployment.escrow), events, outcome.job_id)
+    first = decode_shard(posted[0])
+    relabelled = Dataset(first.x, np.roll(first.labels, 1), first.num_classes, first.x.shape[1:])
+    audit = _audit(stack, outcome, test_set=relabelled, verifier=False)
+    bad = {c.what for c in audit.mismatches}
+    assert {"shard 0: data hash", "shard 0: c_T"} <= bad
+    assert "shard 0: accepted proof verifies off-chain (recomputed h_W, c_T)" in bad
+
+
+def test_zkpot_job_verify_prints_what_matched(stack, outcome):
+    import os
+    import subprocess
+    import sys
+
+    from zkpot.config import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZKPOT_")}
+    env.update(stack.env(stack.root), PYTHONPATH=str(PROJECT_ROOT), COLUMNS="220")
+    done = subprocess.run([sys.executable, "-m", "cli", "job", "verify", str(outcome.job_id),
+                           "--no-verifier"], env=env, text=True, capture_output=True, timeout=600,
+                          cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all" in done.stdout and "checks match the chain" in done.stdout
+    assert "MISMATCH" not in done.stdout
+    assert f"reference count of the certified model: {outcome.proven_correct}" in done.stdout

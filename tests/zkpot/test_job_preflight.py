@@ -93,3 +93,46 @@ def test_a_createjob_that_fails_after_preparation_leaves_no_files(settings, circ
         jobs.discard_job(s, prepared)
         left = [p for p in s.state_dir.rglob("*") if p.is_file() and ("store" in p.parts or "private" in p.parts)]
         assert left == []
+
+
+def test_a_job_gets_the_verifier_of_its_own_circuit_or_is_refused_with_a_reason(settings, circuit_cache):
+    """The deployment map's verifiers are matched with the job's circuit on chain: a job whose
+    circuit no deployed verifier proves is refused before anything is stored."""
+    from zkpot.chain import Deployment
+    from zkpot.spec import build_model
+    from zkpot.zk import ensure_circuit, preset_circuit
+    from zkpot.zk.evm import deploy_accuracy_verifier, verifier_record
+
+    with Anvil() as chain:
+        s = settings.model_copy(update={"rpc_url": chain.rpc_url, "circuit_dir": circuit_cache})
+        deployed = chainwork.deploy(s)
+        client = ChainClient(chain.rpc_url, chainwork.KEYS[0])
+        wine = demo_dataset("wine")
+        own = ensure_circuit(build_model(preset("wine-mlp")), wine.input_shape, wine.num_classes,
+                             TERMS.shard_size, s, chain_id=client.chain_id)
+        other = preset_circuit("digits-mlp", 64, s, chain_id=client.chain_id)   # the demo's
+
+        def listing(*circuits):
+            contracts, verifiers = {}, {}
+            for circuit in circuits:
+                adapter = deploy_accuracy_verifier(client, circuit, kind="reusable")
+                contracts["EzklAccuracyVerifier"] = adapter
+                verifiers[adapter] = verifier_record(client, adapter, circuit)
+            path = s.deployment_path
+            path.unlink()
+            Deployment(chain_id=deployed.chain_id, block=deployed.block,
+                       contracts={**deployed.contracts, **contracts}, verifiers=verifiers).save(path)
+            return list(verifiers)
+
+        listing(other)
+        with pytest.raises(jobs.JobInputError) as refused:
+            jobs.prepare_job(s, wine, preset("wine-mlp"), TERMS, EMPLOYER, EscrowPreflight(s, EMPLOYER))
+        assert refused.value.field == "shard_size"
+        assert f"shards of {TERMS.shard_size}" in str(refused.value)
+        assert f"shard size (64 deployed, {TERMS.shard_size} for this job)" in str(refused.value)
+        left = [p for p in s.state_dir.rglob("*") if p.is_file() and ("store" in p.parts or "private" in p.parts)]
+        assert left == []
+        _, mine = listing(other, own)
+        prepared = jobs.prepare_job(s, wine, preset("wine-mlp"), TERMS, EMPLOYER, EscrowPreflight(s, EMPLOYER))
+        assert prepared.params.verifier == mine
+        jobs.discard_job(s, prepared)

@@ -14,7 +14,8 @@ from zkpot import curves, jobs, testsets
 from zkpot.datasets import Dataset, demo_dataset, encode_chunk
 from zkpot.spec import preset
 
-TERMS = jobs.JobTerms(reward_per_stage=1000, quorum=2, theta=0.5, deadline=int(time.time()) + 3600)
+TERMS = jobs.JobTerms(reward_per_stage=1000, quorum=2, theta=0.5, deadline=int(time.time()) + 3600,
+                      shard_size=16)     # wine's test split holds 36 samples
 EMPLOYER = "0x" + "ab" * 20
 
 
@@ -24,7 +25,9 @@ class StubChain:
     def __init__(self):
         self.asked = []
 
-    def verifier(self) -> str:
+    chain_id = 31337
+
+    def verifier_for(self, circuit) -> str:
         self.asked.append("verifier")
         return "0x" + "11" * 20
 

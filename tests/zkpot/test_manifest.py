@@ -5,7 +5,7 @@ import json
 import pytest
 
 from zkpot.hashing import keccak
-from zkpot.manifest import Manifest, ManifestError, build_manifest
+from zkpot.manifest import Manifest, ManifestError, build_manifest, correct_threshold
 from zkpot.spec import preset
 from zkpot.stage import initial_weights
 from zkpot.storage import cid_v1
@@ -64,3 +64,9 @@ def test_from_bytes_rejects_garbage():
         Manifest.from_bytes(b"{}")
     with pytest.raises(ManifestError):
         Manifest.from_bytes(b"\xff")
+
+
+@pytest.mark.parametrize("bps,samples,expected", [(7000, 80, 56), (5000, 64, 32), (9000, 81, 73),
+                                                  (10_000, 7, 7), (0, 9, 0), (1, 1, 1)])
+def test_threshold_is_the_exact_ceiling_of_theta_times_the_test_set(bps, samples, expected):
+    assert correct_threshold(bps, samples) == expected

@@ -184,12 +184,18 @@ class ChainClient:
         artifact = load_artifact(name)
         if not artifact.bytecode:
             raise ChainError(f"{name} has no bytecode (an interface or abstract contract)")
-        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        address = self.deploy_compiled(artifact.abi, artifact.bytecode, *args, value=value).address
+        return self.contract(name, address)
+
+    def deploy_compiled(self, abi: list[dict[str, Any]], bytecode: str, *args: Any,
+                        value: int = 0) -> Contract:
+        """Deploy code compiled outside the build artifacts (a generated per-circuit verifier)."""
+        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         tx: dict[str, Any] = {"from": self.address, "value": value}
         gas = self._estimate(factory.constructor(*args), tx)
         receipt = self._send(lambda nonce: factory.constructor(*args).build_transaction(
             {**tx, "gas": gas, "nonce": nonce}))
-        return self.contract(name, receipt.contract_address)
+        return self.w3.eth.contract(address=receipt.contract_address, abi=abi)
 
     def send_value(self, to: str, value: int) -> Receipt:
         """A plain value transfer (funding a dev account)."""

@@ -22,6 +22,9 @@ class Deployment:
     chain_id: int
     block: int
     contracts: dict[str, str] = field(default_factory=dict)
+    # accuracy verifier address -> what it was set up with (circuit, shard size, SRS sha256 and
+    # origin, VKA hash, statement hash): ``zkpot.zk.evm.verifier_record``
+    verifiers: dict[str, dict] = field(default_factory=dict)
 
     @property
     def escrow(self) -> str:
@@ -37,8 +40,10 @@ class Deployment:
         return self.contracts.get("EzklAccuracyVerifier") or self.contracts.get("MockAccuracyVerifier")
 
     def to_json(self) -> str:
-        return json.dumps({"chain_id": self.chain_id, "block": self.block, "contracts": self.contracts},
-                          indent=2, sort_keys=True) + "\n"
+        data = {"chain_id": self.chain_id, "block": self.block, "contracts": self.contracts}
+        if self.verifiers:
+            data["verifiers"] = self.verifiers
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def save(self, path: Path) -> None:
         """Write the map; contracts another part deployed into the same file are kept."""
@@ -47,6 +52,7 @@ class Deployment:
             old = json.loads(path.read_text())
             if old.get("chain_id") == self.chain_id:
                 self.contracts = {**old.get("contracts", {}), **self.contracts}
+                self.verifiers = {**old.get("verifiers", {}), **self.verifiers}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(self.to_json())
         tmp.replace(path)
@@ -55,7 +61,7 @@ class Deployment:
     def from_json(cls, text: str) -> "Deployment":
         data = json.loads(text)
         return cls(chain_id=int(data["chain_id"]), block=int(data.get("block", 0)),
-                   contracts=dict(data["contracts"]))
+                   contracts=dict(data["contracts"]), verifiers=dict(data.get("verifiers", {})))
 
 
 def deploy_all(client: ChainClient, *, min_stake: int = DEFAULT_MIN_STAKE, slash_amount: int | None = None,

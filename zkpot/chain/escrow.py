@@ -301,6 +301,15 @@ class JobEscrowClient:
             raise ValueError(f"transaction {tx_hash} is not a publishTestShard call")
         return int(args["jobId"]), int(args["shard"]), bytes(args["data"])
 
+    def accuracy_proof(self, tx_hash: str) -> tuple[int, int, bytes, list[int]]:
+        """(job id, shard, proof, instances) a ``submitAccuracyProof`` transaction sent."""
+        tx = self.client.rpc(lambda: self.client.w3.eth.get_transaction(tx_hash))
+        fn, args = self.contract.decode_function_input(tx["input"])
+        if fn.fn_name != "submitAccuracyProof":
+            raise ValueError(f"transaction {tx_hash} is not a submitAccuracyProof call")
+        return (int(args["jobId"]), int(args["shard"]), bytes(args["proof"]),
+                [int(v) for v in args["instances"]])
+
     def stage_view(self, job_id: int, stage: int, events: Sequence[ChainEvent]) -> StageView:
         """A stage rebuilt from events (``fetch_events`` output)."""
         mine = [e for e in events if e.args.get("jobId") == job_id and e.args.get("stage") == stage]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from zkpot.hashing import keccak
 from zkpot.manifest import Manifest, ManifestError
 from zkpot.node.outcomes import Skipped
-from zkpot.spec import build_model
 from zkpot.storage import StorageError
 
 
@@ -60,10 +59,8 @@ def previous_state(node, job, manifest, stage: int) -> bytes:
 
 
 def circuit_for(node, manifest):
-    """The cached circuit for the job's architecture and shard size (set up on first use)."""
-    from zkpot.zk import ensure_circuit  # ezkl: only where circuits are made
+    """The cached circuit for the job's architecture and shard size (set up on first use, for
+    the node's chain id: a locally made SRS is refused off development chains)."""
+    from zkpot.zk import job_circuit  # ezkl: only where circuits are made
 
-    shards = max(1, len(manifest.test_commitments))
-    n = max(1, manifest.test_size // shards)
-    return ensure_circuit(build_model(manifest.model_spec), tuple(manifest.input_shape),
-                          manifest.num_classes, n, node.settings)
+    return job_circuit(manifest, node.settings, node.chain.client.chain_id)

@@ -118,7 +118,6 @@ def _due(node, job, rnd: ProvingRound, folder: Path,
 def prove(node, job_id: int) -> Outcome:
     """Prove the open shards whose turn has come here, with the final model (the state
     finalised for the last stage)."""
-    from zkpot.stage import weights_to_float_state_dict
     from zkpot.testset import TestShardError, decode_shard
     from zkpot.zk import prove_accuracy
 
@@ -140,7 +139,7 @@ def prove(node, job_id: int) -> Outcome:
     except TestShardError as exc:
         raise Skipped(f"test set: {exc}") from None
     circuit = circuit_for(node, manifest)
-    state = weights_to_float_state_dict(weights)
+    state = weights                 # S_t: certified exactly from its Q20 integers
     made = 0
     for index, shard in enumerate(test):
         xs, ys = shard.x, shard.labels

@@ -78,16 +78,15 @@ def run_stage(node, job, stage: int, attempt: int, beat: Callable[[int, int], No
 
 
 def model_commitment(node, manifest, state_bytes: bytes) -> int:
-    """h_W of the final model: keccak256 of its KZG commitment, as its zk proofs state it.
+    """h_W of the final model, as its zk proofs state it: the commitment of the certified model
+    that S_t's Q20 integers map to exactly (``zkpot.certified.certify_fixed_point``).
 
     Intermediate stages declare 0: only the final model is ever proven, and the keccak weights
     hash already binds every stage.
     """
-    from zkpot.stage import weights_to_float_state_dict
     from zkpot.zk import weights_commitment
 
-    circuit = circuit_for(node, manifest)
-    return weights_commitment(circuit, weights_to_float_state_dict(state_bytes))
+    return weights_commitment(circuit_for(node, manifest), state_bytes)
 
 
 def _torch_device(device: str) -> str:

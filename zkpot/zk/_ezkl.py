@@ -76,10 +76,19 @@ def g1_bytes_from_compressed(compressed_hex: str) -> bytes:
     return x.to_bytes(32, "big") + y.to_bytes(32, "big")
 
 
-def quantise(values, scale: int, input_type: str = "F32") -> list[str]:
-    """Fixed-point felts of ``values`` exactly as ezkl quantises an input at ``scale``."""
-    kind = getattr(ezkl.PyInputType, input_type)
-    return [ezkl.float_to_felt(float(v), scale, kind) for v in values]
+# BN254's scalar field: ezkl's felts (values, commitments' openings) live in it
+BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+def int_felts(values) -> list[str]:
+    """Integers as the felts ezkl takes (little-endian hex of the value mod r)."""
+    return [(int(v) % BN254_R).to_bytes(32, "little").hex() for v in values]
+
+
+def commit_ints(values, vk_path: Path, settings_path: Path, srs_path: Path) -> bytes:
+    """The KZG commitment(s) of one column of integers, as the 64-byte points open a proof."""
+    points = ezkl.kzg_commit(int_felts(values), str(vk_path), str(settings_path), str(srs_path))
+    return b"".join(g1_bytes(p) for p in points)
 
 
 def solc_for_ezkl() -> Path:

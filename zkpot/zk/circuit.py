@@ -1,49 +1,53 @@
-"""Accuracy circuits, made once per (architecture, shard size N, settings version) and cached.
+"""Accuracy circuits, made once per (architecture, shard size N, params) and cached.
 
 A circuit folder under ``settings.circuits_dir`` holds the ONNX template, ezkl settings, the
 compiled circuit, the verifying and proving keys, the EVM verifying-key artifact and
-``circuit.json`` (what it is, plus each file's sha256). ``ensure_circuit`` returns the cached
-circuit when one matches and runs setup only otherwise, under a file lock, building into a
-scratch folder that is renamed into place when complete. Proving keys are used in place.
+``circuit.json`` (the statement it proves, the SRS, each file's sha256). ``ensure_circuit``
+returns the cached circuit when one matches and runs setup only otherwise, under a file lock,
+building into a scratch folder renamed into place when complete. Proving keys are used in place.
 
-The keys are bound to the SRS they were set up with: ``circuit.json`` records its sha256 and
-logrows, and ``check_srs`` refuses any other SRS (``SrsMismatch``) when the circuit is loaded
-and before it proves, commits or renders a verifier, since proofs made with another SRS are
-rejected on chain without saying why.
+Setup checks, on its calibration witness, that ezkl evaluates the certified model
+(``zkpot.certified``) and nothing else: the count equals the reference count, the params'
+commitment is the certified weights' (so the graph holds no constant a prover could choose),
+the inputs' commitments are zkpot's, each one G1 point. A circuit that fails is not cached.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import ezkl
 import numpy as np
 from torch import nn
 
+from zkpot import certified as cm
 from zkpot.config import Settings
+from zkpot.hashing import canonical_json, keccak
 from zkpot.zk import _ezkl
-from zkpot.zk.statement import architecture_hash, export_statement, onehot
+from zkpot.zk.srs import (CEREMONY, LOCAL, SrsMismatch, check_srs, file_sha256, locked,
+                          require_srs_for_chain, srs_for, srs_logrows, srs_sha256)
+from zkpot.zk.statement import architecture_hash, export_statement
+
+if TYPE_CHECKING:
+    from zkpot.stage import TrainingState
+
+# what a certified model is made from: float weights, a PoT state (or its bytes), or itself
+Weights = Union[Mapping[str, object], "TrainingState", bytes, cm.CertifiedModel]
 
 # bump when the statement, visibilities or anything else that changes the keys changes
-# (2: circuit.json records the SRS the keys were set up with; older caches are set up again;
-#  3: the statement takes the largest logit as a ReLU chain instead of a shuffle-proven max;
-#  4: weights bound by a KZG commitment instead of a Poseidon hash, matmuls without Freivalds,
-#     one inner column, no range checks on the committed inputs and the public count)
-SETTINGS_VERSION = 4
+# (2: circuit.json records the SRS; 3: the largest logit as a ReLU chain; 4: weights bound by
+#  a KZG commitment, matmuls without Freivalds, one inner column, no input range checks;
+#  5: the strict statement (margin, one-hot rows checked), no rescaling, label rows an int input)
+SETTINGS_VERSION = 5
 MANIFEST = "circuit.json"
-
-
-class SrsMismatch(RuntimeError):
-    """The SRS offered is not the one the cached circuit's keys were set up with."""
 
 
 class CircuitTooLarge(ValueError):
@@ -63,12 +67,18 @@ class CircuitTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class CircuitParams:
-    """Quantisation and layout of the statement (see docs/zk.md for why these values)."""
+    """Quantisation, layout and statement of a circuit (docs/zk.md says why these values)."""
 
-    scale: int = 7               # input and param fixed-point scale (2^scale)
-    decomp_base: int = 256       # range checks decompose values in this base …
-    decomp_legs: int = 4         # … into this many legs (range ±base^legs / 2)
-    num_inner_cols: int = 1      # every extra column costs ~150k gas per on-chain check
+    scale: int = 7               # inputs and weights in steps of 2^-scale
+    decomp_base: int = 2 ** 16   # range checks decompose values in this base … (its table
+    decomp_legs: int = 2         # … needs 2^17 rows) into this many legs (|v| < base^legs)
+    num_inner_cols: int = 1      # every extra column costs proof bytes and verifier gas
+    freivalds: bool = True       # matmuls checked by Freivalds' random product (a second phase)
+    margin_steps: int = 1        # δ: the true logit beats every other by >= δ logit steps
+
+    @property
+    def range_limit(self) -> int:
+        return self.decomp_base ** self.decomp_legs - 1
 
 
 @dataclass
@@ -104,8 +114,37 @@ class Circuit:
         return self.dir / "vka.bytes"
 
     @property
-    def input_type(self) -> str:
-        return json.loads(self.settings_path.read_text()).get("input_types", ["F32"])[0]
+    def margin_steps(self) -> int:
+        return self.params.margin_steps
+
+    @property
+    def statement(self) -> dict:
+        """What the circuit proves, as recorded at setup (architecture hash, N, δ, scales …)."""
+        return self.info["statement"]
+
+    @property
+    def statement_hash(self) -> bytes:
+        """keccak256 of the canonical JSON of ``statement``: the identity a verifier records."""
+        return keccak(canonical_json(self.statement))
+
+    @property
+    def srs_origin(self) -> str:
+        return self.info["srs"]["origin"]
+
+    def certify(self, weights: Weights) -> cm.CertifiedModel:
+        """The certified model of ``weights``: a ``CertifiedModel``, a float state dict, or a PoT
+        state (``TrainingState`` or its bytes, mapped exactly from its Q20 integers)."""
+        from zkpot.stage import TrainingState
+
+        scale, limit = self.params.scale, self.params.range_limit
+        if isinstance(weights, cm.CertifiedModel):
+            if weights.plan != cm.layer_plan(self.model) or weights.input_scale != scale \
+                    or weights.param_scale != scale:
+                raise cm.CertificationError("certified for another architecture or scale")
+            return weights
+        if isinstance(weights, (TrainingState, bytes, bytearray)):
+            return cm.certify_fixed_point(self.model, weights, scale, scale, limit)
+        return cm.certify_state_dict(self.model, weights, scale, scale, limit)
 
     def vka_words(self) -> list[bytes]:
         """The EVM verifying-key artifact as the bytes32 words the reusable verifier takes."""
@@ -123,99 +162,52 @@ def circuit_key(arch_hash: str, n: int, params: CircuitParams) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@lru_cache(maxsize=16)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
-    return file_sha256(Path(path))
-
-
-def srs_sha256(path: Path) -> str:
-    """sha256 of an SRS file, hashed once per process while the file is unchanged."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
-
-
-def srs_logrows(path: Path) -> int:
-    """The logrows an SRS file holds (halo2 writes k as a little-endian u32 first)."""
-    with open(path, "rb") as fh:
-        return int.from_bytes(fh.read(4), "little")
-
-
-def check_srs(circuit: "Circuit") -> None:
-    """Raise ``SrsMismatch`` unless ``circuit.srs_path`` is the SRS the circuit was set up with."""
-    recorded = circuit.info.get("srs") or {}
-    actual = srs_sha256(circuit.srs_path)
-    if actual != recorded.get("sha256"):
-        raise SrsMismatch(
-            f"circuit {circuit.key} was set up with the SRS of sha256 {recorded.get('sha256')} "
-            f"(logrows {recorded.get('logrows')}), but {circuit.srs_path} has sha256 {actual} "
-            f"(logrows {srs_logrows(circuit.srs_path)}); its keys only work with the original: "
-            f"point ZKPOT_SRS_PATH at the original SRS file, or delete {circuit.dir} to set "
-            f"the circuit up again with this SRS")
-
-
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def srs_for(settings: Settings, logrows: int) -> Path:
-    """The SRS: a ceremony file when configured, else a local single-party one (dev only)."""
-    if settings.srs_path is not None:
-        if not Path(settings.srs_path).exists():
-            raise FileNotFoundError(f"ZKPOT_SRS_PATH {settings.srs_path} does not exist")
-        return Path(settings.srs_path)
-    path = settings.circuits_dir / "srs" / f"kzg{logrows}.srs"
-    with _locked(path.with_suffix(".lock")):
-        if not path.exists():
-            partial = path.with_suffix(f".partial{os.getpid()}")
-            ezkl.gen_srs(str(partial), logrows)
-            partial.rename(path)
-    return path
+def logit_scale_of(model: nn.Module, params: CircuitParams) -> int:
+    return cm.param_scales(cm.layer_plan(model), params.scale, params.scale)[1]
 
 
 def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: int, n: int,
                    settings: Settings, params: CircuitParams | None = None,
-                   calibration: tuple[np.ndarray, np.ndarray] | None = None) -> Circuit:
-    """The circuit proving "``model``'s architecture gets k of n samples right", cached.
+                   calibration: tuple[np.ndarray, np.ndarray] | None = None, *,
+                   chain_id: int | None = None) -> Circuit:
+    """The circuit proving "the certified ``model`` gets k of n samples right", cached.
 
     Setup runs only when no circuit with the same key exists; the weights of ``model`` do not
     matter (params are committed in the proof, so one proving key serves every model of the
-    architecture).
-    ``calibration`` (X, y) shapes the lookup ranges; random inputs are used when absent.
+    architecture). ``calibration`` (X, y) shapes the lookup ranges; random inputs otherwise.
+    ``chain_id`` (default ``settings.chain_id``) is the chain the circuit serves: a local SRS
+    is refused unless it is a development chain (``zkpot.zk.srs``).
     """
     params = params or CircuitParams()
+    chain = chain_id if chain_id is not None else settings.chain_id
+    if settings.srs_path is None:            # before any work: a local SRS for this chain?
+        require_srs_for_chain(LOCAL, chain, "a circuit")
     input_shape = tuple(int(d) for d in input_shape)
+    logit_scale = logit_scale_of(model, params)
     root = settings.circuits_dir
     probe = root / "tmp" / f"probe-{os.getpid()}.onnx"
     probe.parent.mkdir(parents=True, exist_ok=True)
-    export_statement(model, input_shape, num_classes, n, probe)
-    key = circuit_key(architecture_hash(probe), n, params)
+    export_statement(model, input_shape, num_classes, n, probe, logit_scale=logit_scale,
+                     margin_steps=params.margin_steps)
+    arch = architecture_hash(probe)
     probe.unlink()
+    key = circuit_key(arch, n, params)
     final = root / key
-    with _locked(root / f"{key}.lock"):
+    with locked(root / f"{key}.lock"):
         created = False
         if not (final / MANIFEST).exists():
-            _setup(model, input_shape, num_classes, n, params, settings, final, calibration)
+            _setup(model, input_shape, num_classes, n, params, settings, final, calibration,
+                   arch, chain)
             created = True
     info = json.loads((final / MANIFEST).read_text())
+    require_srs_for_chain(info["srs"]["origin"], chain, "a circuit")
+    if info["srs"]["origin"] == CEREMONY and settings.srs_path is None:
+        raise SrsMismatch(f"circuit {key} was set up with a ceremony SRS (sha256 "
+                          f"{info['srs']['sha256']}): set ZKPOT_SRS_PATH to that file")
+    srs_path, _ = srs_for(settings, info["logrows"], chain)
     circuit = Circuit(key=key, dir=final, model=model, input_shape=input_shape,
                       num_classes=num_classes, n=n, params=params, logrows=info["logrows"],
-                      srs_path=srs_for(settings, info["logrows"]), created=created, info=info)
+                      srs_path=srs_path, created=created, info=info)
     for name, meta in info["files"].items():  # cheap integrity check; full hashes on demand
         if (final / name).stat().st_size != meta["bytes"]:
             raise RuntimeError(f"circuit {key}: {name} changed on disk")
@@ -229,12 +221,52 @@ def verify_files(circuit: Circuit) -> bool:
                for name, meta in circuit.info["files"].items())
 
 
-def _setup(model, input_shape, num_classes, n, params, settings, final: Path, calibration) -> None:
+def _run_args(params: CircuitParams, rebase: int) -> "ezkl.PyRunArgs":
+    run_args = ezkl.PyRunArgs()
+    run_args.input_visibility = "polycommit"   # the test set: KZG commitments open the proof
+    run_args.param_visibility = "polycommit"   # the weights: their KZG commitment follows T's
+    run_args.output_visibility = "public"      # the count, the one public instance
+    run_args.disable_freivalds = not params.freivalds
+    # no range checks on the graph's inputs (the committed test set, recomputed into c_T by
+    # every checker) nor on its output (the public count); intermediate values stay checked
+    run_args.ignore_range_check_inputs_outputs = True
+    run_args.input_scale = params.scale
+    run_args.param_scale = params.scale
+    # never rescale: a rescale is a division whose rounding the prover may choose (ezkl checks
+    # |x - q*d| < d), which would let it move a logit by a step; without it every value is exact
+    run_args.scale_rebase_multiplier = rebase
+    run_args.decomp_base = params.decomp_base
+    run_args.decomp_legs = params.decomp_legs
+    run_args.num_inner_cols = params.num_inner_cols
+    return run_args
+
+
+def _setup(model, input_shape, num_classes, n, params: CircuitParams, settings: Settings,
+           final: Path, calibration, arch: str, chain: int | None) -> None:
     started = time.monotonic()
     work = final.with_name(f"{final.name}.partial{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    onnx_path = export_statement(model, input_shape, num_classes, n, work / "statement.onnx")
+    try:
+        _build(model, input_shape, num_classes, n, params, settings, work, calibration, arch,
+               chain, started)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+
+
+def _build(model, input_shape, num_classes, n, params, settings, work: Path, calibration, arch,
+           chain, started) -> None:
+    from zkpot.zk.prove import check_witness, input_data
+
+    logit_scale = logit_scale_of(model, params)
+    calibrated_model = cm.certify_state_dict(model, model.state_dict(), params.scale, params.scale,
+                                             params.range_limit)
+    onnx_path = export_statement(model, input_shape, num_classes, n, work / "statement.onnx",
+                                 calibrated_model.export_state_dict(), logit_scale=logit_scale,
+                                 margin_steps=params.margin_steps)
     if calibration is None:
         rng = np.random.default_rng(0)
         X = rng.random((n, *input_shape), dtype=np.float32)
@@ -243,68 +275,60 @@ def _setup(model, input_shape, num_classes, n, params, settings, final: Path, ca
         X, y = calibration
         X, y = np.asarray(X, dtype=np.float32)[:n], np.asarray(y)[:n]
     data = work / "calibration.json"
-    data.write_text(json.dumps({"input_data": [X.reshape(-1).tolist(),
-                                               onehot(y, num_classes).reshape(-1).tolist()]}))
-
-    run_args = ezkl.PyRunArgs()
-    run_args.input_visibility = "polycommit"   # the test set: KZG commitments open the proof
-    run_args.param_visibility = "polycommit"   # the weights: their KZG commitment follows T's
-    run_args.output_visibility = "public"      # the count, the one public instance
-    # matmuls proven row by row: Freivalds' check needs a second phase whose columns cost more
-    # proof bytes and verifier gas than its rows save (docs/zk.md)
-    run_args.disable_freivalds = True
-    # no range checks on the graph's inputs (the committed test set, quantised by zkpot on both
-    # sides and recomputed into c_T by every checker) nor on its output (the public count): they
-    # took 71k of 193k rows; every intermediate value stays range-checked
-    run_args.ignore_range_check_inputs_outputs = True
-    run_args.input_scale = params.scale
-    run_args.param_scale = params.scale
-    run_args.decomp_base = params.decomp_base
-    run_args.decomp_legs = params.decomp_legs
-    run_args.num_inner_cols = params.num_inner_cols
+    data.write_text(json.dumps(input_data(X, cm.labels_onehot(y, num_classes))))
+    rebase = max(10, logit_scale // params.scale + 2)
     settings_path = work / "settings.json"
     compiled = work / "statement.compiled"
-    _check(ezkl.gen_settings(str(onnx_path), str(settings_path), py_run_args=run_args), "gen_settings")
+    _check(ezkl.gen_settings(str(onnx_path), str(settings_path),
+                             py_run_args=_run_args(params, rebase)), "gen_settings")
     _check(ezkl.calibrate_settings(str(data), str(onnx_path), str(settings_path), "resources",
-                                   scales=[params.scale]), "calibrate_settings")
+                                   scales=[params.scale], scale_rebase_multiplier=[rebase]),
+           "calibrate_settings")
     calibrated = json.loads(settings_path.read_text())
-    if calibrated["run_args"]["logrows"] > settings.max_logrows:
-        shutil.rmtree(work, ignore_errors=True)
-        raise CircuitTooLarge(n, calibrated["num_rows"], calibrated["run_args"]["logrows"],
-                              settings.max_logrows)
+    ra = calibrated["run_args"]
+    if (ra["input_scale"], ra["param_scale"], ra["scale_rebase_multiplier"]) != \
+            (params.scale, params.scale, rebase) \
+            or calibrated["model_input_scales"] != [params.scale, 0] \
+            or calibrated["model_output_scales"] != [0]:
+        raise RuntimeError(f"ezkl calibrated other scales than the statement's: {ra}")
+    if ra["logrows"] > settings.max_logrows:
+        raise CircuitTooLarge(n, calibrated["num_rows"], ra["logrows"], settings.max_logrows)
     _check(ezkl.compile_circuit(str(onnx_path), str(compiled), str(settings_path)), "compile_circuit")
-    logrows = calibrated["run_args"]["logrows"]
-    srs = srs_for(settings, logrows)
+    logrows = ra["logrows"]
+    srs, origin = srs_for(settings, logrows, chain)
     _check(ezkl.setup(str(compiled), str(work / "vk.key"), str(work / "pk.key"), srs_path=str(srs)),
            "setup")
     _check(_ezkl.call(ezkl.create_evm_vka, str(work / "vk.key"), str(settings_path),
                       str(work / "vka.bytes"), srs_path=str(srs)), "create_evm_vka")
-    _check_layout(work, compiled, data, srs)
+    param_order = [i.name.removeprefix("model.") for i in _initializers(onnx_path)]
+    statement = {"architecture": arch, "n": n, "input_shape": list(input_shape),
+                 "num_classes": num_classes, "margin_steps": params.margin_steps,
+                 "input_scale": params.scale, "param_scale": params.scale,
+                 "logit_scale": logit_scale, "range_limit": params.range_limit,
+                 "settings_version": SETTINGS_VERSION, "ezkl_version": ezkl.__version__}
+    manifest = {"key": final_name(work), "n": n, "input_shape": list(input_shape),
+                "num_classes": num_classes, "params": asdict(params), "logrows": logrows,
+                "num_rows": calibrated["num_rows"], "settings_version": SETTINGS_VERSION,
+                "ezkl_version": ezkl.__version__, "statement": statement,
+                "param_order": param_order,
+                "srs": {"sha256": srs_sha256(srs), "logrows": srs_logrows(srs), "origin": origin}}
+    # ezkl must evaluate the certified model and commit as zkpot does (module doc)
+    check_witness(work, compiled, srs, manifest, calibrated_model, X, y, margin=params.margin_steps)
     files = {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
              for p in sorted(work.iterdir()) if p.is_file()}
-    manifest = {"key": final.name, "n": n, "input_shape": list(input_shape),
-                "num_classes": num_classes, "params": asdict(params), "logrows": logrows,
-                "settings_version": SETTINGS_VERSION, "ezkl_version": ezkl.__version__,
-                "srs": {"sha256": srs_sha256(srs), "logrows": srs_logrows(srs)},
-                "setup_s": round(time.monotonic() - started, 2), "files": files}
+    manifest["setup_s"] = round(time.monotonic() - started, 2)
+    manifest["files"] = files
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    shutil.rmtree(final, ignore_errors=True)
-    work.rename(final)
 
 
-def _check_layout(work: Path, compiled: Path, data: Path, srs: Path) -> None:
-    """Each input tensor and the weights must each be one commitment (one G1 point) that opens
-    the proof, the layout the prover and ``EzklAccuracyVerifier`` read (docs/zk.md)."""
-    witness = work / "layout-witness.json"
-    ezkl.gen_witness(str(data), str(compiled), str(witness), vk_path=str(work / "vk.key"),
-                     srs_path=str(srs))
-    processed = json.loads(witness.read_text())
-    witness.unlink()
-    layout = ([len(c) for c in processed["processed_inputs"]["polycommit"]],
-              [len(c) for c in processed["processed_params"]["polycommit"]])
-    if layout != ([1, 1], [1]):
-        raise RuntimeError(f"commitments of (inputs, weights) {layout}, expected ([1, 1], [1]): "
-                           f"a tensor outgrew one column of 2^logrows; use a smaller shard size")
+def final_name(work: Path) -> str:
+    return work.name.split(".partial")[0]
+
+
+def _initializers(onnx_path: Path):
+    import onnx
+
+    return list(onnx.load(str(onnx_path)).graph.initializer)
 
 
 def _check(ok, what: str) -> None:
@@ -312,5 +336,5 @@ def _check(ok, what: str) -> None:
         raise RuntimeError(f"ezkl {what} failed")
 
 
-__all__ = ["Circuit", "CircuitParams", "CircuitTooLarge", "ensure_circuit", "verify_files",
-           "srs_for", "check_srs", "SrsMismatch", "SETTINGS_VERSION"]
+__all__ = ["Circuit", "CircuitParams", "Weights", "CircuitTooLarge", "ensure_circuit", "verify_files",
+           "check_srs", "SrsMismatch", "SETTINGS_VERSION", "logit_scale_of"]

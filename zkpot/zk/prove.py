@@ -1,10 +1,14 @@
 """Commitments, proving and verification of the accuracy statement.
 
 The one public instance is the count. The test set and the weights are bound by KZG
-commitments that open the proof, 64 bytes (one G1 point) each: the two input tensors (features,
-one-hot labels) first, then the weights. c_T is ``keccak256`` of the first 128 bytes, h_W
-``keccak256`` of the next 64 (as a ``uint256``). The commitments carry no blinding, so both are
-recomputed from T and W alone (``test_set_commitment``, ``weights_commitment``).
+commitments that open the proof, 64 bytes (one G1 point) each: the two input tensors (features
+at the circuit's scale, one-hot label rows as integers) first, then the certified weights. c_T
+is ``keccak256`` of the first 128 bytes, h_W ``keccak256`` of the next 64 (as a ``uint256``).
+The commitments carry no blinding, so both are recomputed from the integers alone
+(``test_set_commitment``, ``weights_commitment``), without a witness or a proving key.
+
+Every count reported here is the reference evaluator's (``zkpot.certified``): a proof is made
+only when the circuit's witness agrees with it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +24,11 @@ import ezkl
 import numpy as np
 from eth_abi import encode as abi_encode
 
+from zkpot import certified as cm
 from zkpot.hashing import keccak
 from zkpot.zk import _ezkl
-from zkpot.zk.circuit import Circuit, check_srs
-from zkpot.zk.statement import INPUT_NAMES, export_statement, onehot
+from zkpot.zk.circuit import Circuit, Weights, check_srs
+from zkpot.zk.statement import INPUT_NAMES, export_statement
 
 # each polycommit input (features, one-hot labels) opens the proof with one G1 point …
 TEST_SET_BYTES = 64 * len(INPUT_NAMES)
@@ -32,6 +36,10 @@ TEST_SET_BYTES = 64 * len(INPUT_NAMES)
 MODEL_BYTES = 64
 COMMITMENT_BYTES = TEST_SET_BYTES + MODEL_BYTES
 VERIFY_ACCURACY_SELECTOR = keccak(b"verifyAccuracy(bytes,uint256[])")[:4]
+
+
+class WitnessMismatch(RuntimeError):
+    """ezkl's witness disagrees with the certified model (a bug: nothing is proven then)."""
 
 
 @dataclass
@@ -73,39 +81,85 @@ def encode_calldata(proof: bytes, instances: list[int]) -> bytes:
     return VERIFY_ACCURACY_SELECTOR + abi_encode(["bytes", "uint256[]"], [proof, list(instances)])
 
 
+def input_data(X: np.ndarray, rows: np.ndarray) -> dict:
+    """ezkl's input JSON: float32 features (ezkl quantises them), integer label rows."""
+    return {"input_data": [np.asarray(X, dtype=np.float32).reshape(-1).tolist(),
+                           np.asarray(rows, dtype=np.int64).reshape(-1).tolist()]}
+
+
 def _shard(circuit: Circuit, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's features and one-hot label rows; refuses labels that are not one-hot."""
     X = np.asarray(X, dtype=np.float32).reshape((-1, *circuit.input_shape))
-    y = np.asarray(y).reshape(-1)
-    if len(X) != circuit.n or len(y) != circuit.n:
-        raise ValueError(f"a shard holds exactly {circuit.n} samples, got {len(X)} / {len(y)}")
-    return X, onehot(y, circuit.num_classes)
+    rows = cm.labels_onehot(y, circuit.num_classes)
+    if len(X) != circuit.n or len(rows) != circuit.n:
+        raise ValueError(f"a shard holds exactly {circuit.n} samples, got {len(X)} / {len(rows)}")
+    return X, rows
 
 
 def shards(circuit: Circuit, X, y) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split a test set into shards of the circuit's N (its size must be a multiple of N)."""
     X = np.asarray(X, dtype=np.float32)
-    y = np.asarray(y).reshape(-1)
+    y = np.asarray(y)
     if len(X) != len(y) or len(X) == 0 or len(X) % circuit.n:
         raise ValueError(f"test set of {len(X)} samples is not a whole number of shards of {circuit.n}")
     return [(X[i:i + circuit.n], y[i:i + circuit.n]) for i in range(0, len(X), circuit.n)]
 
 
+def _opening(paths: tuple[Path, Path, Path], scale: int, x: np.ndarray,
+             rows: np.ndarray) -> bytes:
+    return (_ezkl.commit_ints(cm.quantise_inputs(x, scale).reshape(-1), *paths)
+            + _ezkl.commit_ints(np.asarray(rows, dtype=np.int64).reshape(-1), *paths))
+
+
+def _weights_opening(paths: tuple[Path, Path, Path], order: list[str],
+                     model: cm.CertifiedModel) -> bytes:
+    values = np.concatenate([model.weights[name].reshape(-1) for name in order])
+    return _ezkl.commit_ints(values, *paths)
+
+
+def _paths(circuit: Circuit) -> tuple[Path, Path, Path]:
+    return circuit.vk_path, circuit.settings_path, circuit.srs_path
+
+
 def test_set_commitment(circuit: Circuit, X, y) -> bytes:
     """c_T of one shard: keccak256 of the KZG commitment bytes that open its proofs."""
-    x, oh = _shard(circuit, X, y)
+    x, rows = _shard(circuit, X, y)
     check_srs(circuit)          # another SRS gives another c_T, one no manifest lists
-    opening = b""
-    for tensor in (x, oh):
-        felts = _ezkl.quantise(tensor.reshape(-1), circuit.params.scale, circuit.input_type)
-        points = ezkl.kzg_commit(felts, str(circuit.vk_path), str(circuit.settings_path),
-                                 str(circuit.srs_path))
-        opening += b"".join(_ezkl.g1_bytes(p) for p in points)
-    return keccak(opening)
+    return keccak(_opening(_paths(circuit), circuit.params.scale, x, rows))
 
 
 def test_set_commitments(circuit: Circuit, X, y) -> list[bytes]:
     """c_T of every shard, in order (what the manifest lists)."""
     return [test_set_commitment(circuit, xs, ys) for xs, ys in shards(circuit, X, y)]
+
+
+def certify(circuit: Circuit, weights: Weights) -> cm.CertifiedModel:
+    """The certified model (what a certificate of ``circuit`` certifies) of ``weights``: a float
+    state dict, a PoT state (``TrainingState`` or bytes) or a ``CertifiedModel``."""
+    return circuit.certify(weights)
+
+
+def weights_commitment(circuit: Circuit, weights: Weights) -> int:
+    """h_W of the certified model of ``weights`` (see ``certify``): keccak256 of the KZG
+    commitment of its integer weights, from the verifying key and SRS (no proving key)."""
+    model = circuit.certify(weights)
+    check_srs(circuit)          # another SRS commits to the same weights differently
+    opening = _weights_opening(_paths(circuit), circuit.info["param_order"], model)
+    return int.from_bytes(keccak(opening), "big")
+
+
+def matches_commitment(circuit: Circuit, weights: Weights, model_commitment: int) -> bool:
+    """Whether ``weights`` (float, fixed point or certified) map to the certified model whose
+    h_W is ``model_commitment`` (weights within a rounding of it do; others do not)."""
+    try:
+        return weights_commitment(circuit, weights) == int(model_commitment)
+    except cm.CertificationError:
+        return False
+
+
+def reference_count(circuit: Circuit, weights: Weights, X, y) -> int:
+    """The certified model's correct count on (X, y), as the circuit counts it (no ezkl)."""
+    return cm.reference_count(circuit.certify(weights), X, y, circuit.margin_steps)
 
 
 @contextmanager
@@ -119,63 +173,103 @@ def _scratch(circuit: Circuit):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _witness(circuit: Circuit, state_dict, x: np.ndarray, oh: np.ndarray, work: Path, *,
-             commitments: bool = False) -> tuple[Path, Path]:
-    """Compile the circuit with these weights (settings and keys are the cached ones) and run it.
+def _count_of(witness: dict) -> int:
+    return _ezkl.felt_le_to_int(witness["outputs"][0][0])
 
-    With ``commitments`` the witness also holds the KZG commitments of inputs and params.
-    """
+
+def check_witness(work: Path, compiled: Path, srs: Path, manifest: dict,
+                  model: cm.CertifiedModel, X, y, *, margin: int) -> None:
+    """At setup: ezkl's witness on (X, y) must count what the reference counts and commit the
+    inputs and params exactly as zkpot does, one G1 point each (raises ``WitnessMismatch``)."""
+    rows = cm.labels_onehot(y, manifest["num_classes"])
+    paths = (work / "vk.key", work / "settings.json", srs)
+    witness_path = work / "check-witness.json"
+    ezkl.gen_witness(str(work / "calibration.json"), str(compiled), str(witness_path),
+                     vk_path=str(paths[0]), srs_path=str(srs))
+    witness = json.loads(witness_path.read_text())
+    witness_path.unlink()
+    inputs = witness["processed_inputs"]["polycommit"]
+    params = witness["processed_params"]["polycommit"]
+    if [len(c) for c in inputs] != [1, 1] or [len(c) for c in params] != [1]:
+        raise WitnessMismatch(f"commitments of (inputs, weights) {[len(c) for c in inputs]}, "
+                              f"{[len(c) for c in params]}, expected [1, 1], [1]: a tensor outgrew "
+                              f"one column of 2^logrows; use a smaller shard size")
+    theirs = b"".join(_ezkl.g1_bytes_from_compressed(c[0]) for c in inputs)
+    if theirs != _opening(paths, manifest["params"]["scale"], np.asarray(X), rows):
+        raise WitnessMismatch("ezkl commits the test set differently from zkpot")
+    if _ezkl.g1_bytes_from_compressed(params[0][0]) != \
+            _weights_opening(paths, manifest["param_order"], model):
+        raise WitnessMismatch("the circuit's params are not the certified weights alone")
+    expected = cm.reference_count(model, X, rows, margin)
+    if _count_of(witness) != expected:
+        raise WitnessMismatch(f"the circuit counts {_count_of(witness)}, the certified model {expected}")
+
+
+def _check_proving_witness(circuit: Circuit, model: cm.CertifiedModel, witness: dict,
+                           expected: int) -> None:
+    """Before proving: the witness must count what the reference counts and commit to the
+    certified weights (a circuit compiled into another shape would not, and its proof would
+    fail or never finish)."""
+    params = witness["processed_params"]["polycommit"]
+    if [len(c) for c in params] != [1] or _ezkl.g1_bytes_from_compressed(params[0][0]) != \
+            _weights_opening(_paths(circuit), circuit.info["param_order"], model):
+        raise WitnessMismatch("the compiled circuit does not commit to the certified weights")
+    if _count_of(witness) != expected:
+        raise WitnessMismatch(f"the circuit counts {_count_of(witness)}, the certified model {expected}")
+
+
+def _compile_with(circuit: Circuit, model: cm.CertifiedModel, work: Path) -> Path:
+    """The circuit compiled with these weights (settings and keys are the cached ones)."""
     onnx_path = export_statement(circuit.model, circuit.input_shape, circuit.num_classes, circuit.n,
-                                 work / "statement.onnx", state_dict=state_dict)
+                                 work / "statement.onnx", model.export_state_dict(),
+                                 logit_scale=model.logit_scale, margin_steps=circuit.margin_steps)
     compiled = work / "statement.compiled"
     if not ezkl.compile_circuit(str(onnx_path), str(compiled), str(circuit.settings_path)):
         raise RuntimeError("ezkl compile_circuit failed")
-    data = work / "input.json"
-    data.write_text(json.dumps({"input_data": [x.reshape(-1).tolist(), oh.reshape(-1).tolist()]}))
-    witness = work / "witness.json"
-    keys = {"vk_path": str(circuit.vk_path), "srs_path": str(circuit.srs_path)} if commitments else {}
-    ezkl.gen_witness(str(data), str(compiled), str(witness), **keys)
-    return compiled, witness
+    return compiled
 
 
-def weights_commitment(circuit: Circuit, state_dict: Mapping[str, object]) -> int:
-    """h_W: keccak256 of the KZG commitment of the weights quantised exactly as the circuit does.
-
-    Recomputed from the weights with the circuit's verifying key and SRS (no proving key): the
-    circuit is evaluated on an all-zero shard and the commitment of its params is read back.
-    """
-    check_srs(circuit)          # another SRS commits to the same weights differently
-    zeros = np.zeros((circuit.n, *circuit.input_shape), dtype=np.float32)
-    with _scratch(circuit) as work:
-        _, witness = _witness(circuit, state_dict, zeros, np.zeros((circuit.n, circuit.num_classes),
-                                                                   dtype=np.float32), work,
-                              commitments=True)
-        points = json.loads(witness.read_text())["processed_params"]["polycommit"]
-    if [len(column) for column in points] != [1]:
-        raise RuntimeError(f"unexpected weights commitment layout: {points!r}")
-    return int.from_bytes(keccak(_ezkl.g1_bytes_from_compressed(points[0][0])), "big")
-
-
-def prove_accuracy(circuit: Circuit, state_dict: Mapping[str, object], X, y) -> AccuracyProof:
-    """Prove how many of the shard's samples the model with ``state_dict`` classifies correctly."""
-    x, oh = _shard(circuit, X, y)
+def prove_rows(circuit: Circuit, weights: Weights, X, rows: np.ndarray) -> AccuracyProof:
+    """Prove one shard with integer label rows as given, one-hot or not (a row that is not
+    counts 0). For checks and tests of the circuit itself; ``prove_accuracy`` takes labels and
+    refuses rows that are not one-hot."""
+    model = circuit.certify(weights)
+    x = np.asarray(X, dtype=np.float32).reshape((-1, *circuit.input_shape))
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(x) != circuit.n or rows.shape != (circuit.n, circuit.num_classes):
+        raise ValueError(f"a shard holds exactly {circuit.n} samples")
+    expected = cm.reference_count(model, x, rows, circuit.margin_steps)
     check_srs(circuit)          # a proof made with another SRS would be rejected on chain
     with _scratch(circuit) as work:
-        compiled, witness = _witness(circuit, state_dict, x, oh, work)
+        compiled = _compile_with(circuit, model, work)
+        data = work / "input.json"
+        data.write_text(json.dumps(input_data(x, rows)))
+        witness = work / "witness.json"
+        ezkl.gen_witness(str(data), str(compiled), str(witness), vk_path=str(circuit.vk_path),
+                         srs_path=str(circuit.srs_path))
+        _check_proving_witness(circuit, model, json.loads(witness.read_text()), expected)
         proof_path = work / "proof.json"
         ezkl.prove(str(witness), str(compiled), str(circuit.pk_path), str(proof_path),
                    srs_path=str(circuit.srs_path))
         data = json.loads(proof_path.read_text())
     proof = bytes.fromhex(data["hex_proof"].removeprefix("0x"))
     instances = [_ezkl.felt_le_to_int(f) for f in data["instances"][0]]
-    if len(instances) != 1:
-        raise RuntimeError(f"unexpected instance layout: {len(instances)} instances")
+    if instances != [expected]:
+        raise WitnessMismatch(f"the proof states {instances}, the certified model counts {expected}")
     return AccuracyProof.of(proof, instances)
 
 
-def prove_certificate(circuit: Circuit, state_dict: Mapping[str, object], X, y) -> list[AccuracyProof]:
+def prove_accuracy(circuit: Circuit, weights: Weights, X, y) -> AccuracyProof:
+    """Prove how many of the shard's samples the certified model of ``weights`` classifies
+    correctly (``weights``: float state dict, PoT state or ``CertifiedModel``)."""
+    x, rows = _shard(circuit, X, y)
+    return prove_rows(circuit, weights, x, rows)
+
+
+def prove_certificate(circuit: Circuit, weights: Weights, X, y) -> list[AccuracyProof]:
     """One proof per shard of N; the certificate's count is the sum of theirs."""
-    return [prove_accuracy(circuit, state_dict, xs, ys) for xs, ys in shards(circuit, X, y)]
+    model = circuit.certify(weights)
+    return [prove_accuracy(circuit, model, xs, ys) for xs, ys in shards(circuit, X, y)]
 
 
 def _proof_json(proof: AccuracyProof) -> dict:
@@ -185,21 +279,22 @@ def _proof_json(proof: AccuracyProof) -> dict:
             "timestamp": None, "version": None}
 
 
-def verify(circuit: Circuit, proof: AccuracyProof, *, model_commitment: int | None = None,
-           test_set_commitment: bytes | None = None, min_correct: int | None = None) -> bool:
-    """True when the SNARK verifies and proves what ``proof`` claims (and what is expected).
-
-    A valid proof only says what it says: pass the expected h_W, c_T and threshold to check
-    the statement, as the contract's caller does.
-    """
+def verify(circuit: Circuit, proof: AccuracyProof, *, model_commitment: int,
+           test_set_commitment: bytes, min_correct: int | None = None) -> bool:
+    """True when the SNARK verifies and proves the expected statement: the model committed by
+    ``model_commitment`` (h_W) gets ``proof.correct`` (>= ``min_correct`` when given) of the
+    shard committed by ``test_set_commitment`` (c_T) right. Both are required: a valid proof of
+    another model or another test set verifies under its own commitments."""
+    if model_commitment is None or test_set_commitment is None:
+        raise TypeError("verify needs the expected model_commitment and test_set_commitment")
     if (len(proof.instances) != 1 or proof.correct != proof.instances[0]
             or len(proof.proof) < COMMITMENT_BYTES
             or proof.model_commitment != model_commitment_of(proof.proof)
             or proof.test_set_commitment != keccak(proof.proof[:TEST_SET_BYTES])):
         return False
-    if model_commitment is not None and proof.model_commitment != model_commitment:
+    if proof.model_commitment != int(model_commitment):
         return False
-    if test_set_commitment is not None and proof.test_set_commitment != test_set_commitment:
+    if proof.test_set_commitment != bytes(test_set_commitment):
         return False
     if min_correct is not None and proof.correct < min_correct:
         return False
@@ -214,7 +309,7 @@ def verify(circuit: Circuit, proof: AccuracyProof, *, model_commitment: int | No
             return False
 
 
-__all__ = ["AccuracyProof", "COMMITMENT_BYTES", "MODEL_BYTES", "TEST_SET_BYTES", "encode_calldata",
-           "model_commitment_of", "prove_accuracy",
-           "prove_certificate", "shards", "test_set_commitment", "test_set_commitments", "verify",
-           "weights_commitment"]
+__all__ = ["AccuracyProof", "COMMITMENT_BYTES", "MODEL_BYTES", "TEST_SET_BYTES", "WitnessMismatch",
+           "certify", "encode_calldata", "matches_commitment", "model_commitment_of",
+           "prove_accuracy", "prove_certificate", "prove_rows", "reference_count", "shards",
+           "test_set_commitment", "test_set_commitments", "verify", "weights_commitment"]
