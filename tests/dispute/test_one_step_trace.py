@@ -3,10 +3,9 @@ committed give, on-chain, the elements the stage computed."""
 
 import numpy as np
 import pytest
-from brownie import OneStepProver, accounts
 
-from tests.contracts.conftest import reverts
-from tests.contracts.dispute_ops import b32, opening
+from tests.dispute.conftest import reverts
+from tests.dispute.ops import b32, opening
 from zkpot.datasets import demo_dataset
 from zkpot.pot import merkle
 from zkpot.pot.layout import flatten_state, layout_for
@@ -16,10 +15,6 @@ from zkpot.stage import initial_weights
 
 ROUND_LR, ROUND_MU = round(0.1 * 2**24), round(0.9 * 2**24)
 
-
-@pytest.fixture(scope="module")
-def prover():
-    return OneStepProver.deploy({"from": accounts[0]})
 
 
 @pytest.fixture(scope="module")

@@ -3,22 +3,17 @@ random inputs within the documented ranges, and refuses inputs outside them or u
 
 import numpy as np
 import pytest
-from brownie import OneStepProver, accounts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.contracts.conftest import reverts
-from tests.contracts.dispute_ops import (adam, b32, input_gradient, linear_output, loss_row, operands, pool, sgd,
+from tests.dispute.conftest import reverts
+from tests.dispute.ops import (adam, b32, input_gradient, linear_output, loss_row, operands, pool, sgd,
                                          table_opening, table_tree, weight_gradient)
 from zkpot.pot import fixedpoint as fp
 from zkpot.pot.trace import partial_sums
 
 ACT, W, G = fp.ACT_MAX, fp.W_MAX, fp.G_MAX
 
-
-@pytest.fixture(scope="module")
-def prover():
-    return OneStepProver.deploy({"from": accounts[0]})
 
 
 def test_table_root_is_the_tables_of_fixedpoint(prover):
