@@ -66,6 +66,18 @@ def test_settings_read_from_environment(tmp_path):
     assert "0xabc" not in repr(s), "secrets must not appear in reprs/logs"
 
 
+def test_every_contract_states_the_pinned_compiler():
+    from zkpot.zk.evm import SOLC_VERSION, one_pragma
+
+    config = yaml.safe_load((PROJECT_ROOT / "brownie-config.yaml").read_text())
+    assert config["compiler"]["solc"]["version"] == SOLC_VERSION
+    pragmas = {path.relative_to(PROJECT_ROOT).as_posix(): re.search(r"^pragma solidity ([^;]+);", path.read_text(), re.M)[1]
+               for path in sorted((PROJECT_ROOT / "contracts").rglob("*.sol"))}
+    assert set(pragmas.values()) == {f"^{SOLC_VERSION}"}, pragmas
+    # what ezkl writes is brought to the same pragma when generated
+    assert one_pragma("// x\npragma solidity ^0.8.0;\ncontract A {}") == f"// x\npragma solidity ^{SOLC_VERSION};\ncontract A {{}}"
+
+
 def test_brownie_config_pins_the_compiler():
     cfg = yaml.safe_load((PROJECT_ROOT / "brownie-config.yaml").read_text())
     assert re.fullmatch(r"0\.8\.\d+", str(cfg["compiler"]["solc"]["version"]))

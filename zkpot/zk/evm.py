@@ -17,6 +17,7 @@ refuses a circuit set up with a local SRS on a chain that is not a development c
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -39,6 +40,7 @@ ADAPTER_NAME = "EzklAccuracyVerifier"
 EIP170_LIMIT = 24576
 SOLC_PACKAGE = PROJECT_ROOT / "tools" / "node_modules" / "solc"
 SOLC_SHIM = PROJECT_ROOT / "tools" / "solc-shim.js"
+SOLC_VERSION = "0.8.28"  # brownie-config.yaml's compiler: every contract's pragma
 # solc 0.8.28 as the project pins it; Cancun for PUSH0 (the verifier is mostly pushes of
 # constants: ~1 KB smaller and cheaper than Paris code)
 SOLC_SETTINGS = {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "cancun"}
@@ -78,7 +80,14 @@ def generate_verifier(circuit: Circuit, out_dir: Path = GENERATED_DIR) -> Path:
                     str(sol), str(abi), srs_path=str(circuit.srs_path), reusable=True)
     if ok is False:
         raise RuntimeError("ezkl create_evm_verifier failed")
+    sol.write_text(one_pragma(sol.read_text()))
     return sol
+
+
+def one_pragma(source: str) -> str:
+    """ezkl writes ``pragma solidity ^0.8.0``; every contract of zkpot states the compiler it
+    is built and tested with (brownie-config.yaml's 0.8.28)."""
+    return re.sub(r"^pragma solidity [^;]+;", f"pragma solidity ^{SOLC_VERSION};", source, count=1, flags=re.M)
 
 
 def compile_single_verifier(circuit: Circuit, *, fresh: bool = False) -> CompiledVerifier:
