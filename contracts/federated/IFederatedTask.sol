@@ -75,6 +75,8 @@ interface IFederatedTask {
         uint256 escrow; // held for this task, not yet credited to anyone
     }
 
+    /// @notice Task `taskId` was created by `employer`, escrowing `escrow` wei for `rounds` rounds; updates are
+    /// encrypted to `encryptionKey` and proven by `verifier` against the test set in `manifestCid`.
     event TaskCreated(
         uint256 indexed taskId,
         address indexed employer,
@@ -85,6 +87,8 @@ interface IFederatedTask {
         bytes32 encryptionKey,
         string manifestCid
     );
+    /// @notice `participant`'s update in `round`, known by its KZG `modelCommitment`, was proven to classify
+    /// `correctCount` test samples correctly and credited `reward` wei; its ciphertext is at `encryptedUpdateCid`.
     event UpdateAccepted(
         uint256 indexed taskId,
         uint32 indexed round,
@@ -94,6 +98,8 @@ interface IFederatedTask {
         uint256 reward,
         string encryptedUpdateCid
     );
+    /// @notice `participant` committed to an update in `round`'s commit phase (`commitment` hides
+    /// the proof, its instances and the ciphertext CID until the reveal phase).
     event UpdateCommitted(
         uint256 indexed taskId, uint32 indexed round, address indexed participant, bytes32 commitment
     );
@@ -107,32 +113,59 @@ interface IFederatedTask {
         uint32 updates,
         uint256 correctCount
     );
+    /// @notice The last round closed; the `refunded` wei no update earned went back to the employer's credit.
     event TaskCompleted(uint256 indexed taskId, uint256 refunded);
+    /// @notice The employer took back the `refunded` unspent wei after the deadline.
     event TaskRefunded(uint256 indexed taskId, uint256 refunded);
 
+    /// @notice msg.value must be exactly `expected` (rounds x maxUpdatesPerRound x rewardPerUpdate).
     error EscrowMismatch(uint256 expected, uint256 sent);
+    /// @notice The threshold must be at least 1 and at most the test set's `sampleCount`.
     error ThresholdInvalid(uint256 threshold, uint256 sampleCount);
+    /// @notice A task needs at least one test-set shard commitment.
     error ShardsMissing();
+    /// @notice Rounds and updates per round must both be at least 1.
     error RoundsInvalid(uint32 rounds, uint32 maxUpdatesPerRound);
+    /// @notice The deadline must leave room for one whole round (commit and reveal phases) from now.
     error DeadlineInvalid(uint64 deadline);
+    /// @notice Updates are encrypted to the employer: the encryption key cannot be zero.
     error EncryptionKeyMissing();
+    /// @notice Task `taskId` does not exist, or is completed or refunded.
     error TaskNotActive(uint256 taskId);
+    /// @notice A refund waits until after the task's `deadline`.
     error TaskNotExpired(uint256 taskId, uint64 deadline);
+    /// @notice Only the task's employer may do this; `caller` is not (the escrow's error of the same name and arguments).
     error CallerNotEmployer(uint256 taskId, address caller);
+    /// @notice `round` is not the task's open round `openRound`.
     error RoundNotOpen(uint32 round, uint32 openRound);
+    /// @notice `round` already has maxUpdatesPerRound accepted updates.
     error RoundFull(uint32 round);
+    /// @notice `participant` already has an accepted update in `round`.
     error UpdateAlreadySubmitted(address participant, uint32 round);
+    /// @notice A global model needs one proof (and one instance list) per test-set shard: `proofs` given, `shards` committed.
     error ShardCountMismatch(uint256 proofs, uint256 shards);
+    /// @notice The proof for shard `shard` states test-set commitment `testSetCommitment`, not the one the task committed.
     error TestSetMismatch(uint256 shard, bytes32 testSetCommitment);
+    /// @notice The proof for shard `shard` is of model `modelCommitment`, not the model being certified.
     error ModelCommitmentMismatch(uint256 shard, uint256 modelCommitment);
+    /// @notice Model `modelCommitment` was already paid in this task: a proof is paid once, whoever replays it.
     error ModelCommitmentReused(uint256 modelCommitment);
+    /// @notice The update classifies `correctCount` samples correctly, fewer than the task's `threshold`.
     error AccuracyBelowThreshold(uint256 correctCount, uint256 threshold);
+    /// @notice Commit and reveal windows must each be at least 1 second and at most 30 days.
     error WindowInvalid(uint32 commitWindow, uint32 revealWindow);
+    /// @notice `round`'s commit phase ended at `commitEnd`.
     error CommitPhaseClosed(uint256 taskId, uint32 round, uint256 commitEnd);
+    /// @notice `round`'s reveal phase starts at `revealStart` (when its commit phase ends).
     error RevealPhaseNotOpen(uint256 taskId, uint32 round, uint256 revealStart);
+    /// @notice `round`'s reveal phase ended at `revealEnd`.
     error RevealPhaseClosed(uint256 taskId, uint32 round, uint256 revealEnd);
+    /// @notice The round closes (or the task is refunded) only after its reveal phase ends at `revealEnd`:
+    /// no pending reveal can be cut off.
     error RoundNotOver(uint256 taskId, uint32 round, uint256 revealEnd);
+    /// @notice `participant` made no commitment in `round`'s commit phase.
     error UpdateNotCommitted(address participant, uint32 round);
+    /// @notice What was revealed hashes to `revealed`, not to the `committed` commitment.
     error UpdateCommitmentMismatch(bytes32 committed, bytes32 revealed);
     /// @notice A commitment cannot be zero (no commitment) or the value that marks an accepted update.
     error UpdateCommitmentInvalid(bytes32 commitment);

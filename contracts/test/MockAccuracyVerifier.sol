@@ -6,6 +6,7 @@ import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 /// @title Test double: a "proof" is abi.encode(testSetCommitment, modelCommitment, correctCount)
 /// @dev Contract unit tests only. A proof whose first word is zero is invalid (reverts).
 contract MockAccuracyVerifier is IAccuracyVerifier {
+    /// @notice The proof is not 96 bytes, or states a zero test-set commitment.
     error ProofInvalid();
 
     /// @inheritdoc IAccuracyVerifier
