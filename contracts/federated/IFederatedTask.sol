@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IAccuracyChecks} from "../interfaces/IAccuracyChecks.sol";
 import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 
 /// @title Federated training tasks paid by zk-proven accuracy (ZKPoT)
@@ -27,7 +28,7 @@ import {IAccuracyVerifier} from "../interfaces/IAccuracyVerifier.sol";
 /// errors it fixes. A resubmitted global model, slightly changed, improves on nothing and is
 /// refused. Escrow = rounds * maxUpdatesPerRound * rewardPerUpdate; what is not earned returns
 /// to the employer when the last round closes or after the deadline.
-interface IFederatedTask {
+interface IFederatedTask is IAccuracyChecks {
     enum TaskStatus {
         None,
         Active,
@@ -144,10 +145,6 @@ interface IFederatedTask {
     error UpdateAlreadySubmitted(address participant, uint32 round);
     /// @notice A global model needs one proof (and one instance list) per test-set shard: `proofs` given, `shards` committed.
     error ShardCountMismatch(uint256 proofs, uint256 shards);
-    /// @notice The proof for shard `shard` states test-set commitment `testSetCommitment`, not the one the task committed.
-    error TestSetMismatch(uint256 shard, bytes32 testSetCommitment);
-    /// @notice The proof for shard `shard` is of model `modelCommitment`, not the model being certified.
-    error ModelCommitmentMismatch(uint256 shard, uint256 modelCommitment);
     /// @notice Model `modelCommitment` was already paid in this task: a proof is paid once, whoever replays it.
     error ModelCommitmentReused(uint256 modelCommitment);
     /// @notice The update classifies `correctCount` samples correctly, fewer than the task's `threshold`.

@@ -73,7 +73,7 @@ abstract contract RoundCertificates is IFederatedTask {
         } else if (proofs.length != 0) {
             uint256 model;
             (model, count) = _verifyShards(taskId, task.verifier, proofs, instances);
-            if (model != commitment) revert ModelCommitmentMismatch(0, model);
+            if (model != commitment) revert ModelMismatch(taskId, commitment, model);
             // a faulty verifier cannot raise the bar past N
             if (count > task.sampleCount) count = task.sampleCount;
         }
@@ -94,9 +94,9 @@ abstract contract RoundCertificates is IFederatedTask {
         }
         for (uint256 i = 0; i < shards.length; i++) {
             (bytes32 testSet, uint256 model, uint256 count) = verifier.verifyAccuracy(proofs[i], instances[i]);
-            if (testSet != shards[i]) revert TestSetMismatch(i, testSet);
+            if (testSet != shards[i]) revert TestSetMismatch(taskId, i, shards[i], testSet);
             if (i == 0) modelCommitment = model;
-            else if (model != modelCommitment) revert ModelCommitmentMismatch(i, model);
+            else if (model != modelCommitment) revert ModelMismatch(taskId, modelCommitment, model);
             correct += count;
         }
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IAccuracyChecks} from "./IAccuracyChecks.sol";
 import {IPullPayments} from "./IPullPayments.sol";
 import {INodeRegistry} from "./INodeRegistry.sol";
 
@@ -23,7 +24,7 @@ import {INodeRegistry} from "./INodeRegistry.sol";
 /// attempt that ends without C agreeing openings fails and the next attempt trains the stage
 /// in another order (so nothing opened in a failed attempt is worth copying). Assumes fewer
 /// than C fabricating identities per stage (docs/pot.md, "Stage agreement").
-interface IJobEscrow is IPullPayments {
+interface IJobEscrow is IPullPayments, IAccuracyChecks {
     enum JobStatus {
         None,
         Training,
@@ -261,10 +262,6 @@ interface IJobEscrow is IPullPayments {
     error ShardDataMismatch(uint256 jobId, uint256 shard, bytes32 expected, bytes32 posted);
     /// @notice The shard's accuracy proof was already accepted.
     error ShardProven(uint256 jobId, uint256 shard);
-    /// @notice The proof is about another test set than the shard's commitment.
-    error TestSetMismatch(uint256 jobId, uint256 shard, bytes32 expected, bytes32 proven);
-    /// @notice The proof is about another model than the final stage's.
-    error ModelMismatch(uint256 jobId, uint256 expected, uint256 proven);
     /// @notice Value arrived from someone other than the node registry.
     error PaymentUnexpected(address sender);
 

@@ -1,6 +1,6 @@
 import brownie
 
-from .conftest import (ESCROW, INITIAL_MODEL, MARGIN, REWARD, SAMPLES, close, commit, phases, reveal, submit, submit_all,
+from .conftest import (ESCROW, INITIAL_MODEL, MARGIN, REWARD, SAMPLES, SHARDS, close, commit, phases, reveal, submit, submit_all,
                        to_round_end, update)
 
 
@@ -55,7 +55,7 @@ def test_close_round_with_proofs_of_another_model_reverts(fl, task_id, employer)
     # model's, to raise the bar and pay less)
     to_round_end(fl, task_id)
     proofs, instances = update(777, (30, 30))
-    with brownie.reverts("ModelCommitmentMismatch: 0, 777"):
+    with brownie.reverts(f"ModelMismatch: {task_id}, 555, 777"):
         fl.closeRound(task_id, 0, 555, "bafy-g1", proofs, instances, {"from": employer})
 
 
@@ -63,7 +63,7 @@ def test_close_round_proofs_on_another_test_set_revert(fl, task_id, employer):
     to_round_end(fl, task_id)
     other = b"\x99" * 32
     proofs, instances = update(555, (30, 30), shards=[b"\x11" * 32, other])
-    with brownie.reverts(f"TestSetMismatch: 1, {other!r}"):
+    with brownie.reverts(f"TestSetMismatch: {task_id}, 1, {SHARDS[1]!r}, {other!r}"):
         fl.closeRound(task_id, 0, 555, "bafy-g1", proofs, instances, {"from": employer})
 
 

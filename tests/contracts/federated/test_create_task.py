@@ -117,7 +117,7 @@ def test_create_task_initial_proofs_of_another_model_revert(fl, verifier, employ
     from .conftest import update
 
     proofs, instances = update(INITIAL_MODEL + 1, (10, 12))
-    with brownie.reverts(f"ModelCommitmentMismatch: 0, {INITIAL_MODEL + 1}"):
+    with brownie.reverts(f"ModelMismatch: {fl.taskCount() + 1}, {INITIAL_MODEL}, {INITIAL_MODEL + 1}"):
         fl.createTask(params(verifier, chain, initial_proofs=proofs, initial_instances=instances),
                       {"from": employer, "value": ESCROW})
 

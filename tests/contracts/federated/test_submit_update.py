@@ -51,7 +51,7 @@ def test_submit_update_twice_in_a_round_reverts(fl, task_id, participants):
 
 def test_submit_update_on_another_test_set_reverts(fl, task_id, participants):
     other = b"\x33" * 32
-    with brownie.reverts(f"TestSetMismatch: 1, {other!r}"):
+    with brownie.reverts(f"TestSetMismatch: {task_id}, 1, {SHARDS[1]!r}, {other!r}"):
         submit(fl, task_id, participants[0], model=111, shards=[SHARDS[0], other])
 
 
@@ -60,7 +60,7 @@ def test_submit_update_shards_of_different_models_reverts(fl, task_id, participa
     other, _ = update(222)
     commit(fl, task_id, participants[0], model=111, cid="bafy")
     to_reveal(fl, task_id)
-    with brownie.reverts("ModelCommitmentMismatch: 1, 222"):
+    with brownie.reverts(f"ModelMismatch: {task_id}, 111, 222"):
         fl.submitUpdate(task_id, 0, [proofs[0], other[1]], instances, "bafy", {"from": participants[0]})
 
 
