@@ -68,7 +68,9 @@ def run_stage(node, job, stage: int, attempt: int, beat: Callable[[int, int], No
     try:
         result = train_stage(spec, state, (x, y), stage, seed=seed, device=_torch_device(device))
     except StageError as exc:
-        raise Skipped(f"stage function refused the inputs: {exc}") from None
+        # the job's own inputs, refused the same way every time: a failure (counted, given up
+        # after FAIL_LIMIT and shown by `zkpot node status`), not a skip retried for ever
+        raise RuntimeError(f"stage function refused the inputs: {exc}") from None
     finally:
         stop.set()
         pulse.join()
