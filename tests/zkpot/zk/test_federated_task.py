@@ -7,6 +7,7 @@ import pytest
 
 from zkpot import zk
 from zkpot.chain import ChainClient, ContractError
+from zkpot.chain.clock import DevChainClock
 from zkpot.devnet import dev_private_keys
 from zkpot.federated.chain import FederatedTaskClient, TaskParams
 from zkpot.federated.commitment import update_commitment
@@ -33,29 +34,41 @@ def task(anvil, client, circuit, model, test_set):
     return tasks, task_id
 
 
-def submit(anvil, tasks: FederatedTaskClient, task_id: int, key: str, proof: zk.AccuracyProof,
-           cid: str):
-    """Commit to the update, then reveal it with its proof, as a participant does."""
-    participant = FederatedTaskClient(ChainClient(anvil.rpc_url, key), tasks.address)
-    address = participant.client.address
-    participant.commit_update(task_id, 0, update_commitment(task_id, 0, address,
-                                                            proof.model_commitment, cid))
-    return participant.submit_update(task_id, 0, [proof.proof], [proof.instances], cid)
-
-
-@pytest.mark.parametrize("index,name", list(enumerate(DEGENERATE)))
-def test_degenerate_models_are_refused(anvil, task, circuit, test_set, index, name):
+@pytest.fixture(scope="module")
+def revealing(anvil, task, circuit, test_set, proof):
+    """Each degenerate model's proof and an honest one, committed in round 0's commit phase as
+    participants do; then the chain's clock moves to the round's reveal phase."""
     X, y = test_set
-    proof = zk.prove_accuracy(circuit, DEGENERATE[name], X[:N], y[:N])
-    assert proof.correct == 0
+    tasks, task_id = task
+    entries = {name: (dev_private_keys(8)[2 + index], zk.prove_accuracy(circuit, DEGENERATE[name], X[:N], y[:N]),
+                      f"bafy-{index}") for index, name in enumerate(DEGENERATE)}
+    entries["honest"] = (dev_private_keys(8)[7], proof, "bafy-honest")
+    for key, made, cid in entries.values():
+        participant = FederatedTaskClient(ChainClient(anvil.rpc_url, key), tasks.address)
+        participant.commit_update(task_id, 0, update_commitment(task_id, 0, participant.client.address,
+                                                                made.model_commitment, cid))
+    DevChainClock(tasks.client).wait_until(tasks.round_phases(task_id).commit_end)
+    return entries
+
+
+def reveal(anvil, tasks: FederatedTaskClient, task_id: int, entry):
+    """Reveal a committed update with its proof."""
+    key, made, cid = entry
+    participant = FederatedTaskClient(ChainClient(anvil.rpc_url, key), tasks.address)
+    return participant.submit_update(task_id, 0, [made.proof], [made.instances], cid)
+
+
+@pytest.mark.parametrize("name", list(DEGENERATE))
+def test_degenerate_models_are_refused(anvil, task, revealing, name):
+    assert revealing[name][1].correct == 0
     tasks, task_id = task
     with pytest.raises(ContractError) as refused:
-        submit(anvil, tasks, task_id, dev_private_keys(8)[2 + index], proof, f"bafy-{index}")
+        reveal(anvil, tasks, task_id, revealing[name])
     assert refused.value.name == "AccuracyBelowThreshold"
 
 
-def test_a_model_that_gets_samples_right_is_paid(anvil, task, proof):
+def test_a_model_that_gets_samples_right_is_paid(anvil, task, revealing, proof):
     assert proof.correct >= 1
     tasks, task_id = task
-    receipt = submit(anvil, tasks, task_id, dev_private_keys(8)[7], proof, "bafy-honest")
+    receipt = reveal(anvil, tasks, task_id, revealing["honest"])
     assert receipt.event("UpdateAccepted")["correctCount"] == proof.correct
