@@ -63,7 +63,7 @@ def run_step(kind: str, job_id: int, stage: int, action: Callable[[Node], Outcom
         reason = f"{type(exc).__name__}: {exc}"
         count = node.record_failure(kind, job_id, stage, reason)
         node.store.bump("count:failures")
-        if count >= FAIL_LIMIT:
+        if node.given_up(kind, job_id, stage):  # the core's rule (Node.record_failure) decides
             log.warning("job %s stage %s %s failed %s times the same way: %s; given up (see "
                         "`zkpot node status`)", job_id, stage, kind, count, reason)
             return Outcome(OutcomeKind.FAILED, reason)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import pytest
 from eth_abi import encode
 
-from zkpot.chain import ChainClient, ContractError, JobEscrowClient, JobParams, NodeRegistryClient, Opening, deploy_all
+from zkpot.chain import (ChainClient, ContractError, JobEscrowClient, JobParams, NodeRegistryClient, Opening,
+                         StagePhase, deploy_all)
 from zkpot.chain.clock import DevChainClock
 from zkpot.devnet import Anvil, dev_private_keys
 from zkpot.hashing import commitment, keccak
@@ -66,7 +67,7 @@ class Chain:
 
     def declare(self, job: Job, node: JobEscrowClient, result: bytes = b"agreed") -> None:
         stage = self.employer.get_job(job.id).open_stage
-        if self.employer.attempt_of(job.id).phase.name == "ENDED":
+        if self.employer.attempt_of(job.id).phase == StagePhase.ENDED:
             job.openings.clear()  # this declaration starts the next attempt
         rho, weights, rand = keccak(b"rho" + result), keccak(result), os.urandom(32)
         node.declare(job.id, stage, commitment(rho, weights, MODEL, rand, node.client.address))
@@ -83,7 +84,7 @@ class Chain:
         for node in nodes:
             self.declare(job, node)
         attempt = self.employer.attempt_of(job.id)
-        if attempt.phase.name == "COMMIT":
+        if attempt.phase == StagePhase.COMMIT:
             self.clock.wait_until(attempt.commit_deadline)
         for node in nodes:
             self.reveal(job, node)
