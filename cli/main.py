@@ -138,7 +138,7 @@ def node_run(
 
     A second run for the same identity refuses. On SIGTERM/SIGINT the workers get
     ZKPOT_NODE_STOP_GRACE_S (30 s) to finish the task in flight (docs/workers.md)."""
-    from workers.supervisor import AlreadyRunning, NodeRun
+    from workers.supervisor import AlreadyRunning, BrokerUnusable, NodeRun
 
     node = _node()
     if device == "auto":
@@ -156,6 +156,8 @@ def node_run(
         run.start()
     except AlreadyRunning as exc:
         _fail(f"node {node.identity.address} is already running here ({exc}); stop it first")
+    except BrokerUnusable as exc:
+        _fail(f"the node's Redis (ZKPOT_REDIS_URL) is not usable: {exc}")
     where = f"; health and metrics on {run.endpoint.url}" if run.endpoint else ""
     console.print(f"node {node.identity.address} running on {device}; logs in {settings.path('logs')}"
                   f"{where} (SIGTERM or Ctrl-C stops)")

@@ -31,6 +31,31 @@ class AlreadyRunning(Exception):
     """Another ``zkpot node run`` holds this identity."""
 
 
+class BrokerUnusable(Exception):
+    """The node's Redis cannot be reached or refuses its db: no worker could take a task."""
+
+
+def check_broker(url: str) -> None:
+    """Ping the node's Redis (its db included) once, before any worker starts on it."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise BrokerUnusable(f"{redact_url(url)}: {exc}") from None
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 class RunLock:
     """An exclusive, crash-safe lock on one node identity's state folder."""
 
@@ -75,6 +100,11 @@ class NodeRun:
 
     def start(self) -> "NodeRun":
         self.lock.acquire()          # AlreadyRunning before anything is started
+        try:
+            check_broker(self.settings.redis_url)
+        except BrokerUnusable:
+            self.lock.release()
+            raise
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         self.group.start()

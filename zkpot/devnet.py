@@ -108,9 +108,14 @@ class Anvil(ServiceProcess):
 
 
 class Redis(ServiceProcess):
-    """A throwaway Redis: loopback only, no persistence."""
+    """A throwaway Redis: loopback only, no persistence, ``DATABASES`` numbered dbs.
+
+    Tests give each world its own db (``/1``, ``/2``, …); Redis's default of 16 would run out
+    in one suite, and a node on a db past the last one cannot use its broker.
+    """
 
     name = "redis"
+    DATABASES = 1024
 
     @property
     def url(self) -> str:
@@ -119,7 +124,8 @@ class Redis(ServiceProcess):
     def command(self) -> list[str]:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         return [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--protected-mode", "yes"]
+                "--appendonly", "no", "--protected-mode", "yes",
+                "--databases", str(self.DATABASES)]
 
 
 def dev_private_keys(n: int) -> list[str]:

@@ -19,7 +19,7 @@ from workers.queues import NodeQueues
 from zkpot.chain import ChainClient, JobEscrowClient, StagePhase, deploy_all
 from zkpot.config import PROJECT_ROOT, Settings
 from zkpot.chain.clock import DevChainClock
-from zkpot.devnet import dev_private_keys
+from zkpot.devnet import Redis, dev_private_keys
 from zkpot.node.work import Node
 from zkpot.storage import LocalStore
 
@@ -64,6 +64,7 @@ def world(anvil, redis_server, tmp_path_factory, circuit_cache) -> World:
     deployment = deploy_all(client, mock_verifier=True, path=root / "deployment.json")
     # a fresh Redis db per test keeps queues apart without restarting the server
     db = next(_redis_dbs)
+    assert db < Redis.DATABASES, f"the test Redis has {Redis.DATABASES} dbs; world {db} has none"
     return World(anvil.rpc_url, redis_server.url.rsplit("/", 1)[0] + f"/{db}", root, deployment,
                  circuit_dir=circuit_cache)
 

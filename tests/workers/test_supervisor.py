@@ -20,7 +20,7 @@ import pytest
 from tests.workers.conftest import KEYS, wait_for, wait_for_stages
 from tests.workers.jobs import create_tiny_job
 from zkpot.config import PROJECT_ROOT
-from zkpot.devnet import free_port
+from zkpot.devnet import Redis, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +143,25 @@ def test_workers_die_with_a_killed_node_run(world, start_node, tmp_path):
         for p in workers:                             # each worker leads its own group
             if not gone(p):
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("broken", ["db", "port"])
+def test_a_node_whose_redis_is_unusable_refuses_to_start(world, start_node, tmp_path, broken):
+    """A db past the server's last one, or no server at all: `node run` names the broker and
+    exits 1 before any worker starts (a worker on it would wait forever for tasks)."""
+    start_node(1, workers=False)
+    base = world.redis_url.rsplit("/", 1)[0]
+    url = f"{base}/{Redis.DATABASES + 7}" if broken == "db" else f"redis://127.0.0.1:{free_port()}/0"
+    out = tmp_path / "run.out"
+    with open(out, "wb") as log:
+        run = start_run(world, 1, log, ZKPOT_REDIS_URL=url, ZKPOT_NODE_METRICS_PORT="0")
+        try:
+            assert run.wait(timeout=120) == 1
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
+    text = out.read_text(errors="replace")
+    assert "Redis (ZKPOT_REDIS_URL) is not usable" in text and url in text
+    assert ("DB index is out of range" in text) if broken == "db" else ("Connection" in text or "connect" in text)
+    assert "running on" not in text
