@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.given_up import GivenUpBoard
 from api.index import ChainIndex
 from api.problems import ProblemError
 from api.siwe import Session, SessionStoreDown, SiweAuthority
@@ -22,6 +23,11 @@ def get_app_settings(request: Request) -> Settings:
 
 def get_siwe(request: Request) -> SiweAuthority:
     return request.app.state.siwe
+
+
+def get_given_up(request: Request) -> GivenUpBoard:
+    """The steps nodes reported they gave up."""
+    return request.app.state.given_up
 
 
 def get_index(request: Request) -> ChainIndex:
@@ -64,5 +70,6 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SiweDep = Annotated[SiweAuthority, Depends(get_siwe)]
 SessionDep = Annotated[Session, Depends(require_session)]
 IndexDep = Annotated[ChainIndex, Depends(get_index)]
+GivenUpDep = Annotated[GivenUpBoard, Depends(get_given_up)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 CookieDep = Annotated[str | None, Depends(_cookie)]

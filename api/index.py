@@ -126,6 +126,7 @@ class ChainIndex:
         self._wakers: set[asyncio.Event] = set()
         self.closing = False
         self.error: str | None = None
+        self.escrow_address: str | None = None   # the escrow whose events this index reads
         self._reset()
 
     # ---- state -------------------------------------------------------------------------
@@ -151,6 +152,7 @@ class ChainIndex:
         self._views = lambda job_id: (escrow.get_job(job_id), escrow.attempt_of(job_id))
         self._chain_time = client.chain_time
         self._deployment_block = deployment.block
+        self.escrow_address = escrow.address
         self.next_block = max(self.next_block, deployment.block)
 
     def rebuild(self) -> None:

@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
                dashboard_dir: Path | None = DASHBOARD_DIR) -> FastAPI:
     """Build the gateway for ``settings``; ``follow_chain`` starts the event index's poller."""
     settings = settings or get_settings()
+    from api.given_up import GivenUpBoard
     from api.index import ChainIndex
     from api.routers import auth, content, events, jobs, nodes
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
     app.state.siwe = SiweAuthority(redis, settings.sign_in_domain, settings.sign_in_uri,
                                    settings.session_ttl_s)
     app.state.index = index
+    app.state.given_up = GivenUpBoard(redis)
     problems.install(app)
     install_docs(app, "zkpot")
 

@@ -11,6 +11,7 @@ from fastapi import UploadFile
 from pydantic import BaseModel, Field
 
 from zkpot.escrow_terms import MAX_CONFIRMATIONS, MAX_PHASE_WINDOW_S, MIN_PHASE_WINDOW_S
+from zkpot.node.given_up import KINDS, REASON_MAX
 from zkpot.jobs import COMMIT_WINDOW_S, DEFAULT_SHARD_SIZE, DEFAULT_STAGE_FLOPS, REVEAL_WINDOW_S
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
@@ -44,7 +45,7 @@ class JobCreate(BaseModel):
     """The job-creation form (multipart): a model spec, one dataset (file or demo name), the terms."""
 
     spec: str = Field(max_length=65536, description="model spec JSON")
-    reward_per_stage_wei: str = Field(pattern=WEI_PATTERN, description="wei per confirmed declaration")
+    reward_per_declaration_wei: str = Field(pattern=WEI_PATTERN, description="wei per confirmed declaration")
     quorum: int = Field(2, ge=1, le=MAX_CONFIRMATIONS,
                         description="C: agreeing openings that finalise a stage (its paid declarations)")
     theta: float = Field(0.8, ge=0.0, le=1.0, description="accuracy threshold θ")
@@ -175,6 +176,28 @@ class JobSummary(BaseModel):
     created: ChainRef
 
 
+class GivenUpIn(BaseModel):
+    """A node's signed word that it gave a step up (``zkpot.node.given_up``)."""
+
+    job_id: int = Field(ge=1, lt=2**64)
+    stage: int = Field(ge=0, lt=2**32, description="the stage (0: a job-level step)")
+    kind: Literal[KINDS] = Field(description="the step given up")  # type: ignore[valid-type]
+    reason: str = Field(min_length=1, max_length=REASON_MAX, description="the node's words")
+    at: int = Field(ge=0, lt=2**40, description="unix time the node signed it")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="EIP-191 signature of "
+                           "the report's text by the node's key")
+
+
+class GivenUpPublic(BaseModel):
+    """A step a node gave up after it failed the same way several times, in its words."""
+
+    node: str
+    kind: str
+    stage: int
+    reason: str = Field(description="the node's own words: show as text")
+    at: int = Field(description="unix time of the report")
+
+
 class JobPublic(JobSummary):
     theta: float | None = Field(None, description="accuracy threshold, when the manifest is readable")
     stages: list[StagePublic]
@@ -186,6 +209,9 @@ class JobPublic(JobSummary):
     correct: int | None = Field(None, description="correct predictions proven (when complete or failed)")
     final_model_cid: str | None
     can_reclaim: bool = Field(description="the employer may reclaim now (lifecycle action 'reclaim')")
+    given_up: list[GivenUpPublic] | None = Field(
+        default_factory=list, description="steps nodes reported they gave up (signed by registered "
+                                          "nodes); null when the report store does not answer")
 
 
 class JobPage(BaseModel):

@@ -46,7 +46,7 @@ def _bombs(api: ApiProcess) -> tuple[float, dict[str, int]]:
     import json
 
     auth = _bearer(api.url, chainwork.KEYS[0])
-    form = {"spec": json.dumps(PRESETS["wine-mlp"]), "reward_per_stage_wei": "1000"}
+    form = {"spec": json.dumps(PRESETS["wine-mlp"]), "reward_per_declaration_wei": "1000"}
     answers = {}
     with PeakRss(api.proc.pid) as rss:
         for name, build in (("deflate", hostile.deflate_bomb), ("lying", hostile.lying_bomb),

@@ -164,7 +164,7 @@ def create(
     except JobError as e:
         _fail(str(e))
     dataset, model = _load_data(demo, data), _load_spec(spec, preset)
-    terms = JobTerms(reward_per_stage=parse_eth(reward), quorum=confirmations, theta=threshold,
+    terms = JobTerms(reward_per_declaration=parse_eth(reward), quorum=confirmations, theta=threshold,
                      deadline=escrow.client.chain_time() + parse_duration(deadline), bounty=parse_eth(bounty),
                      stage_flops=stage_flops, shard_size=shard_size, commit_window=parse_duration(commit_window),
                      reveal_window=parse_duration(reveal_window))

@@ -25,7 +25,7 @@ class JobRequest:
     """What the employer posts: a spec, a dataset (bundled name or NPZ bytes) and its terms."""
 
     spec: dict
-    reward_per_stage_wei: int
+    reward_per_declaration_wei: int
     quorum: int
     theta: float
     stage_flops: int
@@ -85,7 +85,7 @@ class ApiEmployer:
 
     def post_job(self, job: JobRequest) -> dict:
         """``POST /api/jobs``: the API's ``JobPrepared`` answer (with ``tx_hash`` in dev mode)."""
-        form = {"spec": json.dumps(job.spec), "reward_per_stage_wei": str(job.reward_per_stage_wei),
+        form = {"spec": json.dumps(job.spec), "reward_per_declaration_wei": str(job.reward_per_declaration_wei),
                 "quorum": str(job.quorum), "theta": str(job.theta), "deadline_s": str(job.deadline_s),
                 "bounty_wei": str(job.bounty_wei), "stage_flops": str(job.stage_flops),
                 "shard_size": str(job.shard_size), "commit_window_s": str(job.commit_window_s),

@@ -39,7 +39,7 @@ def demo_request(samples: int = DEMO_SAMPLES, stage_flops: int = DEMO_STAGE_FLOP
     """The demo's job: the ``digits-mlp`` preset on a digits upload, C=2, small rewards."""
     from zkpot.spec import preset
 
-    return JobRequest(spec=preset("digits-mlp").to_dict(), reward_per_stage_wei=10**16,
+    return JobRequest(spec=preset("digits-mlp").to_dict(), reward_per_declaration_wei=10**16,
                       quorum=2, theta=theta, stage_flops=stage_flops, shard_size=shard_size,
                       bounty_wei=2 * 10**16, dataset_npz=digits_subset_npz(samples))
 

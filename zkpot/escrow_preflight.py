@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from zkpot.chain import Deployment, JobEscrowClient, JobParams
 
 # JobParamInvalid(name) → the form field a user changes
-_PARAM_FIELDS = {"stages": "stage_flops", "confirmations": "quorum", "amount": "reward_per_stage",
+_PARAM_FIELDS = {"stages": "stage_flops", "confirmations": "quorum", "amount": "reward_per_declaration",
                  "shards": "shard_size", "samples": "dataset", "threshold": "theta",
                  "deadline": "deadline"}
 

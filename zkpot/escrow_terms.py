@@ -65,7 +65,7 @@ def _eth(wei: int) -> str:
 
 def check_amounts(reward: int, bounty: int) -> None:
     """Reward and bounty each fit the contract's uint64 (about 18.4 ETH)."""
-    for field, value in (("reward_per_stage", reward), ("bounty", bounty)):
+    for field, value in (("reward_per_declaration", reward), ("bounty", bounty)):
         if value < 0:
             raise TermsError(field, f"{value} wei is negative")
         if value > UINT64_MAX:

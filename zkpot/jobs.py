@@ -71,7 +71,7 @@ class JobChain(Protocol):
 class JobTerms:
     """What the employer offers: reward per confirmed declaration (wei), C, θ, deadline (unix s)."""
 
-    reward_per_stage: int
+    reward_per_declaration: int
     quorum: int
     theta: float
     deadline: int
@@ -160,7 +160,7 @@ def _commit_test_set(circuit, test: datasets.Dataset) -> CommittedTestSet:
 def _check_input(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, terms: JobTerms):
     """Steps 1: (train, test, stage count) or ``JobInputError``; nothing is allocated per stage."""
     try:
-        escrow_terms.check_amounts(terms.reward_per_stage, terms.bounty)
+        escrow_terms.check_amounts(terms.reward_per_declaration, terms.bounty)
         spec.check_against(dataset.input_shape, dataset.num_classes)
     except escrow_terms.TermsError as e:
         raise JobInputError(str(e), field=e.field) from e
@@ -201,7 +201,7 @@ def _params(terms: JobTerms, stages: int, samples: int, commitments, data_hashes
     from zkpot.chain import JobParams
 
     return JobParams(manifest_hash=manifest_hash, manifest_cid=manifest_cid, stages=stages,
-                     confirmations=terms.quorum, reward=terms.reward_per_stage, bounty=terms.bounty,
+                     confirmations=terms.quorum, reward=terms.reward_per_declaration, bounty=terms.bounty,
                      threshold=correct_threshold(round(terms.theta * 10_000), samples), samples=samples,
                      shard_commitments=list(commitments), shard_data_hashes=list(data_hashes),
                      verifier=verifier, deadline=terms.deadline, commit_window=terms.commit_window,
@@ -255,7 +255,7 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
     try:
         manifest = build_manifest(spec, train.input_shape, train.num_classes, chunk_cids,
                                   [len(c) for c in chunks], commitments, len(test), terms.quorum,
-                                  terms.reward_per_stage, terms.theta, terms.deadline,
+                                  terms.reward_per_declaration, terms.theta, terms.deadline,
                                   cid_v1(s0_bytes), s0.hash())
     except ManifestError as e:
         raise JobInputError(str(e)) from e

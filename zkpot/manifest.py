@@ -17,7 +17,7 @@ from zkpot.hashing import canonical_json, keccak
 from zkpot.spec import ModelSpec, SpecError
 from zkpot.storage import StorageError, cid_v1, parse_cid
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2   # 2: reward_per_stage_wei became reward_per_declaration_wei
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 
 
@@ -38,7 +38,7 @@ class Manifest(BaseModel):
     test_commitments: list[str]                      # bytes32 hex, one per test shard
     test_size: int = Field(ge=0)
     replication: int = Field(ge=1, le=64)            # C
-    reward_per_stage_wei: str
+    reward_per_declaration_wei: str
     theta_bps: int = Field(ge=0, le=10_000)          # accuracy threshold θ x 10^4
     deadline: int = Field(ge=0)                      # unix seconds
     initial_weights_cid: str
@@ -69,17 +69,24 @@ class Manifest(BaseModel):
             raise ValueError(f"{value!r} is not 0x-prefixed lower-case hex of 32 bytes")
         return value
 
-    @field_validator("reward_per_stage_wei")
+    @field_validator("reward_per_declaration_wei")
     @classmethod
     def _wei(cls, value):
         if not value.isdigit() or int(value) >= 2**256:
             raise ValueError("must be a decimal string of a uint256")
         return str(int(value))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _version(cls, data):
+        # before the fields: an older manifest's field names would hide the real reason
+        if isinstance(data, dict) and data.get("version", MANIFEST_VERSION) != MANIFEST_VERSION:
+            raise ValueError(f"unsupported manifest version {data.get('version')!r} (this zkpot "
+                             f"reads version {MANIFEST_VERSION})")
+        return data
+
     @model_validator(mode="after")
     def _consistent(self):
-        if self.version != MANIFEST_VERSION:
-            raise ValueError(f"unsupported manifest version {self.version}")
         if len(self.chunks) != len(self.chunk_sizes):
             raise ValueError(f"{len(self.chunks)} chunks but {len(self.chunk_sizes)} chunk sizes")
         try:
@@ -129,7 +136,7 @@ def correct_threshold(theta_bps: int, samples: int) -> int:
 
 
 def build_manifest(spec: ModelSpec, input_shape, num_classes: int, chunk_cids: list[str], chunk_sizes: list[int],
-                   test_commitments: list[bytes], test_size: int, replication: int, reward_per_stage_wei: int,
+                   test_commitments: list[bytes], test_size: int, replication: int, reward_per_declaration_wei: int,
                    theta: float, deadline: int, initial_weights_cid: str, initial_weights_hash: bytes) -> Manifest:
     """Assemble and validate a manifest (θ as a fraction, rounded to basis points)."""
     try:
@@ -137,7 +144,7 @@ def build_manifest(spec: ModelSpec, input_shape, num_classes: int, chunk_cids: l
             spec=spec.to_dict(), input_shape=list(input_shape), num_classes=num_classes,
             chunks=list(chunk_cids), chunk_sizes=[int(s) for s in chunk_sizes],
             test_commitments=["0x" + bytes(c).hex() for c in test_commitments], test_size=test_size,
-            replication=replication, reward_per_stage_wei=str(int(reward_per_stage_wei)),
+            replication=replication, reward_per_declaration_wei=str(int(reward_per_declaration_wei)),
             theta_bps=round(theta * 10_000), deadline=int(deadline),
             initial_weights_cid=initial_weights_cid, initial_weights_hash="0x" + bytes(initial_weights_hash).hex())
     except ValidationError as exc:

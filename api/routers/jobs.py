@@ -11,11 +11,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api import chainlink
-from api.deps import IndexDep, SessionDep, SettingsDep
+from api.deps import GivenUpDep, IndexDep, SessionDep, SettingsDep
 from api.index import ChainIndex, JobRecord
 from api.problems import ProblemError, responses
-from api.schemas import (PAGE_LIMIT_MAX, JobCreate, JobCurves, JobPage, JobPrepared, JobPublic,
-                         StagePoint, TestSetRelease, UnsignedTx)
+from api.schemas import (PAGE_LIMIT_MAX, GivenUpPublic, JobCreate, JobCurves, JobPage, JobPrepared,
+                         JobPublic, StagePoint, TestSetRelease, UnsignedTx)
 from api.views import job_public, job_summary, jobs_of
 from zkpot import datasets
 from zkpot.jobs import JobTerms
@@ -45,7 +45,7 @@ class PresetInfo(BaseModel):
 
 
 class JobDefaults(BaseModel):
-    reward_per_stage_eth: str
+    reward_per_declaration_eth: str
     quorum: int
     theta: float
     deadline_hours: float
@@ -67,7 +67,7 @@ def catalog(settings: SettingsDep) -> Catalog:
     return Catalog(
         datasets=[DatasetInfo(name=k, description=v) for k, v in DEMO_DATASETS.items()],
         presets=[PresetInfo(name=k, spec=ModelSpec.from_json(v).to_dict()) for k, v in PRESETS.items()],
-        defaults=JobDefaults(reward_per_stage_eth="0.01", quorum=FORM["quorum"].default,
+        defaults=JobDefaults(reward_per_declaration_eth="0.01", quorum=FORM["quorum"].default,
                              theta=FORM["theta"].default, deadline_hours=FORM["deadline_s"].default / 3600,
                              stage_flops=FORM["stage_flops"].default, shard_size=FORM["shard_size"].default),
         max_upload_bytes=settings.max_upload_bytes)
@@ -119,7 +119,7 @@ def create_job(
             data = datasets.demo_dataset(form.demo_dataset)
         except datasets.DatasetError as e:
             raise ProblemError(422, f"demo_dataset: {e}") from e
-    terms = JobTerms(reward_per_stage=int(form.reward_per_stage_wei), quorum=form.quorum,
+    terms = JobTerms(reward_per_declaration=int(form.reward_per_declaration_wei), quorum=form.quorum,
                      theta=form.theta, deadline=index.now() + form.deadline_s,  # chain time
                      bounty=int(form.bounty_wei), stage_flops=form.stage_flops,
                      shard_size=form.shard_size, commit_window=form.commit_window_s,
@@ -151,7 +151,7 @@ async def list_jobs(index: IndexDep, limit: PageLimit = 50,
 
 @router.get("/jobs/{job_id}", response_model=JobPublic, summary="One job with its stages and proofs",
             responses=responses(404, 422))
-async def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep,
+async def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep, board: GivenUpDep,
                   stages_from: Annotated[int, Query(ge=1, le=2**16, description="first stage listed")] = 1,
                   stages_limit: Annotated[int, Query(ge=1, le=STAGES_LIMIT_MAX,
                                                      description="stages listed from stages_from")] = 256,
@@ -163,7 +163,13 @@ async def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep,
         theta, metrics = chainlink.job_extras(settings, job)
     else:
         theta, metrics = await run_in_threadpool(chainlink.job_extras, settings, job)
-    return job_public(job, index.now(), theta, metrics, stages_from, stages_limit)
+    public = job_public(job, index.now(), theta, metrics, stages_from, stages_limit)
+    try:   # the job reads without Redis; then given_up is null ("not known"), not empty
+        public.given_up = [GivenUpPublic(**r) for r in await run_in_threadpool(
+            board.of_job, index.escrow_address, job_id)]
+    except ProblemError:
+        public.given_up = None
+    return public
 
 
 @router.get("/jobs/{job_id}/reclaim-tx", response_model=UnsignedTx,

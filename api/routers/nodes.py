@@ -8,11 +8,16 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query
 
 from api import chainlink
-from api.deps import IndexDep, SettingsDep
-from api.problems import responses
-from api.schemas import ADDRESS_PATTERN, PAGE_LIMIT_MAX, AccountPublic, NodePage, NodePublic, UnsignedTx
+import time
+
+from api.deps import GivenUpDep, IndexDep, SettingsDep
+from api.problems import ProblemError, responses
+from api.schemas import (ADDRESS_PATTERN, PAGE_LIMIT_MAX, AccountPublic, GivenUpIn, GivenUpPublic,
+                         NodePage, NodePublic, UnsignedTx)
+from zkpot.node.given_up import GivenUpReport, ReportError
 
 router = APIRouter(prefix="/api", tags=["nodes"])
+STAGE_STEPS = ("train", "declare", "reveal")   # the others (settle, prove, submit) are the job's
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="an account address")]
 
 
@@ -57,3 +62,35 @@ def account(address: AddressPath, index: IndexDep, settings: SettingsDep) -> Acc
             responses=responses(409, 422, 503))
 def withdraw_tx(address: AddressPath, settings: SettingsDep) -> list[UnsignedTx]:
     return chainlink.withdraw_transactions(settings, _norm(address))
+
+
+@router.post("/nodes/{address}/given-up", response_model=GivenUpPublic, status_code=201,
+             summary="A node reports a step it gave up (signed by the node's key)",
+             responses=responses(403, 404, 409, 422, 429, 503))
+def report_given_up(address: AddressPath, body: GivenUpIn, index: IndexDep, settings: SettingsDep,
+                    board: GivenUpDep) -> GivenUpPublic:
+    """Shown on the job's page. The report must be signed by ``address``, a registered node, for
+    a job of this escrow, and be fresh; a node's later report of the same step replaces it."""
+    addr = _norm(address)
+    with index._lock:
+        node = index.nodes.get(addr)
+        job = index.jobs.get(body.job_id)
+    if node is None or node.get("status") not in ("active", "exiting"):
+        raise ProblemError(403, f"{addr} is not a registered node")
+    if job is None:
+        raise ProblemError(404, f"no job {body.job_id} on this chain (yet)")
+    stages = int(job.created["stages"])
+    if body.kind in STAGE_STEPS and not 1 <= body.stage <= stages:
+        raise ProblemError(409, f"job {body.job_id} has stages 1 to {stages}, not {body.stage}")
+    if body.kind not in STAGE_STEPS and body.stage != 0:
+        raise ProblemError(409, f"{body.kind} is a step of the whole job: its stage is 0")
+    try:
+        report = GivenUpReport(addr, chainlink.chain_id_of(settings), index.escrow_address,
+                               body.job_id, body.stage, body.kind, body.reason, body.at)
+        report.check(body.signature, int(time.time()))
+    except ReportError as exc:
+        raise ProblemError(403 if "signed" in str(exc) or "signature" in str(exc) else 422,
+                           str(exc)) from None
+    board.put(report)
+    return GivenUpPublic(node=addr, kind=report.kind, stage=report.stage, reason=report.reason,
+                         at=report.at)

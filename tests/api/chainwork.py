@@ -92,7 +92,7 @@ def create_prepared_job(settings: Settings, deployment, *, dataset: str = "wine"
     from zkpot.spec import preset as spec_preset
 
     escrow = JobEscrowClient(ChainClient(settings.rpc_url, key), deployment.escrow)
-    terms = JobTerms(reward_per_stage=reward, quorum=confirmations, theta=0.5,
+    terms = JobTerms(reward_per_declaration=reward, quorum=confirmations, theta=0.5,
                      deadline=escrow.client.chain_time() + 3600, stage_flops=stage_flops, shard_size=shard_size)
     employer = escrow.client.address
     prepared = prepare_job(settings, demo_dataset(dataset), spec_preset(preset), terms, employer,

@@ -124,7 +124,7 @@ def test_the_dashboard_session_is_an_httponly_strict_cookie(client, employer_key
 
 def test_cross_site_writes_are_refused_before_they_reach_a_route(client, employer_key):
     client.post("/api/auth/verify", json=signed_message(client, employer_key))
-    form = {"spec": "{}", "reward_per_stage_wei": "1", "demo_dataset": "wine"}
+    form = {"spec": "{}", "reward_per_declaration_wei": "1", "demo_dataset": "wine"}
     for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
                     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
         r = client.post("/api/jobs", data=form, headers=headers)

@@ -26,7 +26,7 @@ def test_create_job_returns_the_createjob_tx_and_dev_mode_sends_it(api_settings)
     client = TestClient(app, base_url="http://zkpot.test")
     auth = sign_in(client, chainwork.KEYS[0])
     r = client.post("/api/jobs", headers=auth, data={
-        "spec": json.dumps(PRESETS["wine-mlp"]), "demo_dataset": "wine", "reward_per_stage_wei": "1000",
+        "spec": json.dumps(PRESETS["wine-mlp"]), "demo_dataset": "wine", "reward_per_declaration_wei": "1000",
         "quorum": "2", "theta": "0.5", "shard_size": "16", "stage_flops": "500000"})
     assert r.status_code == 201, r.text
     job = r.json()
@@ -49,7 +49,7 @@ def test_create_job_returns_the_createjob_tx_and_dev_mode_sends_it(api_settings)
     assert view.stages == manifest.stages and view.confirmations == 2
 
 
-FORM = {"spec": json.dumps(PRESETS["wine-mlp"]), "demo_dataset": "wine", "reward_per_stage_wei": "1000",
+FORM = {"spec": json.dumps(PRESETS["wine-mlp"]), "demo_dataset": "wine", "reward_per_declaration_wei": "1000",
         "quorum": "2", "theta": "0.5", "shard_size": "16", "stage_flops": "500000"}
 
 
@@ -80,7 +80,7 @@ def test_dev_mode_signs_only_for_the_dev_employers_own_wallet(api_settings):
 
 
 @pytest.mark.parametrize("field,value,words", [
-    ("reward_per_stage_wei", str(2**64), ["reward_per_stage", "2^64 - 1"]),
+    ("reward_per_declaration_wei", str(2**64), ["reward_per_declaration", "2^64 - 1"]),
     ("bounty_wei", str(2**64), ["bounty", "2^64 - 1"]),
     ("stage_flops", "1000", ["stages", "ZKPOT_MAX_STAGES"]),
     ("shard_size", "1", ["32", "shard"]),

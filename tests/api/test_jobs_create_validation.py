@@ -23,7 +23,7 @@ def _wine_like(n: int = 20, features: int = 13) -> list[list[float]]:
 
 
 def _post(client, auth, *, spec=WINE, file=None, demo=None, **fields):
-    data = {"spec": spec, "reward_per_stage_wei": "1000", **fields}
+    data = {"spec": spec, "reward_per_declaration_wei": "1000", **fields}
     if demo:
         data["demo_dataset"] = demo
     files = {"dataset": file} if file else None
@@ -124,7 +124,7 @@ def test_create_job_needs_exactly_one_dataset(client, auth):
     _problem(_post(client, auth, demo="wine", file=("d.csv", _csv(_wine_like()), "text/csv")), 422, "exactly one")
 
 
-@pytest.mark.parametrize("field,value", [("quorum", "0"), ("theta", "1.5"), ("reward_per_stage_wei", "-1"),
+@pytest.mark.parametrize("field,value", [("quorum", "0"), ("theta", "1.5"), ("reward_per_declaration_wei", "-1"),
                                          ("deadline_s", "5")])
 def test_create_job_bad_terms_are_422(client, auth, field, value):
     r = _post(client, auth, demo="wine", **{field: value})

@@ -25,7 +25,7 @@ MEMORY_LIMIT_MB = 300
 
 
 def _post(client, auth, data: bytes, name: str = "d.npz"):
-    return client.post("/api/jobs", headers=auth, data={"spec": WINE, "reward_per_stage_wei": "1000"},
+    return client.post("/api/jobs", headers=auth, data={"spec": WINE, "reward_per_declaration_wei": "1000"},
                        files={"dataset": (name, data, "application/octet-stream")})
 
 
@@ -84,7 +84,7 @@ def test_bombs_leave_the_api_process_under_its_memory_bound(api_settings, employ
         with PeakRss(api.proc.pid) as rss:
             for case, (build, _) in BOMBS.items():
                 r = httpx.post(f"{api.url}/api/jobs", headers=auth, timeout=120,
-                               data={"spec": WINE, "reward_per_stage_wei": "1000"},
+                               data={"spec": WINE, "reward_per_declaration_wei": "1000"},
                                files={"dataset": ("d.npz", build(), "application/octet-stream")})
                 answers[case] = r.status_code
         print(f"API peak RSS over the bomb cases: {rss.peak_mb:.0f} MB")

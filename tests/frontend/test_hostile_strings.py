@@ -4,7 +4,8 @@ A manifest CID (any employer can pick it in createJob) and the weights CID a nod
 declaration with (also the finalised stage's, and the final model's, CID) are free-form strings
 on chain. Each carries a payload that would set ``window.__pwned`` or open an alert if it
 reached the page as markup or as a link; the page must show it as text, link nothing that is
-not a CID, and be served with a strict Content-Security-Policy. (The test set is posted as
+not a CID, and be served with a strict Content-Security-Policy. A node's given-up report (its
+own words, signed, not on chain) carries one too. (The test set is posted as
 bytes whose hash the job committed to: no string of it is shown.)
 """
 
@@ -19,11 +20,13 @@ from playwright.sync_api import expect
 
 from tests.api import chainwork
 from zkpot.hashing import keccak
+from zkpot.node.given_up import GivenUpReport
 
 EMPLOYER = Account.from_key(chainwork.KEYS[0]).address
 PAYLOADS = {
     "manifest": '"><img src=x onerror="window.__pwned=\'manifest\'"><script>window.__pwned="m"</script>',
     "weights": "javascript:window.__pwned='weights'//<svg/onload=alert('weights')>",
+    "reason": "</span><img src=x onerror=\"window.__pwned='reason'\">RuntimeError: <b>bold</b>",
 }
 
 
@@ -52,14 +55,28 @@ def _indexed(live_api: str, job_id: int) -> dict:
     raise AssertionError(f"job {job_id} was not indexed")
 
 
+def _report_given_up(live_api: str, settings, deployed, job_id: int) -> None:
+    """Node 1 reports stage 1 given up, in hostile words, as its worker would."""
+    node = Account.from_key(chainwork.KEYS[1])
+    chain_id = chainwork.ChainClient(settings.rpc_url, chainwork.KEYS[0]).chain_id
+    report = GivenUpReport.of(node.address, chain_id, deployed.escrow, job_id, 1, "train",
+                              PAYLOADS["reason"], int(time.time()))
+    r = httpx.post(f"{live_api}/api/nodes/{node.address}/given-up",
+                   json={"job_id": job_id, "stage": 1, "kind": "train", "reason": report.reason,
+                         "at": report.at, "signature": report.sign(node)})
+    assert r.status_code == 201, r.text
+
+
 def test_hostile_cids_are_shown_as_text_and_run_nothing(live_api, wallet_page, api_settings, deployed):
     job_id = _job_with_hostile_strings(api_settings, deployed)
     # the API hands the strings out as they are on chain: only the page must not run them
     job = _indexed(live_api, job_id)
+    _report_given_up(live_api, api_settings, deployed, job_id)
     assert job["manifest_cid"] == PAYLOADS["manifest"]
     assert job["stages"][0]["finalised"]["weights_cid"] == PAYLOADS["weights"]
     assert job["final_model_cid"] == PAYLOADS["weights"]
     assert {d["status"] for d in job["stages"][0]["declarations"]} == {"revealed"}
+    assert httpx.get(f"{live_api}/api/jobs/{job_id}").json()["given_up"][0]["reason"] == PAYLOADS["reason"]
 
     page = wallet_page(EMPLOYER)
     dialogs = []
@@ -80,6 +97,8 @@ def test_hostile_cids_are_shown_as_text_and_run_nothing(live_api, wallet_page, a
         expect(shown).to_have_attribute("title", "not a content ID: " + PAYLOADS[name])
         expect(shown).to_contain_text(PAYLOADS[name][:8])
     assert page.locator("#test-set, #final-model").count() == 0   # not CIDs: no download link
+    expect(page.locator('.given-up[data-stage="1"] .reason')).to_have_text(PAYLOADS["reason"])
+    assert page.locator("#given-up b").count() == 0
     # the live refresh re-renders the page from the event stream: still nothing runs
     page.reload()
     expect(page.locator("#job-status")).to_have_text("proving")

@@ -37,6 +37,7 @@ class World:
     deployment: object
     circuit_dir: Path
     node_rpc_url: str | None = None  # what the nodes use (e.g. through a flaky proxy)
+    report_url: str = "off"          # the gateway nodes report given-up steps to (none here)
 
     @property
     def store(self) -> LocalStore:
@@ -48,7 +49,7 @@ class World:
                     storage_dir=str(self.root / "store"),
                     deployment_file=str(self.root / "deployment.json"),
                     circuit_dir=str(self.circuit_dir),
-                    node_key=KEYS[index])
+                    node_key=KEYS[index], node_report_url=self.report_url)
 
     def settings(self, index: int) -> Settings:
         return Settings.from_env(environ={}, **self.env(index))

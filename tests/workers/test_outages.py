@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
+from tests.api.apiprocess import ApiProcess
 from tests.workers.conftest import KEYS, node_logs, wait_for, wait_for_stages
 from tests.workers.jobs import create_tiny_job
-from zkpot.config import PROJECT_ROOT
+from zkpot.config import PROJECT_ROOT, Settings
 from zkpot.devnet import Redis
 from zkpot.node.work import FAIL_LIMIT
 
@@ -69,7 +71,19 @@ def test_redis_stopped_mid_stage_logs_a_handful_of_lines_and_the_stage_completes
     assert any("redis unreachable" in line for line in during), "\n".join(during)
 
 
-def test_a_stage_that_fails_the_same_way_is_given_up_with_its_reason(world, start_node):
+def test_a_stage_that_fails_the_same_way_is_given_up_with_its_reason(world, start_node, tmp_path):
+    # the gateway as deployments run it: the node tells it, the job's page shows it
+    api = ApiProcess(Settings.from_env(environ={}, **{**world.env(0), "state_dir": str(tmp_path / "api"),
+                                                      "node_key": None}), tmp_path / "api.log").start()
+    world.report_url = api.url
+    try:
+        _given_up_and_reported(world, start_node, api)
+    finally:
+        if api.terminate() is None:
+            api.stop()
+
+
+def _given_up_and_reported(world, start_node, api):
     a = start_node(1)
     # stage 1's chunk has 5 features for a 4-input model: its CID matches, the stage function
     # refuses it, the same way every time
@@ -96,3 +110,9 @@ def test_a_stage_that_fails_the_same_way_is_given_up_with_its_reason(world, star
     assert f"failed, not retried: job {job.job_id} stage 1 train: {FAIL_LIMIT} times: RuntimeError" \
         in done.stdout
     assert "last error" in done.stdout
+    # and the employer reads it on the job's page, signed by the node
+    shown = wait_for(lambda: httpx.get(f"{api.url}/api/jobs/{job.job_id}").json().get("given_up"), 120,
+                     "the given-up report on the job's page", logs=node_logs(a))
+    assert [(g["node"], g["kind"], g["stage"]) for g in shown] == [(a.node.identity.address, "train", 1)]
+    assert refusal in shown[0]["reason"]
+    assert a.node.store.get(f"reported:train:{job.job_id}:1").endswith("taken")

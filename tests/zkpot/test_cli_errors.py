@@ -87,7 +87,7 @@ def test_job_create_without_funds_fails_before_storing(cli_settings, deployed):
 def test_job_create_with_a_reward_over_the_contracts_limit_fails_before_storing(cli_settings, deployed):
     args = [a if a != "0.001" else "18.5" for a in CREATE]   # 1.85e19 wei > 2^64 - 1
     done = zkpot(cli_settings, "job", *args, ZKPOT_EMPLOYER_KEY=chainwork.KEYS[0])
-    _one_line_failure(done, "reward_per_stage", "2^64 - 1")
+    _one_line_failure(done, "reward_per_declaration", "2^64 - 1")
     assert _stored(cli_settings) == []
 
 

@@ -19,7 +19,7 @@ from zkpot.revert_reasons import explain
 from zkpot.spec import preset
 
 EMPLOYER = Account.from_key(chainwork.KEYS[0]).address
-TERMS = jobs.JobTerms(reward_per_stage=10**12, quorum=2, theta=0.5, deadline=int(time.time()) + 3600,
+TERMS = jobs.JobTerms(reward_per_declaration=10**12, quorum=2, theta=0.5, deadline=int(time.time()) + 3600,
                       shard_size=16)
 
 

@@ -14,7 +14,7 @@ from zkpot import curves, jobs, testsets
 from zkpot.datasets import Dataset, demo_dataset, encode_chunk
 from zkpot.spec import preset
 
-TERMS = jobs.JobTerms(reward_per_stage=1000, quorum=2, theta=0.5, deadline=int(time.time()) + 3600,
+TERMS = jobs.JobTerms(reward_per_declaration=1000, quorum=2, theta=0.5, deadline=int(time.time()) + 3600,
                       shard_size=16)     # wine's test split holds 36 samples
 EMPLOYER = "0x" + "ab" * 20
 
@@ -72,7 +72,7 @@ def test_chain_is_asked_only_after_the_input_passed(settings):
 
 
 @pytest.mark.parametrize("change,field", [
-    ({"reward_per_stage": 2**64}, "reward_per_stage"), ({"bounty": 2**64}, "bounty"),
+    ({"reward_per_declaration": 2**64}, "reward_per_declaration"), ({"bounty": 2**64}, "bounty"),
     ({"quorum": 256}, "quorum"), ({"quorum": 0}, "quorum"), ({"theta": 0.0}, "theta"),
     ({"deadline": 1}, "deadline"), ({"deadline": 2**40}, "deadline"),
     ({"shard_size": 1}, "shard_size"),            # 36 shards of 1: the contract takes 32

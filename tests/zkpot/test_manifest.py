@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from zkpot.hashing import keccak
+from zkpot.hashing import canonical_json, keccak
 from zkpot.manifest import Manifest, ManifestError, build_manifest, correct_threshold
 from zkpot.spec import preset
 from zkpot.stage import initial_weights
@@ -16,7 +16,7 @@ def make(**overrides):
     s0 = initial_weights(spec).to_bytes()
     args = dict(spec=spec, input_shape=(64,), num_classes=10, chunk_cids=[cid_v1(b"c1"), cid_v1(b"c2")],
                 chunk_sizes=[32, 32], test_commitments=[b"\x07" * 32], test_size=64, replication=3,
-                reward_per_stage_wei=10**18, theta=0.9, deadline=1_900_000_000,
+                reward_per_declaration_wei=10**18, theta=0.9, deadline=1_900_000_000,
                 initial_weights_cid=cid_v1(s0), initial_weights_hash=keccak(s0))
     args.update(overrides)
     return build_manifest(**args)
@@ -28,7 +28,7 @@ def test_canonical_bytes_hash_and_cid():
     assert b" " not in data and data == json.dumps(json.loads(data), sort_keys=True, separators=(",", ":")).encode()
     assert m.keccak() == keccak(data) and m.cid() == cid_v1(data)
     assert Manifest.from_bytes(data) == m and m.stages == 2 and m.theta_bps == 9000
-    assert m.reward_per_stage_wei == "1000000000000000000"
+    assert m.reward_per_declaration_wei == "1000000000000000000"
     assert m.model_spec == preset("digits-mlp")
 
 
@@ -49,7 +49,7 @@ def test_non_canonical_bytes_are_refused():
     ({"test_commitments": [b"\x01" * 31]}, "32 bytes"),
     ({"replication": 0}, "replication"),
     ({"theta": 1.5}, "theta_bps"),
-    ({"reward_per_stage_wei": -1}, "uint256"),
+    ({"reward_per_declaration_wei": -1}, "uint256"),
     ({"num_classes": 9}, "spec: the last layer outputs"),
 ])
 def test_invalid_manifests(overrides, msg):
@@ -70,3 +70,13 @@ def test_from_bytes_rejects_garbage():
                                                   (10_000, 7, 7), (0, 9, 0), (1, 1, 1)])
 def test_threshold_is_the_exact_ceiling_of_theta_times_the_test_set(bps, samples, expected):
     assert correct_threshold(bps, samples) == expected
+
+
+def test_a_version_1_manifest_is_refused_for_its_version():
+    """Version 1 named the per-declaration reward ``reward_per_stage_wei``; its refusal names the
+    version, not the field it no longer knows."""
+    doc = json.loads(make().to_bytes())
+    doc["version"] = 1
+    doc["reward_per_stage_wei"] = doc.pop("reward_per_declaration_wei")
+    with pytest.raises(ManifestError, match="unsupported manifest version 1 .*reads version 2"):
+        Manifest.from_bytes(canonical_json(doc))

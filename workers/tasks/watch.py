@@ -13,6 +13,7 @@ from workers.app import queues
 from workers.dedupe import done, once
 from workers.node import current_node
 from workers.quiet import CHAIN, REDIS
+from workers.reports import send_given_up
 from workers.tasks.proofs import prove_accuracy, submit_proof
 from workers.tasks.stages import declare_stage, reveal_stage, settle_declaration, train_stage
 from workers.tasks.steps import step_key
@@ -66,3 +67,4 @@ def watch_chain(self) -> None:
         REDIS.failed(str(exc))   # the next tick enqueues again: the plan is re-derived
         return
     REDIS.recovered()
+    send_given_up(node, node.settings.report_url)   # the dashboard shows which steps were given up

@@ -32,6 +32,7 @@ from typing import Callable
 from zkpot.chain import StagePhase
 from zkpot.config import Settings
 from zkpot.node import chainview, proving, training
+from zkpot.node.given_up import GivenUpReport
 from zkpot.node.outcomes import (Outcome, Plan, Skipped, Step, already, done, nothing, too_late,
                                  waiting)
 from zkpot.node.identity import NodeIdentity, load_identity, node_dir
@@ -182,6 +183,20 @@ class Node:
             _, kind, job, stage = key.split(":")
             out.append((kind, int(job), int(stage), reason))
         return out
+
+    def unreported(self, now: int) -> list[tuple[GivenUpReport, str]]:
+        """Given-up steps not yet told to the gateway, each as a signed report (dated ``now``)."""
+        out = []
+        for kind, job_id, stage, reason in self.failures():
+            if self.store.get(f"reported:{kind}:{job_id}:{stage}") is None:
+                report = GivenUpReport.of(self.identity.address, self.chain.client.chain_id,
+                                          self.chain.escrow.address, job_id, stage, kind, reason, now)
+                out.append((report, report.sign(self.identity.account)))
+        return out
+
+    def mark_reported(self, report: GivenUpReport, answer: str) -> None:
+        """The gateway took the report (or refused it for good): it is not sent again."""
+        self.store.put(f"reported:{report.kind}:{report.job_id}:{report.stage}", answer)
 
     @staticmethod
     def _can_declare(attempt, target: int) -> bool:

@@ -50,6 +50,19 @@ function reveals(job) {
     ${s.slashed.length ? html`<span class="error">${s.slashed.length} slashed</span>` : ""}</li>`)}</ul>`;
 }
 
+const STEP = { train: "training", declare: "declaring", reveal: "opening", settle: "settling",
+  prove: "proving", submit: "submitting the proof of" };
+
+// Steps nodes gave up after failing the same way several times, in their own words (text only).
+function givenUp(job) {
+  if (job.given_up === null) return html`<p class="muted" id="given-up">Reports from nodes cannot be read right now.</p>`;
+  if (!job.given_up || !job.given_up.length) return "";
+  return html`<section class="card" id="given-up"><h2>Given up by nodes</h2><ul>${job.given_up.map((g) => html`
+    <li class="given-up" data-stage="${g.stage}" data-node="${g.node}"><span class="mono" title="${g.node}">${short(g.node, 4)}</span>
+    stopped ${STEP[g.kind] || g.kind} ${g.stage ? html`stage ${g.stage}` : "the job"}
+    (${new Date(g.at * 1000).toLocaleString()}): <span class="reason">${g.reason}</span></li>`)}</ul></section>`;
+}
+
 function proof(job) {
   if (!job.proofs.length) {
     return html`<p class="muted">${job.status === "proving" ? "Test set published; waiting for the accuracy proof." : "Accuracy proof pending until the last stage is final."}</p>`;
@@ -138,6 +151,7 @@ export async function renderJob(el, id, state) {
   render(el, html`
     <h1>Job #${job.job_id} <span class="badge ${job.status}" id="job-status">${job.status}</span></h1>
     ${summary(job, state)}
+    ${givenUp(job)}
     <h2>Stage timeline</h2>
     <ol class="timeline" id="timeline">${timeline(job)}</ol>
     <h2>Loss and accuracy</h2>

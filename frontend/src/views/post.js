@@ -37,7 +37,7 @@ export async function renderPost(el, state) {
       </fieldset>
       <fieldset class="terms">
         <legend>Escrow</legend>
-        <label>Reward per paid declaration (ETH; C are paid per stage) <input name="reward" id="reward" value="${d.reward_per_stage_eth}"></label>
+        <label>Reward per paid declaration (ETH; C are paid per stage) <input name="reward" id="reward" value="${d.reward_per_declaration_eth}"></label>
         <label>Agreeing nodes C <input name="quorum" id="quorum" type="number" min="1" value="${d.quorum}"></label>
         <label>Accuracy θ <input name="theta" id="theta" type="number" min="0" max="1" step="0.01" value="${d.theta}"></label>
         <label>Deadline (hours) <input name="deadline_hours" id="deadline" type="number" min="0.01" step="0.01" value="${d.deadline_hours}"></label>
@@ -94,7 +94,7 @@ async function submit(el, state) {
     } else {
       form.set("demo_dataset", el.querySelector("#demo-dataset").value);
     }
-    form.set("reward_per_stage_wei", parseEthToWei(el.querySelector("#reward").value));
+    form.set("reward_per_declaration_wei", parseEthToWei(el.querySelector("#reward").value));
     form.set("quorum", el.querySelector("#quorum").value);
     form.set("theta", el.querySelector("#theta").value);
     form.set("deadline_s", String(Math.round(Number(el.querySelector("#deadline").value) * 3600)));
