@@ -1,20 +1,20 @@
-"""Node operators: nodes and stakes, declarations, earned and pending rewards, withdraw."""
+"""Node operators: nodes and stakes, declarations, earned and pending rewards, withdraw, and the
+steps nodes report they gave up."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query
 
 from api import chainlink
-import time
-
 from api.deps import GivenUpDep, IndexDep, SettingsDep
 from api.problems import ProblemError, responses
 from api.schemas import (ADDRESS_PATTERN, PAGE_LIMIT_MAX, AccountPublic, GivenUpIn, GivenUpPublic,
                          NodePage, NodePublic, UnsignedTx)
-from zkpot.node.given_up import GivenUpReport, ReportError
+from zkpot.node.given_up import GivenUpReport, ReportError, ReportNotSigned
 
 router = APIRouter(prefix="/api", tags=["nodes"])
 STAGE_STEPS = ("train", "declare", "reveal")   # the others (settle, prove, submit) are the job's
@@ -88,9 +88,10 @@ def report_given_up(address: AddressPath, body: GivenUpIn, index: IndexDep, sett
         report = GivenUpReport(addr, chainlink.chain_id_of(settings), index.escrow_address,
                                body.job_id, body.stage, body.kind, body.reason, body.at)
         report.check(body.signature, int(time.time()))
+    except ReportNotSigned as exc:
+        raise ProblemError(403, str(exc)) from None
     except ReportError as exc:
-        raise ProblemError(403 if "signed" in str(exc) or "signature" in str(exc) else 422,
-                           str(exc)) from None
+        raise ProblemError(422, str(exc)) from None
     board.put(report)
     return GivenUpPublic(node=addr, kind=report.kind, stage=report.stage, reason=report.reason,
                          at=report.at)

@@ -24,7 +24,11 @@ MAX_AHEAD_S = 120        # clocks disagree a little; a report from the future by
 
 
 class ReportError(ValueError):
-    """A report that is malformed, stale or not signed by the node it names."""
+    """A report that is malformed or stale."""
+
+
+class ReportNotSigned(ReportError):
+    """A report whose signature is not the named node's (or cannot be read)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,6 @@ class GivenUpReport:
         try:
             signer = Account.recover_message(encode_defunct(text=self.message()), signature=signature)
         except Exception:  # noqa: BLE001 - any undecodable signature is simply not the node's
-            raise ReportError("the signature cannot be read") from None
+            raise ReportNotSigned("the signature cannot be read") from None
         if signer.lower() != self.node.lower():
-            raise ReportError("the report is not signed by the node it names")
+            raise ReportNotSigned("the report is not signed by the node it names")
