@@ -73,6 +73,7 @@ def run(ctx) -> dict:
         "e2e_stages": outcome.stage_count,
         "e2e_startup_s": round(setup_s, 1),
         "e2e_proven_correct": outcome.proven_correct,
+        "e2e_reference_correct": outcome.reference_correct,
         "e2e_float_correct": outcome.float_correct,
         "e2e_test_samples": outcome.samples,
         "e2e_gas_total": sum(g for _, g in outcome.gas.values()),

@@ -7,8 +7,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
 from zkpot.chain import ChainEvent, JobEscrowClient, JobStatus, fetch_events
 from zkpot.chain.events import decode_log
 from demo.employer import ApiEmployer, JobRequest
@@ -43,8 +41,11 @@ class JobOutcome:
     threshold: int
     proven_correct: int
     proofs: list[tuple[int, str, int]]          # (shard, submitter, correct)
-    float_accuracy: float
+    reference_correct: int                      # the certified model's count (what proofs count)
+    float_accuracy: float                       # the float model's, not certified: shown beside it
     float_correct: int
+    audit_checks: int                           # `zkpot job verify`'s checks of the job, all matched
+    audit_mismatches: list[str]
     withdrawn: dict[str, int]                   # name → wei, from Withdrawn events of the escrow
     gas: dict[str, tuple[int, int]]             # function → (transactions, total gas)
     job_seconds: float                          # posting → job complete
@@ -70,10 +71,15 @@ class JobOutcome:
             blocks = sum(s.latency_blocks for s in self.stages) / len(self.stages)
             secs = sum(s.latency_s for s in self.stages) / len(self.stages)
             lines.append(f"stage latency (opened → final, training included): {blocks:.1f} blocks, {secs:.0f} s mean")
-        lines.append(f"model accuracy on the {self.samples} test samples: float {self.float_accuracy:.3f} "
-                     f"({self.float_correct} correct); proven in zk {self.proven_correct} correct "
-                     f"(threshold {self.threshold}), {len(self.proofs)} proof(s) verified on-chain by "
-                     + ", ".join(sorted({p[1] for p in self.proofs})))
+        lines.append(f"certified model on the {self.samples} test samples: {self.reference_correct} correct "
+                     f"(reference count); proven in zk {self.proven_correct} correct (threshold "
+                     f"{self.threshold}), {len(self.proofs)} proof(s) verified on-chain by "
+                     + ", ".join(sorted({p[1] for p in self.proofs}))
+                     + f"; float model, not certified: {self.float_correct} correct ({self.float_accuracy:.3f})")
+        lines.append(f"job verify (`zkpot job verify {self.job_id}`, the verifier contract's recompile "
+                     f"left out): {self.audit_checks} checks of the chain against the downloaded model "
+                     f"and test set, " + ("all matched" if not self.audit_mismatches else
+                                          "MISMATCHED: " + "; ".join(self.audit_mismatches)))
         lines.append("withdrawn from the escrow: " + ", ".join(f"{n} {eth(w)} ETH" for n, w in self.withdrawn.items())
                      + f"; escrow holds {eth(self.escrow_balance)} ETH now")
         total = sum(g for _, g in self.gas.values())
@@ -175,11 +181,9 @@ def _gas(client, deployment, events: list[ChainEvent]) -> dict[str, tuple[int, i
 
 def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: list[ChainEvent],
              names: dict[str, str], job_seconds: float) -> JobOutcome:
+    from zkpot.audit import audit_job
     from zkpot.escrow_terms import escrow_of
-    from zkpot.manifest import Manifest
-    from zkpot.stage import evaluate
     from zkpot.storage import open_store
-    from zkpot.testset import decode_shard
 
     who = lambda a: names.get(a, short(a, 8))  # noqa: E731
     mine = [e for e in events if e.args.get("jobId", job_id) == job_id]
@@ -194,15 +198,11 @@ def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: lis
                                    of("DeclarationSlashed"), e["rho"], e["weightsHash"], e["cid"],
                                    e.block_number - opened, seconds))
         opened = e.block_number
-    created = next(e for e in mine if e.name == "JobCreated")
-    store = open_store(stack.settings())
-    manifest = Manifest.from_bytes(store.get(created["manifestCid"]))
-    shards = [decode_shard(escrow.test_shard_data(e.tx_hash)[2])
-              for e in sorted((e for e in mine if e.name == "TestShardPublished"), key=lambda e: e["shard"])]
-    x, y = np.concatenate([t.x for t in shards]), np.concatenate([t.labels for t in shards])
-    final = store.get(stages[-1].weights_cid)
-    acc = evaluate(manifest.model_spec, final, x, y)
     client = escrow.client
+    # what `zkpot job verify` does: the model and test set downloaded, every hash, commitment,
+    # count and proof recomputed; the counts come from the certified model's reference evaluator
+    audit = audit_job(stack.settings(), client, stack.deployment, job_id, open_store(stack.settings()),
+                      verifier=False)
     everything = fetch_events(client, stack.deployment)  # registrations included, for the gas
     withdrawn: dict[str, int] = {}
     for e in everything:
@@ -213,7 +213,10 @@ def _outcome(stack: DemoStack, escrow: JobEscrowClient, job_id: int, events: lis
         job_id=job_id, status=view.status, stage_count=view.stages, confirmations=view.confirmations,
         stages=stages, deposit=escrow_of(view.stages, view.confirmations, view.reward, view.bounty),
         samples=view.samples, threshold=view.threshold, proven_correct=view.correct_count, proofs=proofs,
-        float_accuracy=acc, float_correct=round(acc * len(y)), withdrawn=withdrawn,
+        reference_correct=sum(audit.reference_counts), float_correct=audit.float_count or 0,
+        float_accuracy=(audit.float_count or 0) / max(view.samples, 1),
+        audit_checks=len(audit.checks), audit_mismatches=[c.what for c in audit.mismatches],
+        withdrawn=withdrawn,
         gas=_gas(client, stack.deployment, everything), job_seconds=job_seconds,
         escrow_balance=client.balance(escrow.address), escrow_remaining=view.remaining, names=names)
 

@@ -92,8 +92,14 @@ def test_accuracy_proof_is_accepted_by_the_real_verifier(stack, outcome):
     assert sorted(p[0] for p in outcome.proofs) == list(range(job.shard_count))
     assert job.shards_proven == job.shard_count == outcome.samples // SHARD
     assert outcome.proven_correct == sum(p[2] for p in outcome.proofs) >= outcome.threshold
-    # the proven count is the final model's (quantised) count: within a sample per shard of float
+    # the proven count is the certified model's, which the report shows; the float count, shown
+    # beside it, is within a sample per shard of it
+    assert outcome.reference_correct == outcome.proven_correct
     assert abs(outcome.proven_correct - outcome.float_correct) <= job.shard_count
+    assert outcome.audit_mismatches == [] and outcome.audit_checks >= 8
+    report = "\n".join(outcome.report())
+    assert f"certified model on the {outcome.samples} test samples: {outcome.proven_correct} correct" in report
+    assert "float model, not certified" in report and "all matched" in report
 
 
 def test_escrow_is_conserved_and_withdrawn(stack, outcome):
