@@ -24,11 +24,11 @@ class Health(BaseModel):
     status: str
 
 
-def _redis(settings: Settings):
+def _redis(settings: Settings, timeout_s: float = 5):
     from redis import Redis
 
-    return Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
-                          socket_connect_timeout=5, health_check_interval=30)
+    return Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=timeout_s,
+                          socket_connect_timeout=timeout_s, health_check_interval=30)
 
 
 def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
 
     index = ChainIndex(settings)
     redis = _redis(settings)
+    # the job page reads the given-up reports on every request: it never waits long for them
+    reports_redis = _redis(settings, timeout_s=1)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
             index.close()
             await index.stop()
             redis.close()
+            reports_redis.close()
 
     app = FastAPI(
         title="zkpot",
@@ -68,7 +71,7 @@ def create_app(settings: Settings | None = None, *, follow_chain: bool = True,
     app.state.siwe = SiweAuthority(redis, settings.sign_in_domain, settings.sign_in_uri,
                                    settings.session_ttl_s)
     app.state.index = index
-    app.state.given_up = GivenUpBoard(redis)
+    app.state.given_up = GivenUpBoard(reports_redis)
     problems.install(app)
     install_docs(app, "zkpot")
 

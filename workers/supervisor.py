@@ -40,7 +40,11 @@ def check_broker(url: str) -> None:
     import redis
 
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
     except (redis.RedisError, ValueError) as exc:
         raise BrokerUnusable(f"{redact_url(url)}: {exc}") from None
 
@@ -50,10 +54,9 @@ def redact_url(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    if parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 class RunLock:

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="worker log lines: readable "
                                                                    "text or one JSON object a line")
     node_report_url: str | None = Field(
-        None, pattern=r"^(off|none|https?://[^\s/?#]+(/[^\s?#]*)?)$", description="the gateway a node tells which steps it gave up, so the dashboard "
+        None, pattern=r"^((?i:off|none)?|https?://[^\s/?#]+(/[^\s?#]*)?)$", description="the gateway a node tells which steps it gave up, so the dashboard "
                           "shows them (default http://<api_host>:<api_port>; 'off': none)")
     node_stop_grace_s: float = Field(
         30.0, ge=1, le=3600, description="seconds `zkpot node run` gives its workers on SIGTERM/"
@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     def report_url(self) -> str | None:
         """Where a node sends its given-up reports, or None (``node_report_url`` 'off')."""
         if self.node_report_url is None:
-            return f"http://{self.api_host}:{self.api_port}"
+            host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host   # IPv6
+            return f"http://{host}:{self.api_port}"
         url = self.node_report_url.strip().rstrip("/")
         return None if url.lower() in ("", "off", "none") else url
 

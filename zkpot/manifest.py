@@ -17,7 +17,11 @@ from zkpot.hashing import canonical_json, keccak
 from zkpot.spec import ModelSpec, SpecError
 from zkpot.storage import StorageError, cid_v1, parse_cid
 
-MANIFEST_VERSION = 2   # 2: reward_per_stage_wei became reward_per_declaration_wei
+MANIFEST_VERSION = 2   # what this zkpot writes
+# version 1 named the per-declaration reward ``reward_per_stage_wei``; it is read (jobs posted
+# before the rename still train and audit) and written back byte for byte
+READ_VERSIONS = (1, 2)
+_V1_REWARD = "reward_per_stage_wei"
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 
 
@@ -79,10 +83,15 @@ class Manifest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _version(cls, data):
-        # before the fields: an older manifest's field names would hide the real reason
-        if isinstance(data, dict) and data.get("version", MANIFEST_VERSION) != MANIFEST_VERSION:
-            raise ValueError(f"unsupported manifest version {data.get('version')!r} (this zkpot "
-                             f"reads version {MANIFEST_VERSION})")
+        # before the fields: an unknown version's field names would hide the real reason
+        if not isinstance(data, dict):
+            return data
+        version = data.get("version", MANIFEST_VERSION)
+        if version not in READ_VERSIONS:
+            raise ValueError(f"unsupported manifest version {version!r} (this zkpot reads "
+                             f"versions {', '.join(map(str, READ_VERSIONS))})")
+        if version == 1 and _V1_REWARD in data:
+            data = {("reward_per_declaration_wei" if k == _V1_REWARD else k): v for k, v in data.items()}
         return data
 
     @model_validator(mode="after")
@@ -106,8 +115,11 @@ class Manifest(BaseModel):
         return len(self.chunks)
 
     def to_bytes(self) -> bytes:
-        """Canonical bytes (see module doc)."""
-        return canonical_json(self.model_dump(mode="json"))
+        """Canonical bytes (see module doc), in the manifest's own version's field names."""
+        doc = self.model_dump(mode="json")
+        if self.version == 1:
+            doc[_V1_REWARD] = doc.pop("reward_per_declaration_wei")
+        return canonical_json(doc)
 
     def keccak(self) -> bytes:
         """keccak256 of the canonical bytes (the on-chain manifest hash)."""

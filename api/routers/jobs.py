@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from api import chainlink
 from api.deps import GivenUpDep, IndexDep, SessionDep, SettingsDep
@@ -165,9 +165,9 @@ async def get_job(job_id: JobIdPath, index: IndexDep, settings: SettingsDep, boa
         theta, metrics = await run_in_threadpool(chainlink.job_extras, settings, job)
     public = job_public(job, index.now(), theta, metrics, stages_from, stages_limit)
     try:   # the job reads without Redis; then given_up is null ("not known"), not empty
-        public.given_up = [GivenUpPublic(**r) for r in await run_in_threadpool(
-            board.of_job, index.escrow_address, job_id)]
-    except ProblemError:
+        reports = await run_in_threadpool(board.of_job, index.escrow_address, job_id, job.tx)
+        public.given_up = [GivenUpPublic.model_validate(r) for r in reports]
+    except (ProblemError, ValidationError):
         public.given_up = None
     return public
 

@@ -66,17 +66,19 @@ def withdraw_tx(address: AddressPath, settings: SettingsDep) -> list[UnsignedTx]
 
 @router.post("/nodes/{address}/given-up", response_model=GivenUpPublic, status_code=201,
              summary="A node reports a step it gave up (signed by the node's key)",
-             responses=responses(403, 404, 409, 422, 429, 503))
+             responses=responses(403, 404, 409, 413, 422, 429, 503))
 def report_given_up(address: AddressPath, body: GivenUpIn, index: IndexDep, settings: SettingsDep,
                     board: GivenUpDep) -> GivenUpPublic:
-    """Shown on the job's page. The report must be signed by ``address``, a registered node, for
-    a job of this escrow, and be fresh; a node's later report of the same step replaces it."""
+    """Shown on the job's page as the node's word. The report must be signed by ``address``, a
+    registered node, for a job and stage of this escrow, and be fresh; a node's later report of
+    the same step replaces it. Any registered node may report on any job (it need not have
+    declared there: a node that gave up training never did), at most 16 steps a job."""
     addr = _norm(address)
     with index._lock:
         node = index.nodes.get(addr)
         job = index.jobs.get(body.job_id)
     if node is None or node.get("status") not in ("active", "exiting"):
-        raise ProblemError(403, f"{addr} is not a registered node")
+        raise ProblemError(404, f"no registered node {addr} on this chain (yet)")
     if job is None:
         raise ProblemError(404, f"no job {body.job_id} on this chain (yet)")
     stages = int(job.created["stages"])
@@ -92,6 +94,6 @@ def report_given_up(address: AddressPath, body: GivenUpIn, index: IndexDep, sett
         raise ProblemError(403, str(exc)) from None
     except ReportError as exc:
         raise ProblemError(422, str(exc)) from None
-    board.put(report)
+    board.put(report, job.tx)
     return GivenUpPublic(node=addr, kind=report.kind, stage=report.stage, reason=report.reason,
                          at=report.at)

@@ -77,7 +77,7 @@ def test_forged_foreign_replayed_and_moved_reports_are_refused(setup):
     # a stranger (not a registered node), signing for itself
     stranger, own = report(deployed, chain_id, chainwork.KEYS[5], job_id)
     r = client.post(f"/api/nodes/{stranger}/given-up", json=own)
-    assert r.status_code == 403 and "not a registered node" in r.json()["detail"]
+    assert r.status_code == 404 and "no registered node" in r.json()["detail"]
     # too old (a replay), from the future, for another escrow, another chain
     _, old = report(deployed, chain_id, chainwork.KEYS[1], job_id, at=int(time.time()) - MAX_AGE_S - 60)
     r = client.post(url, json=old)
@@ -102,15 +102,30 @@ def test_forged_foreign_replayed_and_moved_reports_are_refused(setup):
     assert client.get(f"/api/jobs/{job_id}").json()["given_up"] == []
 
 
-def test_a_job_keeps_a_bounded_number_of_reports(setup, monkeypatch):
+@pytest.mark.parametrize("cap", ["PER_JOB_MAX", "PER_NODE_MAX"])
+def test_a_job_keeps_a_bounded_number_of_reports(setup, monkeypatch, cap):
+    """A job's page, and one node's share of it, are bounded (checked in one Redis script)."""
     client, job_id, deployed, chain_id = setup
-    monkeypatch.setattr(given_up, "PER_JOB_MAX", 2)
+    monkeypatch.setattr(given_up, cap, 2)
     node = Account.from_key(chainwork.KEYS[1]).address
-    codes = [client.post(f"/api/nodes/{node}/given-up",
-                         json=report(deployed, chain_id, chainwork.KEYS[1], job_id, stage=1, kind=k)[1]
-                         ).status_code for k in ("train", "declare", "reveal")]
-    assert codes == [201, 201, 429]
+    answers = [client.post(f"/api/nodes/{node}/given-up",
+                           json=report(deployed, chain_id, chainwork.KEYS[1], job_id, stage=1, kind=k)[1])
+               for k in ("train", "declare", "reveal")]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert ("job" if cap == "PER_JOB_MAX" else node) in answers[2].json()["detail"]
     # replacing a report already kept is still taken
     _, again = report(deployed, chain_id, chainwork.KEYS[1], job_id, reason="again")
     assert client.post(f"/api/nodes/{node}/given-up", json=again).status_code == 201
     assert len(client.get(f"/api/jobs/{job_id}").json()["given_up"]) == 2
+
+
+def test_a_new_chain_does_not_inherit_the_reports_of_an_old_one(setup, api_settings):
+    """A dev chain started again reuses the escrow address and job ids: reports are kept by
+    the job's creation transaction too, so the new job 1 starts with none."""
+    client, job_id, deployed, chain_id = setup
+    node, body = report(deployed, chain_id, chainwork.KEYS[1], job_id)
+    assert client.post(f"/api/nodes/{node}/given-up", json=body).status_code == 201
+    board, index = client.app.state.given_up, client.app.state.index
+    created_tx = index.jobs[job_id].tx
+    assert len(board.of_job(deployed.escrow, job_id, created_tx)) == 1
+    assert board.of_job(deployed.escrow, job_id, "0x" + "ab" * 32) == []

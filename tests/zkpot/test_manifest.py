@@ -72,11 +72,17 @@ def test_threshold_is_the_exact_ceiling_of_theta_times_the_test_set(bps, samples
     assert correct_threshold(bps, samples) == expected
 
 
-def test_a_version_1_manifest_is_refused_for_its_version():
-    """Version 1 named the per-declaration reward ``reward_per_stage_wei``; its refusal names the
-    version, not the field it no longer knows."""
+def test_a_version_1_manifest_reads_and_hashes_as_posted():
+    """Version 1 named the per-declaration reward ``reward_per_stage_wei``: a job posted before
+    the rename keeps its manifest, its hash and its CID; an unknown version is refused for its
+    version, not for a field it does not know."""
     doc = json.loads(make().to_bytes())
     doc["version"] = 1
     doc["reward_per_stage_wei"] = doc.pop("reward_per_declaration_wei")
-    with pytest.raises(ManifestError, match="unsupported manifest version 1 .*reads version 2"):
+    v1 = canonical_json(doc)
+    manifest = Manifest.from_bytes(v1)
+    assert manifest.to_bytes() == v1 and manifest.keccak() == keccak(v1)
+    assert manifest.reward_per_declaration_wei == doc["reward_per_stage_wei"]
+    doc["version"] = 3
+    with pytest.raises(ManifestError, match="unsupported manifest version 3 .*reads versions 1, 2"):
         Manifest.from_bytes(canonical_json(doc))

@@ -26,6 +26,7 @@ UNREACHABLE = (ChainError, ConnectionError, TimeoutError, OSError)
 # a queued step is not enqueued again for this long (the watcher runs every 2 s); a step whose
 # worker was lost is enqueued again at once (``Plan.retaken``), not after this
 ENQUEUE_GUARD_S = 30
+_report_trouble: str | None = None   # the last error sending given-up reports (logged once)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
@@ -67,4 +68,11 @@ def watch_chain(self) -> None:
         REDIS.failed(str(exc))   # the next tick enqueues again: the plan is re-derived
         return
     REDIS.recovered()
-    send_given_up(node, node.settings.report_url)   # the dashboard shows which steps were given up
+    global _report_trouble
+    try:   # the dashboard shows which steps were given up; a report never stops the watcher
+        send_given_up(node, node.settings.report_url)
+        _report_trouble = None
+    except Exception as exc:  # noqa: BLE001 - logged once while it lasts
+        if str(exc) != _report_trouble:
+            log.warning("given-up reports not sent: %s: %s", type(exc).__name__, exc)
+        _report_trouble = str(exc)
