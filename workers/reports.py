@@ -44,8 +44,8 @@ def send_given_up(node: Node, url: str | None, wait: bool = False) -> threading.
         if int(node.store.get("report_next_at", "0")) > now:
             _busy.release()
             return None
-        due = [(r, sig) for r, sig in node.unreported(now)
-               if int(node.store.get(_key("next", r), "0")) <= now][:PER_TICK]
+        due = [r for r in node.unreported(now) if int(node.store.get(_key("next", r), "0")) <= now]
+        due = [(r, r.sign(node.identity.account)) for r in due[:PER_TICK]]
     except Exception:
         _busy.release()
         raise

@@ -17,7 +17,6 @@ from api.schemas import (ADDRESS_PATTERN, PAGE_LIMIT_MAX, AccountPublic, GivenUp
 from zkpot.node.given_up import GivenUpReport, ReportError, ReportNotSigned
 
 router = APIRouter(prefix="/api", tags=["nodes"])
-STAGE_STEPS = ("train", "declare", "reveal")   # the others (settle, prove, submit) are the job's
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="an account address")]
 
 
@@ -81,14 +80,16 @@ def report_given_up(address: AddressPath, body: GivenUpIn, index: IndexDep, sett
         raise ProblemError(404, f"no registered node {addr} on this chain (yet)")
     if job is None:
         raise ProblemError(404, f"no job {body.job_id} on this chain (yet)")
-    stages = int(job.created["stages"])
-    if body.kind in STAGE_STEPS and not 1 <= body.stage <= stages:
-        raise ProblemError(409, f"job {body.job_id} has stages 1 to {stages}, not {body.stage}")
-    if body.kind not in STAGE_STEPS and body.stage != 0:
-        raise ProblemError(409, f"{body.kind} is a step of the whole job: its stage is 0")
     try:
         report = GivenUpReport(addr, chainlink.chain_id_of(settings), index.escrow_address,
                                body.job_id, body.stage, body.kind, body.reason, body.at)
+    except ReportError as exc:
+        raise ProblemError(422, str(exc)) from None
+    try:
+        report.check_job(int(job.created["stages"]))
+    except ReportError as exc:
+        raise ProblemError(409, str(exc)) from None
+    try:
         report.check(body.signature, int(time.time()))
     except ReportNotSigned as exc:
         raise ProblemError(403, str(exc)) from None

@@ -129,3 +129,37 @@ def test_a_new_chain_does_not_inherit_the_reports_of_an_old_one(setup, api_setti
     created_tx = index.jobs[job_id].tx
     assert len(board.of_job(deployed.escrow, job_id, created_tx)) == 1
     assert board.of_job(deployed.escrow, job_id, "0x" + "ab" * 32) == []
+
+
+def test_concurrent_posts_cannot_pass_the_caps(setup, monkeypatch):
+    """A node racing many reports at once (distinct steps, each its own request thread) gets
+    exactly its cap kept: the check and the write are one Redis script."""
+    import threading
+
+    client, job_id, deployed, chain_id = setup
+    monkeypatch.setattr(given_up, "PER_NODE_MAX", 4)
+    board = client.app.state.given_up
+    node = Account.from_key(chainwork.KEYS[1]).address
+    created_tx = client.app.state.index.jobs[job_id].tx
+    steps = [(stage, kind) for stage in (1, 2) for kind in ("train", "declare", "reveal")] + \
+        [(0, kind) for kind in ("settle", "prove", "submit")]
+    reports = [GivenUpReport.of(node, chain_id, deployed.escrow, job_id, stage, kind, "r", 0)
+               for stage, kind in steps]
+    outcomes: list[str] = []
+    start = threading.Barrier(len(reports))
+
+    def post(report):
+        start.wait()
+        try:
+            board.put(report, created_tx)
+            outcomes.append("kept")
+        except Exception as exc:  # noqa: BLE001 - the 429 ProblemError
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=post, args=(r,)) for r in reports]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("kept") == 4 and len(outcomes) == len(reports) == 9
+    assert len(board.of_job(deployed.escrow, job_id, created_tx)) == 4

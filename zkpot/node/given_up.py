@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-KINDS = ("train", "declare", "reveal", "settle", "prove", "submit")
+STAGE_STEPS = ("train", "declare", "reveal")   # steps of one stage (1..stages)
+JOB_STEPS = ("settle", "prove", "submit")      # steps of the whole job (stage 0)
+KINDS = STAGE_STEPS + JOB_STEPS
 REASON_MAX = 500
 MAX_AGE_S = 900          # a report older than this is refused (a replay, or a stuck sender)
 MAX_AHEAD_S = 120        # clocks disagree a little; a report from the future by more is refused
@@ -58,6 +60,13 @@ class GivenUpReport:
         if len(reason) > REASON_MAX:
             reason = reason[:REASON_MAX - 1] + "…"
         return cls(node, chain_id, escrow, job_id, stage, kind, reason, at)
+
+    def check_job(self, stages: int) -> None:
+        """Raise ``ReportError`` unless the step exists in a job of ``stages`` stages."""
+        if self.kind in STAGE_STEPS and not 1 <= self.stage <= stages:
+            raise ReportError(f"job {self.job_id} has stages 1 to {stages}, not {self.stage}")
+        if self.kind in JOB_STEPS and self.stage != 0:
+            raise ReportError(f"{self.kind} is a step of the whole job: its stage is 0")
 
     def message(self) -> str:
         """The text the node signs (EIP-191 ``personal_sign``)."""

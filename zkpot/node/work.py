@@ -184,14 +184,14 @@ class Node:
             out.append((kind, int(job), int(stage), reason))
         return out
 
-    def unreported(self, now: int) -> list[tuple[GivenUpReport, str]]:
-        """Given-up steps not yet told to the gateway, each as a signed report (dated ``now``)."""
+    def unreported(self, now: int) -> list[GivenUpReport]:
+        """Given-up steps not yet told to the gateway, each as a report dated ``now`` (unsigned:
+        the sender signs only those it sends, ``GivenUpReport.sign``)."""
         out = []
         for kind, job_id, stage, reason in self.failures():
             if self.store.get(f"reported:{kind}:{job_id}:{stage}") is None:
-                report = GivenUpReport.of(self.identity.address, self.chain.client.chain_id,
-                                          self.chain.escrow.address, job_id, stage, kind, reason, now)
-                out.append((report, report.sign(self.identity.account)))
+                out.append(GivenUpReport.of(self.identity.address, self.chain.client.chain_id,
+                                            self.chain.escrow.address, job_id, stage, kind, reason, now))
         return out
 
     def mark_reported(self, report: GivenUpReport, answer: str) -> None:
