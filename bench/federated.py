@@ -46,9 +46,9 @@ def run(ctx) -> dict:
     honest_mean = sum(honest) / len(honest)
     accepted = [o for rep in report.rounds for o in rep.outcomes if o["accepted"]]
     gas = [o["gas"] for o in accepted if o["gas"]]
-    if any(report.paid(B.constant_output)):
-        ctx.notes["fl_attacker_paid_wei"] = ("constant outputs are paid while the statement counts ties as "
-                                             "correct; the strict statement makes their count 0")
+    failures = [f"round {rep.round} {f}" for rep in report.rounds for f in rep.failures]
+    if failures:  # the figures below are then of a federation that lost participants
+        ctx.notes["fl_failed_replies"] = "; ".join(failures)
     return {
         "fl_zkpot_accuracy": [round(a, 4) for a in report.accuracy],
         "fl_fedavg_accuracy": [round(a, 4) for a in baselines["fedavg"]],
@@ -65,4 +65,5 @@ def run(ctx) -> dict:
         "fl_participants": config.participants,
         "fl_rounds": config.rounds,
         "fl_federation_s": round(report.seconds, 1),
+        "fl_failed_replies": len(failures),
     }

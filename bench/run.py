@@ -76,6 +76,7 @@ TARGETS: dict[str, str | None] = {
     "fl_submit_update_gas_mean": "<= 700000",
     "fl_round_s": None,
     "fl_participants": ">= 8",
+    "fl_failed_replies": "== 0 (participant replies that were errors)",
     "api_read_p50_ms": None,
     "api_read_p99_ms": None,
     "api_errors": "== 0",

@@ -68,14 +68,15 @@ def _port(url: str, variable: str) -> int:
     return int(os.environ.get(variable) or urlparse(url).port)
 
 
-def federated_round(stack: DemoStack, say) -> list[str]:
+def federated_round(stack: DemoStack, say) -> tuple[list[str], int]:
     """Two short rounds of a Flower federation (simulation engine) on zkpot's strategy: honest
-    participants beside a label flipper and a free-rider."""
+    participants beside a label flipper and a free-rider. Returns the report's lines and how
+    many participant replies came back as errors (each is among the lines)."""
     try:
         from zkpot.federated.local import Behaviour
         from zkpot_flower.federation import FederationConfig, run_zkpot
     except ImportError as e:
-        return [f"federated round skipped: the Flower integration is not installed here ({e})"]
+        return [f"federated round skipped: the Flower integration is not installed here ({e})"], 0
     from zkpot.chain import ChainClient
     from zkpot.chain.clock import DevChainClock
     from zkpot.storage import open_store
@@ -92,7 +93,9 @@ def federated_round(stack: DemoStack, say) -> list[str]:
                        store=open_store(stack.settings()), clock=DevChainClock(ChainClient(stack.rpc_url)))
     names = {a: f"participant-{i} ({b.value})" for i, (a, b) in enumerate(report.labels.items(), 1)}
     paid = ", ".join(f"{names[a]} {c / 10**18:.4f} ETH" for a, c in report.credits.items())
-    return report.summary().splitlines() + [f"credited: {paid}", f"federation took {report.seconds:.0f} s"]
+    failures = sum(len(rep.failures) for rep in report.rounds)
+    return (report.summary().splitlines() + [f"credited: {paid}", f"federation took {report.seconds:.0f} s"],
+            failures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             console.rule("federation")
             with console.status("federated round: setting up, training, proving…"), \
                     native_output_to(ezkl_log):
-                for text in federated_round(stack, say):
-                    console.print(text)
+                lines, failures = federated_round(stack, say)
+            for text in lines:
+                console.print(text)
+            if failures:
+                console.print(f"[red]demo failed:[/red] {failures} participant replies of the federation "
+                              f"were errors (FAILED above)\nlogs: {stack.logs}")
+                return 1
         console.rule()
         console.print(f"demo finished in {time.monotonic() - started:.0f} s"
                       + (f" (of which {stack.circuit_seconds:.0f} s one-time circuit setup)"

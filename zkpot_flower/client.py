@@ -39,14 +39,16 @@ UserTrain = Callable[[dict, ConfigRecord, Context], dict]
 class NodeConfig:
     """Where a node's chain, store and circuits are, and which key it signs with.
 
-    Read from the run config (``zkpot-rpc-url``, ``zkpot-state-dir``, ``zkpot-circuit-dir``,
-    ``zkpot-dev-keys``) over the node's ``ZKPOT_*`` environment. For simulations on a local
+    Read from the run config (``zkpot-rpc-url``, ``zkpot-state-dir``, ``zkpot-storage-dir``,
+    ``zkpot-circuit-dir``, ``zkpot-dev-keys``) over the node's ``ZKPOT_*`` environment. With the
+    local store backend, ``storage_dir`` must be the folder the employer stores the task in. For simulations on a local
     chain only: ``partition_keys`` (partition i signs with key i), or ``dev_keys`` (the
     development chain's key ``partition-id`` + 1; key 0 is the employer's).
     """
 
     rpc_url: str | None = None
     state_dir: str | None = None
+    storage_dir: str | None = None
     circuit_dir: str | None = None
     dev_keys: bool = False
     partition_keys: tuple[str, ...] = ()
@@ -57,11 +59,13 @@ class NodeConfig:
         c = context.run_config
         return replace(self, rpc_url=c.get("zkpot-rpc-url", self.rpc_url) or self.rpc_url,
                        state_dir=c.get("zkpot-state-dir", self.state_dir) or self.state_dir,
+                       storage_dir=c.get("zkpot-storage-dir", self.storage_dir) or self.storage_dir,
                        circuit_dir=c.get("zkpot-circuit-dir", self.circuit_dir) or self.circuit_dir,
                        dev_keys=bool(c.get("zkpot-dev-keys", self.dev_keys)))
 
     def settings(self) -> Settings:
         env = {k: v for k, v in {"ZKPOT_RPC_URL": self.rpc_url, "ZKPOT_STATE_DIR": self.state_dir,
+                                 "ZKPOT_STORAGE_DIR": self.storage_dir,
                                  "ZKPOT_CIRCUIT_DIR": self.circuit_dir}.items() if v}
         import os
 

@@ -31,7 +31,7 @@ from zkpot.federated.employer import Employer, accuracy
 from zkpot.federated.local import Behaviour, LocalTraining, make_update, train_fn
 from zkpot.federated.split import dirichlet_split
 from zkpot.spec import ModelSpec, build_model
-from zkpot.storage import Store, open_store
+from zkpot.storage import LocalStore, Store, open_store
 from zkpot_flower.client import NodeConfig, zkpot_client
 from zkpot_flower.records import from_arrays, to_arrays
 from zkpot_flower.server import TaskTerms, create_task
@@ -151,6 +151,7 @@ class FederationReport:
                 gas = f", submitUpdate gas {o['gas']}" if o["gas"] else ""
                 lines.append(f"round {rep.round} {o['label']:16} proven {o['proven']:3d} step {o['step']:.3g} "
                              f"{state}, paid {o['reward']} wei{gas}")
+            lines += [f"round {rep.round} FAILED {f}" for f in rep.failures]
             res = rep.result
             lines.append(f"round {rep.round}: aggregated {len(res.aggregated)} of {len(res.reviewed)} accepted, "
                          f"global model certified {res.model_correct}, held-out {self.accuracy[rep.round]:.3f}, "
@@ -196,11 +197,12 @@ def run_zkpot(config: FederationConfig, settings: Settings, rpc_url: str, privat
         strategy.start(grid, to_arrays(start), num_rounds=config.rounds, timeout=3600)
 
     keys = tuple(private_keys[1:config.participants + 1])
-    honest = NodeConfig(rpc_url=rpc_url, state_dir=str(settings.state_dir), circuit_dir=str(settings.circuits_dir),
-                        partition_keys=keys)
+    # the participants read the task from the store the employer wrote it to
+    where = dict(rpc_url=rpc_url, state_dir=str(settings.state_dir), circuit_dir=str(settings.circuits_dir),
+                 storage_dir=str(store.root) if isinstance(store, LocalStore) else None)
+    honest = NodeConfig(**where, partition_keys=keys)
     # attackers submit what they made as it is, and submit it even when the rule pays nothing
-    attacker = NodeConfig(rpc_url=rpc_url, state_dir=str(settings.state_dir), circuit_dir=str(settings.circuits_dir),
-                          partition_keys=keys, steps=(1.0,), submit_unpaid=True)
+    attacker = NodeConfig(**where, partition_keys=keys, steps=(1.0,), submit_unpaid=True)
     behaviours = config.behaviours
     client = zkpot_client(
         ClientApp(),

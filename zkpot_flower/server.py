@@ -76,7 +76,8 @@ def open_task(run_config: Mapping, spec: ModelSpec, test: Dataset, initial: dict
     """A task for this run, from the app's run config; the clock the strategy waits on
     (``zkpot-fast-forward``: move a development chain's clock over each phase's idle rest)."""
     env = {"ZKPOT_RPC_URL": str(run_config.get("zkpot-rpc-url", "")),
-           "ZKPOT_STATE_DIR": str(run_config.get("zkpot-state-dir", ""))}
+           "ZKPOT_STATE_DIR": str(run_config.get("zkpot-state-dir", "")),
+           "ZKPOT_STORAGE_DIR": str(run_config.get("zkpot-storage-dir", ""))}
     settings = Settings.from_env(environ={**os.environ, **{k: v for k, v in env.items() if v}})
     if run_config.get("zkpot-dev-keys"):
         from zkpot.devnet import dev_private_keys

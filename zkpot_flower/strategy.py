@@ -31,6 +31,7 @@ class RoundReport:
 
     round: int
     outcomes: list[dict] = field(default_factory=list)  # per node: participant, label, proven, accepted, …
+    failures: list[str] = field(default_factory=list)   # a node's train or reveal that came back as an error
     result: RoundResult | None = None
     seconds: float = 0.0
 
@@ -49,6 +50,7 @@ class ZkpotStrategy(FedAvg):
         self.reports: list[RoundReport] = []
         self._grid: Grid | None = None
         self._started = 0.0
+        self._sent = 0
 
     def summary(self) -> None:
         super().summary()
@@ -63,7 +65,9 @@ class ZkpotStrategy(FedAvg):
             raise RuntimeError(f"Flower round {server_round} but the task's open round is {round_}")
         config[TASK_KEY], config[ROUND_KEY], config[CONTRACT_KEY] = self.task_id, round_, tasks.address
         arrays = to_arrays(self.employer.global_state(self.task_id, round_))
-        return super().configure_train(server_round, arrays, config, grid)
+        messages = list(super().configure_train(server_round, arrays, config, grid))
+        self._sent = len(messages)
+        return messages
 
     def aggregate_train(self, server_round: int,
                         replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
@@ -71,8 +75,11 @@ class ZkpotStrategy(FedAvg):
         tasks = self.employer.task_client
         round_ = server_round - 1
         phases = tasks.round_phases(self.task_id)
+        replies = list(replies)
+        report = RoundReport(round_, failures=_failures("train", replies))
+        if len(replies) < self._sent:
+            report.failures.append(f"train: {self._sent - len(replies)} of {self._sent} sampled nodes did not answer")
         replies = [m for m in replies if not m.has_error()]
-        report = RoundReport(round_)
         committed = [m for m in replies if int(m.content["metrics"]["zkpot-committed"])]
         report.outcomes += [_outcome(m) for m in replies if not int(m.content["metrics"]["zkpot-committed"])
                             and "outcome" in m.content]
@@ -81,7 +88,11 @@ class ZkpotStrategy(FedAvg):
             asks = [Message(RecordDict({"config": ConfigRecord({TASK_KEY: self.task_id, ROUND_KEY: round_,
                                                                CONTRACT_KEY: tasks.address})}),
                             dst_node_id=m.metadata.src_node_id, message_type=REVEAL_ACTION) for m in committed]
-            revealed = self._grid.send_and_receive(asks, timeout=self.reveal_timeout)
+            revealed = list(self._grid.send_and_receive(asks, timeout=self.reveal_timeout))
+            report.failures += _failures("reveal", revealed)
+            if len(revealed) < len(asks):
+                report.failures.append(f"reveal: {len(asks) - len(revealed)} of {len(asks)} committed nodes "
+                                       f"did not answer within {self.reveal_timeout:.0f} s")
             report.outcomes += [_outcome(m) for m in revealed if not m.has_error() and "outcome" in m.content]
         self.clock.wait_until(phases.reveal_end)
         report.result = result = self.employer.close_round(self.task_id)
@@ -90,6 +101,16 @@ class ZkpotStrategy(FedAvg):
         metrics = MetricRecord({"zkpot-accepted": len(result.reviewed), "zkpot-aggregated": len(result.aggregated),
                                 "zkpot-global-correct": result.model_correct})
         return to_arrays(result.state), metrics
+
+
+def _failures(step: str, replies: list[Message]) -> list[str]:
+    """What each errored reply says, its last line (a node's exception, not its whole trace)."""
+    out = []
+    for m in replies:
+        if m.has_error():
+            reason = (m.error.reason or "").strip().splitlines() or [f"error code {m.error.code}"]
+            out.append(f"{step}: node {m.metadata.src_node_id}: {reason[-1][:300]}")
+    return out
 
 
 def _outcome(msg: Message) -> dict:

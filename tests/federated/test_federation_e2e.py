@@ -62,8 +62,9 @@ def fl_settings(tmp_path_factory, circuit_cache) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def store(fl_settings) -> RecordingStore:
-    return RecordingStore(fl_settings.store_dir)
+def store(tmp_path_factory) -> RecordingStore:
+    # not under the state dir: the participants must be told where the employer's store is
+    return RecordingStore(tmp_path_factory.mktemp("fl-store"))
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,11 @@ def outcomes(report, *behaviours, round_=None):
     wanted = {b.value for b in behaviours}
     return [o for rep in report.rounds if round_ in (None, rep.round) for o in rep.outcomes
             if o["label"].rsplit("-", 1)[0] in wanted]
+
+
+def test_no_participant_reply_is_an_error(report):
+    # an errored train or reveal reply is the strategy's to report, never dropped unseen
+    assert [f for rep in report.rounds for f in rep.failures] == []
 
 
 def test_honest_updates_are_accepted_and_paid_for_their_improvement(report):
