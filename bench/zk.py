@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 TEST_FRACTION = 0.6
-STAGE_FLOPS = 3_650_000          # the demo job's stage work (demo.run)
+STAGE_FLOPS = 3_650_000          # the short demo job's stage work (demo.run SHORT_STAGE_FLOPS)
 # figure tag -> (preset, shard size N, samples certified)
 CERTIFICATES = {
     "n256": ("digits-mlp", 256, 256),
