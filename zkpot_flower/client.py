@@ -41,9 +41,9 @@ class NodeConfig:
 
     Read from the run config (``zkpot-rpc-url``, ``zkpot-state-dir``, ``zkpot-storage-dir``,
     ``zkpot-circuit-dir``, ``zkpot-dev-keys``) over the node's ``ZKPOT_*`` environment. With the
-    local store backend, ``storage_dir`` must be the folder the employer stores the task in. For simulations on a local
-    chain only: ``partition_keys`` (partition i signs with key i), or ``dev_keys`` (the
-    development chain's key ``partition-id`` + 1; key 0 is the employer's).
+    local store backend, ``storage_dir`` must be the folder the employer stores the task in. For
+    simulations on a local chain only: ``partition_keys`` (partition i signs with key i), or
+    ``dev_keys`` (the development chain's key ``partition-id`` + 1; key 0 is the employer's).
     """
 
     rpc_url: str | None = None
