@@ -1,0 +1,52 @@
+"""A participant's reply that comes back as an error is reported, never dropped unseen.
+
+The federation's end-to-end test checks that an honest run has no such reply; here, Flower
+messages that carry an error (as its simulation engine returns a ClientApp's exception) are
+named in the round's report and printed in its summary.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flwr.app import Error, Message, Metadata, MetricRecord, RecordDict
+
+from zkpot.federated.employer import RoundResult
+from zkpot_flower.federation import FederationConfig, FederationReport
+from zkpot_flower.strategy import RoundReport, _failures
+
+TRACE = ("Traceback (most recent call last):\n  File \"zkpot/storage.py\", line 117, in get\n"
+         "KeyError: 'bafkrei… is not in the local store /tmp/participant/store'")
+
+
+def reply(src: int, *, error: Error | None = None) -> Message:
+    meta = Metadata(run_id=1, message_id=f"m{src}", src_node_id=src, dst_node_id=0, reply_to_message_id="ask",
+                    group_id="1", created_at=time.time(), ttl=60, message_type="train")
+    if error is not None:
+        return Message(error, metadata=meta)
+    return Message(RecordDict({"metrics": MetricRecord({"zkpot-committed": 1})}), metadata=meta)
+
+
+def test_an_errored_reply_is_named_with_its_node_and_the_exception_line():
+    failures = _failures("train", [reply(7, error=Error(0, TRACE)), reply(8)])
+    assert failures == ["train: node 7: KeyError: 'bafkrei… is not in the local store /tmp/participant/store'"]
+
+
+def test_an_error_without_a_reason_is_named_by_its_code():
+    assert _failures("reveal", [reply(3, error=Error(4))]) == ["reveal: node 3: error code 4"]
+
+
+def test_a_huge_reason_is_cut_to_one_line_of_300_characters():
+    (line,) = _failures("train", [reply(5, error=Error(0, "x" * 10_000))])
+    assert line == "train: node 5: " + "x" * 300
+
+
+def test_the_summary_prints_each_failure_of_its_round():
+    config = FederationConfig(participants=2, attackers=(), rounds=1)
+    rep = RoundReport(0, failures=["train: node 7: KeyError: 'not in the local store'"],
+                      result=RoundResult(0, model_correct=3))
+    report = FederationReport(config=config, task_id=1, rounds=[rep], accuracy=[0.5], initial_accuracy=0.1,
+                              credits={}, labels={}, seconds=1.0, employer=None, data=None)
+    lines = report.summary().splitlines()
+    assert "round 0 FAILED train: node 7: KeyError: 'not in the local store'" in lines
+    assert any(line.startswith("round 0: aggregated 0 of 0 accepted") for line in lines)
