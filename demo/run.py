@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             with console.status("federated round: setting up, training, proving…"), \
                     native_output_to(ezkl_log):
                 lines, failures = federated_round(stack, say)
-            for text in lines:
-                console.print(text)
+            for text in lines:      # a participant's error text is its own: printed, never markup
+                console.print(text, markup=False)
             if failures:
                 console.print(f"[red]demo failed:[/red] {failures} participant replies of the federation "
                               f"were errors (FAILED above)\nlogs: {stack.logs}")

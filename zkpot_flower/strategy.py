@@ -76,9 +76,7 @@ class ZkpotStrategy(FedAvg):
         round_ = server_round - 1
         phases = tasks.round_phases(self.task_id)
         replies = list(replies)
-        report = RoundReport(round_, failures=_failures("train", replies))
-        if len(replies) < self._sent:
-            report.failures.append(f"train: {self._sent - len(replies)} of {self._sent} sampled nodes did not answer")
+        report = RoundReport(round_, failures=_failures("train", replies, self._sent))
         replies = [m for m in replies if not m.has_error()]
         committed = [m for m in replies if int(m.content["metrics"]["zkpot-committed"])]
         report.outcomes += [_outcome(m) for m in replies if not int(m.content["metrics"]["zkpot-committed"])
@@ -89,10 +87,7 @@ class ZkpotStrategy(FedAvg):
                                                                CONTRACT_KEY: tasks.address})}),
                             dst_node_id=m.metadata.src_node_id, message_type=REVEAL_ACTION) for m in committed]
             revealed = list(self._grid.send_and_receive(asks, timeout=self.reveal_timeout))
-            report.failures += _failures("reveal", revealed)
-            if len(revealed) < len(asks):
-                report.failures.append(f"reveal: {len(asks) - len(revealed)} of {len(asks)} committed nodes "
-                                       f"did not answer within {self.reveal_timeout:.0f} s")
+            report.failures += _failures("reveal", revealed, len(asks))
             report.outcomes += [_outcome(m) for m in revealed if not m.has_error() and "outcome" in m.content]
         self.clock.wait_until(phases.reveal_end)
         report.result = result = self.employer.close_round(self.task_id)
@@ -103,13 +98,18 @@ class ZkpotStrategy(FedAvg):
         return to_arrays(result.state), metrics
 
 
-def _failures(step: str, replies: list[Message]) -> list[str]:
-    """What each errored reply says, its last line (a node's exception, not its whole trace)."""
+def _failures(step: str, replies: list[Message], asked: int) -> list[str]:
+    """What went wrong with the replies to ``asked`` messages: each errored reply's last line (a
+    node's exception, not its whole trace; its text is the node's, so only printable characters
+    of it are kept, 300 at most), and how many nodes did not answer at all."""
     out = []
     for m in replies:
         if m.has_error():
             reason = (m.error.reason or "").strip().splitlines() or [f"error code {m.error.code}"]
-            out.append(f"{step}: node {m.metadata.src_node_id}: {reason[-1][:300]}")
+            text = "".join(c if c.isprintable() else "?" for c in reason[-1][:300])
+            out.append(f"{step}: node {m.metadata.src_node_id}: {text}")
+    if len(replies) < asked:
+        out.append(f"{step}: {asked - len(replies)} of {asked} nodes asked did not answer")
     return out
 
 

@@ -28,17 +28,31 @@ def reply(src: int, *, error: Error | None = None) -> Message:
 
 
 def test_an_errored_reply_is_named_with_its_node_and_the_exception_line():
-    failures = _failures("train", [reply(7, error=Error(0, TRACE)), reply(8)])
+    failures = _failures("train", [reply(7, error=Error(0, TRACE)), reply(8)], 2)
     assert failures == ["train: node 7: KeyError: 'bafkrei… is not in the local store /tmp/participant/store'"]
 
 
 def test_an_error_without_a_reason_is_named_by_its_code():
-    assert _failures("reveal", [reply(3, error=Error(4))]) == ["reveal: node 3: error code 4"]
+    assert _failures("reveal", [reply(3, error=Error(4))], 1) == ["reveal: node 3: error code 4"]
 
 
 def test_a_huge_reason_is_cut_to_one_line_of_300_characters():
-    (line,) = _failures("train", [reply(5, error=Error(0, "x" * 10_000))])
+    (line,) = _failures("train", [reply(5, error=Error(0, "x" * 10_000))], 1)
     assert line == "train: node 5: " + "x" * 300
+
+
+def test_a_node_that_withholds_its_reply_is_counted():
+    # the cheapest way to stall a round: answer nothing (Flower returns no message for it)
+    assert _failures("train", [reply(1)], 3) == ["train: 2 of 3 nodes asked did not answer"]
+    assert _failures("reveal", [], 2) == ["reveal: 2 of 2 nodes asked did not answer"]
+    assert _failures("train", [reply(1), reply(2)], 2) == []
+
+
+def test_a_hostile_reason_reaches_the_report_as_printable_text_only():
+    hostile = "Traceback\nboom \x1b[2J\x1b]0;owned\x07 [red]not markup[/red] \x00end"
+    (line,) = _failures("train", [reply(9, error=Error(0, hostile))], 1)
+    assert line == "train: node 9: boom ?[2J?]0;owned? [red]not markup[/red] ?end"
+    assert all(c.isprintable() for c in line)  # and the demo prints it with markup off
 
 
 def test_the_summary_prints_each_failure_of_its_round():
