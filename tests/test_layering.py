@@ -63,3 +63,21 @@ def test_importing_every_core_module_loads_no_door():
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# what a node's prove worker imports to prove (workers.group: it never trains)
+PROVING = ("workers.app", "workers.tasks.proofs", "workers.tasks.watch", "zkpot.node.proving",
+           "zkpot.zk", "zkpot.zk.prove", "zkpot.zk.circuit", "zkpot.zk.graph", "zkpot.certified",
+           "zkpot.pot.state", "zkpot.testset", "zkpot.manifest")
+
+
+def test_the_proving_path_loads_no_torch():
+    # torch costs a process ~350 MB: the one that proves never loads it (docs/zk.md)
+    code = ("import importlib, sys\n"
+            f"for m in {PROVING!r}:\n"
+            "    importlib.import_module(m)\n"
+            "print(sorted(n for n in sys.modules if n.split('.')[0] == 'torch')[:3])\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

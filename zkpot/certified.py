@@ -18,7 +18,8 @@ no 1, two 1s) counts 0, in the circuit as here.
 
 Two exact mappings give the certified model: ``certify_state_dict`` (float weights) and
 ``certify_fixed_point`` (the Q20 integers of a PoT state); they agree wherever both apply.
-No ezkl here: numpy integers (and torch only to read modules and state dicts).
+No ezkl and no torch at import: numpy integers (torch is imported only to read a module or
+hand back tensors, so a process that only proves never loads it).
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
-from zkpot.pot import fixedpoint as fp
+import numpy as np
+
+from zkpot.pot import bounds
 from zkpot.testset import quantise, round_half_away
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 DEFAULT_SCALE = 7            # inputs and weights in steps of 2^-7
 DEFAULT_RANGE = 256 ** 4 - 1  # largest magnitude the circuit's range checks admit (base 256, 4 legs)
@@ -56,8 +61,10 @@ class Layer:
     kernel: int = 1
 
 
-def layer_plan(model: nn.Module) -> tuple[Layer, ...]:
+def layer_plan(model: "nn.Module") -> tuple[Layer, ...]:
     """The integer forward pass of an ``nn.Sequential`` of the spec's allow-list (``zkpot.spec``)."""
+    from torch import nn
+
     if not isinstance(model, nn.Sequential):
         raise CertificationError("only nn.Sequential classifiers can be certified")
     plan = []
@@ -153,17 +160,24 @@ class CertifiedModel:
         """The logits' scale: one step of the margin is 2^-logit_scale in float terms."""
         return param_scales(self.plan, self.input_scale, self.param_scale)[1]
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """The certified weights as float32 tensors exactly on their grids (k / 2^scale): what a
-        circuit is compiled with, so ezkl's own quantisation of them is exact."""
+    def state_dict(self) -> dict[str, "torch.Tensor"]:
+        """The certified weights as float32 tensors exactly on their grids (k / 2^scale)."""
+        import torch
+
         return {name: torch.from_numpy(np.ldexp(w.astype(np.float64), -self.scales[name])
                                        .astype(np.float32)) for name, w in self.weights.items()}
 
-    def export_state_dict(self) -> dict[str, torch.Tensor]:
-        """The weights a circuit is compiled with: each grid value k / 2^scale plus a sub-step
-        offset in (-1/4, 1/4) of a step, different per entry, that ezkl's rounding removes
-        exactly. The offsets keep every tensor non-zero and non-uniform to the ONNX optimiser,
-        which would otherwise fold an all-zero or uniform tensor away and change the circuit."""
+    def export_state_dict(self) -> dict[str, "torch.Tensor"]:
+        """``export_arrays`` as torch tensors (what ``torch.onnx.export`` is given at setup)."""
+        import torch
+
+        return {name: torch.from_numpy(a) for name, a in self.export_arrays().items()}
+
+    def export_arrays(self) -> dict[str, np.ndarray]:
+        """The weights a circuit is compiled with (float32): each grid value k / 2^scale plus a
+        sub-step offset in (-1/4, 1/4) of a step, different per entry, that ezkl's rounding
+        removes exactly. The offsets keep every tensor non-zero and non-uniform to the ONNX
+        optimiser, which at setup would otherwise fold an all-zero or uniform tensor away."""
         out = {}
         for name, w in self.weights.items():
             i = np.arange(w.size, dtype=np.float64).reshape(w.shape)
@@ -172,7 +186,7 @@ class CertifiedModel:
             value = np.ldexp(w.astype(np.float64) + offset, -self.scales[name]).astype(np.float32)
             exact = np.ldexp(w.astype(np.float64), -self.scales[name]).astype(np.float32)
             back = round_half_away(value.astype(np.float64) * 2.0 ** self.scales[name])
-            out[name] = torch.from_numpy(np.where(back == w, value, exact))
+            out[name] = np.where(back == w, value, exact)
         return out
 
     def logits(self, X) -> np.ndarray:
@@ -238,11 +252,12 @@ def _on_grid(name: str, values: np.ndarray, scale: int) -> np.ndarray:
     return q
 
 
-def certify_state_dict(model: nn.Module, state_dict: Mapping[str, object],
+def certify_state_dict(model: "nn.Module | tuple[Layer, ...]", state_dict: Mapping[str, object],
                        input_scale: int = DEFAULT_SCALE, param_scale: int = DEFAULT_SCALE,
                        range_limit: int = DEFAULT_RANGE) -> CertifiedModel:
-    """The certified model of float weights: each tensor rounded (half away from zero) to its grid."""
-    plan = layer_plan(model)
+    """The certified model of float weights: each tensor rounded (half away from zero) to its
+    grid. ``model``: the module, or its ``layer_plan``."""
+    plan = model if isinstance(model, tuple) else layer_plan(model)
     scales, _ = param_scales(plan, input_scale, param_scale)
     missing = set(scales) - set(state_dict)
     if missing or set(state_dict) - set(scales):
@@ -255,17 +270,18 @@ def certify_state_dict(model: nn.Module, state_dict: Mapping[str, object],
     return model
 
 
-def certify_fixed_point(model: nn.Module, state, input_scale: int = DEFAULT_SCALE,
-                        param_scale: int = DEFAULT_SCALE,
+def certify_fixed_point(model: "nn.Module | tuple[Layer, ...]", state,
+                        input_scale: int = DEFAULT_SCALE, param_scale: int = DEFAULT_SCALE,
                         range_limit: int = DEFAULT_RANGE) -> CertifiedModel:
     """The certified model of a PoT state (``zkpot.stage.TrainingState`` or its bytes), exactly
     from its Q20 integers: a tensor at scale s gets round_half_away(w / 2^(20 - s)), or
-    w * 2^(s - 20) when s >= 20. Equal to ``certify_state_dict`` of the state's float weights."""
-    from zkpot.stage import TrainingState
+    w * 2^(s - 20) when s >= 20. Equal to ``certify_state_dict`` of the state's float weights.
+    ``model``: the module, or its ``layer_plan`` (then torch is not needed)."""
+    from zkpot.pot.state import TrainingState
 
     if isinstance(state, (bytes, bytearray)):
         state = TrainingState.from_bytes(bytes(state))
-    plan = layer_plan(model)
+    plan = model if isinstance(model, tuple) else layer_plan(model)
     scales, _ = param_scales(plan, input_scale, param_scale)
     if set(state.params) != set(scales):
         raise CertificationError(f"state parameters {sorted(state.params)} do not match the model "
@@ -279,7 +295,7 @@ def certify_fixed_point(model: nn.Module, state, input_scale: int = DEFAULT_SCAL
 
 
 def _from_q20(w: np.ndarray, scale: int) -> np.ndarray:
-    shift = fp.W_FRAC - scale
+    shift = bounds.W_FRAC - scale
     if shift <= 0:
         return w << -shift
     magnitude = (np.abs(w) + (1 << (shift - 1))) >> shift
@@ -287,7 +303,7 @@ def _from_q20(w: np.ndarray, scale: int) -> np.ndarray:
 
 
 def _numpy(value) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
+    if hasattr(value, "detach"):                # a torch tensor (torch is loaded if one exists)
         return value.detach().cpu().numpy()
     return np.asarray(value)
 

@@ -130,11 +130,10 @@ def job_circuit(settings: Settings, spec: ModelSpec, test: datasets.Dataset, sha
     """The job's accuracy circuit (set up the first time; a local SRS only for a development
     chain), or ``JobInputError`` when it cannot be set up here."""
     from zkpot import zk
-    from zkpot.spec import build_model
 
     try:
-        return zk.ensure_circuit(build_model(spec), test.input_shape, test.num_classes,
-                                 shard_size, settings, chain_id=chain_id)
+        return zk.spec_circuit(spec, test.input_shape, test.num_classes, shard_size, settings,
+                               chain_id=chain_id)
     except zk.CircuitTooLarge as e:
         raise JobInputError(f"zk circuit: {e}", field="shard_size") from e
     except zk.LocalSrsRefused as e:

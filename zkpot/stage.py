@@ -18,50 +18,17 @@ import numpy as np
 import torch
 
 from zkpot.datasets import MAX_ABS_FEATURE, Dataset
-from zkpot.hashing import keccak, keccak_chain, serialize_state, weights_hash
+from zkpot.hashing import keccak, keccak_chain
 from zkpot.pot import fixedpoint as fp
-from zkpot.pot.layout import (MAX_STEP, STATE_FORMAT, FRAC_BITS, StateRangeError, arena, check_layout,
-                              check_ranges, flatten_state, layout_for, param_shapes, parse_state, state_to_bytes)
+from zkpot.pot.layout import (MAX_STEP, STATE_FORMAT, StateRangeError, arena, check_layout,
+                              flatten_state, layout_for, param_shapes, parse_state, state_to_bytes)
+from zkpot.pot.state import StageError, TrainingState
 from zkpot.pot.trainer import Trainer, derived_rng
 from zkpot.spec import ModelSpec, SpecError, build_model, infer_shapes, layer_shapes
 
 __all__ = ["STATE_FORMAT", "StageError", "StageResult", "TrainingSecret", "TrainingState", "batches", "encode_loss",
            "evaluate", "first_divergence", "float_model", "initial_weights", "quantize_inputs", "train_stage",
            "weights_to_float_state_dict"]
-
-
-class StageError(ValueError):
-    """A stage cannot run: the state, chunk or device does not fit the spec, or training failed."""
-
-
-@dataclass
-class TrainingState:
-    """S_i: parameters (Q20), optimiser buffers and the optimiser step count, all integers."""
-
-    params: dict[str, np.ndarray]
-    buffers: dict[str, np.ndarray] = field(default_factory=dict)
-    step: int = 0
-
-    def to_bytes(self) -> bytes:
-        """Canonical serialisation (``zkpot.hashing.serialize_state``)."""
-        meta = {"format": STATE_FORMAT, "step": self.step, "frac_bits": FRAC_BITS}
-        return serialize_state({**self.params, **self.buffers}, meta)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "TrainingState":
-        """Parse a serialised state; ``StageError`` if it is malformed or a value is out of range."""
-        try:
-            tensors, step = parse_state(bytes(data))
-            check_ranges(tensors, step)
-        except StateRangeError as exc:
-            raise StageError(str(exc)) from None
-        own = {k: v.astype(np.int64) for k, v in tensors.items()}
-        return cls({k: v for k, v in own.items() if not k.startswith("opt.")},
-                   {k: v for k, v in own.items() if k.startswith("opt.")}, step)
-
-    def hash(self) -> bytes:
-        """H(S): keccak256 of ``to_bytes()``."""
-        return weights_hash(self.to_bytes())
 
 
 def initial_weights(spec: ModelSpec, seed: int | None = None) -> TrainingState:

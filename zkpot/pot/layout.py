@@ -20,12 +20,12 @@ from functools import lru_cache
 import numpy as np
 
 from zkpot.hashing import STATE_MAGIC, canonical_json
-from zkpot.pot import fixedpoint as fp
+from zkpot.pot import bounds
 from zkpot.spec import SGD, Conv2d, Linear, ModelSpec
 
 STATE_FORMAT = "zkpot-fixed-1"
 MAX_STEP = 2**40          # optimiser steps a state may have taken
-FRAC_BITS = {"weights": fp.W_FRAC, "buffers": "sgd/adam_m Q24, adam_v Q32"}
+FRAC_BITS = {"weights": bounds.W_FRAC, "buffers": "sgd/adam_m Q24, adam_v Q32"}
 
 
 _arena = threading.local()
@@ -120,13 +120,13 @@ def layout_for(spec: ModelSpec) -> Layout:
 
 def _bound(name: str) -> tuple[int, int, str]:
     if not name.startswith("opt."):
-        return -fp.W_MAX, fp.W_MAX, "parameter (weight bound 2^24, i.e. 16 in Q20)"
+        return -bounds.W_MAX, bounds.W_MAX, "parameter (weight bound 2^24, i.e. 16 in Q20)"
     kind = name.rsplit(".", 1)[1]
     if kind == "momentum":
-        return -fp.MOMENTUM_MAX, fp.MOMENTUM_MAX, "SGD momentum buffer (bound 2^38 in Q24)"
+        return -bounds.MOMENTUM_MAX, bounds.MOMENTUM_MAX, "SGD momentum buffer (bound 2^38 in Q24)"
     if kind == "m":
-        return -fp.ADAM_M_MAX, fp.ADAM_M_MAX, "Adam first moment (bound 2^27, i.e. 8 in Q24)"
-    return 0, fp.ADAM_V_MAX, "Adam second moment (0..2^38 in Q32)"
+        return -bounds.ADAM_M_MAX, bounds.ADAM_M_MAX, "Adam first moment (bound 2^27, i.e. 8 in Q24)"
+    return 0, bounds.ADAM_V_MAX, "Adam second moment (0..2^38 in Q32)"
 
 
 def check_ranges(tensors: dict[str, np.ndarray], step) -> None:

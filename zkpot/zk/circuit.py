@@ -5,6 +5,8 @@ compiled circuit, the verifying and proving keys, the EVM verifying-key artifact
 ``circuit.json`` (the statement it proves, the SRS, each file's sha256). ``ensure_circuit``
 returns the cached circuit when one matches and runs setup only otherwise, under a file lock,
 building into a scratch folder renamed into place when complete. Proving keys are used in place.
+``spec_circuit`` finds a spec's cached circuit without torch (``aliases/``), so a process that
+only proves never loads it (a proof compiles the setup's ONNX with other weights, ``zkpot.zk.graph``).
 
 Setup checks, on its calibration witness, that ezkl evaluates the certified model
 (``zkpot.certified``) and nothing else: the count equals the reference count, the params'
@@ -26,7 +28,6 @@ from typing import TYPE_CHECKING, Union
 
 import ezkl
 import numpy as np
-from torch import nn
 
 from zkpot import certified as cm
 from zkpot.config import Settings
@@ -34,10 +35,13 @@ from zkpot.hashing import canonical_json, keccak
 from zkpot.zk import _ezkl
 from zkpot.zk.srs import (CEREMONY, LOCAL, SrsMismatch, check_srs, file_sha256, locked,
                           require_srs_for_chain, srs_for, srs_logrows, srs_sha256)
-from zkpot.zk.statement import architecture_hash, export_statement
+from zkpot.zk.graph import architecture_hash, param_names
 
 if TYPE_CHECKING:
-    from zkpot.stage import TrainingState
+    from torch import nn
+
+    from zkpot.pot.state import TrainingState
+    from zkpot.spec import ModelSpec
 
 # what a certified model is made from: float weights, a PoT state (or its bytes), or itself
 Weights = Union[Mapping[str, object], "TrainingState", bytes, cm.CertifiedModel]
@@ -48,6 +52,7 @@ Weights = Union[Mapping[str, object], "TrainingState", bytes, cm.CertifiedModel]
 #  5: the strict statement (margin, one-hot rows checked), no rescaling, label rows an int input)
 SETTINGS_VERSION = 5
 MANIFEST = "circuit.json"
+ALIASES = "aliases"             # spec -> circuit key and layer plan (``spec_circuit``)
 
 
 class CircuitTooLarge(ValueError):
@@ -83,11 +88,12 @@ class CircuitParams:
 
 @dataclass
 class Circuit:
-    """A ready circuit: paths to its artifacts and the classifier architecture it proves."""
+    """A ready circuit: paths to its artifacts and the classifier architecture it proves
+    (``plan``, the certified model's layers; the torch module only when asked for)."""
 
     key: str
     dir: Path
-    model: nn.Module
+    plan: tuple[cm.Layer, ...]
     input_shape: tuple[int, ...]
     num_classes: int
     n: int
@@ -96,6 +102,20 @@ class Circuit:
     srs_path: Path
     created: bool = False        # True only when this call ran setup
     info: dict = field(default_factory=dict)
+    spec: "ModelSpec | None" = field(default=None, repr=False)
+    module: "nn.Module | None" = field(default=None, repr=False)
+
+    @property
+    def model(self) -> "nn.Module":
+        """The classifier as a torch module (built from the spec when the circuit was found
+        without one: loads torch)."""
+        if self.module is None:
+            if self.spec is None:
+                raise RuntimeError(f"circuit {self.key} was opened without a model or spec")
+            from zkpot.spec import build_model
+
+            self.module = build_model(self.spec)
+        return self.module
 
     @property
     def settings_path(self) -> Path:
@@ -134,17 +154,17 @@ class Circuit:
     def certify(self, weights: Weights) -> cm.CertifiedModel:
         """The certified model of ``weights``: a ``CertifiedModel``, a float state dict, or a PoT
         state (``TrainingState`` or its bytes, mapped exactly from its Q20 integers)."""
-        from zkpot.stage import TrainingState
+        from zkpot.pot.state import TrainingState
 
         scale, limit = self.params.scale, self.params.range_limit
         if isinstance(weights, cm.CertifiedModel):
-            if weights.plan != cm.layer_plan(self.model) or weights.input_scale != scale \
+            if weights.plan != self.plan or weights.input_scale != scale \
                     or weights.param_scale != scale:
                 raise cm.CertificationError("certified for another architecture or scale")
             return weights
         if isinstance(weights, (TrainingState, bytes, bytearray)):
-            return cm.certify_fixed_point(self.model, weights, scale, scale, limit)
-        return cm.certify_state_dict(self.model, weights, scale, scale, limit)
+            return cm.certify_fixed_point(self.plan, weights, scale, scale, limit)
+        return cm.certify_state_dict(self.plan, weights, scale, scale, limit)
 
     def vka_words(self) -> list[bytes]:
         """The EVM verifying-key artifact as the bytes32 words the reusable verifier takes."""
@@ -162,11 +182,11 @@ def circuit_key(arch_hash: str, n: int, params: CircuitParams) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
-def logit_scale_of(model: nn.Module, params: CircuitParams) -> int:
+def logit_scale_of(model: "nn.Module", params: CircuitParams) -> int:
     return cm.param_scales(cm.layer_plan(model), params.scale, params.scale)[1]
 
 
-def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: int, n: int,
+def ensure_circuit(model: "nn.Module", input_shape: tuple[int, ...], num_classes: int, n: int,
                    settings: Settings, params: CircuitParams | None = None,
                    calibration: tuple[np.ndarray, np.ndarray] | None = None, *,
                    chain_id: int | None = None) -> Circuit:
@@ -178,6 +198,8 @@ def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: 
     ``chain_id`` (default ``settings.chain_id``) is the chain the circuit serves: a local SRS
     is refused unless it is a development chain (``zkpot.zk.srs``).
     """
+    from zkpot.zk.statement import export_statement
+
     params = params or CircuitParams()
     chain = chain_id if chain_id is not None else settings.chain_id
     if settings.srs_path is None:            # before any work: a local SRS for this chain?
@@ -199,15 +221,64 @@ def ensure_circuit(model: nn.Module, input_shape: tuple[int, ...], num_classes: 
             _setup(model, input_shape, num_classes, n, params, settings, final, calibration,
                    arch, chain)
             created = True
+    return _open(final, cm.layer_plan(model), input_shape, num_classes, n, params, settings,
+                 chain, created=created, module=model)
+
+
+def spec_circuit(spec: "ModelSpec", input_shape: tuple[int, ...], num_classes: int, n: int,
+                 settings: Settings, params: CircuitParams | None = None,
+                 calibration: tuple[np.ndarray, np.ndarray] | None = None, *,
+                 chain_id: int | None = None) -> Circuit:
+    """``ensure_circuit(build_model(spec), …)``, without torch once the circuit is cached.
+
+    The first call exports the statement (torch) to find or set up the circuit, and records the
+    circuit's key and layer plan under ``aliases/`` by a hash of everything else the key
+    depends on (the spec, shapes, N, params, the settings version, ezkl's version); later calls
+    open the circuit from that record, so a process that only proves never loads torch. A
+    changed spec misses the record and goes the torch way again."""
+    params = params or CircuitParams()
+    chain = chain_id if chain_id is not None else settings.chain_id
+    input_shape = tuple(int(d) for d in input_shape)
+    ident = json.dumps({"spec": spec.to_dict(), "input_shape": list(input_shape),
+                        "num_classes": num_classes, "n": n, "params": asdict(params),
+                        "v": SETTINGS_VERSION, "ezkl": ezkl.__version__}, sort_keys=True)
+    alias = settings.circuits_dir / ALIASES / f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}.json"
+    try:
+        known = json.loads(alias.read_text())
+        final = settings.circuits_dir / str(known["key"])
+        plan = tuple(cm.Layer(**layer) for layer in known["plan"])
+    except (OSError, ValueError, KeyError, TypeError):
+        final = None                    # not recorded yet (or unreadable): the torch way
+    if final is not None and (final / MANIFEST).exists():
+        if settings.srs_path is None:
+            require_srs_for_chain(LOCAL, chain, "a circuit")
+        return _open(final, plan, input_shape, num_classes, n, params, settings, chain, spec=spec)
+    from zkpot.spec import build_model
+
+    circuit = ensure_circuit(build_model(spec), input_shape, num_classes, n, settings, params,
+                             calibration, chain_id=chain)
+    circuit.spec = spec
+    alias.parent.mkdir(parents=True, exist_ok=True)
+    partial = alias.with_name(f"{alias.name}.partial{os.getpid()}")
+    partial.write_text(json.dumps({"key": circuit.key, "plan": [asdict(layer) for layer in circuit.plan]}))
+    partial.replace(alias)
+    return circuit
+
+
+def _open(final: Path, plan, input_shape, num_classes: int, n: int, params: CircuitParams,
+          settings: Settings, chain: int | None, *, created: bool = False, module=None,
+          spec=None) -> Circuit:
+    """The set-up circuit in ``final``, checked against this deployment's SRS rules."""
+    key = final.name
     info = json.loads((final / MANIFEST).read_text())
     require_srs_for_chain(info["srs"]["origin"], chain, "a circuit")
     if info["srs"]["origin"] == CEREMONY and settings.srs_path is None:
         raise SrsMismatch(f"circuit {key} was set up with a ceremony SRS (sha256 "
                           f"{info['srs']['sha256']}): set ZKPOT_SRS_PATH to that file")
     srs_path, _ = srs_for(settings, info["logrows"], chain)
-    circuit = Circuit(key=key, dir=final, model=model, input_shape=input_shape,
+    circuit = Circuit(key=key, dir=final, plan=tuple(plan), input_shape=tuple(input_shape),
                       num_classes=num_classes, n=n, params=params, logrows=info["logrows"],
-                      srs_path=srs_path, created=created, info=info)
+                      srs_path=srs_path, created=created, info=info, spec=spec, module=module)
     for name, meta in info["files"].items():  # cheap integrity check; full hashes on demand
         if (final / name).stat().st_size != meta["bytes"]:
             raise RuntimeError(f"circuit {key}: {name} changed on disk")
@@ -260,6 +331,7 @@ def _setup(model, input_shape, num_classes, n, params: CircuitParams, settings: 
 def _build(model, input_shape, num_classes, n, params, settings, work: Path, calibration, arch,
            chain, started) -> None:
     from zkpot.zk.prove import check_witness, input_data
+    from zkpot.zk.statement import export_statement
 
     logit_scale = logit_scale_of(model, params)
     calibrated_model = cm.certify_state_dict(model, model.state_dict(), params.scale, params.scale,
@@ -300,7 +372,7 @@ def _build(model, input_shape, num_classes, n, params, settings, work: Path, cal
            "setup")
     _check(_ezkl.call(ezkl.create_evm_vka, str(work / "vk.key"), str(settings_path),
                       str(work / "vka.bytes"), srs_path=str(srs)), "create_evm_vka")
-    param_order = [i.name.removeprefix("model.") for i in _initializers(onnx_path)]
+    param_order = param_names(onnx_path)
     statement = {"architecture": arch, "n": n, "input_shape": list(input_shape),
                  "num_classes": num_classes, "margin_steps": params.margin_steps,
                  "input_scale": params.scale, "param_scale": params.scale,
@@ -325,16 +397,11 @@ def final_name(work: Path) -> str:
     return work.name.split(".partial")[0]
 
 
-def _initializers(onnx_path: Path):
-    import onnx
-
-    return list(onnx.load(str(onnx_path)).graph.initializer)
-
-
 def _check(ok, what: str) -> None:
     if ok is False:
         raise RuntimeError(f"ezkl {what} failed")
 
 
-__all__ = ["Circuit", "CircuitParams", "Weights", "CircuitTooLarge", "ensure_circuit", "verify_files",
+__all__ = ["Circuit", "CircuitParams", "Weights", "CircuitTooLarge", "ensure_circuit", "spec_circuit",
+           "verify_files",
            "check_srs", "SrsMismatch", "SETTINGS_VERSION", "logit_scale_of"]

@@ -7,7 +7,7 @@ a certificate over a test set of k·N samples is k proofs, each checked on chain
 from __future__ import annotations
 
 from zkpot.config import Settings
-from zkpot.zk.circuit import Circuit, CircuitParams, ensure_circuit
+from zkpot.zk.circuit import Circuit, CircuitParams, spec_circuit
 
 # preset -> (input shape, number of classes), as its demo dataset defines them
 PRESET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
@@ -47,24 +47,21 @@ def preset_circuit(name: str, n: int | None, settings: Settings, params: Circuit
                    calibration=None, *, chain_id: int | None = None) -> Circuit:
     """The (cached) accuracy circuit of preset ``name`` over shards of ``n`` samples (the
     preset's shard size when None)."""
-    from zkpot.spec import build_model, preset
+    from zkpot.spec import preset
 
     input_shape, classes = PRESET_SHAPES[name]
-    return ensure_circuit(build_model(preset(name)), input_shape, classes,
-                          n or preset_shard_size(name), settings,
-                          params=params or preset_params(name), calibration=calibration,
-                          chain_id=chain_id)
+    return spec_circuit(preset(name), input_shape, classes, n or preset_shard_size(name), settings,
+                        params=params or preset_params(name), calibration=calibration,
+                        chain_id=chain_id)
 
 
 def job_circuit(manifest, settings: Settings, chain_id: int | None) -> Circuit:
     """A delegated job's accuracy circuit: the manifest's architecture over shards of
     test_size / shards samples (cached). The nodes prove with it, the employer audits with it."""
-    from zkpot.spec import build_model
-
     shards = max(1, len(manifest.test_commitments))
     n = max(1, manifest.test_size // shards)
-    return ensure_circuit(build_model(manifest.model_spec), tuple(manifest.input_shape),
-                          manifest.num_classes, n, settings, chain_id=chain_id)
+    return spec_circuit(manifest.model_spec, tuple(manifest.input_shape), manifest.num_classes, n,
+                        settings, chain_id=chain_id)
 
 
 __all__ = ["DEFAULT_SHARD_SIZE", "job_circuit", "PRESET_CIRCUITS", "PRESET_SHAPES", "preset_circuit",

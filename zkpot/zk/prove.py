@@ -28,7 +28,7 @@ from zkpot import certified as cm
 from zkpot.hashing import keccak
 from zkpot.zk import _ezkl
 from zkpot.zk.circuit import Circuit, Weights, check_srs
-from zkpot.zk.statement import INPUT_NAMES, export_statement
+from zkpot.zk.graph import INPUT_NAMES, with_weights
 
 # each polycommit input (features, one-hot labels) opens the proof with one G1 point …
 TEST_SET_BYTES = 64 * len(INPUT_NAMES)
@@ -219,10 +219,10 @@ def _check_proving_witness(circuit: Circuit, model: cm.CertifiedModel, witness: 
 
 
 def _compile_with(circuit: Circuit, model: cm.CertifiedModel, work: Path) -> Path:
-    """The circuit compiled with these weights (settings and keys are the cached ones)."""
-    onnx_path = export_statement(circuit.model, circuit.input_shape, circuit.num_classes, circuit.n,
-                                 work / "statement.onnx", model.export_state_dict(),
-                                 logit_scale=model.logit_scale, margin_steps=circuit.margin_steps)
+    """The circuit compiled with these weights: the setup's ONNX with the certified weights in
+    its initializers (``zkpot.zk.graph``; settings and keys are the cached ones)."""
+    onnx_path = with_weights(circuit.dir / "statement.onnx", model.export_arrays(),
+                             work / "statement.onnx")
     compiled = work / "statement.compiled"
     if not ezkl.compile_circuit(str(onnx_path), str(compiled), str(circuit.settings_path)):
         raise RuntimeError("ezkl compile_circuit failed")

@@ -32,17 +32,14 @@ Why it is written the way it is:
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
-INPUT_NAMES = ("x", "onehot")
+from zkpot.zk.graph import INPUT_NAMES
 
 
 class HalvedAbsReLU(nn.Module):
@@ -120,20 +117,6 @@ def export_statement(model: nn.Module, input_shape: tuple[int, ...], num_classes
     return path
 
 
-def architecture_hash(onnx_path: Path) -> str:
-    """sha256 of the exported graph with weight values left out: equal for every model of an
-    architecture, different when a layer, shape or operator changes."""
-    graph = onnx.load(str(onnx_path)).graph
-    skeleton = {
-        "nodes": [[n.op_type, list(n.input), list(n.output),
-                   [onnx.helper.printable_attribute(a) for a in n.attribute]] for n in graph.node],
-        "initializers": [[i.name, list(i.dims), i.data_type] for i in graph.initializer],
-        "inputs": [str(i.type) for i in graph.input],
-        "outputs": [str(o.type) for o in graph.output],
-    }
-    return hashlib.sha256(json.dumps(skeleton, sort_keys=True).encode()).hexdigest()
-
-
 def count_float(model: nn.Module, X, y, state_dict: Mapping[str, object] | None = None) -> int:
     """The float model's number of correct predictions (argmax of the logits == label).
 
@@ -146,5 +129,5 @@ def count_float(model: nn.Module, X, y, state_dict: Mapping[str, object] | None 
     return int((logits.argmax(dim=1) == labels).sum())
 
 
-__all__ = ["AccuracyStatement", "INPUT_NAMES", "export_statement", "architecture_hash",
+__all__ = ["AccuracyStatement", "export_statement",
            "count_float", "with_weights"]
