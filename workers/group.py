@@ -1,4 +1,5 @@
-"""A node's worker process group: one chain worker (watcher + transactions) and compute workers.
+"""A node's worker process group: one chain worker (watcher + transactions), compute workers
+(training) and one prove worker (zk proofs; it never trains, so it never loads torch).
 
 ``zkpot node run`` and the integration tests start nodes through this, so what is tested is
 what operators run. Each process is a real ``celery worker`` started in its own session and
@@ -22,7 +23,7 @@ from workers.queues import NodeQueues
 
 @dataclass
 class WorkerSpec:
-    role: str                 # "chain" or "compute"
+    role: str                 # "chain", "compute<i>" or "prove"
     queues: list[str]
     hostname: str
     logfile: Path
@@ -32,7 +33,7 @@ class WorkerSpec:
         cmd = [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
                "-Q", ",".join(self.queues), "-n", self.hostname,
                # one task at a time per process: the chain worker is the identity's one sender,
-               # a compute worker is one training/proving slot
+               # a compute worker is one training slot, the prove worker one proof at a time
                "--pool", "solo", "--loglevel", "INFO", "--logfile", str(self.logfile),
                "--without-gossip", "--without-mingle"]
         if self.beat_schedule is not None:
@@ -62,6 +63,8 @@ class WorkerGroup:
                                     self.queues.worker_queues("compute", self.device),
                                     f"compute{i}@{name}",
                                     self.log_dir / f"node-{name}-compute{i}.log"))
+        specs.append(WorkerSpec("prove", self.queues.worker_queues("prove"), f"prove@{name}",
+                                self.log_dir / f"node-{name}-prove.log"))
         return specs
 
     def start(self, role: str | None = None) -> "WorkerGroup":

@@ -4,7 +4,9 @@
   single-process worker: one sender per identity, nonces never collide.
 - ``<node>.train.cpu`` / ``<node>.train.gpu``: stage training, on whichever device the node's
   training workers run.
-- ``<node>.prove``: zk accuracy proofs (CPU and memory heavy, kept apart from training).
+- ``<node>.prove``: zk accuracy proofs (CPU and memory heavy), consumed by the node's prove
+  worker alone: a process that never trains, so it never loads torch and its memory is the
+  proof's (docs/zk.md measures it).
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ class NodeQueues:
         return f"{self.prefix}.train.{'gpu' if device == 'gpu' else 'cpu'}"
 
     def worker_queues(self, role: str, device: str = "cpu") -> list[str]:
-        """The queues a worker of ``role`` (``chain`` or ``compute``) consumes."""
+        """The queues a worker of ``role`` (``chain``, ``compute`` or ``prove``) consumes."""
         if role == "chain":
             return [self.chain]
-        return [self.train(device), self.prove]
+        if role == "prove":
+            return [self.prove]
+        if role == "compute":
+            return [self.train(device)]
+        raise ValueError(f"unknown worker role {role!r}")
 
 
 def node_slug(settings: Settings) -> str:

@@ -102,6 +102,22 @@ def test_accuracy_proof_is_accepted_by_the_real_verifier(stack, outcome):
     assert "float model, not certified" in report and "all matched" in report
 
 
+def test_the_nodes_proved_in_prove_workers_that_never_loaded_torch(stack, outcome):
+    """Proofs run in each node's prove worker, a process that never trains: its memory is the
+    proof's alone (docs/zk.md). Whichever node proved, no prove worker has torch mapped."""
+    from pathlib import Path
+
+    assert outcome.proofs
+    for node in stack.running:
+        maps = Path(f"/proc/{node.group.pid('prove')}/maps").read_text()
+        assert "libtorch" not in maps, f"{node.name}'s prove worker loaded torch"
+        log = node.settings.path("logs").glob("node-*-prove.log")
+        assert any(log), f"{node.name} has no prove worker log"
+    logs = "".join(p.read_text(errors="replace") for node in stack.running
+                   for p in node.settings.path("logs").glob("node-*-prove.log"))
+    assert "proved 1 shard(s)" in logs
+
+
 def test_escrow_is_conserved_and_withdrawn(stack, outcome):
     escrow = JobEscrowClient(stack.employer_client(), stack.deployment.escrow)
     view = escrow.get_job(outcome.job_id)

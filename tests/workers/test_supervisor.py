@@ -70,7 +70,7 @@ def test_sigterm_stops_every_worker_and_no_task_is_lost(world, start_node, tmp_p
         wait_for(lambda: _answers(base) and get(base + "/healthz")[0] == 200, 120,
                  "the node's health endpoint to say ok", logs=[tmp_path / "run.out"])
         health = json.loads(get(base + "/healthz")[1])
-        assert health["status"] == "ok" and set(health["workers"]) == {"chain", "compute0"}
+        assert health["status"] == "ok" and set(health["workers"]) == {"chain", "compute0", "prove"}
 
         # a second run for the same identity refuses, and starts nothing
         second = subprocess.run([str(ENTRYPOINT)], env=node_env(world, 1), cwd=PROJECT_ROOT,
@@ -88,7 +88,7 @@ def test_sigterm_stops_every_worker_and_no_task_is_lost(world, start_node, tmp_p
         wait_for(lambda: any(p.kind == "train" for p in store.progress()), 120,
                  "the node training stage 1", every=0.05, logs=[tmp_path / "run.out"])
         workers = workers_of(run)
-        assert len(workers) >= 2                      # chain (+ its beat) and compute0
+        assert len(workers) >= 3                      # chain (+ its beat), compute0, prove
         run.send_signal(signal.SIGTERM)               # what `docker stop` sends to PID 1
         assert run.wait(timeout=120) == 0
         assert all(gone(p) for p in workers), [p.pid for p in workers if not gone(p)]
