@@ -9,8 +9,10 @@ fixed point), and certified exactly from S_t's integers (``zkpot.certified``). O
 - CNN (digits-cnn-s2): an N=256 certificate (four shards of 64), on the MLP's 256 samples.
 
 ``ZKPOT_BENCH_ZK=n256,cnn_n256`` measures only the certificates named (a partial run keeps the
-others' figures). Each certificate is proven in a child process (``python -m bench.zk --prove``), so its peak
-memory is that child's max RSS; setup runs once per circuit (cached). Gas: every proof of a
+others' figures). Each certificate is proven in a child process (``python -m bench.zk --prove``) that
+proves only, as a node's prove worker does: it reads S_t and the test set from a file and never
+loads torch (``zk_cert_torch_free_<tag>`` says so), so its peak memory, that child's max RSS, is
+a proving process's whole footprint. Setup runs once per circuit (cached), in the parent. Gas: every proof of a
 certificate checked by ``verifyAccuracy`` on a throwaway Anvil (default code-size limit), as a
 whole transaction, over the single-circuit verifier each circuit deploys with.
 """
@@ -54,36 +56,40 @@ def trained(name: str):
     return spec, state, test.features, test.labels
 
 
-def _circuit(name: str, n: int, circuit_dir: str):
+def _settings(circuit_dir: str):
     from zkpot.config import Settings
+
+    return Settings.from_env(circuit_dir=circuit_dir, max_logrows=20)
+
+
+def _circuit(name: str, n: int, circuit_dir: str):
     from zkpot.zk.presets import preset_circuit
 
     _, state, X, y = trained(name)
-    settings = Settings.from_env(circuit_dir=circuit_dir, max_logrows=20)
-    return preset_circuit(name, n, settings, calibration=(X[:n], y[:n])), state, X, y
+    return preset_circuit(name, n, _settings(circuit_dir), calibration=(X[:n], y[:n])), state, X, y
 
 
 def _prove_child(args: dict) -> None:
-    """Child: prove one certificate; print a JSON line; keep the proofs for the gas run."""
-    from zkpot.spec import build_model, preset
-    from zkpot.stage import weights_to_float_state_dict
-    from zkpot.zk import count_float, prove_certificate, reference_count, verify
+    """Child: prove one certificate from S_t and the test set in ``args["inputs"]``; print a
+    JSON line; keep the proofs for the gas run. Imports no torch (the parent trained)."""
+    import numpy as np
 
-    circuit, state, X, y = _circuit(args["preset"], args["n"], args["circuit_dir"])
-    X, y = X[:args["samples"]], y[:args["samples"]]
+    from zkpot.zk import prove_certificate, reference_count, test_set_commitments, verify
+    from zkpot.zk.presets import preset_circuit
+
+    inputs = np.load(args["inputs"])
+    state, X, y = inputs["state"].tobytes(), inputs["X"], inputs["y"]
+    circuit = preset_circuit(args["preset"], args["n"], _settings(args["circuit_dir"]))
     started = time.monotonic()
     proofs = prove_certificate(circuit, state, X, y)
     prove_s = time.monotonic() - started
     h_w = proofs[0].model_commitment
-    from zkpot.zk import test_set_commitments
-
     verified = all(verify(circuit, p, model_commitment=h_w, test_set_commitment=c)
                    for p, c in zip(proofs, test_set_commitments(circuit, X, y)))
-    model = build_model(preset(args["preset"]))
     out = {"prove_s": prove_s, "proven": sum(p.correct for p in proofs),
-           "reference": reference_count(circuit, state, X, y),
-           "float": count_float(model, X, y, weights_to_float_state_dict(state)),
-           "verified": verified, "proof_bytes": len(proofs[0].proof), "proofs": len(proofs)}
+           "reference": reference_count(circuit, state, X, y), "verified": verified,
+           "proof_bytes": len(proofs[0].proof), "proofs": len(proofs),
+           "torch_loaded": "torch" in sys.modules}
     Path(args["save"]).write_text(json.dumps([{"proof": p.proof.hex(), "instances": p.instances}
                                               for p in proofs]))
     print("RESULT " + json.dumps(out), flush=True)
@@ -95,8 +101,17 @@ def run(ctx) -> dict:
     chosen = QUICK if ctx.quick else CERTIFICATES
     if os.environ.get("ZKPOT_BENCH_ZK"):     # measure again only these (others are kept)
         chosen = {t: chosen[t] for t in os.environ["ZKPOT_BENCH_ZK"].split(",")}
+    import numpy as np
+
+    from zkpot.stage import weights_to_float_state_dict
+    from zkpot.zk import count_float
+
     for tag, (name, n, samples) in chosen.items():
-        circuit, *_ = _circuit(name, n, str(circuit_dir))
+        circuit, state, X, y = _circuit(name, n, str(circuit_dir))
+        X, y = X[:samples], y[:samples]
+        inputs = ctx.work_dir / f"zk-inputs-{tag}.npz"
+        np.savez(inputs, state=np.frombuffer(state.to_bytes(), dtype=np.uint8), X=X, y=y)
+        float_count = count_float(circuit.model, X, y, weights_to_float_state_dict(state))
         info = circuit.info
         results[f"zk_rows_{tag}"] = info["num_rows"]
         results[f"zk_logrows_{tag}"] = circuit.logrows
@@ -105,7 +120,7 @@ def run(ctx) -> dict:
         results[f"zk_shard_{tag}"] = n
         saved = ctx.work_dir / f"zk-proofs-{tag}.json"
         try:
-            res, peak = _child_peak({"preset": name, "n": n, "samples": samples,
+            res, peak = _child_peak({"preset": name, "n": n, "inputs": str(inputs),
                                      "circuit_dir": str(circuit_dir), "save": str(saved)})
         except RuntimeError as exc:  # keep what was measured; say why the rest is missing
             ctx.notes[f"zk_cert_s_{tag}"] = str(exc)
@@ -114,7 +129,8 @@ def run(ctx) -> dict:
         results[f"zk_cert_peak_mb_{tag}"] = peak
         results[f"zk_cert_count_proven_{tag}"] = res["proven"]
         results[f"zk_cert_count_reference_{tag}"] = res["reference"]
-        results[f"zk_cert_count_float_{tag}"] = res["float"]
+        results[f"zk_cert_count_float_{tag}"] = float_count
+        results[f"zk_cert_torch_free_{tag}"] = not res["torch_loaded"]
         results[f"zk_cert_verified_{tag}"] = res["verified"]
         results[f"zk_proof_bytes_{tag}"] = res["proof_bytes"]
         results.update(_gas(circuit, saved, tag, ctx))
@@ -124,7 +140,7 @@ def run(ctx) -> dict:
         ctx.notes[f"zk_{tag}"] = (f"{name}, {samples} samples in {samples // n} shard(s) of N={n}: "
                                   f"2^{circuit.logrows} rows ({info['num_rows']:,} used), "
                                   f"proven {res['proven']} = reference {res['reference']} "
-                                  f"(float {res['float']}); load {os.getloadavg()[0]:.1f} after")
+                                  f"(float {float_count}); load {os.getloadavg()[0]:.1f} after")
     if "zk_gas_per_proof_n256" in results:
         results["gas_verify_proof"] = results["zk_gas_per_proof_n256"]
     sizes = [v for k, v in results.items() if k.startswith("verifier_bytecode_bytes_")]
