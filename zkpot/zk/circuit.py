@@ -239,17 +239,9 @@ def spec_circuit(spec: "ModelSpec", input_shape: tuple[int, ...], num_classes: i
     params = params or CircuitParams()
     chain = chain_id if chain_id is not None else settings.chain_id
     input_shape = tuple(int(d) for d in input_shape)
-    ident = json.dumps({"spec": spec.to_dict(), "input_shape": list(input_shape),
-                        "num_classes": num_classes, "n": n, "params": asdict(params),
-                        "v": SETTINGS_VERSION, "ezkl": ezkl.__version__}, sort_keys=True)
-    alias = settings.circuits_dir / ALIASES / f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}.json"
-    try:
-        known = json.loads(alias.read_text())
-        final = settings.circuits_dir / str(known["key"])
-        plan = tuple(cm.Layer(**layer) for layer in known["plan"])
-    except (OSError, ValueError, KeyError, TypeError):
-        final = None                    # not recorded yet (or unreadable): the torch way
-    if final is not None and (final / MANIFEST).exists():
+    alias = alias_path(settings, spec, input_shape, num_classes, n, params)
+    final, plan = _recorded(alias, settings.circuits_dir, input_shape, num_classes, n, params)
+    if final is not None:
         if settings.srs_path is None:
             require_srs_for_chain(LOCAL, chain, "a circuit")
         return _open(final, plan, input_shape, num_classes, n, params, settings, chain, spec=spec)
@@ -263,6 +255,34 @@ def spec_circuit(spec: "ModelSpec", input_shape: tuple[int, ...], num_classes: i
     partial.write_text(json.dumps({"key": circuit.key, "plan": [asdict(layer) for layer in circuit.plan]}))
     partial.replace(alias)
     return circuit
+
+
+def alias_path(settings: Settings, spec: "ModelSpec", input_shape: tuple[int, ...],
+               num_classes: int, n: int, params: CircuitParams) -> Path:
+    """Where ``spec_circuit`` records the circuit of (spec, shapes, N, params)."""
+    ident = json.dumps({"spec": spec.to_dict(), "input_shape": [int(d) for d in input_shape],
+                        "num_classes": num_classes, "n": n, "params": asdict(params),
+                        "v": SETTINGS_VERSION, "ezkl": ezkl.__version__}, sort_keys=True)
+    return settings.circuits_dir / ALIASES / f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}.json"
+
+
+def _recorded(alias: Path, root: Path, input_shape, num_classes: int, n: int,
+              params: CircuitParams) -> tuple[Path | None, tuple]:
+    """The circuit folder and layer plan an alias records, when the record is readable and the
+    circuit it names was set up for these shapes, N and params, with the plan's parameters;
+    (None, ()) otherwise (not recorded yet, stale or edited: the torch way finds the circuit)."""
+    try:
+        known = json.loads(alias.read_text())
+        final = root / str(known["key"])
+        plan = tuple(cm.Layer(**layer) for layer in known["plan"])
+        info = json.loads((final / MANIFEST).read_text())
+        names, _ = cm.param_scales(plan, params.scale, params.scale)
+        fits = (info["n"], tuple(info["input_shape"]), info["num_classes"], info["params"],
+                sorted(info["param_order"])) == (n, input_shape, num_classes, asdict(params),
+                                                 sorted(names))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, ()
+    return (final, plan) if fits and final.parent == root else (None, ())
 
 
 def _open(final: Path, plan, input_shape, num_classes: int, n: int, params: CircuitParams,

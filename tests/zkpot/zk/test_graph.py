@@ -17,6 +17,7 @@ from zkpot import zk
 from zkpot.config import PROJECT_ROOT
 from zkpot.pot.state import TrainingState
 from zkpot.spec import ModelSpec
+from zkpot.zk.circuit import alias_path
 from zkpot.zk.graph import with_weights
 from zkpot.zk.statement import export_statement
 
@@ -96,3 +97,21 @@ def test_a_process_that_only_proves_never_loads_torch(zk_settings, test_set, tmp
     # the state's float weights are the same certified model
     assert zk.weights_commitment(made, {k: torch.as_tensor(v) / 2 ** 20 for k, v in state.params.items()}) \
         == proof.model_commitment
+
+
+def test_an_alias_that_names_another_circuit_is_not_followed(zk_settings, circuit):
+    """A stale or edited record (another circuit's key, another plan) is ignored: the circuit
+    is found the torch way, and the record is written again."""
+    spec = ModelSpec.from_json({**TINY_SPEC, "seed": 11})
+    made = zk.spec_circuit(spec, (FEATURES,), CLASSES, N, zk_settings, params=SMALL)
+    record = alias_path(zk_settings, spec, (FEATURES,), CLASSES, N, SMALL)
+    assert json.loads(record.read_text())["key"] == made.key
+    other = zk.spec_circuit(ModelSpec.from_json(TINY_SPEC), (FEATURES,), CLASSES, 2 * N,
+                            zk_settings, params=SMALL)          # another N: another circuit
+    for forged in ({"key": other.key, "plan": json.loads(record.read_text())["plan"]},
+                   {"key": made.key, "plan": [{"kind": "linear", "name": "7"}]},
+                   {"key": "../" + made.key, "plan": json.loads(record.read_text())["plan"]}):
+        record.write_text(json.dumps(forged))
+        again = zk.spec_circuit(spec, (FEATURES,), CLASSES, N, zk_settings, params=SMALL)
+        assert (again.key, again.plan, again.n) == (made.key, made.plan, N)
+        assert json.loads(record.read_text())["key"] == made.key
