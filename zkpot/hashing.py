@@ -22,19 +22,17 @@ from typing import Any
 import numpy as np
 
 try:  # safe-pysha3 (pinned in requirements.lock): ~0.8 us a call on short inputs
-    from sha3 import keccak_256 as _keccak_256
+    from sha3 import keccak_256 as _hasher
+except ImportError:  # pragma: no cover - pycryptodome (also pinned): ~4 us a call
+    from Crypto.Hash import keccak as _pycryptodome
 
-    def _keccak(data: bytes) -> bytes:
-        return _keccak_256(data).digest()
-except ImportError:  # pragma: no cover - eth-hash's backend (pycryptodome): ~4 us a call
-    from eth_hash.auto import keccak as _keccak
+    def _hasher(data: bytes):      # the call shape of sha3's: _hasher(data).digest()
+        return _pycryptodome.new(data=data, digest_bits=256)
 
-    class _keccak_256:  # noqa: N801 - the same call shape as sha3's
-        def __init__(self, data: bytes):
-            self._digest = _keccak(data)
 
-        def digest(self) -> bytes:
-            return self._digest
+def _keccak(data: bytes) -> bytes:
+    return _hasher(data).digest()
+
 
 STATE_MAGIC = b"ZKPOTS1\n"
 _BE_INT64 = np.dtype(">i8")
@@ -50,7 +48,7 @@ def keccak_chain(items: list[bytes]) -> list[bytes]:
 
     One hasher call a sample and no wrapper (this loop is rho's whole cost: 0.81 against
     0.92 us a sample through ``keccak``, measured)."""
-    new, chain, h = _keccak_256, [], b""
+    new, chain, h = _hasher, [], b""
     append = chain.append
     for item in items:
         h = new(item + h).digest()

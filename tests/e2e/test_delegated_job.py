@@ -108,13 +108,12 @@ def test_the_nodes_proved_in_prove_workers_that_never_loaded_torch(stack, outcom
     from pathlib import Path
 
     assert outcome.proofs
+    logs = ""
     for node in stack.running:
         maps = Path(f"/proc/{node.group.pid('prove')}/maps").read_text()
         assert "libtorch" not in maps, f"{node.name}'s prove worker loaded torch"
-        log = node.settings.path("logs").glob("node-*-prove.log")
-        assert any(log), f"{node.name} has no prove worker log"
-    logs = "".join(p.read_text(errors="replace") for node in stack.running
-                   for p in node.settings.path("logs").glob("node-*-prove.log"))
+        (log,) = node.settings.path("logs").glob("node-*-prove.log")
+        logs += log.read_text(errors="replace")
     assert "proved 1 shard(s)" in logs
 
 

@@ -240,11 +240,12 @@ def spec_circuit(spec: "ModelSpec", input_shape: tuple[int, ...], num_classes: i
     chain = chain_id if chain_id is not None else settings.chain_id
     input_shape = tuple(int(d) for d in input_shape)
     alias = alias_path(settings, spec, input_shape, num_classes, n, params)
-    final, plan = _recorded(alias, settings.circuits_dir, input_shape, num_classes, n, params)
+    final, plan, info = _recorded(alias, settings.circuits_dir, input_shape, num_classes, n, params)
     if final is not None:
         if settings.srs_path is None:
             require_srs_for_chain(LOCAL, chain, "a circuit")
-        return _open(final, plan, input_shape, num_classes, n, params, settings, chain, spec=spec)
+        return _open(final, plan, input_shape, num_classes, n, params, settings, chain, spec=spec,
+                     info=info)
     from zkpot.spec import build_model
 
     circuit = ensure_circuit(build_model(spec), input_shape, num_classes, n, settings, params,
@@ -267,10 +268,10 @@ def alias_path(settings: Settings, spec: "ModelSpec", input_shape: tuple[int, ..
 
 
 def _recorded(alias: Path, root: Path, input_shape, num_classes: int, n: int,
-              params: CircuitParams) -> tuple[Path | None, tuple]:
-    """The circuit folder and layer plan an alias records, when the record is readable and the
-    circuit it names was set up for these shapes, N and params, with the plan's parameters;
-    (None, ()) otherwise (not recorded yet, stale or edited: the torch way finds the circuit)."""
+              params: CircuitParams) -> tuple[Path | None, tuple, dict]:
+    """The circuit folder, layer plan and manifest an alias records, when the record is readable
+    and the circuit it names was set up for these shapes, N and params, with the plan's
+    parameters; (None, (), {}) otherwise (not recorded yet, stale or edited: the torch way)."""
     try:
         known = json.loads(alias.read_text())
         final = root / str(known["key"])
@@ -281,16 +282,17 @@ def _recorded(alias: Path, root: Path, input_shape, num_classes: int, n: int,
                 sorted(info["param_order"])) == (n, input_shape, num_classes, asdict(params),
                                                  sorted(names))
     except (OSError, ValueError, KeyError, TypeError):
-        return None, ()
-    return (final, plan) if fits and final.parent == root else (None, ())
+        return None, (), {}
+    return (final, plan, info) if fits and final.parent == root else (None, (), {})
 
 
 def _open(final: Path, plan, input_shape, num_classes: int, n: int, params: CircuitParams,
           settings: Settings, chain: int | None, *, created: bool = False, module=None,
-          spec=None) -> Circuit:
-    """The set-up circuit in ``final``, checked against this deployment's SRS rules."""
+          spec=None, info: dict | None = None) -> Circuit:
+    """The set-up circuit in ``final`` (``info``: its manifest, when already read), checked
+    against this deployment's SRS rules."""
     key = final.name
-    info = json.loads((final / MANIFEST).read_text())
+    info = info or json.loads((final / MANIFEST).read_text())
     require_srs_for_chain(info["srs"]["origin"], chain, "a circuit")
     if info["srs"]["origin"] == CEREMONY and settings.srs_path is None:
         raise SrsMismatch(f"circuit {key} was set up with a ceremony SRS (sha256 "

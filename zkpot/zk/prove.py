@@ -29,6 +29,7 @@ from zkpot.hashing import keccak
 from zkpot.zk import _ezkl
 from zkpot.zk.circuit import Circuit, Weights, check_srs
 from zkpot.zk.graph import INPUT_NAMES, with_weights
+from zkpot.zk.srs import file_sha256
 
 # each polycommit input (features, one-hot labels) opens the proof with one G1 point …
 TEST_SET_BYTES = 64 * len(INPUT_NAMES)
@@ -221,8 +222,11 @@ def _check_proving_witness(circuit: Circuit, model: cm.CertifiedModel, witness: 
 def _compile_with(circuit: Circuit, model: cm.CertifiedModel, work: Path) -> Path:
     """The circuit compiled with these weights: the setup's ONNX with the certified weights in
     its initializers (``zkpot.zk.graph``; settings and keys are the cached ones)."""
-    onnx_path = with_weights(circuit.dir / "statement.onnx", model.export_arrays(),
-                             work / "statement.onnx")
+    template = circuit.dir / "statement.onnx"
+    if file_sha256(template) != circuit.info["files"][template.name]["sha256"]:
+        # the proving key was made from this graph: another one would prove something else
+        raise WitnessMismatch(f"circuit {circuit.key}: {template.name} is not the graph set up")
+    onnx_path = with_weights(template, model.export_arrays(), work / "statement.onnx")
     compiled = work / "statement.compiled"
     if not ezkl.compile_circuit(str(onnx_path), str(compiled), str(circuit.settings_path)):
         raise RuntimeError("ezkl compile_circuit failed")

@@ -115,3 +115,22 @@ def test_an_alias_that_names_another_circuit_is_not_followed(zk_settings, circui
         again = zk.spec_circuit(spec, (FEATURES,), CLASSES, N, zk_settings, params=SMALL)
         assert (again.key, again.plan, again.n) == (made.key, made.plan, N)
         assert json.loads(record.read_text())["key"] == made.key
+
+
+def test_a_template_changed_since_setup_is_refused_before_proving(circuit, test_set, tmp_path):
+    """The proving key was made from the setup's graph: a proof never compiles another one (here
+    one byte of a weight's raw data changed, same size, so the cheap size check passes)."""
+    import dataclasses
+    import shutil
+
+    copy = tmp_path / circuit.key
+    shutil.copytree(circuit.dir, copy)
+    template = copy / "statement.onnx"
+    data = bytearray(template.read_bytes())
+    data[-200] ^= 1
+    template.write_bytes(bytes(data))
+    edited = dataclasses.replace(circuit, dir=copy)
+    X, y = test_set
+    with pytest.raises(zk.WitnessMismatch, match="not the graph set up"):
+        zk.prove_accuracy(edited, tiny_model(1).state_dict(), X[:N], y[:N])
+    assert list((tmp_path / "tmp").iterdir()) == []       # its scratch folder is gone too
