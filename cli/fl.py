@@ -150,10 +150,10 @@ def create(
     """Create a task: commit and store the test set and the initial model, escrow the rewards."""
     import numpy as np
 
-    from zkpot import zk
     from zkpot.chain.clock import chain_time
     from zkpot.datasets import demo_dataset
     from zkpot.federated.employer import Employer
+    from zkpot.federated.manifest import update_circuit
     from zkpot.spec import build_model, preset as load_preset
     from zkpot.storage import open_store
     from zkpot.zk.evm import deploy_accuracy_verifier
@@ -163,7 +163,7 @@ def create(
     task_client = _task_client(settings, employer=True)
     spec = load_preset(preset)
     input_shape, classes = PRESET_SHAPES[preset]
-    circuit = zk.ensure_circuit(build_model(spec), input_shape, classes, shard_size, settings)
+    circuit = update_circuit(spec, input_shape, classes, shard_size, settings)
     ds = demo_dataset(dataset)
     order = np.random.default_rng(int(time.time())).permutation(len(ds))[:shard_size * shards]
     employer = Employer(task_client, open_store(settings), circuit, lambda: build_model(spec), _load_keys(key_file))
@@ -219,7 +219,6 @@ def _phase_line(task_client, task_id: int, round_: int) -> str:
 @app.command("close")
 def close(task_id: int, key_file: Annotated[Path, typer.Option(help="the employer's X25519 key")]) -> None:
     """Decrypt and check the round's updates, aggregate by FedAvg, publish the next global model."""
-    from zkpot import zk
     from zkpot.federated.employer import Employer, TaskNotActive
     from zkpot.federated.participant import fetch_manifest
     from zkpot.federated.phases import RoundNotOver
@@ -231,9 +230,9 @@ def close(task_id: int, key_file: Annotated[Path, typer.Option(help="the employe
     store = open_store(settings)
     manifest = fetch_manifest(task_client, store, task_id)
     factory = manifest.model_factory()
-    circuit = zk.ensure_circuit(factory(), manifest.input_shape, manifest.num_classes, manifest.shard_size, settings)
     try:
-        result = Employer(task_client, store, circuit, factory, _load_keys(key_file)).close_round(task_id)
+        result = Employer(task_client, store, manifest.circuit(settings), factory,
+                          _load_keys(key_file)).close_round(task_id)
     except RoundNotOver as exc:
         _fail(f"round {exc.round} is not over: its reveal phase ends in {exc.seconds_left} s "
               f"(chain time {exc.reveal_end}); participants may still reveal until then")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import torch
 
-from zkpot import zk
 from zkpot.chain import ChainClient
 from zkpot.chain.clock import ChainClock, DevChainClock, LiveChainClock
 from zkpot.config import Settings
@@ -22,6 +21,7 @@ from zkpot.datasets import Dataset
 from zkpot.federated.chain import CONTRACT, FederatedTaskClient
 from zkpot.federated.crypto import EncryptionKeyPair
 from zkpot.federated.employer import Employer
+from zkpot.federated.manifest import update_circuit
 from zkpot.spec import ModelSpec, build_model
 from zkpot.storage import Store, open_store
 from zkpot.zk.evm import deploy_accuracy_verifier
@@ -59,7 +59,7 @@ def create_task(chain: ChainClient, store: Store, settings: Settings, spec: Mode
     shape = tuple(test.features.shape[1:])
     with torch.no_grad():
         classes = int(factory()(torch.zeros((1, *shape))).shape[-1])
-    circuit = zk.ensure_circuit(factory(), shape, classes, len(test), settings)  # one shard: one proof
+    circuit = update_circuit(spec, shape, classes, len(test), settings)  # one shard: one proof
     tasks = tasks or FederatedTaskClient.deploy(chain)
     employer = Employer(tasks, store, circuit, factory, EncryptionKeyPair.generate())
     task_id = employer.create_task(

@@ -97,7 +97,7 @@ class Employer:
                   if certify_initial else [])
         manifest = TaskManifest(spec=spec, input_shape=self.circuit.input_shape,
                                 num_classes=self.circuit.num_classes, shard_size=self.circuit.n,
-                                test_set_cid=self.store.put(encode_chunk(test_set)))
+                                test_set_cid=self.store.put(encode_chunk(test_set)), params=self.circuit.params)
         return self.task_client.create_task(TaskParams(
             verifier=verifier, test_set_commitments=commitments,
             manifest_cid=self.store.put(manifest.encode()), samples=len(test_set),

@@ -50,10 +50,7 @@ def participant_for_task(task_client: FederatedTaskClient, store: Store, setting
                          **options) -> "Participant":
     """A participant set up from the task's manifest: its model and (cached) circuit."""
     manifest = fetch_manifest(task_client, store, task_id)
-    factory = manifest.model_factory()
-    circuit = zk.ensure_circuit(factory(), manifest.input_shape, manifest.num_classes,
-                                manifest.shard_size, settings)
-    return Participant(task_client, store, circuit, factory, **options)
+    return Participant(task_client, store, manifest.circuit(settings), manifest.model_factory(), **options)
 
 
 class GlobalModelMismatch(RuntimeError):

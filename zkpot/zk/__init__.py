@@ -7,8 +7,8 @@ ezkl's async calls are run to completion inside. Proving needs no torch: ``Accur
 and ``count_float`` (the statement as a module, the float count) load it when first used.
 """
 
-from zkpot.zk.circuit import (Circuit, CircuitParams, CircuitTooLarge, ensure_circuit, spec_circuit,
-                              verify_files)
+from zkpot.zk.circuit import (Circuit, CircuitParams, CircuitTooLarge, ensure_circuit, lean_params,
+                              spec_circuit, verify_files)
 from zkpot.zk.prove import (
     AccuracyProof,
     WitnessMismatch,
@@ -30,8 +30,8 @@ from zkpot.zk.srs import LocalSrsRefused, SrsMismatch
 __all__ = [
     "AccuracyProof", "AccuracyStatement", "Circuit", "CircuitParams", "CircuitTooLarge",
     "LocalSrsRefused", "PRESET_SHAPES", "SrsMismatch", "WitnessMismatch", "certify", "count_float",
-    "encode_calldata", "ensure_circuit", "job_circuit", "matches_commitment", "preset_circuit", "preset_params",
-    "preset_shard_size", "prove_accuracy", "prove_certificate", "reference_count", "shards",
+    "encode_calldata", "ensure_circuit", "job_circuit", "lean_params", "matches_commitment",
+    "preset_circuit", "preset_params", "preset_shard_size", "prove_accuracy", "prove_certificate", "reference_count", "shards",
     "spec_circuit", "test_set_commitment", "test_set_commitments", "verify", "verify_files", "weights_commitment",
 ]
 
