@@ -48,6 +48,7 @@ def test_a_manifest_from_before_the_params_proves_with_the_defaults():
     ({"decomp_base": 2 ** 20}, "out of bounds"),        # a 2^20-row table on every participant
     ({"decomp_base": 3}, "out of bounds"),
     ({"decomp_legs": 40}, "out of bounds"),
+    ({"decomp_base": 2 ** 16, "decomp_legs": 3}, "out of bounds"),   # |v| up to 2^48
     ({"num_inner_cols": 64}, "out of bounds"),
     ({"scale": 0}, "out of bounds"),
     ({"margin_steps": 0}, "out of bounds"),

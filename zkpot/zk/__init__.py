@@ -31,8 +31,9 @@ __all__ = [
     "AccuracyProof", "AccuracyStatement", "Circuit", "CircuitParams", "CircuitTooLarge",
     "LocalSrsRefused", "PRESET_SHAPES", "SrsMismatch", "WitnessMismatch", "certify", "count_float",
     "encode_calldata", "ensure_circuit", "job_circuit", "lean_params", "matches_commitment",
-    "preset_circuit", "preset_params", "preset_shard_size", "prove_accuracy", "prove_certificate", "reference_count", "shards",
-    "spec_circuit", "test_set_commitment", "test_set_commitments", "verify", "verify_files", "weights_commitment",
+    "preset_circuit", "preset_params", "preset_shard_size", "prove_accuracy", "prove_certificate",
+    "reference_count", "shards", "spec_circuit", "test_set_commitment", "test_set_commitments",
+    "verify", "verify_files", "weights_commitment",
 ]
 
 
