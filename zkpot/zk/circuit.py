@@ -91,10 +91,11 @@ class CircuitParams:
         the bounds this deployment sets up: nothing unknown, a range table of at most 2^16 rows
         a leg, |v| < 2^32 (the certified integers stay far inside int64), at most 8 inner
         columns, a margin and scale a statement can hold."""
-        known = {f.name for f in fields(cls)}
-        if not isinstance(raw, Mapping) or set(raw) - known:
-            raise ValueError(f"circuit params: unknown fields {sorted(set(raw) - known)}"
-                             if isinstance(raw, Mapping) else "circuit params: not an object")
+        if not isinstance(raw, Mapping):
+            raise ValueError("circuit params: not an object")
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"circuit params: unknown fields {sorted(unknown)}")
         p = cls(**raw)
         ints = (p.scale, p.decomp_base, p.decomp_legs, p.num_inner_cols, p.margin_steps)
         if not all(type(v) is int for v in ints) or type(p.freivalds) is not bool:
