@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IOneStepProver} from "../interfaces/IOneStepProver.sol";
 import {FixedPointStep as F} from "./FixedPointStep.sol";
+import {FixedPointTables as T} from "./FixedPointTables.sol";
 import {TensorMerkle} from "./TensorMerkle.sol";
 
 /// @title The one-step check of zkpot's dispute game
@@ -10,23 +11,13 @@ import {TensorMerkle} from "./TensorMerkle.sol";
 contract OneStepProver is IOneStepProver {
     using TensorMerkle for TensorMerkle.Tensor;
 
-    // merkle.root(exp_hi ‖ exp_lo ‖ ln1p) of zkpot.pot.fixedpoint.tables(); tests recompute it
-    bytes32 internal constant TABLE_ROOT = 0x0e3bb4af2ea913d7ae71a6c1f88384410f8a8d7ab855364d16a838aeabcf859c;
-    uint256 internal constant TABLE_SIZE = 3073;
-    uint256 internal constant EXP_LO_AT = 1024;
-    uint256 internal constant LN1P_AT = 2048;
-
     function _v(Operand calldata o) private pure returns (int256) {
         return TensorMerkle.Tensor(o.tensor.root, o.tensor.n).open(o.opening);
     }
 
-    function _table(TensorMerkle.Opening calldata o, uint256 index) private pure returns (int256) {
-        return TensorMerkle.Tensor(TABLE_ROOT, TABLE_SIZE).openAt(o, index);
-    }
-
     /// @inheritdoc IOneStepProver
     function tableRoot() external pure returns (bytes32) {
-        return TABLE_ROOT;
+        return T.ROOT;
     }
 
     /// @inheritdoc IOneStepProver
@@ -74,7 +65,7 @@ contract OneStepProver is IOneStepProver {
         TensorMerkle.Opening calldata lo) external pure returns (int256) {
         int256 d = _v(m) - _v(z);
         (uint256 h, uint256 l) = F.expTableIndices(d);
-        return F.expNeg(d, _table(hi, h), _table(lo, EXP_LO_AT + l));
+        return F.expNeg(d, T.entry(hi, h), T.entry(lo, T.EXP_LO_AT + l));
     }
 
     /// @inheritdoc IOneStepProver
@@ -82,7 +73,7 @@ contract OneStepProver is IOneStepProver {
         TensorMerkle.Opening calldata lnLo, TensorMerkle.Opening calldata lnHi) external pure returns (int256) {
         int256 sum = _v(s);
         (uint256 idx,,) = F.lnTableIndex(sum);
-        return F.lossValue(sum, _v(m), _v(zLabel), _table(lnLo, LN1P_AT + idx), _table(lnHi, LN1P_AT + idx + 1));
+        return F.lossValue(sum, _v(m), _v(zLabel), T.entry(lnLo, T.LN1P_AT + idx), T.entry(lnHi, T.LN1P_AT + idx + 1));
     }
 
     /// @inheritdoc IOneStepProver

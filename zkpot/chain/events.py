@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from zkpot.chain.deployment import Deployment
 
 # contracts whose events the decoder knows (the ones without an artifact are skipped)
-EVENT_SOURCES = ("JobEscrow", "NodeRegistry", "FederatedTask", "EzklAccuracyVerifier")
+EVENT_SOURCES = ("JobEscrow", "NodeRegistry", "FederatedTask", "EzklAccuracyVerifier", "StageDispute")
 MAX_RANGE = 5_000  # blocks per eth_getLogs request
 
 

@@ -1,0 +1,319 @@
+"""StageDispute on a real Anvil, played by real traces of a real stage: the index rules equal
+the stage on every operation; a fabricated stage is overturned by one honest challenger
+wherever the lie sits; a liar challenging an honest claim loses its bond; a side that stops
+answering loses; every game ends within the round bound."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.dispute.conftest import reverts
+from zkpot.chain import ChainClient
+from zkpot.chain.dispute import Challenger, Defender, Dispute, deploy, play
+from zkpot.datasets import demo_dataset
+from zkpot.devnet import dev_private_keys
+from zkpot.pot import merkle
+from zkpot.pot.game import Side, UnsupportedStage, program
+from zkpot.spec import ModelSpec, preset
+from zkpot.stage import initial_weights
+
+BOND = 10**16
+WINDOW, RESPONSE = 3600, 600
+
+
+def mlp(momentum: float, widths=(64, 16, 12, 10), batch: int = 8) -> ModelSpec:
+    layers = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers += ([{"type": "ReLU"}] if i else []) + [{"type": "Linear", "in_features": a, "out_features": b}]
+    return ModelSpec.from_json({"layers": layers, "optimizer": {"type": "sgd", "lr": 0.1, "momentum": momentum},
+                                "batch_size": batch, "seed": 3})
+
+
+def side_for(spec: ModelSpec, samples: int = 41) -> Side:
+    # 41 samples in batches of 8: five batches, the last of 9 (a trailing sample joins it)
+    return Side(spec, initial_weights(spec), demo_dataset("digits").subset(np.arange(samples)), 1)
+
+
+@pytest.fixture(scope="module")
+def honest() -> Side:
+    return side_for(mlp(0.9))
+
+
+@pytest.fixture(scope="module")
+def accounts(anvil):
+    keys = dev_private_keys(4)
+    return [ChainClient(anvil.rpc_url, k) for k in keys]
+
+
+@pytest.fixture(scope="module")
+def deployment(accounts):
+    return deploy(accounts[0], min_bond=BOND, challenge_window=WINDOW, response_window=RESPONSE)
+
+
+def dispute(accounts, deployment, i: int) -> Dispute:
+    return Dispute(accounts[i], deployment.game)
+
+
+def advance(client: ChainClient, seconds: int) -> None:
+    client.w3.provider.make_request("evm_increaseTime", [seconds])
+    client.w3.provider.make_request("evm_mine", [])
+
+
+class Liar(Side):
+    """A side whose batch j has element e of operation t off by ``delta`` (and every state
+    after batch j made up, so its roots differ from there on). ``partial_from``: for an
+    element made by a reduction, the lie starts at that partial sum instead of the element."""
+
+    def __init__(self, honest: Side, j: int, t: int, e: int, delta: int = 1, partial_from: int | None = None):
+        self.__dict__.update(honest.__dict__)
+        self.honest, self.j, self.t, self.e, self.delta, self.partial_from = honest, j, t, e, delta, partial_from
+        self._lie: list[merkle.TensorTree] | None = None
+
+    def _made_up_state(self, k: int) -> np.ndarray:
+        v = self.honest.run.states[k].copy()
+        v[-1] += 1000 + k                        # the step count: any other value would do
+        return v
+
+    def state_root(self, k: int) -> bytes:
+        if k <= self.j:
+            return self.honest.state_root(k)
+        if k == self.j + 1:
+            return self.tensors(self.j)[-1].root
+        return merkle.root(self._made_up_state(k))
+
+    def end_root(self) -> bytes:
+        return self.state_root(self.batches)
+
+    def tensors(self, j: int) -> list[merkle.TensorTree]:
+        trees = self.honest.tensors(j)
+        if j != self.j:
+            return trees
+        if self._lie is None:
+            lie = list(trees)
+            values = trees[self.t].values.copy()
+            values[self.e] += self.delta
+            lie[self.t] = merkle.tree(values)
+            if self.t != len(trees) - 1:
+                lie[-1] = merkle.tree(self._made_up_state(j + 1))
+            self._lie = lie
+        return self._lie
+
+    def partial(self, j: int, t: int, e: int, point: int) -> int:
+        value = self.honest.partial(j, t, e, point)
+        full = self.program.steps(self.program.batches()[j][1], t) - 1
+        lying = (j, t, e) == (self.j, self.t, self.e) and (
+            point >= full or (self.partial_from is not None and point >= self.partial_from))
+        return value + self.delta if lying else value
+
+
+def bound(p, t: int, b: int) -> int:
+    """The issue's bound on moves per side: ceil(log2 batches) + ceil(log2 operations) +
+    ceil(log2 elements) + 2, elements those of the disputed operation."""
+    lg = lambda n: math.ceil(math.log2(n)) if n > 1 else 0      # noqa: E731
+    return lg(len(p.batches())) + lg(len(p.ops)) + lg(p.length(b, t)) + 2
+
+
+def run_game(accounts, deployment, defender_side: Side, challenger_side: Side):
+    d = Defender(dispute(accounts, deployment, 1), defender_side)
+    c = Challenger(dispute(accounts, deployment, 2), challenger_side)
+    cid = d.claim(BOND)
+    gid = c.challenge(cid)
+    play(d.dispute, gid, d, c)
+    return d.dispute, cid, gid
+
+
+# ---- the index rules
+
+
+@pytest.mark.parametrize("momentum", [0.9, 0.0])
+def test_the_rules_recompute_every_operation_of_a_batch_as_the_stage_does(accounts, deployment, momentum):
+    side = side_for(mlp(momentum))
+    rules = accounts[0].contract("MlpStepRules", deployment.rules)
+    p = side.program
+    for j in (0, side.batches - 1):                  # a batch of 8, and the last one of 9
+        row0, b = p.batches()[j]
+        trees = side.tensors(j)
+        frame = ([t.root for t in trees], side.state_root(j), side.data.root, side.labels.root, row0, b)
+        assert accounts[0].call(rules.functions.opCount(p.abi())) == len(p.ops)
+        for t, (kind, l, name) in enumerate(p.ops):
+            n = accounts[0].call(rules.functions.opLength(p.abi(), b, t))
+            assert n == trees[t].n == p.length(b, t), name
+            steps = tuple(accounts[0].call(rules.functions.steps(p.abi(), b, t, 0)))
+            assert steps == (p.steps(b, t), p.reduction(b, t)[1])
+            for e in sorted({0, 7 % n, n // 2, n - 1}):
+                for step in range(max(steps[0], 1)):
+                    acc = side.partial(j, t, e, step) if steps[0] else 0
+                    got = accounts[0].call(rules.functions.evaluate(p.abi(), frame, t, e, step, acc,
+                                                                   side.operands(j, t, e, step)))
+                    want = side.partial(j, t, e, step + 1) if steps[0] else side.value(j, t, e)
+                    assert got == want, (name, e, step)
+
+
+def test_an_operand_not_at_the_rules_index_is_refused(accounts, deployment, honest):
+    rules = accounts[0].contract("MlpStepRules", deployment.rules)
+    p, j = honest.program, 0
+    row0, b = p.batches()[j]
+    trees = honest.tensors(j)
+    frame = ([t.root for t in trees], honest.state_root(j), honest.data.root, honest.labels.root, row0, b)
+    t = p.index("Param", 1)
+    ops = honest.operands(j, t, 3, 0)
+    ops[1] = honest.operands(j, t, 4, 0)[1]          # the gradient of the next parameter: a valid opening
+    with reverts("OpeningInvalid"):
+        accounts[0].call(rules.functions.evaluate(p.abi(), frame, t, 3, 0, 0, ops))
+
+
+def test_stages_the_game_cannot_judge_are_refused_by_name():
+    with pytest.raises(UnsupportedStage, match="Dropout"):
+        program(preset("digits-mlp"), 64)
+    with pytest.raises(UnsupportedStage, match="Conv2d"):
+        program(preset("digits-cnn"), 64)
+    with pytest.raises(UnsupportedStage, match="SGD only"):
+        program(preset("wine-mlp"), 64)
+    assert program(preset("digits28-mlp"), 64).dims == (784, 256, 128, 10)
+
+
+# ---- whole games
+
+
+LIES = [  # (operation kind, layer, element, partial sum the lie starts at)
+    ("State", 0, 5, None),                      # a made-up parameter in the final state
+    ("State", 0, -1, None),                     # the step count
+    ("FwdLinear", 0, 21, None),                 # a forward output, its sum right
+    ("FwdLinear", 2, 9, 1),                     # ... its sum wrong from the second step on
+    ("LossMax", 0, 3, None),
+    ("LossExp", 0, 17, None),
+    ("LossGrad", 0, 4, None),
+    ("WeightGrad", 1, 100, 0),                  # a weight gradient, wrong from the first step
+    ("WeightGrad", 0, 64 * 16 + 2, None),       # a bias gradient
+    ("Momentum", 2, 30, None),
+    ("BwdLinear", 1, 33, None),
+    ("BwdRelu", 0, 40, None),
+]
+
+
+@pytest.mark.parametrize("kind,layer,element,partial_from", LIES)
+def test_a_fabricated_stage_is_overturned_by_one_honest_challenger(accounts, deployment, honest, kind, layer,
+                                                                   element, partial_from):
+    p = honest.program
+    j = 2
+    t = p.index(kind, layer)
+    n = p.length(p.batches()[j][1], t)
+    e = element % n
+    liar = Liar(honest, j, t, e, delta=3, partial_from=partial_from)
+    game, cid, gid = run_game(accounts, deployment, liar, honest)
+    g = game.game(gid)
+    assert g["phase"] == "Done" and g["winner"] == accounts[2].address
+    assert (g["lo"], g["op"], g["element"]) == (j, t, e)          # the lie itself was found
+    assert game.claim(cid)["state"] == "Overturned"
+    assert max(g["defenderMoves"], g["challengerMoves"]) <= bound(p, t, p.batches()[j][1])
+    with reverts("ClaimClosed"):                                  # an overturned claim takes no more games
+        Challenger(dispute(accounts, deployment, 3), honest).challenge(cid)
+
+
+def test_the_winner_is_paid_both_bonds_and_money_is_conserved(accounts, deployment, honest):
+    p = honest.program
+    liar = Liar(honest, 4, p.index("Param", 0), 77)
+    w3 = accounts[0].w3
+    before = w3.eth.get_balance(deployment.game)
+    credit_before = dispute(accounts, deployment, 2).credit(accounts[2].address)
+    game, cid, gid = run_game(accounts, deployment, liar, honest)
+    assert game.credit(accounts[2].address) - credit_before == 2 * BOND
+    assert w3.eth.get_balance(deployment.game) == before + 2 * BOND
+    challenger = dispute(accounts, deployment, 2)
+    owed = challenger.credit(accounts[2].address)
+    challenger.send("withdraw")
+    assert w3.eth.get_balance(deployment.game) == before + 2 * BOND - owed
+    with reverts("NothingOwed"):
+        challenger.send("withdraw")
+
+
+@pytest.mark.parametrize("kind,layer,element,partial_from", [("State", 0, 11, None), ("FwdLinear", 1, 5, 0),
+                                                             ("LossSum", 0, 2, None), ("Param", 1, 8, None)])
+def test_a_liar_challenging_an_honest_claim_loses_its_bond(accounts, deployment, honest, kind, layer, element,
+                                                           partial_from):
+    p = honest.program
+    t = p.index(kind, layer)
+    liar = Liar(honest, 1, t, element, delta=-2, partial_from=partial_from)
+    credit = dispute(accounts, deployment, 1).credit(accounts[1].address)
+    game, cid, gid = run_game(accounts, deployment, honest, liar)
+    g = game.game(gid)
+    assert g["phase"] == "Done" and g["winner"] == accounts[1].address
+    assert game.claim(cid)["state"] == "Open"
+    assert game.credit(accounts[1].address) - credit == BOND            # the liar's bond
+    advance(accounts[0], WINDOW + 1)
+    game.send("settle", cid)                                            # the claim is final, its bond back
+    assert game.claim(cid)["state"] == "Final"
+    assert game.credit(accounts[1].address) - credit == 2 * BOND
+
+
+@pytest.mark.parametrize("stopper", ["defender", "challenger"])
+def test_a_side_that_stops_answering_loses(accounts, deployment, honest, stopper):
+    liar = Liar(honest, 3, honest.program.index("BwdLinear", 1), 10)
+    d = Defender(dispute(accounts, deployment, 1), liar)
+    c = Challenger(dispute(accounts, deployment, 2), honest)
+    cid = d.claim(BOND)
+    gid = c.challenge(cid)
+    for _ in range(3):
+        d.move(gid)
+        c.move(gid)
+    quiet, other = (d, c) if stopper == "defender" else (c, d)
+    other.move(gid)                                     # the other side has moved; the quiet one does not
+    with reverts("NotYet"):
+        other.dispute.send("timeout", gid)
+    advance(accounts[0], RESPONSE + 1)
+    with reverts("Late"):
+        quiet.move(gid)
+    other.dispute.send("timeout", gid)
+    g = other.dispute.game(gid)
+    winner = accounts[2] if stopper == "defender" else accounts[1]
+    assert g["phase"] == "Done" and g["winner"] == winner.address
+    assert other.dispute.claim(cid)["state"] == ("Overturned" if stopper == "defender" else "Open")
+
+
+def test_moves_out_of_turn_and_invalid_moves_are_refused(accounts, deployment, honest):
+    p = honest.program
+    liar = Liar(honest, 0, p.index("LossExp"), 1)
+    d = Defender(dispute(accounts, deployment, 1), liar)
+    c = Challenger(dispute(accounts, deployment, 2), honest)
+    cid = d.claim(BOND)
+    with reverts("BondWrong"):
+        c.dispute.send("challenge", cid, c.program, honest.end_root(), value=BOND - 1)
+    with reverts("RootsMismatch"):                          # nothing to dispute: the same end root
+        c.dispute.send("challenge", cid, c.program, liar.end_root(), value=BOND)
+    gid = c.challenge(cid)
+    with reverts("NotYourMove"):
+        c.dispute.send("answerState", gid, True)
+    with reverts("NotYourMove"):                            # a stranger cannot move for the defender
+        dispute(accounts, deployment, 3).send("postState", gid, bytes(32))
+    while d.dispute.game(gid)["phase"] == "Batches":
+        d.move(gid) or c.move(gid)
+    roots = liar.op_roots(0)
+    with reverts("RootsMismatch"):                          # the last root must be the disputed state
+        d.dispute.send("postOperations", gid, d.program, roots[:-1] + [bytes(32)])
+    with reverts("RootsMismatch"):
+        d.dispute.send("postOperations", gid, d.program, roots[:-1])
+    d.move(gid)
+    with reverts("ProgramMismatch"):
+        c.dispute.send("disputeOperation", gid, program(mlp(0.5), 41).abi(), roots, 0)
+    c.move(gid)
+    with reverts("RevealInvalid"):                          # children that do not hash to the node
+        d.dispute.send("revealNode", gid, bytes(32), bytes(32))
+    play(d.dispute, gid, d, c)
+    assert d.dispute.game(gid)["winner"] == accounts[2].address
+
+
+def test_a_claim_outside_the_window_takes_no_challenge(accounts, deployment, honest):
+    liar = Liar(honest, 0, honest.program.index("State"), 0)
+    d = Defender(dispute(accounts, deployment, 1), liar)
+    cid = d.claim(BOND)
+    with reverts("NotYet"):
+        d.dispute.send("settle", cid)
+    advance(accounts[0], WINDOW + 1)
+    with reverts("ClaimClosed"):
+        Challenger(dispute(accounts, deployment, 2), honest).challenge(cid)
+    with reverts("BondWrong"):
+        d.dispute.send("claim", d.program, honest.data.root, honest.labels.root, honest.state_root(0),
+                       honest.end_root(), value=BOND - 1)

@@ -1,0 +1,336 @@
+"""One side of a stage dispute: what an honest node answers, from its own run of the stage.
+
+``contracts/dispute/StageDispute.sol`` judges a claimed stage by bisection (docs/disputes.md).
+Every answer a side gives comes from its own computation of the stage (``trace_stage``): the
+state root after k batches, the roots of one batch's operations in the program's order
+(``op_names``, the order of ``MlpProgram.sol``), the children of a node of one operation's
+Merkle tree, a leaf's 16 values, a reduction's partial sums, and the operands the one-step check
+opens (``operand_refs``: the index rules of ``MlpStepRules.sol``, written once more here, so a
+test compares the two on every operation).
+
+The game judges MLP stages trained by SGD: Linear layers with a ReLU between each two,
+cross-entropy, SGD with or without momentum (``program`` refuses anything else, naming it).
+Pure: no web3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from zkpot.pot import merkle
+from zkpot.pot.trace import trace_stage
+from zkpot.spec import SGD, Linear, ModelSpec, ReLU
+
+TERMS = 16                       # terms of a reduction judged in one step (MlpStepRules.TERMS)
+ONE = 2**24
+ACT_MAX = 2**26
+
+
+class UnsupportedStage(ValueError):
+    """The stage is outside what the dispute game judges (the message names why)."""
+
+
+@dataclass(frozen=True)
+class Program:
+    """``MlpProgram.Program``: the stage's shape as the contract reads it."""
+
+    dims: tuple[int, ...]
+    batch_size: int
+    samples: int
+    lr_q: int
+    mu_q: int
+
+    def abi(self) -> tuple:
+        return (list(self.dims), self.batch_size, self.samples, self.lr_q, self.mu_q)
+
+    @property
+    def layers(self) -> int:
+        return len(self.dims) - 1
+
+    @property
+    def momentum(self) -> int:
+        return 1 if self.mu_q > 0 else 0
+
+    @property
+    def classes(self) -> int:
+        return self.dims[-1]
+
+    def weight_at(self, l: int) -> int:
+        return sum(self.dims[i + 1] * (self.dims[i] + 1) for i in range(l))
+
+    def bias_at(self, l: int) -> int:
+        return self.weight_at(l) + self.dims[l] * self.dims[l + 1]
+
+    @property
+    def params(self) -> int:
+        return self.weight_at(self.layers)
+
+    @property
+    def state_length(self) -> int:
+        return self.params * (1 + self.momentum) + 1
+
+    def batches(self) -> list[tuple[int, int]]:
+        """(first row, samples) of each batch: the stage's batch rule (``zkpot.stage.batches``)."""
+        from zkpot.stage import batches
+        return [(a, b - a) for a, b in batches(self.samples, self.batch_size)]
+
+    # ---- the operations of a batch, as MlpProgram orders them
+    @cached_property
+    def ops(self) -> tuple[tuple[str, int, str], ...]:
+        """(kind, layer, trace name) of each operation, in the game's order."""
+        out: list[tuple[str, int, str]] = []
+        for l in range(self.layers):
+            out.append(("FwdLinear", l, f"fwd.{2 * l}"))
+            if l + 1 < self.layers:
+                out.append(("FwdRelu", l, f"fwd.{2 * l + 1}"))
+        out += [("LossMax", 0, "loss.max"), ("LossExp", 0, "loss.exp"), ("LossSum", 0, "loss.sum"),
+                ("LossGrad", 0, "loss.grad")]
+        for l in range(self.layers - 1, -1, -1):
+            out += [("WeightGrad", l, f"grad.{2 * l}"), ("Param", l, f"step.{2 * l}.param")]
+            if self.momentum:
+                out.append(("Momentum", l, f"step.{2 * l}.momentum"))
+            if l > 0:
+                out += [("BwdLinear", l, f"bwd.{2 * l}"), ("BwdRelu", l - 1, f"bwd.{2 * l - 1}")]
+        out.append(("State", 0, "state"))
+        return tuple(out)
+
+    def index(self, kind: str, l: int = 0) -> int:
+        return next(i for i, (k, layer, _) in enumerate(self.ops) if k == kind and layer == l)
+
+    def upstream(self, l: int) -> int:
+        """The gradient flowing into Linear l's output: the loss's, or its ReLU's."""
+        return self.index("LossGrad") if l + 1 == self.layers else self.index("BwdRelu", l)
+
+    def length(self, b: int, t: int) -> int:
+        kind, l, _ = self.ops[t]
+        if kind in ("FwdLinear", "FwdRelu", "BwdRelu"):
+            return b * self.dims[l + 1]
+        if kind in ("LossMax", "LossSum"):
+            return b
+        if kind in ("LossExp", "LossGrad"):
+            return b * self.classes
+        if kind in ("WeightGrad", "Param", "Momentum"):
+            return self.dims[l + 1] * (self.dims[l] + 1)
+        if kind == "BwdLinear":
+            return b * self.dims[l]
+        return self.state_length
+
+    def reduction(self, b: int, t: int) -> tuple[int, int]:
+        """(terms, start) of every element of operation t; terms 0: made in one step."""
+        kind, l, _ = self.ops[t]
+        return {"FwdLinear": (self.dims[l], 0), "LossMax": (self.classes, -ACT_MAX),
+                "LossSum": (self.classes, 0), "WeightGrad": (b, 0),
+                "BwdLinear": (self.dims[l + 1] if kind == "BwdLinear" else 0, 0)}.get(kind, (0, 0))
+
+    def steps(self, b: int, t: int) -> int:
+        """The points of a reduction's bisection minus one: ceil(terms / 16) + 1 (0: none)."""
+        terms, _ = self.reduction(b, t)
+        return 0 if terms == 0 else -(-terms // TERMS) + 1
+
+
+def program(spec: ModelSpec, samples: int) -> Program:
+    """The game's program of a stage of ``spec`` over ``samples`` samples, or
+    ``UnsupportedStage`` naming what the game cannot judge."""
+    layers = spec.layers
+    for i, layer in enumerate(layers):
+        want = Linear if i % 2 == 0 else ReLU
+        if not isinstance(layer, want):
+            raise UnsupportedStage(f"layer {i}: the dispute game judges Linear layers with a ReLU between each "
+                                   f"two, got {type(layer).__name__} (Conv2d, MaxPool2d, Flatten and Dropout "
+                                   f"are not judged on-chain yet)")
+    if not isinstance(layers[-1], Linear):
+        raise UnsupportedStage("the last layer must be a Linear (the logits)")
+    opt = spec.optimizer
+    if not isinstance(opt, SGD):
+        raise UnsupportedStage("the dispute game judges SGD only: Adam's per-step scalars are not on-chain yet")
+    dims = (layers[0].in_features,) + tuple(layer.out_features for layer in layers[::2])
+    return Program(dims, spec.batch_size, int(samples), round(opt.lr * ONE), round(opt.momentum * ONE))
+
+
+# ---- the index rules: which committed values the one step reads (MlpStepRules.evaluate)
+
+Ref = tuple[object, int]          # (tensor: "data" | "labels" | "state" | "table" | op index, element)
+
+
+def operand_refs(p: Program, row0: int, b: int, t: int, e: int, step: int) -> list[Ref]:
+    """The operands ``MlpStepRules.evaluate`` opens for element e of operation t (for a
+    reduction: at ``step``), in its order."""
+    kind, l, _ = p.ops[t]
+    terms, _ = p.reduction(b, t)
+    if terms:
+        full = -(-terms // TERMS)
+        if step == full:
+            return [("state", p.bias_at(l) + e % p.dims[l + 1])] if kind == "FwdLinear" else []
+        return [ref for k in range(step * TERMS, min(step * TERMS + TERMS, terms))
+                for ref in _term_refs(p, row0, kind, l, e, k)]
+    return _element_refs(p, row0, kind, l, e)
+
+
+def _input(p: Program, row0: int, l: int, r: int, k: int) -> Ref:
+    return ("data", (row0 + r) * p.dims[0] + k) if l == 0 else (p.index("FwdRelu", l - 1), r * p.dims[l] + k)
+
+
+def _term_refs(p: Program, row0: int, kind: str, l: int, e: int, k: int) -> list[Ref]:
+    c = p.classes
+    if kind == "FwdLinear":
+        i, o = p.dims[l], p.dims[l + 1]
+        return [_input(p, row0, l, e // o, k), ("state", p.weight_at(l) + (e % o) * i + k)]
+    if kind == "LossMax":
+        return [(p.index("FwdLinear", p.layers - 1), e * c + k)]
+    if kind == "LossSum":
+        return [(p.index("LossExp"), e * c + k)]
+    i, o = p.dims[l], p.dims[l + 1]
+    if kind == "WeightGrad":
+        if e >= i * o:
+            return [(p.upstream(l), k * o + e - i * o)]
+        return [(p.upstream(l), k * o + e // i), _input(p, row0, l, k, e % i)]
+    return [(p.upstream(l), (e // i) * o + k), ("state", p.weight_at(l) + k * i + e % i)]     # BwdLinear
+
+
+def _element_refs(p: Program, row0: int, kind: str, l: int, e: int) -> list[Ref]:
+    c = p.classes
+    if kind == "FwdRelu":
+        return [(p.index("FwdLinear", l), e)]
+    if kind == "LossExp":
+        return [(p.index("LossMax"), e // c), (p.index("FwdLinear", p.layers - 1), e), ("table", "exp_hi"),
+                ("table", "exp_lo")]
+    if kind == "LossGrad":
+        return [(p.index("LossExp"), e), (p.index("LossSum"), e // c), ("labels", row0 + e // c)]
+    if kind in ("Param", "Momentum"):
+        at = p.weight_at(l) + e
+        refs = [("state", at), (p.index("WeightGrad", l), e)]
+        return refs + ([("state", p.params + at)] if p.momentum else [])
+    if kind == "BwdRelu":
+        return [(p.index("BwdLinear", l + 1), e), (p.index("FwdRelu", l), e)]
+    n = p.params                                                            # State
+    if e + 1 == p.state_length:
+        return [("state", e)]
+    local = e - n if e >= n else e
+    layer = max(i for i in range(p.layers) if p.weight_at(i) <= local)
+    return [(p.index("Momentum" if e >= n else "Param", layer), local - p.weight_at(layer))]
+
+
+def _exp_table_indices(d: int) -> tuple[int, int]:
+    u = min(max(d, 0), 2**20 - 1)
+    return u >> 10, 1024 + (u & 1023)
+
+
+def fold(p: Program, t: int, e: int, start: int, values: list[int]) -> int:
+    """Element e's reduction after the operand values ``values`` (in ``operand_refs`` order:
+    pairs multiplied for a product), from ``start``."""
+    kind, l, _ = p.ops[t]
+    if kind == "LossMax":
+        return max([start] + values)
+    if kind == "LossSum" or (kind == "WeightGrad" and e >= p.dims[l] * p.dims[l + 1]):
+        return start + sum(values)
+    return start + sum(a * b for a, b in zip(values[::2], values[1::2], strict=True))
+
+
+@lru_cache(maxsize=1)
+def table_tree() -> merkle.TensorTree:
+    from zkpot.pot import fixedpoint as fp
+    hi, lo, ln, _ = fp.tables()
+    return merkle.tree(np.concatenate([hi, lo, ln]))
+
+
+class Side:
+    """One party's own computation of a stage, and its answers in a game about it."""
+
+    def __init__(self, spec: ModelSpec, state, chunk, stage_index: int, seed: int | None = None):
+        from zkpot import stage as st
+        self.spec, self.state, self.chunk, self.stage_index, self.seed = spec, state, chunk, stage_index, seed
+        x, y = st._check_chunk(spec, chunk)
+        self.program = program(spec, len(y))
+        self.data = merkle.tree(st.quantize_inputs(x).astype(np.int64).reshape(-1))
+        self.labels = merkle.tree(np.asarray(y, dtype=np.int64))
+        self.run = trace_stage(spec, state, chunk, stage_index, seed, roots_at=[], keep_states=True)
+        self._batches: dict[int, list[merkle.TensorTree]] = {}
+
+    # ---- what a claim names
+    @property
+    def batches(self) -> int:
+        return self.run.batches
+
+    def state_root(self, k: int) -> bytes:
+        return self.run.state_root(k)
+
+    def state_tree(self, k: int) -> merkle.TensorTree:
+        return merkle.tree(self.run.states[k])
+
+    def end_root(self) -> bytes:
+        return self.state_root(self.batches)
+
+    # ---- one batch
+    def tensors(self, j: int) -> list[merkle.TensorTree]:
+        """The trees of batch j's operations, in the game's order."""
+        if j not in self._batches:
+            detail = trace_stage(self.spec, self.state, self.chunk, self.stage_index, self.seed, roots_at=[],
+                                 detail=j)
+            trees = [merkle.tree(self.run.states[j + 1]) if name == "state" else detail.op(name).tree
+                     for _, _, name in self.program.ops]
+            self._batches[j] = trees
+        return self._batches[j]
+
+    def op_roots(self, j: int) -> list[bytes]:
+        return [t.root for t in self.tensors(j)]
+
+    def children(self, j: int, t: int, height: int, index: int) -> tuple[bytes, bytes]:
+        """The two children of node ``index`` at ``height`` (leaves: 0) of operation t's tree."""
+        level = self.tensors(j)[t].levels[height - 1]
+        pick = lambda i: level[i] if i < len(level) else merkle.EMPTY      # noqa: E731
+        return pick(2 * index), pick(2 * index + 1)
+
+    def leaf(self, j: int, t: int, index: int) -> list[int]:
+        return self.tensors(j)[t].chunk(index * merkle.LEAF_SIZE)
+
+    def value(self, j: int, t: int, e: int) -> int:
+        return int(self.tensors(j)[t].values[e])
+
+    # ---- reductions and the one step
+    def _tree(self, j: int, ref) -> merkle.TensorTree:
+        name = ref[0]
+        if name == "data":
+            return self.data
+        if name == "labels":
+            return self.labels
+        if name == "state":
+            return self.state_tree(j)
+        if name == "table":
+            return table_tree()
+        return self.tensors(j)[name]
+
+    def _resolve_table(self, j: int, t: int, e: int, refs: list) -> list:
+        """The exp tables' entries for element e of the loss's exp: their index follows from
+        max - z (computed on-chain the same way)."""
+        if not any(r[0] == "table" for r in refs):
+            return refs
+        d = self.value(j, refs[0][0], refs[0][1]) - self.value(j, refs[1][0], refs[1][1])
+        hi, lo = _exp_table_indices(d)
+        return refs[:2] + [("table", hi), ("table", lo)]
+
+    def refs(self, j: int, t: int, e: int, step: int) -> list:
+        row0, b = self.program.batches()[j]
+        return self._resolve_table(j, t, e, operand_refs(self.program, row0, b, t, e, step))
+
+    def operands(self, j: int, t: int, e: int, step: int) -> list[tuple]:
+        """The openings the one-step check reads, in its order: (index, chunk, proof)."""
+        out = []
+        for ref in self.refs(j, t, e, step):
+            tree = self._tree(j, ref)
+            out.append((ref[1], tree.chunk(ref[1]), tree.proof(ref[1])))
+        return out
+
+    def partial(self, j: int, t: int, e: int, point: int) -> int:
+        """The reduction's value at ``point``: its start, after each 16 terms, the finished
+        sum, and (at ``steps``) the element itself."""
+        p = self.program
+        _, b = p.batches()[j]
+        terms, start = p.reduction(b, t)
+        full = -(-terms // TERMS)
+        if point > full:
+            return self.value(j, t, e)
+        values = [int(self._tree(j, r).values[r[1]]) for step in range(point) for r in self.refs(j, t, e, step)]
+        return fold(p, t, e, start, values)
