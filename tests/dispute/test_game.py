@@ -5,8 +5,6 @@ answering loses; every game ends within the round bound."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -15,8 +13,7 @@ from zkpot.chain import ChainClient
 from zkpot.chain.dispute import Challenger, Defender, Dispute, deploy, play
 from zkpot.datasets import demo_dataset
 from zkpot.devnet import dev_private_keys
-from zkpot.pot import merkle
-from zkpot.pot.game import Side, UnsupportedStage, program
+from zkpot.pot.game import Fabricated, Side, UnsupportedStage, program
 from zkpot.spec import ModelSpec, preset
 from zkpot.stage import initial_weights
 
@@ -60,60 +57,6 @@ def dispute(accounts, deployment, i: int) -> Dispute:
 def advance(client: ChainClient, seconds: int) -> None:
     client.w3.provider.make_request("evm_increaseTime", [seconds])
     client.w3.provider.make_request("evm_mine", [])
-
-
-class Liar(Side):
-    """A side whose batch j has element e of operation t off by ``delta`` (and every state
-    after batch j made up, so its roots differ from there on). ``partial_from``: for an
-    element made by a reduction, the lie starts at that partial sum instead of the element."""
-
-    def __init__(self, honest: Side, j: int, t: int, e: int, delta: int = 1, partial_from: int | None = None):
-        self.__dict__.update(honest.__dict__)
-        self.honest, self.j, self.t, self.e, self.delta, self.partial_from = honest, j, t, e, delta, partial_from
-        self._lie: list[merkle.TensorTree] | None = None
-
-    def _made_up_state(self, k: int) -> np.ndarray:
-        v = self.honest.run.states[k].copy()
-        v[-1] += 1000 + k                        # the step count: any other value would do
-        return v
-
-    def state_root(self, k: int) -> bytes:
-        if k <= self.j:
-            return self.honest.state_root(k)
-        if k == self.j + 1:
-            return self.tensors(self.j)[-1].root
-        return merkle.root(self._made_up_state(k))
-
-    def end_root(self) -> bytes:
-        return self.state_root(self.batches)
-
-    def tensors(self, j: int) -> list[merkle.TensorTree]:
-        trees = self.honest.tensors(j)
-        if j != self.j:
-            return trees
-        if self._lie is None:
-            lie = list(trees)
-            values = trees[self.t].values.copy()
-            values[self.e] += self.delta
-            lie[self.t] = merkle.tree(values)
-            if self.t != len(trees) - 1:
-                lie[-1] = merkle.tree(self._made_up_state(j + 1))
-            self._lie = lie
-        return self._lie
-
-    def partial(self, j: int, t: int, e: int, point: int) -> int:
-        value = self.honest.partial(j, t, e, point)
-        full = self.program.steps(self.program.batches()[j][1], t) - 1
-        lying = (j, t, e) == (self.j, self.t, self.e) and (
-            point >= full or (self.partial_from is not None and point >= self.partial_from))
-        return value + self.delta if lying else value
-
-
-def bound(p, t: int, b: int) -> int:
-    """The issue's bound on moves per side: ceil(log2 batches) + ceil(log2 operations) +
-    ceil(log2 elements) + 2, elements those of the disputed operation."""
-    lg = lambda n: math.ceil(math.log2(n)) if n > 1 else 0      # noqa: E731
-    return lg(len(p.batches())) + lg(len(p.ops)) + lg(p.length(b, t)) + 2
 
 
 def run_game(accounts, deployment, defender_side: Side, challenger_side: Side):
@@ -202,20 +145,20 @@ def test_a_fabricated_stage_is_overturned_by_one_honest_challenger(accounts, dep
     t = p.index(kind, layer)
     n = p.length(p.batches()[j][1], t)
     e = element % n
-    liar = Liar(honest, j, t, e, delta=3, partial_from=partial_from)
+    liar = Fabricated(honest, j, t, e, delta=3, partial_from=partial_from)
     game, cid, gid = run_game(accounts, deployment, liar, honest)
     g = game.game(gid)
     assert g["phase"] == "Done" and g["winner"] == accounts[2].address
     assert (g["lo"], g["op"], g["element"]) == (j, t, e)          # the lie itself was found
     assert game.claim(cid)["state"] == "Overturned"
-    assert max(g["defenderMoves"], g["challengerMoves"]) <= bound(p, t, p.batches()[j][1])
+    assert max(g["defenderMoves"], g["challengerMoves"]) <= p.rounds_bound(t, p.batches()[j][1])
     with reverts("ClaimClosed"):                                  # an overturned claim takes no more games
         Challenger(dispute(accounts, deployment, 3), honest).challenge(cid)
 
 
 def test_the_winner_is_paid_both_bonds_and_money_is_conserved(accounts, deployment, honest):
     p = honest.program
-    liar = Liar(honest, 4, p.index("Param", 0), 77)
+    liar = Fabricated(honest, 4, p.index("Param", 0), 77)
     w3 = accounts[0].w3
     before = w3.eth.get_balance(deployment.game)
     credit_before = dispute(accounts, deployment, 2).credit(accounts[2].address)
@@ -236,7 +179,7 @@ def test_a_liar_challenging_an_honest_claim_loses_its_bond(accounts, deployment,
                                                            partial_from):
     p = honest.program
     t = p.index(kind, layer)
-    liar = Liar(honest, 1, t, element, delta=-2, partial_from=partial_from)
+    liar = Fabricated(honest, 1, t, element, delta=-2, partial_from=partial_from)
     credit = dispute(accounts, deployment, 1).credit(accounts[1].address)
     game, cid, gid = run_game(accounts, deployment, honest, liar)
     g = game.game(gid)
@@ -251,7 +194,7 @@ def test_a_liar_challenging_an_honest_claim_loses_its_bond(accounts, deployment,
 
 @pytest.mark.parametrize("stopper", ["defender", "challenger"])
 def test_a_side_that_stops_answering_loses(accounts, deployment, honest, stopper):
-    liar = Liar(honest, 3, honest.program.index("BwdLinear", 1), 10)
+    liar = Fabricated(honest, 3, honest.program.index("BwdLinear", 1), 10)
     d = Defender(dispute(accounts, deployment, 1), liar)
     c = Challenger(dispute(accounts, deployment, 2), honest)
     cid = d.claim(BOND)
@@ -275,7 +218,7 @@ def test_a_side_that_stops_answering_loses(accounts, deployment, honest, stopper
 
 def test_moves_out_of_turn_and_invalid_moves_are_refused(accounts, deployment, honest):
     p = honest.program
-    liar = Liar(honest, 0, p.index("LossExp"), 1)
+    liar = Fabricated(honest, 0, p.index("LossExp"), 1)
     d = Defender(dispute(accounts, deployment, 1), liar)
     c = Challenger(dispute(accounts, deployment, 2), honest)
     cid = d.claim(BOND)
@@ -306,7 +249,7 @@ def test_moves_out_of_turn_and_invalid_moves_are_refused(accounts, deployment, h
 
 
 def test_a_claim_outside_the_window_takes_no_challenge(accounts, deployment, honest):
-    liar = Liar(honest, 0, honest.program.index("State"), 0)
+    liar = Fabricated(honest, 0, honest.program.index("State"), 0)
     d = Defender(dispute(accounts, deployment, 1), liar)
     cid = d.claim(BOND)
     with reverts("NotYet"):

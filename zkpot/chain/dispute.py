@@ -77,6 +77,7 @@ class Player:
     def __init__(self, dispute: Dispute, side: Side):
         self.dispute, self.side = dispute, side
         self.program = side.program.abi()
+        self.gas: list[tuple[str, int]] = []          # (move, gas used) of every move made
 
     def my_turn(self, g: dict[str, Any]) -> bool:
         if g["phase"] in ("None", "Done"):
@@ -91,7 +92,7 @@ class Player:
         if not self.my_turn(g):
             return None
         name, args = self.next_move(gid, g)
-        self.dispute.send(name, gid, *args)
+        self.gas.append((name, self.dispute.send(name, gid, *args).gas_used))
         return name
 
     def next_move(self, gid: int, g: dict[str, Any]) -> tuple[str, tuple]:

@@ -125,6 +125,12 @@ class Program:
                 "LossSum": (self.classes, 0), "WeightGrad": (b, 0),
                 "BwdLinear": (self.dims[l + 1] if kind == "BwdLinear" else 0, 0)}.get(kind, (0, 0))
 
+    def rounds_bound(self, t: int, b: int) -> int:
+        """The bound on moves per side of a game that ends in operation t of a batch of b:
+        ceil(log2 batches) + ceil(log2 operations) + ceil(log2 elements of t) + 2."""
+        lg = lambda n: (n - 1).bit_length()      # noqa: E731  (ceil(log2 n), 0 for n = 1)
+        return lg(len(self.batches())) + lg(len(self.ops)) + lg(self.length(b, t)) + 2
+
     def steps(self, b: int, t: int) -> int:
         """The points of a reduction's bisection minus one: ceil(terms / 16) + 1 (0: none)."""
         terms, _ = self.reduction(b, t)
@@ -229,6 +235,18 @@ def fold(p: Program, t: int, e: int, start: int, values: list[int]) -> int:
     return start + sum(a * b for a, b in zip(values[::2], values[1::2], strict=True))
 
 
+def state_from_vector(spec: ModelSpec, vector: np.ndarray):
+    """The state a state vector (``trace.state_vector``) holds."""
+    from zkpot.pot.layout import layout_for
+    from zkpot.pot.state import TrainingState
+    layout = layout_for(spec)
+    v = np.asarray(vector, dtype=np.int64)
+    params = {s.name: v[s.start:s.stop].reshape(s.shape) for s in layout.slots}
+    buffers = {f"opt.{s.name}.{b}": v[(i + 1) * layout.size + s.start:(i + 1) * layout.size + s.stop].reshape(s.shape)
+               for i, b in enumerate(layout.buffers) for s in layout.slots}
+    return TrainingState(params, buffers, int(v[-1]))
+
+
 @lru_cache(maxsize=1)
 def table_tree() -> merkle.TensorTree:
     from zkpot.pot import fixedpoint as fp
@@ -243,6 +261,7 @@ class Side:
         from zkpot import stage as st
         self.spec, self.state, self.chunk, self.stage_index, self.seed = spec, state, chunk, stage_index, seed
         x, y = st._check_chunk(spec, chunk)
+        self.x, self.y = x, y
         self.program = program(spec, len(y))
         self.data = merkle.tree(st.quantize_inputs(x).astype(np.int64).reshape(-1))
         self.labels = merkle.tree(np.asarray(y, dtype=np.int64))
@@ -267,8 +286,14 @@ class Side:
     def tensors(self, j: int) -> list[merkle.TensorTree]:
         """The trees of batch j's operations, in the game's order."""
         if j not in self._batches:
-            detail = trace_stage(self.spec, self.state, self.chunk, self.stage_index, self.seed, roots_at=[],
-                                 detail=j)
+            # batch j alone, from the state before it: the same computation as inside the stage
+            # (an MLP trained by SGD reads nothing else), one batch's work instead of j + 1
+            row0, b = self.program.batches()[j]
+            rows = slice(row0, row0 + b)
+            detail = trace_stage(self.spec, state_from_vector(self.spec, self.run.states[j]),
+                                 (self.x[rows], self.y[rows]), self.stage_index, self.seed, roots_at=[1], detail=0)
+            if detail.state_roots[1] != self.state_root(j + 1):
+                raise AssertionError(f"batch {j} traced alone differs from the stage")
             trees = [merkle.tree(self.run.states[j + 1]) if name == "state" else detail.op(name).tree
                      for _, _, name in self.program.ops]
             self._batches[j] = trees
@@ -334,3 +359,50 @@ class Side:
             return self.value(j, t, e)
         values = [int(self._tree(j, r).values[r[1]]) for step in range(point) for r in self.refs(j, t, e, step)]
         return fold(p, t, e, start, values)
+
+
+class Fabricated(Side):
+    """A side that fabricated one value: element e of operation t of batch j, off by ``delta``,
+    and every state after batch j made up from there (so its roots differ from the honest
+    ones exactly from batch j + 1 on). For an element made by a reduction the lie is in the
+    element itself (its partial sums right), or, with ``partial_from``, in every partial sum
+    from that point on. What the tests and the bench play as a lying defender or challenger.
+    """
+
+    def __init__(self, honest: Side, j: int, t: int, e: int, delta: int = 1, partial_from: int | None = None):
+        self.__dict__.update(honest.__dict__)
+        self.honest, self.j, self.t, self.e, self.delta, self.partial_from = honest, j, t, e, delta, partial_from
+        self._lie: list[merkle.TensorTree] | None = None
+
+    def _made_up_state(self, k: int) -> np.ndarray:
+        v = self.honest.run.states[k].copy()
+        v[-1] += 1000 + k                        # the step count: any other value would do
+        return v
+
+    def state_root(self, k: int) -> bytes:
+        if k <= self.j:
+            return self.honest.state_root(k)
+        if k == self.j + 1:
+            return self.tensors(self.j)[-1].root
+        return merkle.root(self._made_up_state(k))
+
+    def tensors(self, j: int) -> list[merkle.TensorTree]:
+        trees = self.honest.tensors(j)
+        if j != self.j:
+            return trees
+        if self._lie is None:
+            lie = list(trees)
+            values = trees[self.t].values.copy()
+            values[self.e] += self.delta
+            lie[self.t] = merkle.tree(values)
+            if self.t != len(trees) - 1:
+                lie[-1] = merkle.tree(self._made_up_state(j + 1))
+            self._lie = lie
+        return self._lie
+
+    def partial(self, j: int, t: int, e: int, point: int) -> int:
+        value = self.honest.partial(j, t, e, point)
+        element = self.program.steps(self.program.batches()[j][1], t)        # the last point
+        lying = (j, t, e) == (self.j, self.t, self.e) and (
+            point == element or (self.partial_from is not None and point >= self.partial_from))
+        return value + self.delta if lying else value
