@@ -5,58 +5,17 @@ answering loses; every game ends within the round bound."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from tests.dispute.conftest import reverts
-from zkpot.chain import ChainClient
-from zkpot.chain.dispute import Challenger, Defender, Dispute, deploy, play
-from zkpot.datasets import demo_dataset
-from zkpot.devnet import dev_private_keys
+from tests.dispute.conftest import BOND, RESPONSE, WINDOW, advance, dispute, mlp, reverts, side_for
+from zkpot.chain.dispute import Challenger, Defender, play
 from zkpot.pot.game import Fabricated, Side, UnsupportedStage, program
-from zkpot.spec import ModelSpec, preset
-from zkpot.stage import initial_weights
-
-BOND = 10**16
-WINDOW, RESPONSE = 3600, 600
-
-
-def mlp(momentum: float, widths=(64, 16, 12, 10), batch: int = 8) -> ModelSpec:
-    layers = []
-    for i, (a, b) in enumerate(zip(widths, widths[1:])):
-        layers += ([{"type": "ReLU"}] if i else []) + [{"type": "Linear", "in_features": a, "out_features": b}]
-    return ModelSpec.from_json({"layers": layers, "optimizer": {"type": "sgd", "lr": 0.1, "momentum": momentum},
-                                "batch_size": batch, "seed": 3})
-
-
-def side_for(spec: ModelSpec, samples: int = 41) -> Side:
-    # 41 samples in batches of 8: five batches, the last of 9 (a trailing sample joins it)
-    return Side(spec, initial_weights(spec), demo_dataset("digits").subset(np.arange(samples)), 1)
+from zkpot.spec import preset
 
 
 @pytest.fixture(scope="module")
 def honest() -> Side:
     return side_for(mlp(0.9))
-
-
-@pytest.fixture(scope="module")
-def accounts(anvil):
-    keys = dev_private_keys(4)
-    return [ChainClient(anvil.rpc_url, k) for k in keys]
-
-
-@pytest.fixture(scope="module")
-def deployment(accounts):
-    return deploy(accounts[0], min_bond=BOND, challenge_window=WINDOW, response_window=RESPONSE)
-
-
-def dispute(accounts, deployment, i: int) -> Dispute:
-    return Dispute(accounts[i], deployment.game)
-
-
-def advance(client: ChainClient, seconds: int) -> None:
-    client.w3.provider.make_request("evm_increaseTime", [seconds])
-    client.w3.provider.make_request("evm_mine", [])
 
 
 def run_game(accounts, deployment, defender_side: Side, challenger_side: Side):

@@ -1,0 +1,82 @@
+"""The node's dispute watcher on Anvil: it challenges a claim it computed differently and wins,
+defends its own claim against a liar, claims the win when the other side stops, and leaves a
+claim alone when automatic challenges are off."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dispute.conftest import BOND, RESPONSE, WINDOW, advance, dispute, mlp, side_for
+from zkpot.node.disputes import DisputeWatcher, program_hash
+from zkpot.pot.game import Fabricated
+
+
+@pytest.fixture(scope="module")
+def honest():
+    return side_for(mlp(0.9))
+
+
+def run(*watchers: DisputeWatcher, rounds: int = 200) -> list[str]:
+    log: list[str] = []
+    for _ in range(rounds):
+        made = [line for w in watchers for line in w.poll()]
+        log += made
+        if not made:
+            return log
+    raise AssertionError("the watchers did not settle")
+
+
+def test_program_hash_is_the_contracts(accounts, deployment, honest):
+    cid = DisputeWatcher(dispute(accounts, deployment, 1)).claim(honest, BOND)
+    assert bytes(dispute(accounts, deployment, 0).claim(cid)["program"]) == program_hash(honest.program)
+
+
+def test_an_honest_node_challenges_a_fabricated_claim_and_wins(accounts, deployment, honest):
+    liar = DisputeWatcher(dispute(accounts, deployment, 1))
+    node = DisputeWatcher(dispute(accounts, deployment, 2))
+    node.watch(honest)
+    balance = accounts[2].balance(accounts[2].address)
+    cid = liar.claim(Fabricated(honest, 3, honest.program.index("LossSum"), 4, delta=9), BOND)
+    log = run(liar, node)
+    assert any(line.startswith(f"challenged claim {cid}") for line in log), log
+    assert dispute(accounts, deployment, 0).claim(cid)["state"] == "Overturned"
+    assert any("won" in line for line in log if line.startswith("game")), log
+    assert dispute(accounts, deployment, 0).credit(accounts[2].address) == 0          # withdrawn
+    assert accounts[2].balance(accounts[2].address) > balance                        # a bond gained, less gas
+
+
+def test_a_node_defends_its_claim_against_a_liar(accounts, deployment, honest):
+    node = DisputeWatcher(dispute(accounts, deployment, 1))
+    liar = DisputeWatcher(dispute(accounts, deployment, 2))
+    liar.watch(Fabricated(honest, 0, honest.program.index("FwdRelu", 1), 6, delta=-4))
+    cid = node.claim(honest, BOND)
+    run(node, liar)
+    assert dispute(accounts, deployment, 0).claim(cid)["state"] == "Open"
+    advance(accounts[0], WINDOW + 1)
+    log = run(node)
+    assert f"claim {cid} final: bond returned" in log
+    assert dispute(accounts, deployment, 0).claim(cid)["state"] == "Final"
+
+
+def test_a_node_claims_the_win_when_the_defender_stops(accounts, deployment, honest):
+    liar = DisputeWatcher(dispute(accounts, deployment, 1))
+    node = DisputeWatcher(dispute(accounts, deployment, 2))
+    node.watch(honest)
+    cid = liar.claim(Fabricated(honest, 1, honest.program.index("State"), 3), BOND)
+    for _ in range(4):                    # a few rounds, then the liar goes quiet
+        liar.poll(), node.poll()
+    assert node.poll() == []              # its move made; waiting for the defender
+    advance(accounts[0], RESPONSE + 1)
+    log = run(node)
+    assert any("missed its deadline" in line for line in log), log
+    assert dispute(accounts, deployment, 0).claim(cid)["state"] == "Overturned"
+
+
+def test_automatic_challenges_can_be_turned_off(accounts, deployment, honest):
+    liar = DisputeWatcher(dispute(accounts, deployment, 1))
+    node = DisputeWatcher(dispute(accounts, deployment, 3), auto_challenge=False)
+    node.watch(honest)
+    cid = liar.claim(Fabricated(honest, 2, 0, 0), BOND)
+    log = run(liar, node)
+    assert log == [f"claim {cid} ends in a state this node computed differently (auto_challenge is off)"]
+    assert dispute(accounts, deployment, 0).claim(cid)["openGames"] == 0
