@@ -24,6 +24,7 @@ node_app = typer.Typer(help="Run a worker node: key, stake, workers, status, rew
 app.add_typer(node_app, name="node")
 app.add_typer(__import__("cli.job", fromlist=["app"]).app, name="job")  # employer: cli/job.py
 app.add_typer(__import__("cli.fl", fromlist=["app"]).app, name="fl")  # federated: cli/fl.py
+app.add_typer(__import__("cli.dispute", fromlist=["app"]).app, name="dispute")  # disputes: cli/dispute.py
 
 
 

@@ -80,3 +80,44 @@ def test_automatic_challenges_can_be_turned_off(accounts, deployment, honest):
     log = run(liar, node)
     assert log == [f"claim {cid} ends in a state this node computed differently (auto_challenge is off)"]
     assert dispute(accounts, deployment, 0).claim(cid)["openGames"] == 0
+
+
+def test_the_cli_deploys_the_game_and_shows_claims_and_games(accounts, tmp_path, honest):
+    import os
+    import subprocess
+    import sys
+
+    from zkpot.chain.dispute import Dispute
+    from zkpot.config import PROJECT_ROOT
+    from zkpot.devnet import dev_private_keys
+
+    rpc = accounts[0].rpc_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZKPOT_")}
+    env.update(PYTHONPATH=str(PROJECT_ROOT), COLUMNS="250", ZKPOT_STATE_DIR=str(tmp_path / "state"),
+               ZKPOT_RPC_URL=rpc, ZKPOT_NODE_KEY=dev_private_keys(4)[3])
+
+    def zkpot(*args):
+        return subprocess.run([sys.executable, "-m", "cli", "dispute", *args], env=env, text=True,
+                              capture_output=True, timeout=120, cwd=PROJECT_ROOT)
+
+    missing = zkpot("status")
+    assert missing.returncode == 1 and "run `zkpot dispute deploy`" in missing.stdout
+    done = zkpot("deploy", "--min-bond", "0.01", "--challenge-window", "3600", "--response-window", "600")
+    assert done.returncode == 0, done.stdout + done.stderr
+    address = done.stdout.split("StageDispute at ")[1].split(",")[0]
+    liar = DisputeWatcher(Dispute(accounts[1], address))
+    node = DisputeWatcher(Dispute(accounts[2], address))
+    node.watch(honest)
+    cid = liar.claim(Fabricated(honest, 4, honest.program.index("Param", 0), 9), BOND)
+    for _ in range(3):
+        liar.poll(), node.poll()
+    shown = zkpot("status")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert f"{accounts[1].address}" in shown.stdout and "Open" in shown.stdout
+    assert "Batches" in shown.stdout and accounts[2].address in shown.stdout
+    run(liar, node)
+    one = zkpot("status", str(cid))
+    assert "Overturned" in one.stdout and "Done" in one.stdout and accounts[2].address in one.stdout
+    assert f"batch 4, op {honest.program.index('Param', 0)}, element 9" in one.stdout
+    bad = zkpot("status", "99")
+    assert bad.returncode == 1 and "no claim 99 (claims 1..1)" in bad.stdout

@@ -267,6 +267,7 @@ class Side:
         self.labels = merkle.tree(np.asarray(y, dtype=np.int64))
         self.run = trace_stage(spec, state, chunk, stage_index, seed, roots_at=[], keep_states=True)
         self._batches: dict[int, list[merkle.TensorTree]] = {}
+        self._state_trees: dict[int, merkle.TensorTree] = {}
 
     # ---- what a claim names
     @property
@@ -277,7 +278,9 @@ class Side:
         return self.run.state_root(k)
 
     def state_tree(self, k: int) -> merkle.TensorTree:
-        return merkle.tree(self.run.states[k])
+        if k not in self._state_trees:
+            self._state_trees[k] = merkle.tree(self.run.states[k])
+        return self._state_trees[k]
 
     def end_root(self) -> bytes:
         return self.state_root(self.batches)
@@ -294,7 +297,7 @@ class Side:
                                  (self.x[rows], self.y[rows]), self.stage_index, self.seed, roots_at=[1], detail=0)
             if detail.state_roots[1] != self.state_root(j + 1):
                 raise AssertionError(f"batch {j} traced alone differs from the stage")
-            trees = [merkle.tree(self.run.states[j + 1]) if name == "state" else detail.op(name).tree
+            trees = [self.state_tree(j + 1) if name == "state" else detail.op(name).tree
                      for _, _, name in self.program.ops]
             self._batches[j] = trees
         return self._batches[j]
@@ -327,6 +330,12 @@ class Side:
             return table_tree()
         return self.tensors(j)[name]
 
+    def _value(self, j: int, ref) -> int:
+        """A committed value, without building its tree (the state before batch j: its vector)."""
+        if ref[0] == "state":
+            return int(self.run.states[j][ref[1]])
+        return int(self._tree(j, ref).values[ref[1]])
+
     def _resolve_table(self, j: int, t: int, e: int, refs: list) -> list:
         """The exp tables' entries for element e of the loss's exp: their index follows from
         max - z (computed on-chain the same way)."""
@@ -357,7 +366,7 @@ class Side:
         full = -(-terms // TERMS)
         if point > full:
             return self.value(j, t, e)
-        values = [int(self._tree(j, r).values[r[1]]) for step in range(point) for r in self.refs(j, t, e, step)]
+        values = [self._value(j, r) for step in range(point) for r in self.refs(j, t, e, step)]
         return fold(p, t, e, start, values)
 
 
