@@ -9,7 +9,7 @@ import {TensorMerkle} from "./TensorMerkle.sol";
 library FixedPointTables {
     using TensorMerkle for TensorMerkle.Tensor;
 
-    bytes32 internal constant ROOT = 0x0e3bb4af2ea913d7ae71a6c1f88384410f8a8d7ab855364d16a838aeabcf859c;
+    bytes32 internal constant ROOT = 0x549097e8f7b0fe60de1e6b1be4112a2f767878551d4980043d7dc99830dae568;
     uint256 internal constant SIZE = 3073;
     uint256 internal constant EXP_LO_AT = 1024;
     uint256 internal constant LN1P_AT = 2048;

@@ -112,7 +112,7 @@ contract StageDispute {
     event OperationDisputed(uint256 indexed game, uint256 op, uint256 n);
     event NodeRevealed(uint256 indexed game, bytes32 left, bytes32 right);
     event ChildPicked(uint256 indexed game, uint256 side);
-    event LeafRevealed(uint256 indexed game, int256[16] chunk);
+    event LeafRevealed(uint256 indexed game, int256[64] chunk);
     event ElementPicked(uint256 indexed game, uint256 element, int256 value, uint256 steps);
     event PartialSumPosted(uint256 indexed game, uint256 point, int256 value);
     event PartialSumAnswered(uint256 indexed game, bool agree);
@@ -282,8 +282,8 @@ contract StageDispute {
         emit ChildPicked(gid, side);
     }
 
-    /// @notice At a leaf, the defender opens its 16 values.
-    function revealLeaf(uint256 gid, int256[16] calldata chunk) external {
+    /// @notice At a leaf, the defender opens its 64 values.
+    function revealLeaf(uint256 gid, int256[64] calldata chunk) external {
         Game storage g = _move(gid, Phase.Descend, true);
         if (g.height != 0) revert WrongPhase(gid, g.phase);
         bytes32 h = keccak256(abi.encodePacked(bytes1(0x00), chunk));
@@ -294,7 +294,7 @@ contract StageDispute {
 
     /// @notice The challenger names the element it disputes (a position past the tensor's end
     /// must hold 0: one that does not is the defender's fault).
-    function pickElement(uint256 gid, MlpProgram.Program calldata p, uint256 pos, int256[16] calldata chunk) external {
+    function pickElement(uint256 gid, MlpProgram.Program calldata p, uint256 pos, int256[64] calldata chunk) external {
         Game storage g = _move(gid, Phase.Element, false);
         if (pos >= TensorMerkle.LEAF_SIZE || keccak256(abi.encodePacked(bytes1(0x00), chunk)) != g.node) {
             revert PickInvalid();

@@ -4,7 +4,7 @@
 Every answer a side gives comes from its own computation of the stage (``trace_stage``): the
 state root after k batches, the roots of one batch's operations in the program's order
 (``op_names``, the order of ``MlpProgram.sol``), the children of a node of one operation's
-Merkle tree, a leaf's 16 values, a reduction's partial sums, and the operands the one-step check
+Merkle tree, a leaf's 64 values, a reduction's partial sums, and the operands the one-step check
 opens (``operand_refs``: the index rules of ``MlpStepRules.sol``, written once more here, so a
 test compares the two on every operation).
 
@@ -275,7 +275,7 @@ class Side:
         return self.run.batches
 
     def state_root(self, k: int) -> bytes:
-        return self.run.state_root(k)
+        return self.state_tree(k).root       # the tree once: the batch's step and openings reuse it
 
     def state_tree(self, k: int) -> merkle.TensorTree:
         if k not in self._state_trees:

@@ -1,19 +1,21 @@
 """Merkle commitments to integer tensors, as the dispute contracts verify them (docs/pot.md, "Trace").
 
 A tensor of n integers (|v| < 2^255), flattened in C order, is cut into leaves of ``LEAF_SIZE``
-(16) consecutive elements (the last one padded with zeros) and committed by
+(64) consecutive elements (the last one padded with zeros) and committed by
 
-- leaf(c)         = keccak256(0x00 || int256(c_0) || ... || int256(c_15))   (32-byte two's
-  complement words, big-endian: Solidity's ``abi.encodePacked(bytes1(0), int256[16])``)
+- leaf(c)         = keccak256(0x00 || int256(c_0) || ... || int256(c_63))   (32-byte two's
+  complement words, big-endian: Solidity's ``abi.encodePacked(bytes1(0), int256[64])``)
 - node(l, r)      = keccak256(0x01 || l || r)
-- the tree over the ceil(n / 16) leaves, each level of odd length padded with bytes32(0),
-  d = ceil(log2 ceil(n / 16)) levels, and
+- the tree over the ceil(n / 64) leaves, each level of odd length padded with bytes32(0),
+  d = ceil(log2 ceil(n / 64)) levels, and
 - root            = keccak256(0x02 || uint256(n) || top)
 
-so a root names its length, and a leaf can never pass for a node (the prefixes differ). Sixteen
-values a leaf make a root of a large state 16 times cheaper to compute than one value a leaf
-(the honest side of a dispute computes several) for 480 more bytes of call data per opening.
-An opening of element i is its leaf's 16 values and the d sibling hashes from the leaf up; the
+so a root names its length, and a leaf can never pass for a node (the prefixes differ). The
+honest side of a dispute roots a dozen large tensors (states of 470,000 values, the stage's
+inputs, a batch's operations), so the hashing is what it pays: 64 values a leaf make about 2
+hashes per 64 values instead of 2 per 16, and leaves of 2,049 bytes are hashed on two threads
+(the hasher lets go of the interpreter above 2,048 bytes), for 2 KB of call data per opening.
+An opening of element i is its leaf's 64 values and the d sibling hashes from the leaf up; the
 contract (``contracts/dispute/TensorMerkle.sol``) recomputes the root from them. Pure: no web3,
 no torch.
 """
@@ -22,13 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-from zkpot.hashing import keccak
+from zkpot.hashing import _hasher, keccak
 
 EMPTY = bytes(32)
 LEAF, NODE, ROOT = b"\x00", b"\x01", b"\x02"
-LEAF_SIZE = 16
+LEAF_SIZE = 64
+THREADED_LEAVES = 2048           # a tensor of more leaves hashes them on two threads
 VALUE_BOUND = 2**255
 
 
@@ -39,7 +44,7 @@ def _word(v: int) -> bytes:
 
 
 def leaf_hash(chunk) -> bytes:
-    """keccak256(0x00 || the leaf's 16 values as int256 words), zeros after a short chunk."""
+    """keccak256(0x00 || the leaf's 64 values as int256 words), zeros after a short chunk."""
     values = [int(v) for v in chunk]
     if len(values) > LEAF_SIZE:
         raise ValueError(f"a leaf holds at most {LEAF_SIZE} values")
@@ -48,7 +53,7 @@ def leaf_hash(chunk) -> bytes:
 
 
 def depth(n: int) -> int:
-    """Levels of the tree over the leaves of n >= 1 elements: ceil(log2 ceil(n / 16))."""
+    """Levels of the tree over the leaves of n >= 1 elements: ceil(log2 ceil(n / 64))."""
     if n < 1:
         raise ValueError("a tensor commitment needs at least one element")
     return (-(-n // LEAF_SIZE) - 1).bit_length()
@@ -62,16 +67,30 @@ def _leaves(values: np.ndarray) -> list[bytes]:
         flat = flat.astype(np.int64)
     count = -(-flat.size // LEAF_SIZE)
     if flat.dtype.kind in "iu" and flat.dtype.itemsize <= 8:
-        # int64 as 32-byte two's complement words in one numpy pass: 24 sign bytes, 8 value bytes
+        # int64 as 32-byte two's complement words: three big-endian sign words (0 or -1), the value
         padded = np.zeros(count * LEAF_SIZE, dtype=np.int64)
         padded[:flat.size] = flat
-        words = np.zeros((padded.size, 32), dtype=np.uint8)
-        words[:, :24] = np.where(padded < 0, 0xFF, 0)[:, None]
-        words[:, 24:] = padded.astype(">i8").view(np.uint8).reshape(-1, 8)
+        words = np.empty((padded.size, 4), dtype=">i8")
+        words[:, 3] = padded
+        words[:, :3] = (padded >> 63)[:, None]
         raw, size = words.tobytes(), 32 * LEAF_SIZE
-        return [keccak(LEAF + raw[i:i + size]) for i in range(0, len(raw), size)]
+        return _hash_leaves(raw, size, count)
     vals = flat.tolist()
     return [leaf_hash(vals[i:i + LEAF_SIZE]) for i in range(0, len(vals), LEAF_SIZE)]
+
+
+def _hash_leaves(raw: bytes, size: int, count: int) -> list[bytes]:
+    new = _hasher
+
+    def run(first: int, last: int) -> list[bytes]:
+        return [new(LEAF + raw[i:i + size]).digest() for i in range(first * size, last * size, size)]
+
+    if count < THREADED_LEAVES:
+        return run(0, count)
+    half = count // 2
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.submit(run, 0, half), pool.submit(run, half, count)
+        return a.result() + b.result()
 
 
 @dataclass(frozen=True)
@@ -84,7 +103,7 @@ class TensorTree:
     values: np.ndarray            # flat, C order
 
     def chunk(self, index: int) -> list[int]:
-        """The 16 values of the leaf that holds element ``index`` (zeros past the end)."""
+        """The 64 values of the leaf that holds element ``index`` (zeros past the end)."""
         start = index - index % LEAF_SIZE
         out = [int(v) for v in self.values[start:start + LEAF_SIZE].tolist()]
         return out + [0] * (LEAF_SIZE - len(out))
@@ -107,10 +126,11 @@ def tree(values) -> TensorTree:
     level = _leaves(arr)
     n = arr.size
     levels = [tuple(level)]
+    new = _hasher
     for _ in range(depth(n)):
         if len(level) % 2:
             level = level + [EMPTY]
-        level = [keccak(NODE + level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+        level = [new(NODE + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
         levels.append(tuple(level))
     top = levels[-1][0]
     flat = arr.reshape(-1)
