@@ -39,8 +39,12 @@ def _short(b: bytes) -> str:
 @app.command("deploy")
 def deploy(min_bond: Annotated[float, typer.Option(help="the smallest bond of a claim, in ETH")] = 0.01,
            challenge_window: Annotated[int, typer.Option(help="seconds a claim can be challenged")] = 86_400,
-           response_window: Annotated[int, typer.Option(help="seconds each move may take")] = 3_600) -> None:
+           response_window: Annotated[int, typer.Option(help="seconds each move may take")] = 3_600,
+           beneficiary: Annotated[str | None, typer.Option(help="receives half of every lost bond "
+                                                                "(default: the deploying account)")] = None) -> None:
     """Deploy StageDispute and its rules; add them to the deployment map (node key signs)."""
+    from web3 import Web3
+
     from zkpot.chain import ChainClient, Deployment
     from zkpot.chain.dispute import deploy as deploy_game
 
@@ -49,9 +53,12 @@ def deploy(min_bond: Annotated[float, typer.Option(help="the smallest bond of a 
     settings = get_settings()
     if settings.node_key is None:
         fail("set ZKPOT_NODE_KEY (the account that deploys)")
+    if beneficiary is not None and not Web3.is_address(beneficiary):
+        fail(f"--beneficiary: not an address: {beneficiary!r}")
     client = ChainClient.from_settings(settings)
     dep = deploy_game(client, min_bond=int(min_bond * 10**18), challenge_window=challenge_window,
-                      response_window=response_window)
+                      response_window=response_window,
+                      beneficiary=Web3.to_checksum_address(beneficiary) if beneficiary else None)
     deployment = Deployment(chain_id=client.chain_id, block=client.block_number(),
                             contracts={CONTRACT: dep.game, "MlpStepRules": dep.rules})
     deployment.save(settings.deployment_path)

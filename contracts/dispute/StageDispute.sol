@@ -21,9 +21,9 @@ import {TensorMerkle} from "./TensorMerkle.sol";
 ///    opened against the agreed roots (`MlpStepRules`): a value that differs from it is the
 ///    defender's lie, a value that equals it the challenger's.
 ///
-/// The loser's bond goes to the winner (pull payments). A claim that loses one game is
-/// overturned; a claim unchallenged, or that won every game, when its window ends is final and
-/// its bond returns. docs/disputes.md has the rules, the bound on rounds and what is assumed.
+/// Half the loser's bond goes to the winner, half to `beneficiary` (pull payments). A claim
+/// that loses one game is overturned; a claim unchallenged, or that won every game, when its
+/// window ends is final and its bond returns. docs/disputes.md has the rules, the bound on rounds and what is assumed.
 contract StageDispute {
     using MlpProgram for MlpProgram.Program;
 
@@ -94,6 +94,9 @@ contract StageDispute {
     }
 
     MlpStepRules public immutable rules;
+    /// @notice Receives half of every lost bond, so a party that loses to its own second
+    /// identity (racing an honest challenger to the prize) still loses half its bond.
+    address public immutable beneficiary;
     uint256 public immutable minBond;
     uint64 public immutable challengeWindow;
     uint64 public immutable responseWindow;
@@ -133,8 +136,10 @@ contract StageDispute {
     error NothingOwed();
     error TransferFailed();
 
-    constructor(MlpStepRules rules_, uint256 minBond_, uint64 challengeWindow_, uint64 responseWindow_) {
+    constructor(MlpStepRules rules_, address beneficiary_, uint256 minBond_, uint64 challengeWindow_,
+        uint64 responseWindow_) {
         rules = rules_;
+        beneficiary = beneficiary_;
         minBond = minBond_;
         challengeWindow = challengeWindow_;
         responseWindow = responseWindow_;
@@ -436,18 +441,22 @@ contract StageDispute {
         g.phase = Phase.Done;
         --c.openGames;
         address winner;
+        uint256 lost; // the loser's bond: half to the winner, half to the beneficiary
         if (challengerWins) {
             winner = g.challenger;
-            uint256 prize = c.bond; // its own bond back
+            credit[winner] += c.bond; // its own bond back
             if (c.state == ClaimState.Open) {
                 c.state = ClaimState.Overturned;
-                prize += c.bond; // and the defender's
+                lost = c.bond; // the defender's
                 emit ClaimSettled(g.claim, ClaimState.Overturned);
             }
-            credit[winner] += prize;
         } else {
             winner = c.defender;
-            credit[winner] += c.bond; // the challenger's bond
+            lost = c.bond; // the challenger's
+        }
+        if (lost > 0) {
+            credit[winner] += lost / 2;
+            credit[beneficiary] += lost - lost / 2;
         }
         g.winner = winner;
         emit GameEnded(gid, winner, reason);

@@ -115,14 +115,17 @@ def test_a_fabricated_stage_is_overturned_by_one_honest_challenger(accounts, dep
         Challenger(dispute(accounts, deployment, 3), honest).challenge(cid)
 
 
-def test_the_winner_is_paid_both_bonds_and_money_is_conserved(accounts, deployment, honest):
+def test_the_winner_is_paid_half_the_losers_bond_and_money_is_conserved(accounts, deployment, honest):
     p = honest.program
     liar = Fabricated(honest, 4, p.index("Param", 0), 77)
     w3 = accounts[0].w3
     before = w3.eth.get_balance(deployment.game)
-    credit_before = dispute(accounts, deployment, 2).credit(accounts[2].address)
+    game = dispute(accounts, deployment, 0)
+    beneficiary = game.client.call(game.contract.functions.beneficiary())
+    owed_before = {a: game.credit(a) for a in (accounts[2].address, beneficiary)}
     game, cid, gid = run_game(accounts, deployment, liar, honest)
-    assert game.credit(accounts[2].address) - credit_before == 2 * BOND
+    assert game.credit(accounts[2].address) - owed_before[accounts[2].address] == BOND + BOND // 2
+    assert game.credit(beneficiary) - owed_before[beneficiary] == BOND - BOND // 2
     assert w3.eth.get_balance(deployment.game) == before + 2 * BOND
     challenger = dispute(accounts, deployment, 2)
     owed = challenger.credit(accounts[2].address)
@@ -130,6 +133,27 @@ def test_the_winner_is_paid_both_bonds_and_money_is_conserved(accounts, deployme
     assert w3.eth.get_balance(deployment.game) == before + 2 * BOND - owed
     with reverts("NothingOwed"):
         challenger.send("withdraw")
+
+
+def test_a_defender_racing_its_own_second_identity_still_loses_half_its_bond(accounts, deployment, honest):
+    """The fabricator challenges its own claim from a second account and loses that game at
+    once (garbage in a padding leaf would do; here it simply stops), before an honest
+    challenger can finish: it gets back only half its bond, and the honest challenger its own."""
+    p = honest.program
+    liar = Fabricated(honest, 2, p.index("State"), 1)
+    d = Defender(dispute(accounts, deployment, 1), liar)
+    puppet = Challenger(dispute(accounts, deployment, 3), honest)
+    c = Challenger(dispute(accounts, deployment, 2), honest)
+    owed = {i: d.dispute.credit(accounts[i].address) for i in (1, 2, 3)}
+    cid = d.claim(BOND)
+    own = puppet.challenge(cid)
+    gid = c.challenge(cid)
+    advance(accounts[0], RESPONSE + 1)
+    d.dispute.send("timeout", own)                       # the defender "loses" to its puppet first
+    assert d.dispute.claim(cid)["state"] == "Overturned"
+    c.dispute.send("abandon", gid)                       # the honest game ends: its bond returns
+    gained = {i: d.dispute.credit(accounts[i].address) - owed[i] for i in (1, 2, 3)}
+    assert gained == {1: 0, 2: BOND, 3: BOND + BOND // 2}  # defender + puppet: 1.5 bonds of 2
 
 
 @pytest.mark.parametrize("kind,layer,element,partial_from", [("State", 0, 11, None), ("FwdLinear", 1, 5, 0),
@@ -144,11 +168,11 @@ def test_a_liar_challenging_an_honest_claim_loses_its_bond(accounts, deployment,
     g = game.game(gid)
     assert g["phase"] == "Done" and g["winner"] == accounts[1].address
     assert game.claim(cid)["state"] == "Open"
-    assert game.credit(accounts[1].address) - credit == BOND            # the liar's bond
+    assert game.credit(accounts[1].address) - credit == BOND // 2       # half the liar's bond
     advance(accounts[0], WINDOW + 1)
     game.send("settle", cid)                                            # the claim is final, its bond back
     assert game.claim(cid)["state"] == "Final"
-    assert game.credit(accounts[1].address) - credit == 2 * BOND
+    assert game.credit(accounts[1].address) - credit == BOND + BOND // 2
 
 
 @pytest.mark.parametrize("stopper", ["defender", "challenger"])

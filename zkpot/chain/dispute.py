@@ -27,10 +27,13 @@ class DisputeDeployment:
     rules: str
 
 
-def deploy(client: ChainClient, *, min_bond: int, challenge_window: int, response_window: int) -> DisputeDeployment:
-    """Deploy the index rules and the game."""
+def deploy(client: ChainClient, *, min_bond: int, challenge_window: int, response_window: int,
+           beneficiary: str | None = None) -> DisputeDeployment:
+    """Deploy the index rules and the game; half of every lost bond goes to ``beneficiary``
+    (the deployer when None)."""
     rules = client.deploy("MlpStepRules")
-    game = client.deploy("StageDispute", rules.address, min_bond, challenge_window, response_window)
+    game = client.deploy("StageDispute", rules.address, beneficiary or client.address, min_bond, challenge_window,
+                         response_window)
     return DisputeDeployment(game.address, rules.address)
 
 
