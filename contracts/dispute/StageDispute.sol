@@ -107,33 +107,60 @@ contract StageDispute {
     mapping(uint256 => Game) internal games;
     mapping(address => uint256) public credit;
 
+    /// @notice A claim was made: its end root, bond and the end of its challenge window.
     event Claimed(uint256 indexed claim, address indexed defender, bytes32 endRoot, uint256 bond, uint64 challengeEnds);
+    /// @notice A game was opened against a claim; `endRoot` is the challenger's own.
     event Challenged(uint256 indexed game, uint256 indexed claim, address indexed challenger, bytes32 endRoot);
+    /// @notice The defender's state root after `batches` batches.
     event StatePosted(uint256 indexed game, uint256 batches, bytes32 root);
+    /// @notice The challenger agreed with the posted state root, or not.
     event StateAnswered(uint256 indexed game, bool agree);
+    /// @notice The defender's roots of every operation of the disputed batch.
     event OperationsPosted(uint256 indexed game, uint256 batch, bytes32[] roots);
+    /// @notice The challenger named the first operation it disputes (`n` elements).
     event OperationDisputed(uint256 indexed game, uint256 op, uint256 n);
+    /// @notice The defender opened the current tree node into its children.
     event NodeRevealed(uint256 indexed game, bytes32 left, bytes32 right);
+    /// @notice The challenger went down `side` (0 left, 1 right).
     event ChildPicked(uint256 indexed game, uint256 side);
+    /// @notice The defender opened the current leaf's values.
     event LeafRevealed(uint256 indexed game, int256[64] chunk);
+    /// @notice The disputed element, the defender's value of it, its reduction's points (0: none).
     event ElementPicked(uint256 indexed game, uint256 element, int256 value, uint256 steps);
+    /// @notice The defender's partial sum at `point`.
     event PartialSumPosted(uint256 indexed game, uint256 point, int256 value);
+    /// @notice The challenger agreed with the posted partial sum, or not.
     event PartialSumAnswered(uint256 indexed game, bool agree);
+    /// @notice The one step: the recomputed value and the defender's.
     event Resolved(uint256 indexed game, int256 recomputed, int256 claimed);
+    /// @notice A game ended (winner 0: abandoned, the claim overturned by another game).
     event GameEnded(uint256 indexed game, address indexed winner, string reason);
+    /// @notice A claim was overturned or became final.
     event ClaimSettled(uint256 indexed claim, ClaimState state);
 
+    /// @notice The value sent is not the bond required.
     error BondWrong(uint256 sent, uint256 needed);
+    /// @notice The claim is not open (overturned, final, or past its window).
     error ClaimClosed(uint256 claim);
+    /// @notice The sender is not the side whose move it is.
     error NotYourMove(uint256 game);
+    /// @notice The move does not belong to the game's phase.
     error WrongPhase(uint256 game, Phase phase);
+    /// @notice The program passed is not the claim's.
     error ProgramMismatch();
+    /// @notice The roots passed are not the posted ones, of the wrong number, or nothing is disputed.
     error RootsMismatch();
+    /// @notice The opened values do not hash to the node (or the root) they open.
     error RevealInvalid();
+    /// @notice No such child, element or operation (or a pick into padding that is empty).
     error PickInvalid();
+    /// @notice Too early: the deadline or window has not passed.
     error NotYet(uint64 at);
+    /// @notice Too late: the deadline passed, only `timeout` now.
     error Late(uint64 deadline);
+    /// @notice The sender has no credit to withdraw.
     error NothingOwed();
+    /// @notice The withdrawal's transfer failed.
     error TransferFailed();
 
     constructor(MlpStepRules rules_, address beneficiary_, uint256 minBond_, uint64 challengeWindow_,
