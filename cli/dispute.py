@@ -41,7 +41,7 @@ def deploy(min_bond: Annotated[float, typer.Option(help="the smallest bond of a 
            challenge_window: Annotated[int, typer.Option(help="seconds a claim can be challenged")] = 86_400,
            response_window: Annotated[int, typer.Option(help="seconds each move may take")] = 3_600,
            beneficiary: Annotated[str | None, typer.Option(help="receives half of every lost bond "
-                                                                "(default: the deploying account)")] = None) -> None:
+                                                                "(default: none, the half is burnt)")] = None) -> None:
     """Deploy StageDispute and its rules; add them to the deployment map (node key signs)."""
     from web3 import Web3
 
@@ -58,7 +58,7 @@ def deploy(min_bond: Annotated[float, typer.Option(help="the smallest bond of a 
     client = ChainClient.from_settings(settings)
     dep = deploy_game(client, min_bond=int(min_bond * 10**18), challenge_window=challenge_window,
                       response_window=response_window,
-                      beneficiary=Web3.to_checksum_address(beneficiary) if beneficiary else None)
+                      **({"beneficiary": Web3.to_checksum_address(beneficiary)} if beneficiary else {}))
     deployment = Deployment(chain_id=client.chain_id, block=client.block_number(),
                             contracts={CONTRACT: dep.game, "MlpStepRules": dep.rules})
     deployment.save(settings.deployment_path)

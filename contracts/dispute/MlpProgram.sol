@@ -50,6 +50,8 @@ library MlpProgram {
         if (p.dims[n - 1] < 2) revert ProgramInvalid("dims: at least 2 classes");
         if (p.batchSize < 2 || p.batchSize > MAX_BATCH) revert ProgramInvalid("batchSize: 2..4096");
         if (p.samples < 2) revert ProgramInvalid("samples: at least 2");
+        (, uint256 last) = batch(p, batches(p.samples, p.batchSize) - 1);
+        if (last > MAX_BATCH) revert ProgramInvalid("the last batch (a trailing sample joins it) exceeds 4096");
         if (p.lrQ < 1 || p.lrQ > 2 ** 24) revert ProgramInvalid("lrQ: 1..2^24");
         if (p.muQ < 0 || p.muQ > 16760439) revert ProgramInvalid("muQ: 0..round(0.999 * 2^24)");
     }

@@ -477,6 +477,9 @@ contract StageDispute {
                 lost = c.bond; // the defender's
                 emit ClaimSettled(g.claim, ClaimState.Overturned);
             }
+        } else if (c.state == ClaimState.Overturned) {
+            // the claim was shown wrong in another game: this one cannot pay its defender
+            credit[g.challenger] += c.bond;
         } else {
             winner = c.defender;
             lost = c.bond; // the challenger's

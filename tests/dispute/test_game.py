@@ -67,7 +67,7 @@ def test_an_operand_not_at_the_rules_index_is_refused(accounts, deployment, hone
         accounts[0].call(rules.functions.evaluate(p.abi(), frame, t, 3, 0, 0, ops))
 
 
-def test_stages_the_game_cannot_judge_are_refused_by_name():
+def test_stages_the_game_cannot_judge_are_refused_by_name(accounts, deployment):
     with pytest.raises(UnsupportedStage, match="Dropout"):
         program(preset("digits-mlp"), 64)
     with pytest.raises(UnsupportedStage, match="Conv2d"):
@@ -75,6 +75,15 @@ def test_stages_the_game_cannot_judge_are_refused_by_name():
     with pytest.raises(UnsupportedStage, match="SGD only"):
         program(preset("wine-mlp"), 64)
     assert program(preset("digits28-mlp"), 64).dims == (784, 256, 128, 10)
+    with pytest.raises(UnsupportedStage, match="rounds to 0"):           # a buffer the program would not name
+        program(mlp(1e-9), 64)
+    big = mlp(0.9, batch=4096)
+    with pytest.raises(UnsupportedStage, match="4097 samples"):          # a trailing sample joins a full batch
+        program(big, 8193)
+    p = program(big, 8194)
+    with reverts("ProgramInvalid"):
+        dispute(accounts, deployment, 1).send("claim", (p.abi()[0], 4096, 8193, p.lr_q, p.mu_q), bytes(32),
+                                              bytes(32), bytes(32), bytes(32), value=BOND)
 
 
 # ---- whole games
@@ -173,6 +182,23 @@ def test_a_liar_challenging_an_honest_claim_loses_its_bond(accounts, deployment,
     game.send("settle", cid)                                            # the claim is final, its bond back
     assert game.claim(cid)["state"] == "Final"
     assert game.credit(accounts[1].address) - credit == BOND + BOND // 2
+
+
+def test_the_defender_of_an_overturned_claim_wins_nothing_by_timeout(accounts, deployment, honest):
+    liar = Fabricated(honest, 2, honest.program.index("LossGrad"), 3)
+    d = Defender(dispute(accounts, deployment, 1), liar)
+    first = Challenger(dispute(accounts, deployment, 3), honest)
+    slow = Challenger(dispute(accounts, deployment, 2), honest)
+    cid = d.claim(BOND)
+    g1, g2 = first.challenge(cid), slow.challenge(cid)
+    d.move(g2)                                      # the slow challenger now has to answer, and does not
+    play(d.dispute, g1, d, first)
+    assert d.dispute.claim(cid)["state"] == "Overturned"
+    owed = {i: d.dispute.credit(accounts[i].address) for i in (1, 2)}
+    advance(accounts[0], RESPONSE + 1)
+    d.dispute.send("timeout", g2)
+    assert d.dispute.credit(accounts[1].address) == owed[1]                 # nothing for the liar
+    assert d.dispute.credit(accounts[2].address) - owed[2] == BOND          # the slow challenger's bond back
 
 
 @pytest.mark.parametrize("stopper", ["defender", "challenger"])

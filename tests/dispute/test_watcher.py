@@ -121,3 +121,27 @@ def test_the_cli_deploys_the_game_and_shows_claims_and_games(accounts, tmp_path,
     assert f"batch 4, op {honest.program.index('Param', 0)}, element 9" in one.stdout
     bad = zkpot("status", "99")
     assert bad.returncode == 1 and "no claim 99 (claims 1..1)" in bad.stdout
+
+
+def test_a_claim_the_node_cannot_challenge_does_not_stop_it(accounts, deployment, honest):
+    """An attacker makes a fabricated claim with a bond beyond the node's means, and leaves an
+    old one unsettled past its window: the node reports the first, skips the second, and still
+    challenges and wins the claim it can afford."""
+    from eth_account import Account
+
+    from zkpot.chain import ChainClient
+    poor = Account.create()
+    accounts[0].send_value(poor.address, 10**18)                       # 1 ETH
+    node_client = ChainClient(accounts[0].rpc_url, poor.key.to_0x_hex())
+    liar = DisputeWatcher(dispute(accounts, deployment, 1))
+    stale = liar.claim(Fabricated(honest, 1, 0, 1), BOND)
+    advance(accounts[0], WINDOW + 1)
+    rich = liar.claim(Fabricated(honest, 2, 0, 2), 2 * 10**18)
+    cheap = liar.claim(Fabricated(honest, 3, 0, 3), BOND)
+    from zkpot.chain.dispute import Dispute
+    node = DisputeWatcher(Dispute(node_client, deployment.game))
+    node.watch(honest)
+    log = run(liar, node)
+    assert f"claim {rich} ends in a state this node computed differently (its bond is more than this node holds)" in log
+    assert not any(f"claim {stale} " in line for line in log if "computed differently" in line)
+    assert dispute(accounts, deployment, 0).claim(cheap)["state"] == "Overturned"

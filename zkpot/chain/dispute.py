@@ -27,13 +27,16 @@ class DisputeDeployment:
     rules: str
 
 
+BURN = "0x000000000000000000000000000000000000dEaD"      # nobody's: a credit there is burnt
+
+
 def deploy(client: ChainClient, *, min_bond: int, challenge_window: int, response_window: int,
-           beneficiary: str | None = None) -> DisputeDeployment:
-    """Deploy the index rules and the game; half of every lost bond goes to ``beneficiary``
-    (the deployer when None)."""
+           beneficiary: str = BURN) -> DisputeDeployment:
+    """Deploy the index rules and the game; half of every lost bond goes to ``beneficiary``,
+    burnt by default. It must be no party to any claim: a beneficiary who fabricates a claim
+    and loses it to its own second identity would get the lost half back."""
     rules = client.deploy("MlpStepRules")
-    game = client.deploy("StageDispute", rules.address, beneficiary or client.address, min_bond, challenge_window,
-                         response_window)
+    game = client.deploy("StageDispute", rules.address, beneficiary, min_bond, challenge_window, response_window)
     return DisputeDeployment(game.address, rules.address)
 
 

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from eth_abi import encode
 from eth_utils import keccak
 
+from web3.exceptions import Web3Exception
+
 from zkpot.chain.dispute import Challenger, Defender, Dispute, Player
-from zkpot.chain.errors import ContractError
+from zkpot.chain.errors import ChainError, ContractError
 from zkpot.pot.game import Program, Side
 
 
@@ -93,16 +95,24 @@ class DisputeWatcher:
                                    bytes(c["startRoot"])))
             if side is None or bytes(c["endRoot"]) == side.end_root():
                 continue
-            if not self.auto_challenge:
-                if cid not in self.reported:
-                    self.reported.add(cid)
-                    done.append(f"claim {cid} ends in a state this node computed differently "
-                                f"(auto_challenge is off)")
-                continue
-            player = Challenger(self.dispute, side)
-            gid = player.challenge(cid)
-            self.players[gid] = player
-            done.append(f"challenged claim {cid}: game {gid}")
+            if self.dispute.client.chain_time() >= c["challengeEnds"]:
+                continue                                   # too late to challenge: nothing to do
+            why = ("auto_challenge is off" if not self.auto_challenge else
+                   "its bond is more than this node holds"
+                   if self.dispute.client.balance(self.me) <= c["bond"] else None)
+            if why is None:
+                player = Challenger(self.dispute, side)
+                try:
+                    gid = player.challenge(cid)
+                except (ContractError, ChainError, Web3Exception) as exc:
+                    why = f"the challenge failed: {exc}"
+                else:
+                    self.players[gid] = player
+                    done.append(f"challenged claim {cid}: game {gid}")
+                    continue
+            if cid not in self.reported:                   # said once; other claims go on
+                self.reported.add(cid)
+                done.append(f"claim {cid} ends in a state this node computed differently ({why})")
         return done
 
     def _new_games(self, first: int, last: int) -> list[str]:
@@ -128,7 +138,7 @@ class DisputeWatcher:
         if player.my_turn(g):
             try:
                 return [f"game {gid}: {player.move(gid)}"]
-            except ContractError as exc:
+            except (ContractError, ChainError, Web3Exception) as exc:
                 return [f"game {gid}: move refused: {exc}"]
         if self.dispute.client.chain_time() > g["deadline"]:
             return self._send(gid, "timeout", f"game {gid}: the other side missed its deadline")
@@ -137,7 +147,7 @@ class DisputeWatcher:
     def _send(self, gid: int, name: str, line: str) -> list[str]:
         try:
             self.dispute.send(name, gid)
-        except ContractError as exc:
+        except (ContractError, ChainError, Web3Exception) as exc:
             return [f"game {gid}: {name} refused: {exc}"]
         return [line]
 
@@ -147,7 +157,11 @@ class DisputeWatcher:
         for cid in list(self.claims):
             c = self.dispute.claim(cid)
             if c["state"] == "Open" and now >= c["challengeEnds"] and c["openGames"] == 0:
-                self.dispute.send("settle", cid)
+                try:
+                    self.dispute.send("settle", cid)
+                except (ContractError, ChainError, Web3Exception) as exc:
+                    done.append(f"claim {cid}: settle refused: {exc}")
+                    continue
                 done.append(f"claim {cid} final: bond returned")
                 del self.claims[cid]
             elif c["state"] != "Open":

@@ -27,6 +27,7 @@ from zkpot.spec import SGD, Linear, ModelSpec, ReLU
 TERMS = 16                       # terms of a reduction judged in one step (MlpStepRules.TERMS)
 ONE = 2**24
 ACT_MAX = 2**26
+MAX_BATCH = 4096                 # FixedPointStep.softmaxGradient's batch bound
 
 
 class UnsupportedStage(ValueError):
@@ -152,8 +153,15 @@ def program(spec: ModelSpec, samples: int) -> Program:
     opt = spec.optimizer
     if not isinstance(opt, SGD):
         raise UnsupportedStage("the dispute game judges SGD only: Adam's per-step scalars are not on-chain yet")
+    if opt.momentum > 0 and round(opt.momentum * ONE) == 0:
+        raise UnsupportedStage(f"momentum {opt.momentum} rounds to 0 in Q24 but the stage keeps a momentum buffer: "
+                               "the game cannot judge it")
     dims = (layers[0].in_features,) + tuple(layer.out_features for layer in layers[::2])
-    return Program(dims, spec.batch_size, int(samples), round(opt.lr * ONE), round(opt.momentum * ONE))
+    p = Program(dims, spec.batch_size, int(samples), round(opt.lr * ONE), round(opt.momentum * ONE))
+    if p.batches()[-1][1] > MAX_BATCH:
+        raise UnsupportedStage(f"the last batch has {p.batches()[-1][1]} samples (a trailing sample joins it): "
+                               f"the game judges batches of at most {MAX_BATCH}")
+    return p
 
 
 # ---- the index rules: which committed values the one step reads (MlpStepRules.evaluate)
