@@ -9,6 +9,7 @@ both sides in one loop (``play``). docs/disputes.md has the rules.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,7 @@ class Dispute:
         return [dict(log["args"]) for log in logs]
 
 
-class Player:
+class Player(ABC):
     """One side's moves, from its own computation of the stage."""
 
     defender: bool
@@ -101,8 +102,9 @@ class Player:
         self.gas.append((name, self.dispute.send(name, gid, *args).gas_used))
         return name
 
+    @abstractmethod
     def next_move(self, gid: int, g: dict[str, Any]) -> tuple[str, tuple]:
-        raise NotImplementedError
+        """The contract function and its arguments (after the game id) of this side's move."""
 
 
 class Defender(Player):
