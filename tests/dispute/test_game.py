@@ -9,6 +9,8 @@ import pytest
 
 from tests.dispute.conftest import BOND, RESPONSE, WINDOW, advance, dispute, mlp, reverts, side_for
 from zkpot.chain.dispute import Challenger, Defender, play
+from zkpot.hashing import keccak
+from zkpot.pot import merkle
 from zkpot.pot.game import Fabricated, Side, UnsupportedStage, program
 from zkpot.spec import preset
 
@@ -269,3 +271,46 @@ def test_a_claim_outside_the_window_takes_no_challenge(accounts, deployment, hon
     with reverts("BondWrong"):
         d.dispute.send("claim", d.program, honest.data.root, honest.labels.root, honest.state_root(0),
                        honest.end_root(), value=BOND - 1)
+
+
+class PaddedLiar(Fabricated):
+    """A defender whose tree of operation t differs from the honest one only in the padding of
+    its last leaf: every real value is right, the root is not."""
+
+    def __init__(self, honest: Side, j: int, t: int):
+        super().__init__(honest, j, t, 0, delta=0)
+        tree = honest.tensors(j)[t]
+        last = (tree.n - 1) // merkle.LEAF_SIZE
+        self.pad_leaf = last
+        self.pad_chunk = tree.chunk(tree.n - 1)
+        self.pad_chunk[-1] = 7                                   # a nonzero value past the end
+        levels = [list(level) for level in tree.levels]
+        levels[0][last] = merkle.leaf_hash(self.pad_chunk)
+        i = last
+        for h in range(1, len(levels)):
+            i //= 2
+            pick = lambda k, lv=levels[h - 1]: lv[k] if k < len(lv) else merkle.EMPTY      # noqa: E731
+            levels[h][i] = keccak(merkle.NODE + pick(2 * i) + pick(2 * i + 1))
+        top = levels[-1][0]
+        root = keccak(merkle.ROOT + tree.n.to_bytes(32, "big") + top)
+        self._padded = merkle.TensorTree(root, tree.n, tuple(tuple(lv) for lv in levels), tree.values)
+
+    def tensors(self, j: int):
+        trees = super().tensors(j)
+        return trees if j != self.j else trees[:self.t] + [self._padded] + trees[self.t + 1:]
+
+    def leaf(self, j: int, t: int, index: int) -> list[int]:
+        if (j, t, index) == (self.j, self.t, self.pad_leaf):
+            return list(self.pad_chunk)
+        return super().leaf(j, t, index)
+
+
+def test_a_defender_with_garbage_in_the_padding_loses_at_once(accounts, deployment, honest):
+    p = honest.program
+    t = p.index("LossMax")                                     # 8 elements: one leaf, 56 padding slots
+    liar = PaddedLiar(honest, 1, t)
+    game, cid, gid = run_game(accounts, deployment, liar, honest)
+    g = game.game(gid)
+    assert g["winner"] == accounts[2].address and game.claim(cid)["state"] == "Overturned"
+    ended = game.events("GameEnded", gid)[-1]
+    assert ended["reason"] == "padding not zero" and g["op"] == t

@@ -44,8 +44,7 @@ def deploy(client: ChainClient, *, min_bond: int, challenge_window: int, respons
 def _named(contract: Contract, fn: str, value: tuple) -> dict[str, Any]:
     abi = next(item for item in contract.abi if item.get("name") == fn)
     names = [c["name"] for c in abi["outputs"][0]["components"]]
-    out = dict(zip(names, value, strict=True))
-    return out
+    return dict(zip(names, value, strict=True))
 
 
 class Dispute:

@@ -122,9 +122,17 @@ class Program:
     def reduction(self, b: int, t: int) -> tuple[int, int]:
         """(terms, start) of every element of operation t; terms 0: made in one step."""
         kind, l, _ = self.ops[t]
-        return {"FwdLinear": (self.dims[l], 0), "LossMax": (self.classes, -ACT_MAX),
-                "LossSum": (self.classes, 0), "WeightGrad": (b, 0),
-                "BwdLinear": (self.dims[l + 1] if kind == "BwdLinear" else 0, 0)}.get(kind, (0, 0))
+        if kind == "FwdLinear":
+            return self.dims[l], 0
+        if kind == "LossMax":
+            return self.classes, -ACT_MAX
+        if kind == "LossSum":
+            return self.classes, 0
+        if kind == "WeightGrad":
+            return b, 0
+        if kind == "BwdLinear":
+            return self.dims[l + 1], 0
+        return 0, 0
 
     def rounds_bound(self, t: int, b: int) -> int:
         """The bound on moves per side of a game that ends in operation t of a batch of b:
