@@ -273,27 +273,35 @@ def test_a_claim_outside_the_window_takes_no_challenge(accounts, deployment, hon
                        honest.end_root(), value=BOND - 1)
 
 
-class PaddedLiar(Fabricated):
-    """A defender whose tree of operation t differs from the honest one only in the padding of
-    its last leaf: every real value is right, the root is not."""
+def _tree_over(leaves: list[bytes], tree: merkle.TensorTree) -> merkle.TensorTree:
+    """The tree of ``tree``'s length and values over other leaves (levels as merkle.tree makes them)."""
+    levels = [list(leaves)]
+    for _ in range(merkle.depth(tree.n)):
+        below = levels[-1] + [merkle.EMPTY] * (len(levels[-1]) % 2)
+        levels.append([keccak(merkle.NODE + below[i] + below[i + 1]) for i in range(0, len(below), 2)])
+    root = keccak(merkle.ROOT + tree.n.to_bytes(32, "big") + levels[-1][0])
+    return merkle.TensorTree(root, tree.n, tuple(tuple(lv) for lv in levels), tree.values)
 
-    def __init__(self, honest: Side, j: int, t: int):
+
+class PaddedLiar(Fabricated):
+    """A defender whose tree of operation t differs from the honest one only in its padding:
+    every real value is right, the root is not. The garbage is a nonzero value past the end in
+    the last leaf, or (``subtree``) a leaf past the end that is not bytes32(0)."""
+
+    def __init__(self, honest: Side, j: int, t: int, subtree: bool = False):
         super().__init__(honest, j, t, 0, delta=0)
         tree = honest.tensors(j)[t]
-        last = (tree.n - 1) // merkle.LEAF_SIZE
-        self.pad_leaf = last
-        self.pad_chunk = tree.chunk(tree.n - 1)
-        self.pad_chunk[-1] = 7                                   # a nonzero value past the end
-        levels = [list(level) for level in tree.levels]
-        levels[0][last] = merkle.leaf_hash(self.pad_chunk)
-        i = last
-        for h in range(1, len(levels)):
-            i //= 2
-            pick = lambda k, lv=levels[h - 1]: lv[k] if k < len(lv) else merkle.EMPTY      # noqa: E731
-            levels[h][i] = keccak(merkle.NODE + pick(2 * i) + pick(2 * i + 1))
-        top = levels[-1][0]
-        root = keccak(merkle.ROOT + tree.n.to_bytes(32, "big") + top)
-        self._padded = merkle.TensorTree(root, tree.n, tuple(tuple(lv) for lv in levels), tree.values)
+        leaves = list(tree.levels[0])
+        self.pad_leaf, self.pad_chunk = None, None
+        if subtree:
+            assert len(leaves) % 2, "the last leaf needs an empty sibling"
+            leaves.append(merkle.leaf_hash([7]))
+        else:
+            self.pad_leaf = len(leaves) - 1
+            self.pad_chunk = tree.chunk(tree.n - 1)
+            self.pad_chunk[-1] = 7                               # a nonzero value past the end
+            leaves[-1] = merkle.leaf_hash(self.pad_chunk)
+        self._padded = _tree_over(leaves, tree)
 
     def tensors(self, j: int):
         trees = super().tensors(j)
@@ -314,3 +322,15 @@ def test_a_defender_with_garbage_in_the_padding_loses_at_once(accounts, deployme
     assert g["winner"] == accounts[2].address and game.claim(cid)["state"] == "Overturned"
     ended = game.events("GameEnded", gid)[-1]
     assert ended["reason"] == "padding not zero" and g["op"] == t
+
+
+def test_a_defender_with_a_leaf_past_the_end_loses_at_once(accounts, deployment, honest):
+    p = honest.program
+    t = p.index("WeightGrad", 2)                     # 10 x (12 + 1) = 130 elements: three leaves and an empty one
+    assert -(-p.length(p.batches()[1][1], t) // merkle.LEAF_SIZE) == 3
+    liar = PaddedLiar(honest, 1, t, subtree=True)
+    game, cid, gid = run_game(accounts, deployment, liar, honest)
+    g = game.game(gid)
+    assert g["winner"] == accounts[2].address and game.claim(cid)["state"] == "Overturned"
+    ended = game.events("GameEnded", gid)[-1]
+    assert ended["reason"] == "padding not empty" and g["op"] == t

@@ -284,6 +284,7 @@ class Side:
         self.run = trace_stage(spec, state, chunk, stage_index, seed, roots_at=[], keep_states=True)
         self._batches: dict[int, list[merkle.TensorTree]] = {}
         self._state_trees: dict[int, merkle.TensorTree] = {}
+        self._partials: dict[tuple[int, int, int], list[int]] = {}
 
     # ---- what a claim names
     @property
@@ -382,8 +383,13 @@ class Side:
         full = -(-terms // TERMS)
         if point > full:
             return self.value(j, t, e)
-        values = [self._value(j, r) for step in range(point) for r in self.refs(j, t, e, step)]
-        return fold(p, t, e, start, values)
+        key = (j, t, e)
+        if key not in self._partials:         # every point at once: each from the one before it
+            points = [start]
+            for step in range(full):
+                points.append(fold(p, t, e, points[-1], [self._value(j, r) for r in self.refs(j, t, e, step)]))
+            self._partials[key] = points
+        return self._partials[key][point]
 
 
 class Fabricated(Side):

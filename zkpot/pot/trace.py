@@ -35,7 +35,7 @@ def state_vector(layout: Layout, params: np.ndarray, buffers: dict[str, np.ndarr
     bias, C order), then each optimiser buffer flat in the same order (``momentum``, or ``m``
     then ``v``), then the step count."""
     parts = [np.asarray(params)] + [np.asarray(buffers[b]) for b in layout.buffers] + [np.array([step])]
-    return np.concatenate([p.astype(np.int64) for p in parts])
+    return np.concatenate(parts, dtype=np.int64, casting="unsafe")      # one pass; the values are integers
 
 
 @dataclass(frozen=True)
