@@ -19,8 +19,9 @@ round bound of issue 16's formula, and the honest side's extra compute per dispu
   reduction, or one element) in that game, gas_dispute_move_max the largest of any other move.
   gas_dispute_step_max: the largest of the resolves and of the prover's operations above.
 - dispute_honest_compute_ratio: wall time of what the honest side computes for a dispute of that
-  stage -- ``zkpot.pot.game.Side`` (one ``trace_stage`` pass keeping every per-batch state
-  vector), the roots a bisection over batches asks for (ceil(log2 batches) + 2), the disputed
+  stage -- ``zkpot.pot.game.Side`` (one ``trace_stage`` pass keeping every 8th state vector),
+  the roots a bisection over batches asks for (ceil(log2 batches) + 2; the states between two
+  kept ones re-run from the one before, once), the disputed
   batch's operations traced alone and their trees, one element's partial sums at every point
   and the openings of one step -- over the wall time of ``train_stage`` of that stage; the two
   alternate, median of the repeats' ratios. dispute_honest_compute_ratio_lenet: the same work
@@ -66,8 +67,9 @@ def _operand(rng: np.random.Generator, n: int, value: int, index: int | None = N
     """An opening of ``value`` in a tensor of n elements: random other leaf values and siblings,
     and the root they imply (a real commitment of some tensor of that length)."""
     index = int(rng.integers(0, n)) if index is None else index
-    chunk = [int(v) for v in rng.integers(-2**20, 2**20, merkle.LEAF_SIZE)]
-    chunk[index % merkle.LEAF_SIZE] = int(value)
+    values = [int(v) for v in rng.integers(-2**20, 2**20, merkle.LEAF_SIZE)]
+    values[index % merkle.LEAF_SIZE] = int(value)
+    chunk = merkle.pack(values)
     proof = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)) for _ in range(merkle.depth(n))]
     root = merkle.root_from(n, index, chunk, proof)
     return (("0x" + root.hex(), n), (index, chunk, ["0x" + p.hex() for p in proof]))
@@ -91,8 +93,8 @@ def gas(largest_n: int, work_dir) -> dict:
         p = client.deploy("OneStepProver").functions
         d = 2**16 + 5
         calls = {
-            "product": p.productStep(op(2**80), op(2**29), op(-2**29)),
-            "sum": p.addStep(op(2**80), op(2**40)),
+            "product": p.productStep(op(2**62), op(2**29), op(-2**29)),   # the largest opened acc
+            "sum": p.addStep(op(2**62), op(2**40)),
             "max": p.maxStep(op(5), op(7)),
             "product_output": p.productOutput(op(2**50), op(-2**23), True),
             "weight_gradient": p.weightGradient(op(2**50)),

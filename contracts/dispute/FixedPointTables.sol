@@ -9,7 +9,7 @@ import {TensorMerkle} from "./TensorMerkle.sol";
 library FixedPointTables {
     using TensorMerkle for TensorMerkle.Tensor;
 
-    bytes32 internal constant ROOT = 0x549097e8f7b0fe60de1e6b1be4112a2f767878551d4980043d7dc99830dae568;
+    bytes32 internal constant ROOT = 0x54448256c8f1ff4ce946b9ab179f2977f45a3bf2a40795662234d437a94c26a9;
     uint256 internal constant SIZE = 3073;
     uint256 internal constant EXP_LO_AT = 1024;
     uint256 internal constant LN1P_AT = 2048;

@@ -124,7 +124,7 @@ contract StageDispute {
     /// @notice The challenger went down `side` (0 left, 1 right).
     event ChildPicked(uint256 indexed game, uint256 side);
     /// @notice The defender opened the current leaf's values.
-    event LeafRevealed(uint256 indexed game, int256[64] chunk);
+    event LeafRevealed(uint256 indexed game, bytes chunk);
     /// @notice The disputed element, the defender's value of it, its reduction's points (0: none).
     event ElementPicked(uint256 indexed game, uint256 element, int256 value, uint256 steps);
     /// @notice The defender's partial sum at `point`.
@@ -150,7 +150,8 @@ contract StageDispute {
     error ProgramMismatch();
     /// @notice The roots passed are not the posted ones, of the wrong number, or nothing is disputed.
     error RootsMismatch();
-    /// @notice The opened values do not hash to the node (or the root) they open.
+    /// @notice The opened values do not hash to the node (or the root) they open, or a leaf is
+    /// not 2,048 bytes.
     error RevealInvalid();
     /// @notice No such child, element or operation (or a pick into padding that is empty).
     error PickInvalid();
@@ -314,11 +315,14 @@ contract StageDispute {
         emit ChildPicked(gid, side);
     }
 
-    /// @notice At a leaf, the defender opens its 64 values.
-    function revealLeaf(uint256 gid, int256[64] calldata chunk) external {
+    /// @notice At a leaf, the defender opens its 256 values (2,048 bytes: a leaf of any other
+    /// length is refused, so a node committed to one cannot be opened and its defender loses by
+    /// timeout).
+    function revealLeaf(uint256 gid, bytes calldata chunk) external {
         Game storage g = _move(gid, Phase.Descend, true);
         if (g.height != 0) revert WrongPhase(gid, g.phase);
-        bytes32 h = keccak256(abi.encodePacked(bytes1(0x00), chunk));
+        if (chunk.length != TensorMerkle.LEAF_BYTES) revert RevealInvalid();
+        bytes32 h = TensorMerkle.leafHash(chunk);
         _checkNode(g, h);
         (g.node, g.atTop, g.phase) = (h, false, Phase.Element);
         emit LeafRevealed(gid, chunk);
@@ -326,17 +330,19 @@ contract StageDispute {
 
     /// @notice The challenger names the element it disputes (a position past the tensor's end
     /// must hold 0: one that does not is the defender's fault).
-    function pickElement(uint256 gid, MlpProgram.Program calldata p, uint256 pos, int256[64] calldata chunk) external {
+    function pickElement(uint256 gid, MlpProgram.Program calldata p, uint256 pos, bytes calldata chunk) external {
         Game storage g = _move(gid, Phase.Element, false);
-        if (pos >= TensorMerkle.LEAF_SIZE || keccak256(abi.encodePacked(bytes1(0x00), chunk)) != g.node) {
+        if (pos >= TensorMerkle.LEAF_SIZE || chunk.length != TensorMerkle.LEAF_BYTES
+            || TensorMerkle.leafHash(chunk) != g.node) {
             revert PickInvalid();
         }
         uint256 e = g.index * TensorMerkle.LEAF_SIZE + pos;
+        int256 value = TensorMerkle.valueAt(chunk, pos);
         if (e >= g.n) {
-            if (chunk[pos] == 0) revert PickInvalid();
+            if (value == 0) revert PickInvalid();
             return _end(g, gid, true, "padding not zero");
         }
-        (g.element, g.value) = (e, chunk[pos]);
+        (g.element, g.value) = (e, value);
         uint256 count = _startReduction(g, p);
         emit ElementPicked(gid, e, g.value, count);
     }

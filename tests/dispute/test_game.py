@@ -5,6 +5,7 @@ answering loses; every game ends within the round bound."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.dispute.conftest import BOND, RESPONSE, WINDOW, advance, dispute, mlp, reverts, side_for
@@ -12,6 +13,7 @@ from zkpot.chain.dispute import Challenger, Defender, play
 from zkpot.hashing import keccak
 from zkpot.pot import merkle
 from zkpot.pot.game import Fabricated, Side, UnsupportedStage, program
+from zkpot.pot.trace import trace_stage
 from zkpot.spec import preset
 
 
@@ -67,6 +69,30 @@ def test_an_operand_not_at_the_rules_index_is_refused(accounts, deployment, hone
     ops[1] = honest.operands(j, t, 4, 0)[1]          # the gradient of the next parameter: a valid opening
     with reverts("OpeningInvalid"):
         accounts[0].call(rules.functions.evaluate(p.abi(), frame, t, 3, 0, 0, ops))
+
+
+def test_a_partial_sum_outside_its_range_is_refused(accounts, deployment, honest):
+    # partial sums reach the one step as values (committed leaves hold int64 words only)
+    rules = accounts[0].contract("MlpStepRules", deployment.rules)
+    p, j = honest.program, 0
+    row0, b = p.batches()[j]
+    frame = ([t.root for t in honest.tensors(j)], honest.state_root(j), honest.data.root, honest.labels.root, row0, b)
+    t = p.index("FwdLinear", 0)
+    ops = honest.operands(j, t, 0, 1)
+    at = lambda acc: rules.functions.evaluate(p.abi(), frame, t, 0, 1, acc, ops)      # noqa: E731
+    assert accounts[0].call(at(honest.partial(j, t, 0, 1))) == honest.partial(j, t, 0, 2)
+    for acc in (2**92, -2**92):
+        with reverts("OperandOutOfRange"):
+            accounts[0].call(at(acc))
+
+
+def test_a_side_keeps_every_eighth_state_and_makes_the_others_as_the_stage_does():
+    side = side_for(mlp(0.9), samples=8 * 19 + 1)              # 19 batches, the last of 9
+    assert side.batches == 19 and sorted(side._states) == [0, 8, 16, 19]
+    full = trace_stage(side.spec, side.state, side.chunk, 1, roots_at=[], keep_states=True)
+    for k in (13, 17, *range(20)):                            # a segment's states, then every other
+        assert np.array_equal(side.state_vector(k), full.states[k]), k
+    assert side.end_root() == merkle.root(full.states[19])
 
 
 def test_stages_the_game_cannot_judge_are_refused_by_name(accounts, deployment):
@@ -229,7 +255,7 @@ def test_a_side_that_stops_answering_loses(accounts, deployment, honest, stopper
 
 def test_moves_out_of_turn_and_invalid_moves_are_refused(accounts, deployment, honest):
     p = honest.program
-    liar = Fabricated(honest, 0, p.index("LossExp"), 1)
+    liar = Fabricated(honest, 0, p.index("Param", 0), 1)        # 1,040 elements: five leaves
     d = Defender(dispute(accounts, deployment, 1), liar)
     c = Challenger(dispute(accounts, deployment, 2), honest)
     cid = d.claim(BOND)
@@ -255,6 +281,13 @@ def test_moves_out_of_turn_and_invalid_moves_are_refused(accounts, deployment, h
     c.move(gid)
     with reverts("RevealInvalid"):                          # children that do not hash to the node
         d.dispute.send("revealNode", gid, bytes(32), bytes(32))
+    while d.dispute.game(gid)["height"] > 0:
+        d.move(gid) or c.move(gid)
+    g = d.dispute.game(gid)
+    chunk = liar.leaf(0, g["op"], g["index"])
+    for short in (chunk[:-8], chunk + bytes(8)):            # a leaf of any other length than 2,048 bytes
+        with reverts("RevealInvalid"):
+            d.dispute.send("revealLeaf", gid, short)
     play(d.dispute, gid, d, c)
     assert d.dispute.game(gid)["winner"] == accounts[2].address
 
@@ -298,8 +331,9 @@ class PaddedLiar(Fabricated):
             leaves.append(merkle.leaf_hash([7]))
         else:
             self.pad_leaf = len(leaves) - 1
-            self.pad_chunk = tree.chunk(tree.n - 1)
-            self.pad_chunk[-1] = 7                               # a nonzero value past the end
+            values = merkle.unpack(tree.chunk(tree.n - 1))
+            values[-1] = 7                                       # a nonzero value past the end
+            self.pad_chunk = merkle.pack(values)
             leaves[-1] = merkle.leaf_hash(self.pad_chunk)
         self._padded = _tree_over(leaves, tree)
 
@@ -307,15 +341,15 @@ class PaddedLiar(Fabricated):
         trees = super().tensors(j)
         return trees if j != self.j else trees[:self.t] + [self._padded] + trees[self.t + 1:]
 
-    def leaf(self, j: int, t: int, index: int) -> list[int]:
+    def leaf(self, j: int, t: int, index: int) -> bytes:
         if (j, t, index) == (self.j, self.t, self.pad_leaf):
-            return list(self.pad_chunk)
+            return self.pad_chunk
         return super().leaf(j, t, index)
 
 
 def test_a_defender_with_garbage_in_the_padding_loses_at_once(accounts, deployment, honest):
     p = honest.program
-    t = p.index("LossMax")                                     # 8 elements: one leaf, 56 padding slots
+    t = p.index("LossMax")                                     # 8 elements: one leaf, 248 padding slots
     liar = PaddedLiar(honest, 1, t)
     game, cid, gid = run_game(accounts, deployment, liar, honest)
     g = game.game(gid)
@@ -326,8 +360,8 @@ def test_a_defender_with_garbage_in_the_padding_loses_at_once(accounts, deployme
 
 def test_a_defender_with_a_leaf_past_the_end_loses_at_once(accounts, deployment, honest):
     p = honest.program
-    t = p.index("WeightGrad", 2)                     # 10 x (12 + 1) = 130 elements: three leaves and an empty one
-    assert -(-p.length(p.batches()[1][1], t) // merkle.LEAF_SIZE) == 3
+    t = p.index("WeightGrad", 0)                     # 16 x (64 + 1) = 1,040 elements: five leaves and an empty one
+    assert -(-p.length(p.batches()[1][1], t) // merkle.LEAF_SIZE) == 5
     liar = PaddedLiar(honest, 1, t, subtree=True)
     game, cid, gid = run_game(accounts, deployment, liar, honest)
     g = game.game(gid)

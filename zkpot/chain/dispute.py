@@ -16,6 +16,7 @@ from typing import Any
 from web3.contract import Contract
 
 from zkpot.chain.client import ChainClient, Receipt
+from zkpot.pot import merkle
 from zkpot.pot.game import Side
 
 PHASES = ("None", "Batches", "Operations", "Descend", "Element", "Reduce", "Resolve", "Done")
@@ -159,9 +160,9 @@ class Challenger(Player):
             left, _ = s.children(j, g["op"], g["height"], g["index"])
             return "pickChild", (0 if bytes(g["left"]) != left else 1,)
         if phase == "Element":
-            chunk = list(self.dispute.events("LeafRevealed", gid)[-1]["chunk"])
-            mine = s.leaf(j, g["op"], g["index"])
-            return "pickElement", (self.program, next(i for i, (a, b) in enumerate(zip(chunk, mine)) if a != b), chunk)
+            chunk = bytes(self.dispute.events("LeafRevealed", gid)[-1]["chunk"])
+            theirs, mine = merkle.unpack(chunk), merkle.unpack(s.leaf(j, g["op"], g["index"]))
+            return "pickElement", (self.program, next(i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), chunk)
         if phase == "Reduce":
             mid = int.from_bytes(bytes(g["mid"]), "big", signed=True)
             return "answerPartialSum", (mid == s.partial(j, g["op"], g["element"], (g["accLo"] + g["accHi"]) // 2),)

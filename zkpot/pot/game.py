@@ -4,7 +4,7 @@
 Every answer a side gives comes from its own computation of the stage (``trace_stage``): the
 state root after k batches, the roots of one batch's operations in the program's order
 (``op_names``, the order of ``MlpProgram.sol``), the children of a node of one operation's
-Merkle tree, a leaf's 64 values, a reduction's partial sums, and the operands the one-step check
+Merkle tree, a leaf's 256 values, a reduction's partial sums, and the operands the one-step check
 opens (``operand_refs``: the index rules of ``MlpStepRules.sol``, written once more here, so a
 test compares the two on every operation).
 
@@ -28,6 +28,7 @@ TERMS = 16                       # terms of a reduction judged in one step (MlpS
 ONE = 2**24
 ACT_MAX = 2**26
 MAX_BATCH = 4096                 # FixedPointStep.softmaxGradient's batch bound
+CHECKPOINT = 8                   # a side keeps the state after every 8th batch, the others on demand
 
 
 class UnsupportedStage(ValueError):
@@ -281,7 +282,10 @@ class Side:
         self.program = program(spec, len(y))
         self.data = merkle.tree(st.quantize_inputs(x).astype(np.int64).reshape(-1))
         self.labels = merkle.tree(np.asarray(y, dtype=np.int64))
-        self.run = trace_stage(spec, state, chunk, stage_index, seed, roots_at=[], keep_states=True)
+        batches = len(self.program.batches())
+        self.run = trace_stage(spec, state, chunk, stage_index, seed, roots_at=[],
+                               keep_states={*range(0, batches, CHECKPOINT), batches})
+        self._states = dict(self.run.states)
         self._batches: dict[int, list[merkle.TensorTree]] = {}
         self._state_trees: dict[int, merkle.TensorTree] = {}
         self._partials: dict[tuple[int, int, int], list[int]] = {}
@@ -296,8 +300,27 @@ class Side:
 
     def state_tree(self, k: int) -> merkle.TensorTree:
         if k not in self._state_trees:
-            self._state_trees[k] = merkle.tree(self.run.states[k])
+            self._state_trees[k] = merkle.tree(self.state_vector(k))
         return self._state_trees[k]
+
+    def state_vector(self, k: int) -> np.ndarray:
+        """The state vector after k batches: kept every ``CHECKPOINT`` batches, the others made
+        when first asked for by re-running the batches from the checkpoint before them (a
+        bisection asks for ceil(log2 batches) + 2 states; they fall in one such segment once it
+        narrows below ``CHECKPOINT`` batches), all of that segment's kept at once."""
+        if k not in self._states:
+            first = k - k % CHECKPOINT
+            bounds = self.program.batches()[first:first + CHECKPOINT]
+            rows = slice(bounds[0][0], bounds[-1][0] + bounds[-1][1])
+            segment = trace_stage(self.spec, state_from_vector(self.spec, self._states[first]),
+                                  (self.x[rows], self.y[rows]), self.stage_index, self.seed, roots_at=[],
+                                  keep_states=True)
+            for i, v in segment.states.items():
+                # the segment ends at the next kept state: the same computation must reach it
+                if first + i in self._states and not np.array_equal(self._states[first + i], v):
+                    raise AssertionError(f"batches {first}.. re-run from their checkpoint differ from the stage")
+                self._states[first + i] = v
+        return self._states[k]
 
     def end_root(self) -> bytes:
         return self.state_root(self.batches)
@@ -310,7 +333,7 @@ class Side:
             # (an MLP trained by SGD reads nothing else), one batch's work instead of j + 1
             row0, b = self.program.batches()[j]
             rows = slice(row0, row0 + b)
-            detail = trace_stage(self.spec, state_from_vector(self.spec, self.run.states[j]),
+            detail = trace_stage(self.spec, state_from_vector(self.spec, self.state_vector(j)),
                                  (self.x[rows], self.y[rows]), self.stage_index, self.seed, roots_at=[1], detail=0)
             if detail.state_roots[1] != self.state_root(j + 1):
                 raise AssertionError(f"batch {j} traced alone differs from the stage")
@@ -328,7 +351,7 @@ class Side:
         pick = lambda i: level[i] if i < len(level) else merkle.EMPTY      # noqa: E731
         return pick(2 * index), pick(2 * index + 1)
 
-    def leaf(self, j: int, t: int, index: int) -> list[int]:
+    def leaf(self, j: int, t: int, index: int) -> bytes:
         return self.tensors(j)[t].chunk(index * merkle.LEAF_SIZE)
 
     def value(self, j: int, t: int, e: int) -> int:
@@ -350,7 +373,7 @@ class Side:
     def _value(self, j: int, ref) -> int:
         """A committed value, without building its tree (the state before batch j: its vector)."""
         if ref[0] == "state":
-            return int(self.run.states[j][ref[1]])
+            return int(self.state_vector(j)[ref[1]])
         return int(self._tree(j, ref).values[ref[1]])
 
     def _resolve_table(self, j: int, t: int, e: int, refs: list) -> list:
@@ -406,7 +429,7 @@ class Fabricated(Side):
         self._lie: list[merkle.TensorTree] | None = None
 
     def _made_up_state(self, k: int) -> np.ndarray:
-        v = self.honest.run.states[k].copy()
+        v = self.honest.state_vector(k).copy()
         v[-1] += 1000 + k                        # the step count: any other value would do
         return v
 

@@ -62,7 +62,7 @@ class StageTrace:
     state_roots: dict[int, bytes]
     ops: list[Op] = field(default_factory=list)
     weights_hash: bytes = b""
-    states: dict[int, np.ndarray] = field(default_factory=dict)    # with keep_states: every state vector
+    states: dict[int, np.ndarray] = field(default_factory=dict)    # the state vectors kept (keep_states)
 
     def state_root(self, k: int) -> bytes:
         """The root of the state after k batches: computed now from a kept state vector when it
@@ -100,13 +100,13 @@ def _loss_ops(z, y, losses, grad) -> list[Op]:
 
 def trace_stage(spec, state, chunk, stage_index: int, seed: int | None = None, *,
                 roots_at: Iterable[int] | None = None, detail: int | None = None,
-                keep_states: bool = False) -> StageTrace:
+                keep_states: bool | Iterable[int] = False) -> StageTrace:
     """Re-run a stage (as ``zkpot.stage.train_stage`` does, on the CPU) and commit its trace.
 
     ``roots_at``: the batch counts k (0..batches) whose state roots to compute (None: all);
-    ``detail``: the batch whose operations to record (None: none); ``keep_states``: keep every
-    state vector (8 bytes a value, batches + 1 of them) so that ``state_root(k)`` roots any
-    other k on demand.
+    ``detail``: the batch whose operations to record (None: none); ``keep_states``: True keeps
+    every state vector (8 bytes a value, batches + 1 of them) so that ``state_root(k)`` roots
+    any other k on demand, or the batch counts whose vectors to keep.
     """
     from zkpot import stage as st                 # the stage's own checks and batch rule
 
@@ -115,6 +115,7 @@ def trace_stage(spec, state, chunk, stage_index: int, seed: int | None = None, *
     layout, params, buffers, step = st._load(spec, state)
     bounds = st.batches(len(y), spec.batch_size)
     wanted = set(range(len(bounds) + 1)) if roots_at is None else set(roots_at)
+    kept = set(range(len(bounds) + 1)) if keep_states is True else set(keep_states or ())
     if detail is not None and not 0 <= detail < len(bounds):
         raise st.StageError(f"batch {detail} of a stage of {len(bounds)} batches")
     if not all(0 <= k <= len(bounds) for k in wanted):
@@ -125,10 +126,10 @@ def trace_stage(spec, state, chunk, stage_index: int, seed: int | None = None, *
     trace = StageTrace(len(bounds), {})
 
     def commit(k: int) -> None:
-        if k in wanted or keep_states:
+        if k in wanted or k in kept:
             p, b = trainer.host_state()
             vector = state_vector(layout, p, b, trainer.step)          # a copy: the buffers move on
-            if keep_states:
+            if k in kept:
                 trace.states[k] = vector
             if k in wanted:
                 trace.state_roots[k] = merkle.root(vector)
