@@ -22,6 +22,7 @@ its leaf's packed values and the d sibling hashes from the leaf up; the contract
 
 from __future__ import annotations
 
+import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,22 +41,28 @@ _ROW = np.dtype([("prefix", "u1"), ("words", _BE, (LEAF_SIZE,))])     # 0x00 || 
 
 
 def _int64(values) -> np.ndarray:
-    """Integer values (any shape; int, float holding integers, or Python integers) as a flat
-    int64 array, or ``ValueError`` naming what does not fit."""
+    """Integer values (any shape: a signed or unsigned integer array, floats holding integers,
+    or Python or numpy integers in an object array) as a flat int64 array, or ``ValueError``
+    naming what does not fit. Nothing is wrapped or rounded."""
     flat = np.asarray(values).reshape(-1)
-    if flat.dtype.kind == "f":
+    kind = flat.dtype.kind
+    if kind == "f":
         if not np.all(flat == np.floor(flat)):
             raise ValueError("a committed tensor holds integers only")
         if flat.size and np.abs(flat).max() >= 2.0**63:
             raise ValueError("a committed value does not fit a signed 64-bit word")
         return flat.astype(np.int64)
-    if flat.dtype == np.int64 or (flat.dtype.kind in "iu" and flat.dtype.itemsize < 8):
-        return flat.astype(np.int64, copy=False)
+    if kind == "u" and flat.dtype.itemsize == 8 and flat.size and flat.max() >= 2**63:
+        raise ValueError("a committed value does not fit a signed 64-bit word")
+    if kind in "iu":
+        return flat.astype(np.int64, copy=False)        # any byte order; every value fits
+    if kind != "O":
+        raise ValueError(f"a committed tensor holds integers, not {flat.dtype}")
     out = np.empty(flat.size, dtype=np.int64)
     for i, v in enumerate(flat.tolist()):
-        if not isinstance(v, int) or isinstance(v, bool) or not -2**63 <= v < 2**63:
+        if not isinstance(v, numbers.Integral) or isinstance(v, (bool, np.bool_)) or not -2**63 <= v < 2**63:
             raise ValueError(f"value {v!r} is not an integer that fits a signed 64-bit word")
-        out[i] = v
+        out[i] = int(v)
     return out
 
 
