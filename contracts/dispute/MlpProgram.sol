@@ -37,6 +37,10 @@ library MlpProgram {
     uint256 internal constant MAX_LINEAR = 32;
     uint256 internal constant MAX_BATCH = 4096;
     uint256 internal constant MAX_SAMPLES = 2 ** 32 - 1;
+    // zkpot.spec's bounds: a shape the spec refuses is one no honest node can compute, so a
+    // claim about it could never be opposed
+    uint256 internal constant MAX_CLASSES = 1000;
+    uint256 internal constant MAX_PARAMS = 5_000_000;
 
     /// @notice The program is outside what the game judges (the reason names the field).
     error ProgramInvalid(string reason);
@@ -47,7 +51,12 @@ library MlpProgram {
         for (uint256 i; i < n; ++i) {
             if (p.dims[i] == 0 || p.dims[i] > MAX_WIDTH) revert ProgramInvalid("dims: each in 1..4096");
         }
-        if (p.dims[n - 1] < 2) revert ProgramInvalid("dims: at least 2 classes");
+        if (p.dims[n - 1] < 2 || p.dims[n - 1] > MAX_CLASSES) revert ProgramInvalid("dims: 2..1000 classes");
+        uint256 params;
+        for (uint256 i; i + 1 < n; ++i) {
+            params += uint256(p.dims[i + 1]) * (uint256(p.dims[i]) + 1);
+        }
+        if (params > MAX_PARAMS) revert ProgramInvalid("parameters: at most 5,000,000");
         if (p.batchSize < 2 || p.batchSize > MAX_BATCH) revert ProgramInvalid("batchSize: 2..4096");
         if (p.samples < 2) revert ProgramInvalid("samples: at least 2");
         (, uint256 last) = batch(p, batches(p.samples, p.batchSize) - 1);

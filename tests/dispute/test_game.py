@@ -14,7 +14,7 @@ from zkpot.hashing import keccak
 from zkpot.pot import merkle
 from zkpot.pot.game import Fabricated, Side, UnsupportedStage, program
 from zkpot.pot.trace import trace_stage
-from zkpot.spec import preset
+from zkpot.spec import ModelSpec, preset
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,27 @@ def test_stages_the_game_cannot_judge_are_refused_by_name(accounts, deployment):
     with reverts("ProgramInvalid"):
         dispute(accounts, deployment, 1).send("claim", (p.abi()[0], 4096, 8193, p.lr_q, p.mu_q), bytes(32),
                                               bytes(32), bytes(32), bytes(32), value=BOND)
+
+
+@pytest.mark.parametrize("dims, reason", [
+    ([64, 16, 1001], "classes"),                         # the spec allows at most 1,000 classes
+    ([4096, 1221, 10], "parameters"),                    # 5,014,657 parameters: over the spec's 5,000,000
+])
+def test_a_claim_about_a_shape_the_spec_refuses_is_refused(accounts, deployment, dims, reason):
+    # no honest node could compute such a stage, so no claim about it could ever be opposed
+    from zkpot.spec import SpecError, infer_shapes
+    layers = []
+    for i, (a, b) in enumerate(zip(dims, dims[1:])):
+        layers += ([{"type": "ReLU"}] if i else []) + [{"type": "Linear", "in_features": a, "out_features": b}]
+    spec = ModelSpec.from_json({"layers": layers, "optimizer": {"type": "sgd", "lr": 0.1}, "batch_size": 8})
+    with pytest.raises(SpecError, match=reason):
+        infer_shapes(spec, (dims[0],), dims[-1])
+    with reverts("ProgramInvalid"):
+        dispute(accounts, deployment, 1).send("claim", (dims, 8, 64, 2**20, 0), bytes(32), bytes(32), bytes(32),
+                                              bytes(32), value=BOND)
+    near = [64, 16, 1000] if reason == "classes" else [4096, 1217, 10]        # at the bounds: accepted
+    dispute(accounts, deployment, 1).send("claim", (near, 8, 64, 2**20, 0), bytes(32), bytes(32), bytes(32),
+                                          bytes(32), value=BOND)
 
 
 # ---- whole games
