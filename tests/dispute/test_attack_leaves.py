@@ -168,26 +168,12 @@ def test_dirty_calldata_after_word_255_does_not_change_its_value(prover):
 # ---- the game: a lie of an extreme value at word 255
 
 class Extreme(Fabricated):
-    """A side whose element e of operation t of batch j is ``target`` (an int64 extreme),
-    its reduction's last point too, and every state after made up."""
+    """A side whose element e of operation t of batch j is ``target`` (an int64 extreme), its
+    reduction's last point too, and every state after made up: a lie of target - value."""
 
     def __init__(self, honest, j, t, e, target):
         super().__init__(honest, j, t, e, delta=target - honest.value(j, t, e))
         self.target = target
-
-    def tensors(self, j):
-        trees = self.honest.tensors(j)
-        if j != self.j:
-            return trees
-        if self._lie is None:
-            lie = list(trees)
-            values = trees[self.t].values.copy()
-            values[self.e] = self.target
-            lie[self.t] = merkle.tree(values)
-            if self.t != len(trees) - 1:
-                lie[-1] = merkle.tree(self._made_up_state(j + 1))
-            self._lie = lie
-        return self._lie
 
 
 @pytest.fixture(scope="module")

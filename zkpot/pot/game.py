@@ -447,7 +447,7 @@ class Fabricated(Side):
         if self._lie is None:
             lie = list(trees)
             values = trees[self.t].values.copy()
-            values[self.e] += self.delta
+            values[self.e] = int(values[self.e]) + self.delta       # in Python integers: an int64 extreme stays one
             lie[self.t] = merkle.tree(values)
             if self.t != len(trees) - 1:
                 lie[-1] = merkle.tree(self._made_up_state(j + 1))
