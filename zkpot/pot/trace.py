@@ -75,8 +75,8 @@ class StageTrace:
         return next(o for o in self.ops if o.name == name)
 
     def op_roots(self) -> list[bytes]:
-        """The roots of the detailed batch's operations, in order: the leaves a bisection over
-        operations commits to (``merkle.tree`` over them as 32-byte words)."""
+        """The roots of the detailed batch's operations, in order (what a defender posts in
+        ``StageDispute.postOperations``, for the challenger to name the first it disputes)."""
         return [o.root for o in self.ops]
 
 
