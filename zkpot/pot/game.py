@@ -285,7 +285,7 @@ class Side:
         batches = len(self.program.batches())
         self.run = trace_stage(spec, state, chunk, stage_index, seed, roots_at=[],
                                keep_states={*range(0, batches, CHECKPOINT), batches})
-        self._states = dict(self.run.states)
+        self._states = self.run.states       # the kept vectors; the others join them when made
         self._batches: dict[int, list[merkle.TensorTree]] = {}
         self._state_trees: dict[int, merkle.TensorTree] = {}
         self._partials: dict[tuple[int, int, int], list[int]] = {}

@@ -103,14 +103,11 @@ def _leaves(flat: np.ndarray) -> list[bytes]:
     """The leaf hashes of a flat int64 array: one buffer of (0x00 || 2,048 bytes) rows, written
     in one pass, each row hashed from a view of it (no copy a leaf)."""
     count = -(-flat.size // LEAF_SIZE)
-    rows = np.empty(count, dtype=_ROW)
-    rows["prefix"] = 0
+    rows = np.zeros(count, dtype=_ROW)                              # the prefixes and the padding: 0
     full = flat.size // LEAF_SIZE
     rows["words"][:full] = flat[:full * LEAF_SIZE].reshape(full, LEAF_SIZE)
-    if full < count:                                               # the last leaf, padded with zeros
-        last = np.zeros(LEAF_SIZE, dtype=np.int64)
-        last[:flat.size - full * LEAF_SIZE] = flat[full * LEAF_SIZE:]
-        rows["words"][full] = last
+    if full < count:                                               # the last leaf, short
+        rows["words"][full, :flat.size - full * LEAF_SIZE] = flat[full * LEAF_SIZE:]
     view, size, new = memoryview(rows.view(np.uint8)), _ROW.itemsize, _hasher
 
     def run(first: int, last: int) -> list[bytes]:

@@ -61,8 +61,14 @@ class StageTrace:
     batches: int
     state_roots: dict[int, bytes]
     ops: list[Op] = field(default_factory=list)
-    weights_hash: bytes = b""
     states: dict[int, np.ndarray] = field(default_factory=dict)    # the state vectors kept (keep_states)
+    final: tuple = field(default=(), repr=False)                  # (layout, params, buffers, step) at the end
+
+    @cached_property
+    def weights_hash(self) -> bytes:
+        """H(S) of the stage's result, as ``train_stage`` gives it: hashed when first asked for
+        (a dispute's side re-runs batches whose result it never hashes)."""
+        return keccak(state_to_bytes(*self.final))
 
     def state_root(self, k: int) -> bytes:
         """The root of the state after k batches: computed now from a kept state vector when it
@@ -150,8 +156,8 @@ def trace_stage(spec, state, chunk, stage_index: int, seed: int | None = None, *
         trainer.run_batch(xq[start:end], xmax, y[start:end])
         trainer.record = None
         commit(j + 1)
-    p, b = trainer.host_state()
-    trace.weights_hash = keccak(state_to_bytes(layout, p, b, trainer.step))
+    p, b = trainer.host_state()           # the stage's reused arrays: the next stage overwrites them
+    trace.final = (layout, p.copy(), {k: v.copy() for k, v in b.items()}, trainer.step)
     return trace
 
 
