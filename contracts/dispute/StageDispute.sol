@@ -384,12 +384,14 @@ contract StageDispute {
     // ---- the one step
 
     /// @notice Recompute the disputed value from operands opened against the agreed roots
-    /// (`MlpStepRules.evaluate`); anyone may call it. Differs from the defender's: the
+    /// (`MlpStepRules.evaluate`); anyone may call it before the challenger's deadline (after
+    /// it, only `timeout`, which the defender wins). Differs from the defender's: the
     /// challenger wins; equals it: the defender wins.
     function resolve(uint256 gid, MlpProgram.Program calldata p, bytes32[] calldata roots,
         TensorMerkle.Opening[] calldata operands) external {
         Game storage g = games[gid];
         if (g.phase != Phase.Resolve) revert WrongPhase(gid, g.phase);
+        if (block.timestamp > g.deadline) revert Late(g.deadline); // the challenger missed it: timeout()
         if (keccak256(abi.encode(roots)) != g.opsHash) revert RootsMismatch();
         (int256 got, int256 claimed) = _recompute(g, p, roots, operands);
         if (msg.sender == g.challenger) ++g.challengerMoves;

@@ -108,6 +108,8 @@ def test_stages_the_game_cannot_judge_are_refused_by_name(accounts, deployment):
     big = mlp(0.9, batch=4096)
     with pytest.raises(UnsupportedStage, match="4097 samples"):          # a trailing sample joins a full batch
         program(big, 8193)
+    with pytest.raises(UnsupportedStage, match="1 samples"):
+        program(big, 1)
     p = program(big, 8194)
     with reverts("ProgramInvalid"):
         dispute(accounts, deployment, 1).send("claim", (p.abi()[0], 4096, 8193, p.lr_q, p.mu_q), bytes(32),
@@ -127,6 +129,8 @@ def test_a_claim_about_a_shape_the_spec_refuses_is_refused(accounts, deployment,
     spec = ModelSpec.from_json({"layers": layers, "optimizer": {"type": "sgd", "lr": 0.1}, "batch_size": 8})
     with pytest.raises(SpecError, match=reason):
         infer_shapes(spec, (dims[0],), dims[-1])
+    with pytest.raises(UnsupportedStage, match=reason):       # nor does the node make its program
+        program(spec, 64)
     with reverts("ProgramInvalid"):
         dispute(accounts, deployment, 1).send("claim", (dims, 8, 64, 2**20, 0), bytes(32), bytes(32), bytes(32),
                                               bytes(32), value=BOND)
@@ -272,6 +276,24 @@ def test_a_side_that_stops_answering_loses(accounts, deployment, honest, stopper
     winner = accounts[2] if stopper == "defender" else accounts[1]
     assert g["phase"] == "Done" and g["winner"] == winner.address
     assert other.dispute.claim(cid)["state"] == ("Overturned" if stopper == "defender" else "Open")
+
+
+def test_a_resolve_after_the_challengers_deadline_is_refused_and_the_defender_wins_by_timeout(
+        accounts, deployment, honest):
+    # found by an attack: a late resolve raced timeout, so the order of two transactions decided
+    liar = Fabricated(honest, 1, honest.program.index("Param", 0), 2)
+    d = Defender(dispute(accounts, deployment, 1), liar)
+    c = Challenger(dispute(accounts, deployment, 2), honest)
+    gid = c.challenge(d.claim(BOND))
+    while d.dispute.game(gid)["phase"] != "Resolve":
+        d.move(gid) or c.move(gid)
+    advance(accounts[0], RESPONSE + 1)
+    with reverts("Late"):
+        c.move(gid)
+    with reverts("Late"):                                   # nor by anyone else
+        dispute(accounts, deployment, 3).send("resolve", gid, *c.next_move(gid, d.dispute.game(gid))[1])
+    d.dispute.send("timeout", gid)
+    assert d.dispute.game(gid)["winner"] == accounts[1].address
 
 
 def test_moves_out_of_turn_and_invalid_moves_are_refused(accounts, deployment, honest):

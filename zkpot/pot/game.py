@@ -22,12 +22,14 @@ import numpy as np
 
 from zkpot.pot import merkle
 from zkpot.pot.trace import trace_stage
-from zkpot.spec import SGD, Linear, ModelSpec, ReLU
+from zkpot.spec import MAX_CLASSES, MAX_PARAMS, SGD, Linear, ModelSpec, ReLU
 
 TERMS = 16                       # terms of a reduction judged in one step (MlpStepRules.TERMS)
 ONE = 2**24
 ACT_MAX = 2**26
 MAX_BATCH = 4096                 # FixedPointStep.softmaxGradient's batch bound
+MAX_LINEAR, MAX_WIDTH = 32, 4096  # MlpProgram.check's bounds (with the spec's MAX_CLASSES, MAX_PARAMS)
+MAX_MU_Q = 16760439              # round(0.999 * 2^24)
 CHECKPOINT = 8                   # a side keeps the state after every 8th batch, the others on demand
 
 
@@ -167,10 +169,28 @@ def program(spec: ModelSpec, samples: int) -> Program:
                                "the game cannot judge it")
     dims = (layers[0].in_features,) + tuple(layer.out_features for layer in layers[::2])
     p = Program(dims, spec.batch_size, int(samples), round(opt.lr * ONE), round(opt.momentum * ONE))
+    _check(p)
+    return p
+
+
+def _check(p: Program) -> None:
+    """``MlpProgram.check``'s ranges, so no program is made that the contract would refuse."""
+    refusals = [
+        (not 1 <= p.layers <= MAX_LINEAR, f"{p.layers} Linear layers: the game judges 1..{MAX_LINEAR}"),
+        (not all(1 <= d <= MAX_WIDTH for d in p.dims), f"widths {p.dims}: each must be in 1..{MAX_WIDTH}"),
+        (not 2 <= p.classes <= MAX_CLASSES, f"{p.classes} classes: the spec allows 2..{MAX_CLASSES}"),
+        (p.params > MAX_PARAMS, f"{p.params} parameters: the spec allows at most {MAX_PARAMS}"),
+        (not 2 <= p.batch_size <= MAX_BATCH, f"batch size {p.batch_size}: the game judges 2..{MAX_BATCH}"),
+        (p.samples < 2, f"{p.samples} samples: a stage needs at least 2"),
+        (not 1 <= p.lr_q <= ONE, f"lr {p.lr_q}/2^24: the game judges 1..2^24"),
+        (not 0 <= p.mu_q <= MAX_MU_Q, f"momentum {p.mu_q}/2^24: the game judges 0..{MAX_MU_Q}"),
+    ]
+    for refused, reason in refusals:
+        if refused:
+            raise UnsupportedStage(reason)
     if p.batches()[-1][1] > MAX_BATCH:
         raise UnsupportedStage(f"the last batch has {p.batches()[-1][1]} samples (a trailing sample joins it): "
                                f"the game judges batches of at most {MAX_BATCH}")
-    return p
 
 
 # ---- the index rules: which committed values the one step reads (MlpStepRules.evaluate)
@@ -345,17 +365,31 @@ class Side:
     def op_roots(self, j: int) -> list[bytes]:
         return [t.root for t in self.tensors(j)]
 
+    def _op_tree(self, j: int, t: int) -> merkle.TensorTree:
+        """Operation t's tree of batch j; ``IndexError`` for a batch or an operation that is not
+        there (never Python's counting from the end)."""
+        _within("batch", j, self.batches)
+        _within("operation", t, len(self.program.ops))
+        return self.tensors(j)[t]
+
     def children(self, j: int, t: int, height: int, index: int) -> tuple[bytes, bytes]:
         """The two children of node ``index`` at ``height`` (leaves: 0) of operation t's tree."""
-        level = self.tensors(j)[t].levels[height - 1]
+        levels = self._op_tree(j, t).levels
+        _within("height", height, len(levels), first=1)
+        _within("node", index, len(levels[height]))
+        level = levels[height - 1]
         pick = lambda i: level[i] if i < len(level) else merkle.EMPTY      # noqa: E731
         return pick(2 * index), pick(2 * index + 1)
 
     def leaf(self, j: int, t: int, index: int) -> bytes:
-        return self.tensors(j)[t].chunk(index * merkle.LEAF_SIZE)
+        tree = self._op_tree(j, t)
+        _within("leaf", index, len(tree.levels[0]))
+        return tree.chunk(index * merkle.LEAF_SIZE)
 
     def value(self, j: int, t: int, e: int) -> int:
-        return int(self.tensors(j)[t].values[e])
+        tree = self._op_tree(j, t)
+        _within("element", e, tree.n)
+        return int(tree.values[e])
 
     # ---- reductions and the one step
     def _tree(self, j: int, ref) -> merkle.TensorTree:
@@ -401,9 +435,11 @@ class Side:
         """The reduction's value at ``point``: its start, after each 16 terms, the finished
         sum, and (at ``steps``) the element itself."""
         p = self.program
+        _within("element", e, self._op_tree(j, t).n)
         _, b = p.batches()[j]
         terms, start = p.reduction(b, t)
         full = -(-terms // TERMS)
+        _within("point", point, full + 2)
         if point > full:
             return self.value(j, t, e)
         key = (j, t, e)
@@ -413,6 +449,12 @@ class Side:
                 points.append(fold(p, t, e, points[-1], [self._value(j, r) for r in self.refs(j, t, e, step)]))
             self._partials[key] = points
         return self._partials[key][point]
+
+
+def _within(what: str, i: int, n: int, first: int = 0) -> None:
+    """``IndexError`` unless first <= i < n."""
+    if not first <= i < n:
+        raise IndexError(f"{what} {i} is not in {first}..{n - 1}" if n > first else f"there is no {what} {i}: none exist")
 
 
 class Fabricated(Side):
