@@ -66,6 +66,10 @@ def test_a_leaf_of_another_length_never_verifies_in_python():
         with pytest.raises(ValueError):
             merkle.leaf_hash(other)
     assert not merkle.verify(t.root, 300, 299, bytes(2048), proof)     # right length, other bytes
+    # found by an attack: an absurd length or a sibling that is not 32 bytes raised instead
+    assert not merkle.verify(t.root, 2**256, 299, chunk, [bytes(32)] * 248)
+    assert not merkle.verify(t.root, 300, 299, chunk, ["00" * 32])
+    assert not merkle.verify(t.root, 300, 299, chunk, [bytes(31)])
 
 
 # ---- on chain: TensorMerkle.open through OneStepProver.addStep(0, term) = term
@@ -179,6 +183,25 @@ class Extreme(Fabricated):
 @pytest.fixture(scope="module")
 def honest16():
     return side_for(mlp(0.9, batch=16))          # 41 samples: batches of 16, 16, 9
+
+
+def test_a_side_refuses_queries_outside_its_trace_never_counting_from_the_end(honest16):
+    # found by an attack: Python's negative indices answered with real-looking values
+    side, n_ops = honest16, len(honest16.program.ops)
+    t = side.program.index("Param", 0)                   # 1,040 elements: five leaves, three levels above
+    tree = side.tensors(0)[t]
+    top, n = len(tree.levels) - 1, tree.n
+    assert top == 3 and side.value(0, t, n - 1) == int(tree.values[-1])
+    assert side.children(0, t, top, 0)[0] != merkle.EMPTY
+    for call in (lambda: side.value(-1, t, 0), lambda: side.value(3, t, 0), lambda: side.value(0, -1, 0),
+                 lambda: side.value(0, n_ops, 0), lambda: side.value(0, t, -1), lambda: side.value(0, t, n),
+                 lambda: side.leaf(0, t, -1), lambda: side.leaf(0, t, 5),
+                 lambda: side.children(0, t, 0, 0), lambda: side.children(0, t, top + 1, 0),
+                 lambda: side.children(0, t, top, 1), lambda: side.children(0, t, 1, -1),
+                 lambda: side.partial(0, 0, 0, -1), lambda: side.partial(0, 0, -1, 0),
+                 lambda: side.partial(0, 0, 0, 10**6)):
+        with pytest.raises(IndexError):
+            call()
 
 
 def _game(accounts, deployment, defender_side, challenger_side):

@@ -179,6 +179,8 @@ def root_from(n: int, index: int, chunk, proof: list[bytes]) -> bytes:
 def verify(root_: bytes, n: int, index: int, chunk: bytes, proof: list[bytes]) -> bool:
     """True when ``chunk`` is the packed leaf holding element ``index`` of the tensor of n
     elements committed by root_ (its value: ``unpack(chunk)[index % 256]``)."""
-    if not 0 <= index < n or len(proof) != depth(n) or len(bytes(chunk)) != LEAF_BYTES:
+    if not 0 <= index < n < 2**256 or len(proof) != depth(n) or len(bytes(chunk)) != LEAF_BYTES:
+        return False
+    if not all(isinstance(s, (bytes, bytearray)) and len(s) == 32 for s in proof):
         return False
     return root_from(n, index, chunk, proof) == root_
