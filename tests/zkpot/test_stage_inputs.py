@@ -2,6 +2,8 @@
 fixed-point range, states with values outside their bounds, bad indices and devices. And what it
 must accept: the most extreme spec that validates trains, and its states stay within bounds."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from zkpot.datasets import demo_dataset
 from zkpot.hashing import serialize_state
 from zkpot.pot import fixedpoint as fp
+from zkpot.pot.layout import FRAC_BITS
 from zkpot.spec import ModelSpec, preset
 from zkpot.stage import StageError, TrainingState, batches, initial_weights, train_stage
 
@@ -98,7 +101,7 @@ def test_the_step_count_is_checked(step, msg):
     state.step = step
     with pytest.raises(StageError, match=msg):
         train_stage(WINE, state, wine(), 1)
-    meta = {"format": "zkpot-fixed-1", "step": step}
+    meta = {"format": "zkpot-fixed-1", "step": step, "frac_bits": FRAC_BITS}
     with pytest.raises(StageError, match="step count"):
         train_stage(WINE, serialize_state({**state.params, **state.buffers}, meta), wine(), 1)
 
@@ -135,6 +138,14 @@ def test_state_tensors_must_be_the_specs():
     (lambda d: d + b"\0", "trailing bytes"),
     (lambda d: d.replace(b"zkpot-fixed-1", b"zkpot-fixed-9"), "format 'zkpot-fixed-9'"),
     (lambda d: d.replace(b'"tensors":[', b'"tensors":7,"x":['), "unreadable state header"),
+    # one state, one byte string (found by an attack: a tensor named twice trained on its last copy)
+    (lambda d: re.sub(rb'("tensors":\[)(\["[^"]+",\[[0-9,]*\]\],)', rb"\1\2\2", d, count=1), "names a tensor twice"),
+    (lambda d: re.sub(rb'"frac_bits":\{[^}]*\}', b'"frac_bits":7', d), "not canonical"),
+    (lambda d: d.replace(b'"meta":', b'"meta": '), "not canonical"),
+    (lambda d: re.sub(rb'\[16\]', b"[16.9]", d, count=1), "unreadable state header"),
+    (lambda d: re.sub(rb'"meta":\{"format":"[^"]*","frac_bits":\{[^}]*\},"step":[0-9]+\}', b'"meta":5', d),
+     "unreadable state header"),
+    (lambda d: d[:8] + b"[" * 20_000 + b"\n", "unreadable state header"),
 ])
 def test_malformed_state_bytes_are_refused(mangle, msg):
     with pytest.raises(StageError, match=msg):

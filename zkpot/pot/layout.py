@@ -166,11 +166,27 @@ def parse_state(data: bytes) -> tuple[dict[str, np.ndarray], int]:
     try:
         header = json.loads(data[len(STATE_MAGIC):end]) if end > 0 else None
         meta, entries = header["meta"], header["tensors"]
-        named = [(str(name), tuple(int(d) for d in shape)) for name, shape in entries]
-    except (ValueError, KeyError, TypeError) as exc:
+        if not isinstance(meta, dict):
+            raise TypeError("meta is not an object")
+        named = [(name, tuple(shape)) for name, shape in entries]
+        if not all(type(name) is str and all(type(d) is int for d in shape) for name, shape in named):
+            raise TypeError("a tensor's name is not a string or its shape not integers")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise StateRangeError(f"unreadable state header: {exc}") from None
     if meta.get("format") != STATE_FORMAT:
         raise StateRangeError(f"state format {meta.get('format')!r} is not {STATE_FORMAT}")
+    if len({name for name, _ in named}) != len(named):
+        raise StateRangeError("zkpot state names a tensor twice")
+    # one state, one byte string: H(S) of what is loaded is the hash of the bytes given
+    canonical = {"meta": {"format": STATE_FORMAT, "step": meta.get("step"), "frac_bits": FRAC_BITS},
+                 "tensors": [[name, list(shape)] for name, shape in named]}
+    try:
+        canonical_header = STATE_MAGIC + canonical_json(canonical) + b"\n"
+    except (ValueError, TypeError):
+        canonical_header = b""
+    if data[:end + 1] != canonical_header:
+        raise StateRangeError("zkpot state header is not canonical (docs/pot.md: its keys, their order, "
+                              "frac_bits and spacing are fixed)")
     tensors, offset = {}, end + 1
     for name, shape in named:
         count = math.prod(shape)
