@@ -264,14 +264,26 @@ def decode_chunk(data: bytes) -> Dataset:
         raise DatasetError("not a zkpot chunk: missing magic bytes ZKPOTC1")
     end = data.find(b"\n", len(CHUNK_MAGIC))
     try:
-        header = json.loads(data[len(CHUNK_MAGIC):end])
-        n, shape = int(header["n"]), tuple(header["input_shape"])
-    except (ValueError, KeyError, TypeError) as exc:
+        header = json.loads(data[len(CHUNK_MAGIC):end]) if end > 0 else None
+        if not isinstance(header, dict):
+            raise TypeError("the header is not an object")
+        n, shape, classes = header["n"], tuple(header["input_shape"]), header["num_classes"]
+        if not all(type(v) is int and v >= 1 for v in (n, classes, *shape)):
+            raise TypeError("n, num_classes and input_shape must be positive integers")
+        if header.get("features") != "<f4" or header.get("labels") != "<i4":
+            raise TypeError("features must be '<f4' and labels '<i4'")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise DatasetError(f"bad chunk header: {exc}") from None
+    canonical = {"input_shape": list(shape), "n": n, "num_classes": classes, "features": "<f4", "labels": "<i4"}
+    if data[:end + 1] != CHUNK_MAGIC + canonical_json(canonical) + b"\n":
+        raise DatasetError("chunk header is not canonical (its keys, their order and spacing are fixed)")
+    if classes > MAX_CLASSES or n > MAX_SAMPLES or math.prod(shape) > MAX_FEATURES:
+        raise DatasetError(f"chunk header beyond the limits: {n} samples, {math.prod(shape)} values a sample, "
+                           f"{classes} classes")
     size = n * math.prod(shape)
     body = data[end + 1:]
     if len(body) != 4 * size + 4 * n:
         raise DatasetError(f"chunk body has {len(body)} bytes, expected {4 * size + 4 * n}")
     x = np.frombuffer(body[:4 * size], dtype="<f4").reshape((n, *shape))
     y = np.frombuffer(body[4 * size:], dtype="<i4")
-    return validate(x, y, header["num_classes"])
+    return validate(x, y, classes)

@@ -74,6 +74,8 @@ def _header(f, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
         raise NpzError(f"member {name!r} has dtype {dtype}: only plain numeric arrays are read")
     if len(shape) > MAX_DIMS:
         raise NpzError(f"member {name!r} has {len(shape)} dimensions (at most {MAX_DIMS})")
+    if any(type(d) is not int or d < 0 for d in shape):
+        raise NpzError(f"member {name!r} declares shape {shape}: dimensions are integers >= 0")
     return tuple(int(d) for d in shape), bool(fortran), dtype
 
 

@@ -135,8 +135,8 @@ class ModelSpec(BaseModel):
         if isinstance(data, (str, bytes)):
             try:
                 data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise SpecError(f"spec is not valid JSON: {exc}") from None
+            except (ValueError, RecursionError) as exc:      # bad JSON or UTF-8, huge integers, deep nesting
+                raise SpecError(f"spec is not valid JSON: {str(exc)[:200] or type(exc).__name__}") from None
         if not isinstance(data, dict):
             raise SpecError("spec must be a JSON object")
         layers = data.get("layers")

@@ -67,16 +67,24 @@ def quantise(x: np.ndarray, scale: int) -> np.ndarray:
 
 def encode_shard(x: np.ndarray, y: np.ndarray, num_classes: int, scale: int) -> bytes:
     """The canonical bytes of a shard of float features ``x`` (quantised here) and labels ``y``."""
-    q = quantise(x, scale)
+    if not 0 <= scale <= 24:
+        raise TestShardError("scale must lie in 0..24")
+    xf = np.asarray(x, dtype=np.float32)
+    if not np.isfinite(xf).all():
+        raise TestShardError("a feature is NaN or infinite")
+    if xf.size and float(np.abs(xf).max()) * (1 << scale) >= 2**31:
+        raise TestShardError(f"a feature quantises beyond 32-bit integers at scale {scale}")
+    q = quantise(xf, scale)
     labels = np.asarray(y).reshape(-1)
+    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and np.isfinite(labels).all()
+                                              and (labels == np.floor(labels)).all()):
+        raise TestShardError("labels must be integers")
     if q.ndim < 2 or len(q) != len(labels) or not 1 <= len(q) <= MAX_SAMPLES:
         raise TestShardError(f"a shard needs 1..{MAX_SAMPLES} samples with one label each")
     if q.ndim - 1 > MAX_RANK or math.prod(q.shape[1:]) > MAX_FEATURES:
         raise TestShardError("a sample's shape is too large for a test shard")
     if not 2 <= num_classes <= 0xFFFF or labels.min() < 0 or labels.max() >= num_classes:
         raise TestShardError(f"labels must lie in [0, {num_classes})")
-    if not 0 <= scale <= 24:
-        raise TestShardError("scale must lie in 0..24")
     peak = int(np.abs(q).max()) if q.size else 0
     width = next((w for w in (1, 2, 4) if peak < (1 << (8 * w - 1))), None)
     if width is None:

@@ -65,3 +65,13 @@ def pickled_object_array() -> bytes:
         z.writestr("x.npy", _npy_header((4, 2), "|O") + b"\x80\x04N.")
         z.writestr("y.npy", _labels(4))
     return buf.getvalue()
+
+
+def negative_shape(shape: tuple[int, ...] = (-2, -16)) -> bytes:
+    """An NPZ whose x.npy declares negative dimensions with a positive product and holds that
+    many bytes: the size check passes, the shape is nonsense."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("x.npy", _npy_header(shape) + bytes(4 * abs(int(np.prod(shape)))))
+        z.writestr("y.npy", _labels(2))
+    return buf.getvalue()

@@ -106,3 +106,25 @@ def test_chunk_encoding_roundtrip_and_errors():
         decode_chunk(b"xx" + data)
     with pytest.raises(DatasetError, match="chunk body"):
         decode_chunk(data[:-1])
+
+
+@pytest.mark.parametrize("header, msg", [
+    (b'{"features":"<f4","input_shape":[64],"labels":"<i4","n":10}', "bad chunk header"),        # no num_classes
+    (b'{"features":"<f4","input_shape":[-1,-64],"labels":"<i4","n":10,"num_classes":10}', "positive integers"),
+    (b'{"features":"<f4","input_shape":[64.0],"labels":"<i4","n":10,"num_classes":10}', "positive integers"),
+    (b'{"features":"<f4","input_shape":["64"],"labels":"<i4","n":10,"num_classes":10}', "positive integers"),
+    (b'{"features":"<f4","input_shape":[64],"labels":"<i4","n":10,"num_classes":1e400}', "positive integers"),
+    (b'{"features":"<f8","input_shape":[64],"labels":"<i4","n":10,"num_classes":10}', "'<f4'"),
+    (b'{"input_shape":[64],"n":10,"num_classes":10,"features":"<f4","labels":"<i4"}', "not canonical"),
+    (b'{"features":"<f4","input_shape":[64],"labels":"<i4","n":10,"num_classes":1001}', "beyond the limits"),
+    (b"[" * 20_000, "bad chunk header"),
+    (b"5", "bad chunk header"),
+])
+def test_a_hostile_chunk_header_is_a_dataset_error(header, msg):
+    # found by an attack: bare KeyError, TypeError and OverflowError, which a node counted as a
+    # training failure instead of a bad chunk
+    ds = demo_dataset("digits").subset(np.arange(10))
+    data = encode_chunk(ds)
+    body = data[data.index(b"\n", 8) + 1:]
+    with pytest.raises(DatasetError, match=msg):
+        decode_chunk(data[:8] + header + b"\n" + body)

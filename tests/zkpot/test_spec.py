@@ -137,3 +137,12 @@ def test_a_nan_in_json_text_is_refused():
     text = json.dumps(spec_with(optimizer={"type": "sgd", "lr": 0.1})).replace("0.1", "NaN")
     with pytest.raises(SpecError, match="finite number"):
         ModelSpec.from_json(text)
+
+
+@pytest.mark.parametrize("text", [b"[" * 20_000, '{"batch_size": ' + "9" * 5000 + "}", b'{"batch_size": "\xff"}'])
+def test_json_no_parser_could_read_is_a_spec_error(text):
+    # found by an attack: deep nesting, a 5,000-digit integer and bytes that are not UTF-8 raised
+    # RecursionError, ValueError and UnicodeDecodeError instead of SpecError
+    with pytest.raises(SpecError, match="not valid JSON"):
+        ModelSpec.from_json(text)
+
