@@ -20,6 +20,7 @@ BOMBS = {
     "lying zip sizes": (hostile.lying_bomb, "corrupt"),
     "10^12 declared elements": (hostile.huge_shape, "declares shape (1000000000, 1000)"),
     "object array (pickle)": (hostile.pickled_object_array, "dtype object"),
+    "negative dimensions": (hostile.negative_shape, "dimensions are integers >= 0"),
 }
 MEMORY_LIMIT_MB = 300
 
@@ -90,3 +91,21 @@ def test_bombs_leave_the_api_process_under_its_memory_bound(api_settings, employ
         print(f"API peak RSS over the bomb cases: {rss.peak_mb:.0f} MB")
     assert all(s == 422 for s in answers.values()), answers
     assert rss.peak_mb < MEMORY_LIMIT_MB, f"{rss.peak_mb:.0f} MB"
+
+
+def test_deeply_nested_json_is_a_4xx_and_the_api_process_lives(api_settings, employer_key, tmp_path):
+    # found by an attack: web3's py_ecc raises the recursion limit to 100,000, so one body of
+    # 100,000 '[' overflowed the C stack and killed the process (no answer, then nothing listens)
+    settings = api_settings.model_copy(update={"siwe_domain": None, "siwe_uri": None})
+    with ApiProcess(settings, tmp_path / "api.log") as api:
+        r = httpx.post(f"{api.url}/api/auth/verify", content=b"[" * 100_000, timeout=60,
+                       headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500, r.text
+        auth = _bearer(api.url, employer_key)                  # the job form's spec field: within its length
+        r = httpx.post(f"{api.url}/api/jobs", headers=auth, timeout=60,
+                       data={"spec": "[" * 65_536, "reward_per_declaration_wei": "1000"},
+                       files={"dataset": ("d.npz", hostile.negative_shape(), "application/octet-stream")})
+        assert r.status_code == 422 and "spec" in r.text, r.text
+        assert httpx.get(f"{api.url}/api/status", timeout=30).status_code == 200
+        assert api.proc.poll() is None
+
