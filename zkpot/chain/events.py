@@ -73,9 +73,12 @@ def decode_log(log: Any) -> ChainEvent | None:
         # indexed dynamic values are stored as their hash
         dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
         args[param["name"]] = bytes(topic) if dynamic else _value(kind, abi_decode([kind], bytes(topic))[0])
-    values = abi_decode([_type_of(p) for p in plain], bytes(HexBytes(log["data"])))
-    for param, value in zip(plain, values):
-        args[param["name"]] = _value(_type_of(param), value)
+    kinds = [_type_of(p) for p in plain]
+    # strings are read as bytes and decoded here: the contracts take any bytes as a string, and
+    # one event that is not UTF-8 must not stop every reader of the chain (found by an attack)
+    values = abi_decode(["bytes" if k == "string" else k for k in kinds], bytes(HexBytes(log["data"])))
+    for param, kind, value in zip(plain, kinds, values):
+        args[param["name"]] = value.decode("utf-8", errors="replace") if kind == "string" else _value(kind, value)
     return ChainEvent(name=item["name"], args=args, block_number=int(log["blockNumber"]),
                       tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(), log_index=int(log["logIndex"]),
                       address=to_checksum_address(log["address"]))

@@ -44,6 +44,26 @@ def test_deploy_all_writes_loadable_map(deployed, settings):
     assert JobEscrowClient(client, deployment.escrow).registry_address() == deployment.registry
 
 
+def test_an_event_string_that_is_not_utf8_does_not_stop_the_readers(anvil, deployed, keys):
+    # found by an attack: one createJob whose manifest CID was not UTF-8 made every later
+    # fetch_events raise, freezing the API's index and the nodes' view of the chain for good
+    client, deployment, _ = deployed
+    attacker = ChainClient(anvil.rpc_url, keys[3])
+    escrow = JobEscrowClient(attacker, deployment.escrow)
+    start = client.block_number()
+    marker = "bMARKERMARKER"
+    hostile = params(client, deployment, manifest_cid=marker)
+    data = bytes.fromhex(escrow.contract.encode_abi("createJob", args=[hostile.as_tuple()])[2:])
+    tx = attacker.w3.eth.send_transaction({"from": attacker.address, "to": deployment.escrow, "gas": 3_000_000,
+                                           "data": "0x" + data.replace(marker.encode(), b"\xff" * len(marker)).hex(),
+                                           "value": hostile.escrow})
+    assert attacker.w3.eth.wait_for_transaction_receipt(tx).status == 1
+    honest = JobEscrowClient(client, deployment.escrow).create_job(params(client, deployment))
+    created = [e for e in fetch_events(client, deployment, start) if e.name == "JobCreated"]
+    assert [e["manifestCid"] for e in created] == ["\ufffd" * len(marker), "bafym"]
+    assert created[-1]["jobId"] == honest
+
+
 def test_concurrent_sends_from_one_key_all_mine(anvil, deployed, keys):
     _, deployment, _ = deployed
     client = ChainClient(anvil.rpc_url, keys[5])
