@@ -20,6 +20,7 @@ import numpy as np
 
 from zkpot import datasets
 from zkpot.config import Settings
+from zkpot.hashing import canonical_json, keccak
 from zkpot.manifest import Manifest
 from zkpot.spec import ModelSpec
 
@@ -55,8 +56,12 @@ class Curves:
     unavailable: dict[int, str] = field(default_factory=dict)
 
 
-def _cache_path(settings: Settings, weights_cid: str, eval_key: str) -> Path:
-    return settings.path("cache") / "curves" / f"{weights_cid}.{eval_key}.json"
+def _cache_path(settings: Settings, weights_cid: str, w_hash: bytes, eval_key: str) -> Path:
+    """The cache file of one evaluation, named by a hash of what names it: the CID comes from the
+    chain, so it never becomes a path itself (found by an attack: an absolute or overlong CID
+    read a file of the attacker's choosing, or failed every page of the job)."""
+    name = keccak(canonical_json([weights_cid, bytes(w_hash).hex(), eval_key])).hex()
+    return settings.path("cache") / "curves" / f"{name}.json"
 
 
 def job_curves(settings: Settings, manifest: Manifest, finalised: Sequence[tuple[int, bytes, str]],
@@ -71,7 +76,7 @@ def job_curves(settings: Settings, manifest: Manifest, finalised: Sequence[tuple
     ``compute=False`` answers from the cache only.
     """
     from zkpot.hashing import weights_hash
-    from zkpot.storage import StorageError, open_store
+    from zkpot.storage import StorageError, open_store, parse_cid
 
     store = open_store(settings)
     eval_key, evaluated_on = ("test-" + test_set[0], "test set") if test_set else ("train", "training set")
@@ -85,7 +90,12 @@ def job_curves(settings: Settings, manifest: Manifest, finalised: Sequence[tuple
 
     eval_set = None
     for stage, w_hash, w_cid in sorted(finalised):
-        path = _cache_path(settings, w_cid, eval_key)
+        try:
+            parse_cid(w_cid)
+        except StorageError as e:
+            out.unavailable[stage] = f"cannot evaluate: {str(e)[:120]}"
+            continue
+        path = _cache_path(settings, w_cid, w_hash, eval_key)
         if path.is_file():
             out.points.append(StageMetrics(**json.loads(path.read_text())))
             continue

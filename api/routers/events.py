@@ -42,7 +42,7 @@ def resume_point(
     if last_event_id is None or last_event_id.strip() == "":
         return last
     text = last_event_id.strip()
-    if not text.isdigit() or len(text) > 16:
+    if not (text.isascii() and text.isdigit()) or len(text) > 16:      # '²'.isdigit(), int('²') fails
         raise ProblemError(422, f"Last-Event-ID {last_event_id[:40]!r} is not an event seq from this stream")
     return max(last, int(text))
 

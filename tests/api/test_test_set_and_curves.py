@@ -153,6 +153,26 @@ def test_curves_skip_weights_that_do_not_match_the_chain(dev_settings, deployed,
     assert curves["points"] == [] and "do not match" in curves["unavailable"]["1"]
 
 
+@pytest.mark.parametrize("cid", ["/" + "a" * 300, "{forged}"])
+def test_a_cid_from_the_chain_never_becomes_a_path(dev_settings, deployed, job, tmp_path, cid):
+    # found by an attack: the curves cache was named by the finalised CID, so an overlong one
+    # failed every page of the job and an absolute one read a file of the attacker's choosing
+    job_id, prepared, nodes = job
+    forged = tmp_path / "forged"
+    forged.with_name("forged.train.json").write_text(
+        '{"stage": 1, "weights_cid": "x", "loss": 0.0001, "accuracy": 1.0}')
+    cid = cid.format(forged=forged)
+    openings = chainwork.declare_stage(nodes, job_id, 1, keccak(b"declared weights"), keccak(b"rho"), cid)
+    chainwork.reveal_stage(dev_settings, nodes, job_id, 1, openings)
+    app = create_app(dev_settings, follow_chain=False, dashboard_dir=None)
+    app.state.index.poll_once()
+    client = TestClient(app)
+    curves = client.get(f"/api/jobs/{job_id}/curves")
+    assert curves.status_code == 200 and curves.json()["points"] == []
+    assert "not a base32 CIDv1" in curves.json()["unavailable"]["1"]
+    assert client.get(f"/api/jobs/{job_id}").status_code == 200
+
+
 def test_curves_of_a_job_without_a_readable_manifest_say_why(api_settings, deployed):
     job_id = chainwork.create_job(api_settings, deployed)
     app = create_app(api_settings, follow_chain=False, dashboard_dir=None)
