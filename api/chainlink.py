@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from functools import lru_cache
+from typing import Callable
 
 from api.problems import ProblemError
 from api.schemas import JobPrepared, StageMetrics, TestSetRelease, UnsignedTx
@@ -215,22 +216,26 @@ def _problem(e: Exception) -> ProblemError:
 
     status = {jobs.JobInputError: 422, jobs.JobStateError: 409, jobs.NotEmployerError: 403,
               jobs.TestSetNotHeld: 404, jobs.JobNotFound: 404, jobs.JobChainError: 503,
-              jobs.JobRefused: 409, jobs.JobStorageError: 503}.get(type(e), 422)
+              jobs.JobRefused: 409, jobs.JobStorageError: 503, jobs.JobsPending: 429}.get(type(e), 422)
     field = getattr(e, "field", None)
     errors = [{"loc": ["body", field], "msg": str(e), "type": "value_error"}] if field else None
     return ProblemError(status, str(e), errors)
 
 
-def prepare_job(settings: Settings, *, spec, dataset, terms, employer: str) -> JobPrepared:
+def prepare_job(settings: Settings, *, spec, dataset, terms, employer: str,
+                created: Callable[[bytes], bool]) -> JobPrepared:
     """Prepare the job for ``employer`` (``zkpot.jobs.prepare_job``, createJob simulated for that
     wallet first) and answer with its createJob transaction; dev mode sends it when the
-    employer is the dev key's own address, and removes what was stored if it then fails."""
+    employer is the dev key's own address, and removes what was stored if it then fails.
+    Preparations waiting for their createJob are bounded and expire (``zkpot.prepared``;
+    ``created`` says which manifests are on chain)."""
     from zkpot import jobs
     from zkpot.escrow_preflight import EscrowPreflight
+    from zkpot.prepared import PreparedJobs
 
     try:
         prepared = jobs.prepare_job(settings, dataset, spec, terms, employer,
-                                    EscrowPreflight(settings, employer))
+                                    EscrowPreflight(settings, employer), ledger=PreparedJobs(settings, created))
     except jobs.JobError as e:
         raise _problem(e) from e
     params = prepared.params
@@ -247,7 +252,7 @@ def prepare_job(settings: Settings, *, spec, dataset, terms, employer: str) -> J
                        stage_count=params.stages, chunk_cids=prepared.chunk_cids,
                        train_samples=prepared.train_samples, test_samples=params.samples,
                        threshold=params.threshold, deposit=str(params.escrow), deposit_eth=eth,
-                       transaction=tx, tx_hash=tx_hash)
+                       prepared_until=int(prepared.expires_at), transaction=tx, tx_hash=tx_hash)
 
 
 def release_test_set(settings: Settings, job_id: int, employer: str) -> TestSetRelease:

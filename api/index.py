@@ -187,6 +187,12 @@ class ChainIndex:
             self.next_block = head + 1
         return new
 
+    def has_manifest(self, manifest_hash: bytes) -> bool:
+        """Whether a job with this manifest is on chain (as far as the index has read)."""
+        wanted = "0x" + bytes(manifest_hash).hex()
+        with self._lock:
+            return any(str(j.created.get("manifestHash")).lower() == wanted for j in self.jobs.values())
+
     def now(self) -> int:
         """Chain time now, from the offset to wall time seen at the last poll (a dev chain's
         clock may have been moved; a real chain's follows the wall clock)."""

@@ -76,6 +76,9 @@ class JobPrepared(WalletTransaction):
     threshold: int = Field(description="correct test predictions required: ⌈θ·N⌉")
     deposit: str = Field(description="wei the transaction escrows")
     deposit_eth: str
+    prepared_until: int = Field(description="unix time (the server's clock) by which createJob must be on chain; "
+                                            "after it, what was stored for this job is removed "
+                                            "(ZKPOT_PREPARED_TTL_S)")
 
 
 class TestSetRelease(BaseModel):

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     max_stages: int = Field(1024, ge=1, le=65535, description="most stages (and chunk files) of one job")
     max_job_bytes: int = Field(256 * 1024 * 1024, ge=1024,
                                description="most bytes of stage chunks one job stores")
+    max_pending_jobs: int = Field(3, ge=1, description="most jobs a server prepares for one wallet that are "
+                                                       "not on chain yet")
+    max_pending_bytes: int = Field(2 * 1024**3, ge=1024, description="most bytes a server holds for prepared "
+                                                                     "jobs that are not on chain yet")
+    prepared_ttl_s: int = Field(3600, ge=60, description="seconds a prepared job waits for its createJob "
+                                                         "before what it stored is removed")
 
     def path(self, name: str) -> Path:
         """A folder under the state dir, created on first use."""

@@ -43,5 +43,9 @@ class JobRefused(JobError):
     """The contract would refuse the job as it stands (e.g. the employer cannot pay for it)."""
 
 
+class JobsPending(JobError):
+    """Too many prepared jobs are waiting for their createJob (this wallet's, or the server's)."""
+
+
 class JobStorageError(JobError):
     """The content store failed while the job was stored (what was stored is removed again)."""

@@ -23,6 +23,7 @@ committed test set. Loss and accuracy curves are in ``zkpot.curves``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -33,12 +34,13 @@ import numpy as np
 from zkpot import datasets, escrow_terms, staging, testset, testsets
 from zkpot.config import Settings
 from zkpot.joberrors import (JobChainError, JobError, JobInputError, JobNotFound, JobRefused,  # noqa: F401
-                             JobStateError, JobStorageError, NotEmployerError, TestSetNotHeld)
+                             JobsPending, JobStateError, JobStorageError, NotEmployerError, TestSetNotHeld)
 from zkpot.manifest import Manifest, ManifestError, build_manifest, correct_threshold
 from zkpot.spec import ModelSpec, SpecError
 
 if TYPE_CHECKING:  # the chain client is only needed by the functions that send
     from zkpot.chain import JobEscrowClient, JobParams
+    from zkpot.prepared import PreparedJobs
 
 TEST_FRACTION = 0.2
 # default work per stage (Δ target): a few seconds of CPU training for the bundled presets
@@ -95,6 +97,9 @@ class PreparedJob:
     private: testsets.PrivateTestSet
     stored: tuple[str, ...] = ()                     # CIDs this preparation added to the store
     private_new: bool = True                         # T was not held before this preparation
+    stored_bytes: int = 0                            # what it added: content and a new T
+    token: str | None = None                         # its record in a ``PreparedJobs`` ledger
+    expires_at: float | None = None                  # when that ledger removes it uncreated
 
     @property
     def manifest_hash(self) -> bytes:
@@ -223,11 +228,14 @@ def check_params(settings: Settings, params: "JobParams", now: int | None = None
 
 def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, terms: JobTerms,
                 employer: str, chain: JobChain,
-                progress: Callable[[str], None] | None = None) -> PreparedJob:
+                progress: Callable[[str], None] | None = None,
+                ledger: "PreparedJobs | None" = None) -> PreparedJob:
     """Validate, check with the chain, commit and store a job for ``employer`` (see module doc).
 
     Raises ``JobInputError`` (the input), ``JobRefused``/``JobChainError`` (the chain) before
-    anything is written; ``progress`` receives a line per step.
+    anything is written; ``progress`` receives a line per step. With a ``ledger`` (a server
+    preparing for other wallets, ``zkpot.prepared``) the job is admitted there before anything
+    is stored (``JobsPending`` otherwise) and recorded once it is.
     """
     from zkpot.stage import initial_weights
     from zkpot.storage import StorageError, cid_v1, open_store
@@ -261,36 +269,48 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
 
     _say(progress, f"storing {len(set(chunk_cids))} chunk(s), S_0 and the manifest; the test set "
                    "privately")
+    token = ledger.reserve(employer) if ledger is not None else None
     store = open_store(settings)
     try:
         testsets.find(settings, employer, manifest.keccak())
         private_new = False
     except TestSetNotHeld:
         private_new = True
-    private = testsets.keep(settings, employer, manifest.keccak(), test, committed.shards)
     added: list[str] = []
+    sizes = [0]
 
     def put(data: bytes) -> str:
         cid = cid_v1(data)
         if not store.has(cid):
             store.put(data)
             added.append(cid)
+            sizes[0] += len(data)
         return cid
 
+    private = None
     try:
+        private = testsets.keep(settings, employer, manifest.keccak(), test, committed.shards)
         for idx in chunks:
             put(datasets.encode_chunk(train.subset(idx)))
-        put(s0_bytes)
+        s0_cid = put(s0_bytes)
         manifest_cid = put(manifest.to_bytes())
     except BaseException as e:
         _remove(store, added, private if private_new else None)
+        if token is not None:
+            ledger.release(token)
         if isinstance(e, StorageError):
             raise JobStorageError(f"the content store failed: {e}") from e
         raise
+    if private_new:
+        sizes[0] += sum(f.stat().st_size for f in private.folder.iterdir() if f.is_file())
     params = _params(terms, manifest.stages, len(test), commitments, committed.data_hashes, verifier,
                      manifest.keccak(), manifest_cid)
-    return PreparedJob(manifest, manifest_cid, chunk_cids, params, len(train), test, private,
-                       tuple(added), private_new)
+    prepared = PreparedJob(manifest, manifest_cid, chunk_cids, params, len(train), test, private,
+                           tuple(added), private_new, sizes[0], token)
+    if ledger is not None:
+        expires = ledger.record(token, prepared, [*chunk_cids, s0_cid, manifest_cid])
+        prepared = dataclasses.replace(prepared, expires_at=expires)
+    return prepared
 
 
 def _remove(store, cids, private: testsets.PrivateTestSet | None) -> None:
@@ -305,9 +325,12 @@ def _remove(store, cids, private: testsets.PrivateTestSet | None) -> None:
 
 def discard_job(settings: Settings, prepared: PreparedJob) -> None:
     """Remove what ``prepared`` stored (its createJob failed): new CIDs and a new private T."""
+    from zkpot import prepared as ledger
     from zkpot.storage import open_store
 
     _remove(open_store(settings), prepared.stored, prepared.private if prepared.private_new else None)
+    if prepared.token is not None:
+        ledger.release(settings, prepared.token)
 
 
 @dataclass(frozen=True)

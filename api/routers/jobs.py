@@ -99,7 +99,7 @@ def _read_dataset(upload: UploadFile, settings) -> datasets.Dataset:
                          "Sign-In with Ethereum session. Every term createJob checks is checked "
                          "first and createJob is simulated for the signed-in wallet: nothing is "
                          "stored for a job that cannot be created.",
-             responses=responses(401, 403, 409, 413, 422, 503))
+             responses=responses(401, 403, 409, 413, 422, 429, 503))
 def create_job(
     session: SessionDep,
     settings: SettingsDep,
@@ -124,7 +124,8 @@ def create_job(
                      bounty=int(form.bounty_wei), stage_flops=form.stage_flops,
                      shard_size=form.shard_size, commit_window=form.commit_window_s,
                      reveal_window=form.reveal_window_s)
-    return chainlink.prepare_job(settings, spec=model, dataset=data, terms=terms, employer=session.address)
+    return chainlink.prepare_job(settings, spec=model, dataset=data, terms=terms, employer=session.address,
+                                 created=index.has_manifest)
 
 
 def _job(index: ChainIndex, job_id: int) -> JobRecord:

@@ -4,6 +4,7 @@ the contract would refuse is refused first and stores nothing; dev mode spends o
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from eth_account import Account
@@ -13,8 +14,10 @@ from pydantic import SecretStr
 from api.main import create_app
 from tests.api import chainwork
 from tests.api.conftest import sign_in
+from zkpot import jobs, testsets
 from zkpot.chain import ChainClient, JobEscrowClient
 from zkpot.manifest import Manifest
+from zkpot.prepared import PreparedJobs
 from zkpot.spec import PRESETS
 from zkpot.storage import open_store
 
@@ -117,3 +120,40 @@ def test_an_unreachable_chain_is_503_and_nothing_is_stored(api_settings):
     r = client.post("/api/jobs", headers=auth, data=FORM)
     assert r.status_code == 503 and "does not answer" in r.json()["detail"], r.text
     assert _stored(settings) == []
+
+
+def test_jobs_no_wallet_creates_are_bounded_and_expire_keeping_what_created_jobs_use(api_settings):
+    # found by an attack: a wallet that never sent its createJob stored up to 256 MiB a request, for good
+    deployed, settings, app, client = _dev(api_settings)
+    settings = settings.model_copy(update={"max_pending_jobs": 1})
+    app = create_app(settings, follow_chain=False, dashboard_dir=None)
+    client = TestClient(app, base_url="http://zkpot.test")
+    stranger, dev = (Account.from_key(chainwork.KEYS[i]).address for i in (3, 0))
+    first = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[3]), data=FORM)
+    assert first.status_code == 201, first.text
+    first = first.json()
+    assert time.time() < first["prepared_until"] <= time.time() + settings.prepared_ttl_s
+    before = _stored(settings)
+    again = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[3]), data={**FORM, "theta": "0.7"})
+    assert again.status_code == 429 and "ZKPOT_MAX_PENDING_JOBS" in again.json()["detail"], again.text
+    assert _stored(settings) == before
+    # the dev employer's job of the same data goes on chain: its chunks are the ones the stranger's added
+    mine = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[0]), data={**FORM, "theta": "0.6"}).json()
+    assert mine["tx_hash"] and mine["chunk_cids"] == first["chunk_cids"]
+    app.state.index.poll_once()
+    # past the waiting time: the stranger's preparation goes, except what the created job uses
+    later = PreparedJobs(settings, app.state.index.has_manifest, clock=lambda: time.time() + settings.prepared_ttl_s + 1)
+    later.release(later.reserve(Account.from_key(chainwork.KEYS[4]).address))
+    store = open_store(settings)
+    assert all(store.has(c) for c in mine["chunk_cids"]) and store.has(mine["manifest_cid"])
+    assert not store.has(first["manifest_cid"])
+    with pytest.raises(jobs.TestSetNotHeld):
+        testsets.find(settings, stranger, bytes.fromhex(first["manifest_hash"][2:]))
+    testsets.find(settings, dev, bytes.fromhex(mine["manifest_hash"][2:]))
+    # the stranger may prepare again; the server's byte bound holds for any wallet
+    assert client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[3]), data=FORM).status_code == 201
+    tight = settings.model_copy(update={"max_pending_bytes": settings.max_job_bytes + 1024})
+    client = TestClient(create_app(tight, follow_chain=False, dashboard_dir=None), base_url="http://zkpot.test")
+    full = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[4]), data=FORM)
+    assert full.status_code == 429 and "ZKPOT_MAX_PENDING_BYTES" in full.json()["detail"], full.text
+
