@@ -69,6 +69,7 @@ contract FederatedTask is RoundCertificates, PullPayments {
             taskId, 0, _tasks[taskId], p.initialModelCommitment, p.initialModelCid, p.initialModelProofs,
             p.initialModelInstances
         );
+        _commitmentUsed[taskId][p.initialModelCommitment] = true;
         emit TaskCreated(
             taskId, msg.sender, address(p.verifier), p.rounds, p.threshold, escrow, p.encryptionKey, p.manifestCid
         );
@@ -102,7 +103,8 @@ contract FederatedTask is RoundCertificates, PullPayments {
             _reveal(taskId, round, task.verifier, proofs, instances, encryptedUpdateCid);
         // a proof says nothing about who made it: a commitment is paid once per task, so replaying
         // another participant's proof (this round or an earlier one) earns nothing, and neither
-        // does re-proving the global model unchanged
+        // does re-proving a global model unchanged: every round's is marked used when published
+        // (found by an attack: an earlier global that proved more than a later one was paid)
         if (_commitmentUsed[taskId][modelCommitment] || modelCommitment == _globalCommitment(taskId, round)) {
             revert ModelCommitmentReused(modelCommitment);
         }
@@ -135,6 +137,7 @@ contract FederatedTask is RoundCertificates, PullPayments {
         // the next round's baseline is certified: an employer cannot lower it to pay less, nor
         // raise it past what its model proves
         uint256 count = _publishGlobal(taskId, round + 1, task, modelCommitment, modelCid, proofs, instances);
+        _commitmentUsed[taskId][modelCommitment] = true;
         _openNextRound(taskId, task, round, modelCommitment, modelCid, count);
     }
 

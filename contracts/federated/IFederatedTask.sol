@@ -239,7 +239,7 @@ interface IFederatedTask is IAccuracyChecks {
     /// @notice The open round's phase boundaries: its start, the end of its commit phase (the
     /// reveal phase's start) and the end of its reveal phase (from when it can be closed).
     function roundPhases(uint256 taskId) external view returns (uint256 start, uint256 commitEnd, uint256 revealEnd);
-    /// @notice Whether an accepted update of this task already carried `modelCommitment`.
+    /// @notice Whether `modelCommitment` was already an accepted update or a global model of this task.
     function isModelCommitmentUsed(uint256 taskId, uint256 modelCommitment) external view returns (bool);
     function taskCount() external view returns (uint256);
 }

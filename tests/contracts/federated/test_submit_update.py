@@ -106,6 +106,21 @@ def test_submit_update_of_the_unchanged_global_model_reverts(fl, task_id, partic
         submit(fl, task_id, participants[0], model=999, round_=1)
 
 
+def test_submit_update_of_an_earlier_global_model_reverts(fl, task_id, participants, employer):
+    # found by an attack: round 1's global proved fewer than round 0's, so round 0's model, public
+    # and proven by anyone, earned a reward in round 1 for no training
+    assert fl.isModelCommitmentUsed(task_id, INITIAL_MODEL)
+    close(fl, task_id, employer, model=999, counts=(10, 10))
+    assert fl.isModelCommitmentUsed(task_id, 999)
+    commit(fl, task_id, participants[0], model=INITIAL_MODEL, round_=1)
+    commit(fl, task_id, participants[1], model=222, round_=1)
+    with brownie.reverts(f"ModelCommitmentReused: {INITIAL_MODEL}"):
+        reveal(fl, task_id, participants[0], model=INITIAL_MODEL, round_=1)
+    assert fl.creditOf(participants[0]) == 0
+    reveal(fl, task_id, participants[1], model=222, round_=1)
+    assert fl.updateCount(task_id, 1) == 1
+
+
 def test_submit_update_round_full_reverts(fl, task_id, participants):
     # a commitment reserves no slot: the cap applies when updates are revealed
     for i in range(MAX_UPDATES + 1):
