@@ -25,6 +25,9 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address, to_checksum_address
 
 NONCE_TTL_S = 600
+# nonces issued a minute, by everyone: at most this times NONCE_TTL_S / 60 are ever outstanding
+# (found by an attack: an unauthenticated flood of nonce requests grew Redis without bound)
+NONCES_PER_MINUTE = 600
 KEY_PREFIX = "zkpot:siwe:"
 STATEMENT = "Sign in to zkpot to post training jobs."
 
@@ -106,6 +109,15 @@ class SessionStoreDown(RuntimeError):
     """Redis, where nonces and sessions are kept, does not answer."""
 
 
+class NoncesExhausted(RuntimeError):
+    """This minute's nonces are all issued; ``retry_after`` seconds until the next minute."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many sign-ins were started this minute (at most {NONCES_PER_MINUTE}); "
+                         f"try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class SiweAuthority:
     """Issues nonces, verifies signed messages and keeps the resulting sessions (in Redis)."""
 
@@ -130,6 +142,13 @@ class SiweAuthority:
 
     def new_nonce(self, address: str) -> str:
         """A single-use nonce that only ``address`` can sign in with (10 minutes)."""
+        now = time.time()
+        window = self.prefix + f"nonces:{int(now // 60)}"
+        issued = self._call(lambda: self.redis.incr(window))
+        if issued == 1:
+            self._call(lambda: self.redis.expire(window, 120))
+        if issued > NONCES_PER_MINUTE:
+            raise NoncesExhausted(60 - int(now % 60))
         nonce = secrets.token_hex(12)
         self._call(lambda: self.redis.set(self.prefix + "nonce:" + nonce, to_checksum_address(address),
                                           ex=NONCE_TTL_S))

@@ -10,7 +10,7 @@ from api.chainlink import chain_id_of
 from api.deps import SESSION_COOKIE, BearerDep, CookieDep, SessionDep, SettingsDep, SiweDep, session_token
 from api.problems import ProblemError, responses
 from api.schemas import ADDRESS_PATTERN
-from api.siwe import SessionStoreDown, SiweError
+from api.siwe import NoncesExhausted, SessionStoreDown, SiweError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -45,10 +45,12 @@ def _store(op):
         return op()
     except SessionStoreDown as e:
         raise ProblemError(503, str(e)) from e
+    except NoncesExhausted as e:
+        raise ProblemError(429, str(e)) from e
 
 
 @router.get("/nonce", response_model=SignInChallenge, summary="Start signing in",
-            responses=responses(422, 503))
+            responses=responses(422, 429, 503))
 def nonce(siwe: SiweDep, settings: SettingsDep,
           address: str = Query(pattern=ADDRESS_PATTERN, description="the wallet's address")):
     chain_id = chain_id_of(settings)

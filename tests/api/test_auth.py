@@ -7,6 +7,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
+from api import siwe
 from api.main import create_app
 from tests.api.conftest import sign_in, signed_message
 from zkpot.devnet import dev_private_keys
@@ -159,3 +160,15 @@ def test_sign_in_with_redis_down_is_503_not_500(api_settings, employer_key):
         r = c.get("/api/auth/nonce", params={"address": Account.from_key(employer_key).address})
         assert r.status_code == 503 and "session store" in r.json()["detail"]
         assert c.get("/api/auth/me", headers={"Authorization": "Bearer x"}).status_code == 503
+
+
+def test_nonces_are_bounded_a_minute_so_a_flood_cannot_grow_the_session_store(client, monkeypatch):
+    # found by an attack: unauthenticated nonce requests each left a key for 10 minutes, unbounded
+    monkeypatch.setattr(siwe, "NONCES_PER_MINUTE", 5)
+    address = Account.create().address
+    answers = [client.get("/api/auth/nonce", params={"address": address}) for _ in range(11)]
+    codes = [r.status_code for r in answers]
+    assert set(codes) <= {200, 429} and 429 in codes, codes      # 11 in at most two minutes: one is full
+    refused = answers[codes.index(429)].json()
+    assert "too many sign-ins" in refused["detail"] and "try again in" in refused["detail"]
+
