@@ -117,8 +117,15 @@ def param_scales(plan: tuple[Layer, ...], input_scale: int = DEFAULT_SCALE,
 
 def quantise_inputs(X, scale: int = DEFAULT_SCALE) -> np.ndarray:
     """Features as integers at ``scale``: float32 values times 2^scale, rounded half away from
-    zero, exactly as ezkl quantises a float input (``zkpot.testset.quantise``, the one rule)."""
-    return quantise(X, scale)
+    zero, exactly as ezkl quantises a float input (``zkpot.testset.quantise``, the one rule).
+    ``CertificationError`` for a NaN, an infinity or a value beyond 2^62 on the grid (found by an
+    attack: all of them became -2^63, so different shards shared one commitment)."""
+    x = np.asarray(X, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise CertificationError("a feature is NaN or infinite")
+    if x.size and float(np.abs(x).max()) * 2.0 ** scale >= 2.0 ** 62:
+        raise CertificationError(f"a feature is beyond 2^62 at scale {scale}")
+    return quantise(x, scale)
 
 
 def labels_onehot(y, num_classes: int) -> np.ndarray:
@@ -193,12 +200,13 @@ class CertifiedModel:
         """The integer logits (scale ``logit_scale``) of features ``X``, exactly."""
         a = quantise_inputs(X, self.input_scale)
         for layer in self.plan:
+            if layer.kind in ("linear", "conv"):
+                w, b = self.weights[f"{layer.name}.weight"], self.weights[f"{layer.name}.bias"]
+                _check_product(a, w, b)
             if layer.kind == "linear":
-                a = a.reshape(a.shape[0], -1) @ self.weights[f"{layer.name}.weight"].T \
-                    + self.weights[f"{layer.name}.bias"]
+                a = a.reshape(a.shape[0], -1) @ w.T + b
             elif layer.kind == "conv":
-                a = _conv(a, self.weights[f"{layer.name}.weight"], self.weights[f"{layer.name}.bias"],
-                          layer.stride, layer.padding)
+                a = _conv(a, w, b, layer.stride, layer.padding)
             elif layer.kind == "relu":
                 self._check_range(a, "a ReLU input")
                 a = a + np.abs(a)           # 2 relu(a), at one more bit of scale
@@ -214,6 +222,18 @@ class CertifiedModel:
         if values.size and int(np.abs(values).max()) > self.range_limit:
             raise OutOfRange(f"{what} of magnitude {int(np.abs(values).max())} exceeds the "
                                      f"circuit's range {self.range_limit}: use smaller weights or inputs")
+
+
+def _check_product(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
+    """Refuse a layer whose int64 products could wrap before ``_check_exact`` sees them (found
+    by an attack: eight products of 2^61 summed to 2^64 and read as 0): the bound is computed
+    in Python integers from the largest input, weight and bias and the fan-in."""
+    if not (a.size and w.size):
+        return
+    fan_in = w[0].size
+    bound = int(np.abs(a).max()) * int(np.abs(w).max()) * fan_in + (int(np.abs(b).max()) if b.size else 0)
+    if bound >= 2 ** 62:
+        raise CertificationError("integer overflow in the certified model's forward pass")
 
 
 def _check_exact(a: np.ndarray) -> None:

@@ -124,3 +124,27 @@ def test_values_outside_the_circuits_range_are_refused():
     certified = cm.certify_state_dict(model, model.state_dict(), range_limit=10**8)
     with pytest.raises(cm.CertificationError, match="range"):
         cm.reference_count(certified, np.ones((2, 6), dtype=np.float32) * 1000, [0, 1])
+
+
+@pytest.mark.parametrize("feature", [np.nan, np.inf, -np.inf, 1e30, -2.0**56])
+def test_features_no_grid_holds_are_refused_not_collapsed(feature):
+    # found by an attack: each of these quantised to -2^63, so different shards shared one c_T
+    X = np.full((2, 6), 0.5, dtype=np.float32)
+    X[1, 3] = feature
+    with pytest.raises(cm.CertificationError, match="NaN or infinite|beyond 2\\^62"):
+        cm.quantise_inputs(X, 7)
+    certified = cm.certify_state_dict(mlp(), mlp().state_dict())
+    with pytest.raises(cm.CertificationError):
+        cm.reference_count(certified, X, [0, 1])
+
+
+def test_a_layer_whose_int64_products_could_wrap_is_refused():
+    # found by an attack: eight products of 2^61 summed to exactly 2^64, read as 0 in int64
+    n, c = 8, 3
+    weights = {"0.weight": np.full((c, n), 2**31, dtype=np.int64), "0.bias": np.zeros(c, dtype=np.int64)}
+    certified = cm.CertifiedModel(cm.layer_plan(nn.Sequential(nn.Linear(n, c))), weights,
+                                  {"0.weight": 7, "0.bias": 14}, range_limit=2**70)
+    X = np.full((1, n), 2.0**23, dtype=np.float32)           # 2^30 on the grid of 2^-7
+    with pytest.raises(cm.CertificationError, match="overflow"):
+        certified.logits(X)
+    assert certified.logits(X / 2**20).tolist() == [[8 * 2**31 * 2**10] * c]     # far from it: exact
