@@ -96,7 +96,7 @@ class Settings(BaseSettings):
                                                        "not on chain yet")
     max_pending_bytes: int = Field(2 * 1024**3, ge=1024, description="most bytes a server holds for prepared "
                                                                      "jobs that are not on chain yet")
-    prepared_ttl_s: int = Field(3600, ge=60, description="seconds a prepared job waits for its createJob "
+    prepared_ttl_s: int = Field(900, ge=60, description="seconds a prepared job waits for its createJob "
                                                          "before what it stored is removed")
 
     def path(self, name: str) -> Path:

@@ -269,7 +269,10 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
 
     _say(progress, f"storing {len(set(chunk_cids))} chunk(s), S_0 and the manifest; the test set "
                    "privately")
-    token = ledger.reserve(employer) if ledger is not None else None
+    manifest_bytes = manifest.to_bytes()
+    uses = [*chunk_cids, cid_v1(s0_bytes), cid_v1(manifest_bytes)]
+    token = (ledger.reserve(employer, uses, testsets.private_dir(settings, employer, manifest.keccak()))
+             if ledger is not None else None)
     store = open_store(settings)
     try:
         testsets.find(settings, employer, manifest.keccak())
@@ -292,8 +295,8 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
         private = testsets.keep(settings, employer, manifest.keccak(), test, committed.shards)
         for idx in chunks:
             put(datasets.encode_chunk(train.subset(idx)))
-        s0_cid = put(s0_bytes)
-        manifest_cid = put(manifest.to_bytes())
+        put(s0_bytes)
+        manifest_cid = put(manifest_bytes)
     except BaseException as e:
         _remove(store, added, private if private_new else None)
         if token is not None:
@@ -308,7 +311,7 @@ def prepare_job(settings: Settings, dataset: datasets.Dataset, spec: ModelSpec, 
     prepared = PreparedJob(manifest, manifest_cid, chunk_cids, params, len(train), test, private,
                            tuple(added), private_new, sizes[0], token)
     if ledger is not None:
-        expires = ledger.record(token, prepared, [*chunk_cids, s0_cid, manifest_cid])
+        expires = ledger.record(token, prepared)
         prepared = dataclasses.replace(prepared, expires_at=expires)
     return prepared
 

@@ -9,7 +9,8 @@ before a new one stores anything (``reserve``, under a file lock):
 
 - a record whose manifest is now on chain is marked created and kept (its CIDs are in use);
 - an uncreated record older than ``prepared_ttl_s`` is removed, with whatever it added that
-  no other record uses (content is shared between preparations of the same data);
+  no live record (in progress, waiting or created) uses: content is shared between
+  preparations of the same data, and is kept while another uses it;
 - a wallet holding ``max_pending_jobs`` uncreated preparations, or a server holding more than
   ``max_pending_bytes`` of them (counting this one at ``max_job_bytes`` until it is stored), is
   refused (``JobsPending``) with the time the oldest expires.
@@ -48,8 +49,11 @@ class PreparedJobs:
 
     # ---- the three steps of one preparation
 
-    def reserve(self, employer: str) -> str:
-        """Admit one more preparation for ``employer`` (or ``JobsPending``); its token."""
+    def reserve(self, employer: str, uses: list[str], test_set: Path) -> str:
+        """Admit one more preparation for ``employer`` (or ``JobsPending``); its token. ``uses``:
+        every CID it will store or find stored, and ``test_set`` the folder of its private test
+        set, protected from here on (found by an attack: a sweep between its check of what is
+        stored and its record removed content it relied on)."""
         s = self.settings
         with self._locked():
             records = self._sweep()
@@ -66,18 +70,17 @@ class PreparedJobs:
                                   f"{self._expiry(pending)}")
             token = secrets.token_hex(16)
             self._write(token, {"employer": employer, "at": self.clock(), "bytes": s.max_job_bytes,
-                                "created": False, "manifest_hash": None, "added": [], "uses": [],
-                                "test_set": None, "test_set_new": False})
+                                "created": False, "manifest_hash": None, "added": [], "uses": sorted(set(uses)),
+                                "test_set": str(test_set), "test_set_new": False})
         return token
 
-    def record(self, token: str, prepared: "PreparedJob", uses: list[str]) -> float:
+    def record(self, token: str, prepared: "PreparedJob") -> float:
         """The stored preparation replaces its reservation; returns when it expires uncreated."""
         with self._locked():
             path = self._path(token)
             rec = json.loads(path.read_text())
             rec.update(bytes=prepared.stored_bytes, manifest_hash=prepared.manifest_hash.hex(),
-                       added=list(prepared.stored), uses=sorted(set(uses)),
-                       test_set=str(prepared.private.folder), test_set_new=prepared.private_new)
+                       added=list(prepared.stored), test_set_new=prepared.private_new)
             self._write(token, rec)
         return rec["at"] + self.settings.prepared_ttl_s
 
@@ -88,9 +91,14 @@ class PreparedJobs:
     # ---- internals
 
     def _sweep(self) -> list[dict]:
-        """Every live record, after marking the created ones and removing the expired ones."""
+        """Every live record, after marking the created ones and removing the expired ones.
+
+        An expired record's content that a live record uses (a preparation of the same data,
+        in progress or created) is kept; the expired record keeps naming it, out of every count,
+        until nothing but created jobs use it (then it is theirs) or nothing does (then it goes).
+        """
         now, ttl = self.clock(), self.settings.prepared_ttl_s
-        records, expired = [], []
+        live, expired = [], []
         for path in sorted(self.dir.glob("*.json")):
             try:
                 rec = json.loads(path.read_text())
@@ -99,28 +107,40 @@ class PreparedJobs:
             rec["token"] = path.stem
             if not rec["created"] and rec["manifest_hash"] and self.created(bytes.fromhex(rec["manifest_hash"])):
                 rec["created"] = True
-                self._write(path.stem, {k: v for k, v in rec.items() if k != "token"})
-            if not rec["created"] and now - rec["at"] > ttl:
+                self._save(rec)
+            if not rec["created"] and (rec.get("expired") or now - rec["at"] > ttl):
                 expired.append(rec)
             else:
-                records.append(rec)
+                live.append(rec)
         if expired:
             from zkpot.storage import StorageError, open_store
 
             store = open_store(self.settings)
-            in_use = {cid for r in records for cid in r["uses"]}
-            kept_sets = {r["test_set"] for r in records}
+            in_use = {cid for r in live for cid in r["uses"]}
+            by_created = {cid for r in live if r["created"] for cid in r["uses"]}
+            live_sets = {r["test_set"] for r in live}
             for rec in expired:
+                kept = []
                 for cid in rec["added"]:
-                    if cid not in in_use:
-                        try:
-                            store.remove(cid)
-                        except (StorageError, OSError, KeyError):
-                            pass
-                if rec["test_set_new"] and rec["test_set"] not in kept_sets:
+                    if cid in in_use:
+                        kept.append(cid)
+                        continue
+                    try:
+                        store.remove(cid)
+                    except (StorageError, OSError, KeyError):
+                        kept.append(cid)                 # the store is down: next time
+                if rec["test_set_new"] and rec["test_set"] not in live_sets:
                     shutil.rmtree(rec["test_set"], ignore_errors=True)
-                self._path(rec["token"]).unlink(missing_ok=True)
-        return records
+                    rec["test_set_new"] = False
+                if all(cid in by_created for cid in kept) and not rec["test_set_new"]:
+                    self._path(rec["token"]).unlink(missing_ok=True)
+                else:
+                    rec.update(added=kept, uses=kept, bytes=0, expired=True)
+                    self._save(rec)
+        return live
+
+    def _save(self, rec: dict) -> None:
+        self._write(rec["token"], {k: v for k, v in rec.items() if k != "token"})
 
     def _expiry(self, records: list[dict]) -> str:
         first = min(r["at"] for r in records) + self.settings.prepared_ttl_s
