@@ -77,10 +77,17 @@ class ZkpotStrategy(FedAvg):
         phases = tasks.round_phases(self.task_id)
         replies = list(replies)
         report = RoundReport(round_, failures=_failures("train", replies, self._sent))
-        replies = [m for m in replies if not m.has_error()]
-        committed = [m for m in replies if int(m.content["metrics"]["zkpot-committed"])]
-        report.outcomes += [_outcome(m) for m in replies if not int(m.content["metrics"]["zkpot-committed"])
-                            and "outcome" in m.content]
+        committed = []
+        for m in replies:
+            if m.has_error():
+                continue
+            try:
+                if _committed(m):
+                    committed.append(m)
+                elif "outcome" in m.content:
+                    report.outcomes.append(_outcome(m))
+            except Malformed as e:      # one node's reply, never the round (found by an attack)
+                report.failures.append(f"train: node {m.metadata.src_node_id}: {e}")
         self.clock.wait_until(phases.commit_end)
         if committed and self._grid is not None:
             asks = [Message(RecordDict({"config": ConfigRecord({TASK_KEY: self.task_id, ROUND_KEY: round_,
@@ -88,7 +95,13 @@ class ZkpotStrategy(FedAvg):
                             dst_node_id=m.metadata.src_node_id, message_type=REVEAL_ACTION) for m in committed]
             revealed = list(self._grid.send_and_receive(asks, timeout=self.reveal_timeout))
             report.failures += _failures("reveal", revealed, len(asks))
-            report.outcomes += [_outcome(m) for m in revealed if not m.has_error() and "outcome" in m.content]
+            for m in revealed:
+                if m.has_error() or "outcome" not in m.content:
+                    continue
+                try:
+                    report.outcomes.append(_outcome(m))
+                except Malformed as e:
+                    report.failures.append(f"reveal: node {m.metadata.src_node_id}: {e}")
         self.clock.wait_until(phases.reveal_end)
         report.result = result = self.employer.close_round(self.task_id)
         report.seconds = time.monotonic() - self._started
@@ -113,9 +126,32 @@ def _failures(step: str, replies: list[Message], asked: int) -> list[str]:
     return out
 
 
+class Malformed(ValueError):
+    """A node's reply is not what zkpot_client sends: kept as that node's failure."""
+
+
+def _read(msg: Message, read):
+    try:
+        return read(msg.content)
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        text = "".join(c if c.isprintable() else "?" for c in str(e)[:120])     # the node's text
+        raise Malformed(f"malformed reply ({type(e).__name__}: {text})") from None
+
+
+def _committed(msg: Message) -> bool:
+    def read(content) -> bool:
+        value = content["metrics"]["zkpot-committed"]
+        if value not in (0, 1) or isinstance(value, float) and value != int(value):
+            raise ValueError(f"zkpot-committed is {value!r}, not 0 or 1")
+        return bool(value)
+    return _read(msg, read)
+
+
 def _outcome(msg: Message) -> dict:
-    metrics, info = msg.content["metrics"], msg.content["outcome"]
-    return {"participant": str(info["participant"]), "label": str(info["label"]),
-            "refusal": str(info["refusal"]), "reward": int(str(info["reward-wei"])),
-            "proven": int(metrics["zkpot-proven"]), "accepted": bool(int(metrics["zkpot-accepted"])),
-            "step": float(metrics["zkpot-step"]), "gas": int(metrics["zkpot-gas"])}
+    def read(content) -> dict:
+        metrics, info = content["metrics"], content["outcome"]
+        return {"participant": str(info["participant"])[:100], "label": str(info["label"])[:100],
+                "refusal": str(info["refusal"])[:300], "reward": int(str(info["reward-wei"])),
+                "proven": int(metrics["zkpot-proven"]), "accepted": bool(int(metrics["zkpot-accepted"])),
+                "step": float(metrics["zkpot-step"]), "gas": int(metrics["zkpot-gas"])}
+    return _read(msg, read)

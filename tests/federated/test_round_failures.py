@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 
-from flwr.app import Error, Message, Metadata, MetricRecord, RecordDict
+import pytest
+from flwr.app import ConfigRecord, Error, Message, Metadata, MetricRecord, RecordDict
 
 from zkpot.federated.employer import RoundResult
 from zkpot_flower.federation import FederationConfig, FederationReport
-from zkpot_flower.strategy import RoundReport, _failures
+from zkpot_flower.strategy import Malformed, RoundReport, _committed, _failures, _outcome
 
 TRACE = ("Traceback (most recent call last):\n  File \"zkpot/storage.py\", line 117, in get\n"
          "KeyError: 'bafkrei… is not in the local store /tmp/participant/store'")
@@ -64,3 +65,43 @@ def test_the_summary_prints_each_failure_of_its_round():
     lines = report.summary().splitlines()
     assert "round 0 FAILED train: node 7: KeyError: 'not in the local store'" in lines
     assert any(line.startswith("round 0: aggregated 0 of 0 accepted") for line in lines)
+
+
+def _content(src: int, content: RecordDict) -> Message:
+    meta = Metadata(run_id=1, message_id=f"m{src}", src_node_id=src, dst_node_id=0, reply_to_message_id="ask",
+                    group_id="1", created_at=time.time(), ttl=60, message_type="train")
+    return Message(content, metadata=meta)
+
+
+OUTCOME_METRICS = {"zkpot-committed": 0, "zkpot-proven": 1, "zkpot-accepted": 1, "zkpot-step": 1.0, "zkpot-gas": 1}
+
+
+@pytest.mark.parametrize("content", [
+    RecordDict({}),
+    RecordDict({"metrics": MetricRecord({"num-examples": 1})}),
+    RecordDict({"metrics": MetricRecord({"zkpot-committed": float("nan")})}),
+    RecordDict({"metrics": MetricRecord({"zkpot-committed": float("inf")})}),
+    RecordDict({"metrics": MetricRecord({"zkpot-committed": 7})}),
+], ids=["no metrics", "no zkpot-committed", "NaN", "inf", "seven"])
+def test_a_reply_that_is_not_zkpots_is_that_nodes_failure_not_the_rounds(content):
+    # found by an attack: one ClientApp's reply raised inside aggregate_train, which stopped the
+    # ServerApp before any reveal was asked for: every honest node's commitment was wasted
+    with pytest.raises(Malformed, match="malformed reply"):
+        _committed(_content(2, content))
+
+
+@pytest.mark.parametrize("outcome", [{"participant": "x", "label": "x", "refusal": "", "reward-wei": "lots"}, {},
+                                     {"participant": "x", "label": "x", "refusal": "", "reward-wei": "1\x00\x1b[2J"}])
+def test_an_outcome_that_is_not_zkpots_is_refused_with_printable_text(outcome):
+    msg = _content(3, RecordDict({"metrics": MetricRecord(OUTCOME_METRICS), "outcome": ConfigRecord(outcome)}))
+    with pytest.raises(Malformed) as refused:
+        _outcome(msg)
+    assert str(refused.value).isprintable()
+
+
+def test_zkpots_own_replies_read_as_before():
+    assert _committed(reply(1)) is True
+    msg = _content(4, RecordDict({"metrics": MetricRecord(OUTCOME_METRICS), "outcome": ConfigRecord(
+        {"participant": "0xab", "label": "p", "refusal": "", "reward-wei": str(10**18)})}))
+    assert _outcome(msg)["reward"] == 10**18 and _committed(msg) is False
+
