@@ -1,7 +1,9 @@
+import struct
+
 import pytest
 import torch
 
-from zkpot.federated.updates import UpdateFormatError, decode_state, encode_state
+from zkpot.federated.updates import MAGIC, UpdateFormatError, decode_state, encode_state
 
 
 def state():
@@ -31,3 +33,22 @@ def test_encoding_is_deterministic():
 def test_malformed_bytes_are_rejected(mutate):
     with pytest.raises(UpdateFormatError):
         decode_state(mutate(encode_state(state())))
+
+
+def _with_header(head: bytes, body: bytes = b"") -> bytes:
+    return MAGIC + struct.pack("<I", len(head)) + head + body
+
+
+@pytest.mark.parametrize("head", [
+    b"null", b"[1]", b'{"a":1}', b'[{"name":"w","shape":[1],"bytes":Infinity}]',
+    b'[{"name":"w","shape":[1e400],"bytes":4}]', b'[{"name":"w","shape":[1180591620717411303424],"bytes":4}]',
+    b'[{"name":"w","shape":[-1],"bytes":-4}]', b'[{"name":"w","shape":[true],"bytes":4}]',
+    b'[{"name":7,"shape":[1],"bytes":4}]', b'[{"name":"w","shape":[1],"bytes":4},{"name":"w","shape":[1],"bytes":4}]',
+    b"[" * 100_000,
+])
+def test_a_hostile_header_is_an_update_format_error(head):
+    # found by an attack: these raised TypeError, OverflowError or RecursionError, which the
+    # employer did not catch, so its close_round failed on every call and the task was stuck
+    with pytest.raises(UpdateFormatError):
+        decode_state(_with_header(head, bytes(8)))
+

@@ -9,6 +9,7 @@ executes or unpickles what it reads.
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import numpy as np
@@ -44,15 +45,26 @@ def decode_state(data: bytes) -> dict[str, torch.Tensor]:
         raise UpdateFormatError("header out of range")
     try:
         header = json.loads(data[start:start + size])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UpdateFormatError("header is not JSON") from exc
+    # an untrusted participant wrote it: every field is checked, so nothing but
+    # UpdateFormatError leaves here (found by an attack: null, Infinity or a shape of 1e400
+    # raised TypeError or OverflowError, and the employer's close_round failed every time)
+    if not isinstance(header, list):
+        raise UpdateFormatError("header is not a list of tensors")
     offset, state = start + size, {}
     for entry in header:
-        shape, length = tuple(int(d) for d in entry["shape"]), int(entry["bytes"])
-        if length != 4 * int(np.prod(shape, dtype=np.int64)) or offset + length > len(data):
-            raise UpdateFormatError(f"tensor {entry['name']!r} has a wrong length")
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) \
+                or not isinstance(entry.get("shape"), list) or type(entry.get("bytes")) is not int \
+                or not all(type(d) is int and 0 <= d < 2**31 for d in entry["shape"]) or len(entry["shape"]) > 8:
+            raise UpdateFormatError("a tensor entry is not {name, shape, bytes} of a string and integers")
+        name, shape, length = entry["name"][:200], tuple(entry["shape"]), entry["bytes"]
+        if name in state:
+            raise UpdateFormatError(f"tensor {name!r} is named twice")
+        if length != 4 * math.prod(shape) or offset + length > len(data):
+            raise UpdateFormatError(f"tensor {name!r} has a wrong length")
         array = np.frombuffer(data, dtype="<f4", count=length // 4, offset=offset)
-        state[str(entry["name"])] = torch.from_numpy(array.reshape(shape).copy())
+        state[name] = torch.from_numpy(array.reshape(shape).copy())
         offset += length
     if offset != len(data):
         raise UpdateFormatError("trailing bytes after the last tensor")
