@@ -50,15 +50,16 @@ def cid_v1(data: bytes, codec: int = CODEC_RAW) -> str:
 
 def parse_cid(cid: str) -> tuple[int, bytes]:
     """(codec, sha256 digest) of a zkpot CID; raises ``StorageError`` if it is not one."""
-    if not isinstance(cid, str) or not cid.startswith("b"):
-        raise StorageError(f"not a base32 CIDv1: {cid!r}")
+    shown = repr(cid[:80] + "…" if isinstance(cid, str) and len(cid) > 80 else cid)   # it may be anyone's
+    if not isinstance(cid, str) or not cid.startswith("b") or len(cid) > 100:
+        raise StorageError(f"not a base32 CIDv1: {shown}")
     body = cid[1:].upper()
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
     except (ValueError, TypeError) as exc:
-        raise StorageError(f"not a base32 CIDv1: {cid!r}") from exc
+        raise StorageError(f"not a base32 CIDv1: {shown}") from exc
     if len(raw) != 36 or raw[0] != 1 or raw[2:4] != bytes([_SHA2_256, 32]):
-        raise StorageError(f"unsupported CID {cid!r}: zkpot uses CIDv1 with sha2-256")
+        raise StorageError(f"unsupported CID {shown}: zkpot uses CIDv1 with sha2-256")
     return raw[1], raw[4:]
 
 
