@@ -6,6 +6,7 @@ A door: it parses, calls ``zkpot.node`` (and the workers' process group), and re
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -301,6 +302,10 @@ def _require_chain_worker(node) -> None:
 def main() -> None:
     """The ``zkpot`` command: an unexpected error is one line (ZKPOT_DEBUG=1 shows the traceback)."""
     configure_logging()
+    # SIGTERM (timeout, docker stop, a cancelled CI job) unwinds like Ctrl-C, so what a command
+    # started (a demo's Anvil) is stopped by its context manager, not left running (found by an
+    # attack); `zkpot node run` installs its own graceful handler over this one
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         app()
     except SystemExit:

@@ -298,3 +298,47 @@ def test_create_without_an_employer_key(tmp_path):
     result = invoke(["fl", "create", "--key-file", str(tmp_path / "k")], env)
     assert result.exit_code == 1
     assert "set ZKPOT_EMPLOYER_KEY" in result.output
+
+
+def test_a_demo_stopped_by_sigterm_stops_the_anvil_it_started(tmp_path):
+    # found by an attack: `zkpot fl demo` under timeout / docker stop left its Anvil running,
+    # re-parented to init; SIGTERM now unwinds the command like Ctrl-C
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from zkpot.config import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZKPOT_")}
+    env.update(ZKPOT_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(PROJECT_ROOT))
+    cli = subprocess.Popen([sys.executable, "-m", "cli", "fl", "demo", "--participants", "2", "--rounds", "1"],
+                           cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def anvils() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/1").startswith(str(tmp_path / "state" / "logs" / "anvil-")):
+                    found.append(int(pid))
+            except OSError:
+                pass
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while not anvils() and time.monotonic() < deadline and cli.poll() is None:
+            time.sleep(0.2)
+        assert anvils(), "the demo never started its Anvil"
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 10
+        while anvils() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert anvils() == []
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        for pid in anvils():
+            os.kill(pid, signal.SIGKILL)
