@@ -1,6 +1,12 @@
 // Small, pure formatting helpers (unit-tested with vitest).
 export { escapeHtml, short } from "./html.js";
 
+// Someone else's words (a node's reason) as plain text: direction controls, which could make
+// "gnp.exe" read "exe.png", shown as U+FFFD.
+export function othersText(text) {
+  return String(text ?? "").replace(/[\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, "\uFFFD");
+}
+
 export function formatEth(wei, digits = 4) {
   const w = BigInt(wei ?? 0);
   const neg = w < 0n;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatEth, parseEthToWei, stageState } from "./format.js";
+import { formatEth, othersText, parseEthToWei, stageState } from "./format.js";
 import { append, contentLink, escapeHtml, html, isCid, render, short } from "./html.js";
 
 const CID = "bafkreidhm5cm2qo766h7ei3utsevzxgp5qqw444jvk4mh6qzan2c37ifiu";
@@ -66,3 +66,13 @@ describe("content links", () => {
     expect(bad).not.toContain("<script");
   });
 });
+
+describe("others' words", () => {
+  it("shows direction controls instead of obeying them", () => {
+    expect(othersText("photo\u202Egnp.exe")).toBe("photo\uFFFDgnp.exe");
+    expect(othersText("a\u2066b\u2069c\u200F")).toBe("a\uFFFDb\uFFFDc\uFFFD");
+    expect(othersText("plain text, <b>kept</b> as is")).toBe("plain text, <b>kept</b> as is");
+    expect(othersText(undefined)).toBe("");
+  });
+});
+

@@ -4,7 +4,7 @@
 import uPlot from "uplot";
 import { api } from "../api.js";
 import { connect, sendTransaction, signIn, waitForReceipt } from "../wallet.js";
-import { formatEth, stageState } from "../format.js";
+import { formatEth, othersText, stageState } from "../format.js";
 import { contentLink, html, render, short } from "../html.js";
 
 const same = (a, b) => String(a || "").toLowerCase() === String(b || "").toLowerCase();
@@ -60,7 +60,7 @@ function givenUp(job) {
   return html`<section class="card" id="given-up"><h2>Given up by nodes</h2><ul>${job.given_up.map((g) => html`
     <li class="given-up" data-stage="${g.stage}" data-node="${g.node}"><span class="mono" title="${g.node}">${short(g.node, 4)}</span>
     stopped ${STEP[g.kind] || g.kind} ${g.stage ? html`stage ${g.stage}` : "the job"}
-    (${new Date(g.at * 1000).toLocaleString()}): <span class="reason">${g.reason}</span></li>`)}</ul></section>`;
+    (${new Date(g.at * 1000).toLocaleString()}): <span class="reason">${othersText(g.reason)}</span></li>`)}</ul></section>`;
 }
 
 function proof(job) {
