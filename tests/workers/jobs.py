@@ -55,13 +55,15 @@ def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalSto
                     corrupt_chunk: int | None = None, deadline_s: int = 3600,
                     samples_per_stage: int = SAMPLES_PER_STAGE, commit_window: int = 120,
                     reveal_window: int = 120, shards: int = 1,
-                    wrong_width_chunk: int | None = None) -> TinyJob:
+                    wrong_width_chunk: int | None = None, verifier: str | None = None,
+                    samples: int | None = None) -> TinyJob:
     """Chunks, S_0 and the manifest into the shared store, then ``createJob`` with escrow.
 
     ``corrupt_chunk``: overwrite that stage's stored chunk with other bytes (a CID mismatch).
     ``wrong_width_chunk``: store that stage's chunk with 5 features instead of the spec's 4 (its
     CID matches, and the stage function fails on it every time). ``shards``: test-set shards
-    (``tiny_shard(i)`` each).
+    (``tiny_shard(i)`` each). ``verifier``, ``samples``: what a hostile employer sets on chain
+    instead of the deployment's verifier and the manifest's test-set size.
     """
     spec = ModelSpec.from_json(TINY_SPEC)
     n = samples_per_stage
@@ -85,9 +87,9 @@ def create_tiny_job(rpc_url: str, employer_key: str, deployment, store: LocalSto
     manifest_cid = store.put(manifest.to_bytes())
     params = JobParams(manifest_hash=manifest.keccak(), manifest_cid=manifest_cid, stages=stages,
                        confirmations=confirmations, reward=reward, bounty=0, threshold=1,
-                       samples=TEST_SIZE * shards, shard_commitments=commitments,
+                       samples=samples or TEST_SIZE * shards, shard_commitments=commitments,
                        shard_data_hashes=[keccak(tiny_shard(i)) for i in range(shards)],
-                       verifier=deployment.verifier, deadline=deadline, commit_window=commit_window,
+                       verifier=verifier or deployment.verifier, deadline=deadline, commit_window=commit_window,
                        reveal_window=reveal_window)
     job_id = escrow.create_job(params)
     return TinyJob(job_id, manifest_cid, cids, stages, confirmations, reward)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.workers.conftest import KEYS, node_logs, wait_for, wait_for_stages
-from tests.workers.jobs import create_tiny_job
+from tests.workers.jobs import TEST_SIZE, create_tiny_job
 from zkpot.chain import fetch_events
 from tests.workers.proxy import FlakyProxy
 from zkpot.devnet import Redis
@@ -105,6 +105,22 @@ def test_rpc_briefly_down_tasks_retry_then_the_job_finishes(world, start_node, a
         assert_both_paid(world, job, a, b, 2)
     finally:
         proxy.down()
+
+
+@pytest.mark.parametrize("hostile, reason", [
+    ("verifier", "not an EzklAccuracyVerifier"), ("samples", "its manifest holds"),
+])
+def test_a_job_whose_accuracy_proof_could_never_be_paid_is_never_trained(world, start_node, hostile, reason):
+    # found by an attack: an employer who names a contract that verifies nothing (here the
+    # registry), or more test samples than its shards hold, reclaims the bounty after honest training
+    a = start_node(1)
+    terms = {"verifier": world.deployment.registry} if hostile == "verifier" else {"samples": 2 * TEST_SIZE}
+    job = create_tiny_job(world.rpc_url, KEYS[0], world.deployment, world.store, stages=1, confirmations=1,
+                          **terms)
+    why = wait_for(lambda: a.node.store.get(f"skip:{job.job_id}:1"), 200, "the node to skip the job",
+                   logs=node_logs(a))
+    assert reason in why, why
+    assert declarations(world, job.job_id) == [] and a.node.store.secret(job.job_id, 1, 0) is None
 
 
 def test_chunk_that_does_not_match_its_cid_is_never_trained(world, start_node):

@@ -32,6 +32,40 @@ def load_manifest(node, job):
         raise Skipped(str(exc)) from None
 
 
+def check_terms(node, job, manifest) -> None:
+    """What an employer could set so that no accuracy proof is ever accepted, and the bounty
+    returns to it after honest training (found by an attack): the shard commitments or the test
+    set's size other than the manifest's, a sample count that is not the shards times the
+    verifier's N, a threshold beyond the samples, or a verifier that is neither one this node's
+    deployment map records nor an ``EzklAccuracyVerifier`` (the registry was one). ``Skipped``
+    naming the first. The full check of a verifier against the job's circuit (statement,
+    verifying key, SRS) is ``zkpot audit``; it needs the circuit set up."""
+    from web3 import Web3
+
+    from zkpot.zk.evm import ADAPTER_NAME
+
+    shards = node.chain.escrow.shard_commitments(job.job_id)
+    if ["0x" + c.hex() for c in shards] != [c.lower() for c in manifest.test_commitments]:
+        raise Skipped("the job's test shard commitments on chain are not its manifest's")
+    if job.samples != manifest.test_size or not 1 <= job.threshold <= job.samples:
+        raise Skipped(f"the job proves {job.samples} test samples against a threshold of {job.threshold}; "
+                      f"its manifest holds {manifest.test_size}")
+    verifier = Web3.to_checksum_address(job.verifier)
+    deployment = node.chain.deployment
+    known = {Web3.to_checksum_address(a) for a in [*deployment.verifiers, deployment.verifier] if a}
+    client = node.chain.client
+    try:
+        n = client.call(client.contract(ADAPTER_NAME, verifier).functions.shardSize())
+    except Exception:             # no contract there, or another one: its view is not there
+        if verifier not in known:
+            raise Skipped(f"the job's accuracy verifier {verifier} is not an EzklAccuracyVerifier, nor one "
+                          "this node's deployment map records: no proof of it could be paid") from None
+        n = job.samples // max(1, len(shards))
+    if job.samples != len(shards) * n:
+        raise Skipped(f"the job proves {job.samples} test samples over {len(shards)} shard(s), but its "
+                      f"verifier proves shards of {n}")
+
+
 def fetch(node, cid: str, what: str) -> bytes:
     try:
         return node.content.get(cid)

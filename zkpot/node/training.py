@@ -12,7 +12,7 @@ from typing import Callable
 
 from zkpot.datasets import DatasetError, decode_chunk
 from zkpot.hashing import commitment, random_rand
-from zkpot.node.inputs import circuit_for, fetch, load_manifest, previous_state
+from zkpot.node.inputs import check_terms, circuit_for, fetch, load_manifest, previous_state
 from zkpot.node.outcomes import Skipped
 from zkpot.pot.attempts import attempt_inputs
 
@@ -47,6 +47,7 @@ def run_stage(node, job, stage: int, attempt: int, beat: Callable[[int, int], No
         raise Skipped(f"manifest has {manifest.stages} stages, the job {job.stages}")
     if manifest.replication != job.confirmations:
         raise Skipped("manifest replication C differs from the job's")
+    check_terms(node, job, manifest)
     state = previous_state(node, job, manifest, stage)
     try:
         chunk = decode_chunk(fetch(node, manifest.chunks[stage - 1], f"chunk B_{stage}"))
