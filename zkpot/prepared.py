@@ -78,7 +78,12 @@ class PreparedJobs:
         """The stored preparation replaces its reservation; returns when it expires uncreated."""
         with self._locked():
             path = self._path(token)
-            rec = json.loads(path.read_text())
+            try:
+                rec = json.loads(path.read_text())
+            except FileNotFoundError:    # it took longer than the time a reservation waits: it starts now
+                rec = {"employer": prepared.private.employer, "at": self.clock(), "created": False,
+                       "uses": [*prepared.chunk_cids, prepared.manifest.initial_weights_cid, prepared.manifest_cid],
+                       "test_set": str(prepared.private.folder)}
             rec.update(bytes=prepared.stored_bytes, manifest_hash=prepared.manifest_hash.hex(),
                        added=list(prepared.stored), test_set_new=prepared.private_new)
             self._write(token, rec)
