@@ -223,12 +223,12 @@ def _problem(e: Exception) -> ProblemError:
 
 
 def prepare_job(settings: Settings, *, spec, dataset, terms, employer: str,
-                created: Callable[[bytes], bool]) -> JobPrepared:
+                created: Callable[[bytes, str], bool | None]) -> JobPrepared:
     """Prepare the job for ``employer`` (``zkpot.jobs.prepare_job``, createJob simulated for that
     wallet first) and answer with its createJob transaction; dev mode sends it when the
     employer is the dev key's own address, and removes what was stored if it then fails.
     Preparations waiting for their createJob are bounded and expire (``zkpot.prepared``;
-    ``created`` says which manifests are on chain)."""
+    ``created`` says which of a wallet's jobs are on chain)."""
     from zkpot import jobs
     from zkpot.escrow_preflight import EscrowPreflight
     from zkpot.prepared import PreparedJobs

@@ -24,6 +24,7 @@ from zkpot.config import Settings
 
 log = logging.getLogger("zkpot.api.index")
 POLL_INTERVAL_S = 0.5
+FRESH_S = 30.0   # an index that has not reached the head for this long cannot say what is on chain
 NODE_EVENTS = {"NodeRegistered", "StakeToppedUp", "ExitRequested", "NodeExited", "StakeSlashed"}
 
 
@@ -132,6 +133,7 @@ class ChainIndex:
     # ---- state -------------------------------------------------------------------------
     def _reset(self) -> None:
         self.next_block = 0
+        self.read_at: float | None = None      # wall time the index last read up to the head
         self.events: list[IndexedEvent] = []
         self.jobs: dict[int, JobRecord] = {}
         self.credited: dict[str, int] = defaultdict(int)
@@ -168,6 +170,7 @@ class ChainIndex:
         self._wire()
         head = self._head()
         if head < self.next_block:
+            self.read_at = time.time()
             return []
         raw = self._source(self.next_block, head)
         if self._chain_time is not None:
@@ -185,13 +188,19 @@ class ChainIndex:
                 if job_id in self.jobs:
                     self.jobs[job_id].view, self.jobs[job_id].attempt = view, attempt
             self.next_block = head + 1
+            self.read_at = time.time()
         return new
 
-    def has_manifest(self, manifest_hash: bytes) -> bool:
-        """Whether a job with this manifest is on chain (as far as the index has read)."""
-        wanted = "0x" + bytes(manifest_hash).hex()
+    def has_job(self, manifest_hash: bytes, employer: str) -> bool | None:
+        """Whether ``employer`` created a job with this manifest; None when the index cannot
+        tell (it has not read the chain in the last ``FRESH_S`` seconds, or reads it with
+        errors): nothing may be decided from a stale index (found by an attack)."""
+        if self.error is not None or self.read_at is None or time.time() - self.read_at > FRESH_S:
+            return None
+        wanted, who = "0x" + bytes(manifest_hash).hex(), str(employer).lower()
         with self._lock:
-            return any(str(j.created.get("manifestHash")).lower() == wanted for j in self.jobs.values())
+            return any(str(j.created.get("manifestHash")).lower() == wanted
+                       and str(j.created.get("employer")).lower() == who for j in self.jobs.values())
 
     def now(self) -> int:
         """Chain time now, from the offset to wall time seen at the last poll (a dev chain's

@@ -7,7 +7,8 @@ job). So every preparation is recorded (``<state_dir>/prepared/<token>.json``: t
 its bytes, the CIDs it added and the CIDs it uses, and whether its test set was new), and
 before a new one stores anything (``reserve``, under a file lock):
 
-- a record whose manifest is now on chain is marked created and kept (its CIDs are in use);
+- a record whose job its wallet created on chain is marked created and kept (its CIDs are in
+  use); while the caller cannot tell (a stale index), nothing that was stored expires;
 - an uncreated record older than ``prepared_ttl_s`` is removed, with whatever it added that
   no live record (in progress, waiting or created) uses: content is shared between
   preparations of the same data, and is kept while another uses it;
@@ -39,10 +40,11 @@ if TYPE_CHECKING:
 
 
 class PreparedJobs:
-    """The ledger of one state dir's preparations; ``created(manifest_hash)`` says whether a
-    job with that manifest is on chain (the caller's index)."""
+    """The ledger of one state dir's preparations; ``created(manifest_hash, employer)`` says
+    whether that employer's job with that manifest is on chain (the caller's index), or None
+    when it cannot tell right now: then nothing expires."""
 
-    def __init__(self, settings: Settings, created: Callable[[bytes], bool],
+    def __init__(self, settings: Settings, created: Callable[[bytes, str], bool | None],
                  clock: Callable[[], float] = time.time):
         self.settings, self.created, self.clock = settings, created, clock
         self.dir = settings.path("prepared")
@@ -57,9 +59,10 @@ class PreparedJobs:
         s = self.settings
         with self._locked():
             records = self._sweep()
-            pending = [r for r in records if not r["created"]]
+            pending = [r for r in records if not r["created"] and not r.get("expired")]
             mine = [r for r in pending if r["employer"].lower() == employer.lower()]
-            held = sum(r["bytes"] for r in pending)
+            # what expired preparations left because another still uses it is still held
+            held = sum(r["bytes"] for r in records if not r["created"])
             if len(mine) >= s.max_pending_jobs:
                 raise JobsPending(f"{employer} has {len(mine)} prepared jobs not created on chain yet "
                                   f"(at most {s.max_pending_jobs}, ZKPOT_MAX_PENDING_JOBS): send one of their "
@@ -91,7 +94,8 @@ class PreparedJobs:
 
     def release(self, token: str) -> None:
         """The preparation stored nothing to keep (it failed, or what it stored was removed)."""
-        release(self.settings, token)
+        with self._locked():
+            release(self.settings, token)
 
     # ---- internals
 
@@ -99,8 +103,9 @@ class PreparedJobs:
         """Every live record, after marking the created ones and removing the expired ones.
 
         An expired record's content that a live record uses (a preparation of the same data,
-        in progress or created) is kept; the expired record keeps naming it, out of every count,
-        until nothing but created jobs use it (then it is theirs) or nothing does (then it goes).
+        in progress or created) is kept; the expired record keeps naming it, counted in the
+        server's bytes but no longer as its wallet's job, until nothing but created jobs use it
+        (then it is theirs) or nothing does (then it goes).
         """
         now, ttl = self.clock(), self.settings.prepared_ttl_s
         live, expired = [], []
@@ -110,10 +115,15 @@ class PreparedJobs:
             except (OSError, ValueError):
                 continue
             rec["token"] = path.stem
-            if not rec["created"] and rec["manifest_hash"] and self.created(bytes.fromhex(rec["manifest_hash"])):
+            on_chain = (self.created(bytes.fromhex(rec["manifest_hash"]), rec["employer"])
+                        if not rec["created"] and rec["manifest_hash"] else None)
+            if on_chain:
                 rec["created"] = True
                 self._save(rec)
-            if not rec["created"] and (rec.get("expired") or now - rec["at"] > ttl):
+            # a reservation (no manifest yet) ages by the clock alone; a stored preparation
+            # only once the chain is known not to hold its job (a stale index decides nothing)
+            unconfirmed = rec["manifest_hash"] is None or on_chain is False
+            if not rec["created"] and (rec.get("expired") or (unconfirmed and now - rec["at"] > ttl)):
                 expired.append(rec)
             else:
                 live.append(rec)
@@ -138,10 +148,13 @@ class PreparedJobs:
                     shutil.rmtree(rec["test_set"], ignore_errors=True)
                     rec["test_set_new"] = False
                 if all(cid in by_created for cid in kept) and not rec["test_set_new"]:
-                    self._path(rec["token"]).unlink(missing_ok=True)
+                    self._path(rec["token"]).unlink(missing_ok=True)    # what is left is created jobs'
                 else:
-                    rec.update(added=kept, uses=kept, bytes=0, expired=True)
+                    # kept for an uncreated preparation that uses it: still counted (found by an
+                    # attack: re-preparing the same data before it expired held it for free)
+                    rec.update(added=kept, uses=kept, expired=True)
                     self._save(rec)
+                    live.append(rec)
         return live
 
     def _save(self, rec: dict) -> None:

@@ -125,7 +125,7 @@ def create_job(
                      shard_size=form.shard_size, commit_window=form.commit_window_s,
                      reveal_window=form.reveal_window_s)
     return chainlink.prepare_job(settings, spec=model, dataset=data, terms=terms, employer=session.address,
-                                 created=index.has_manifest)
+                                 created=index.has_job)
 
 
 def _job(index: ChainIndex, job_id: int) -> JobRecord:

@@ -122,7 +122,7 @@ def test_an_unreachable_chain_is_503_and_nothing_is_stored(api_settings):
     assert _stored(settings) == []
 
 
-def test_jobs_no_wallet_creates_are_bounded_and_expire_keeping_what_created_jobs_use(api_settings):
+def test_jobs_no_wallet_creates_are_bounded_and_expire_keeping_what_created_jobs_use(api_settings, tmp_path):
     # found by an attack: a wallet that never sent its createJob stored up to 256 MiB a request, for good
     deployed, settings, app, client = _dev(api_settings)
     settings = settings.model_copy(update={"max_pending_jobs": 1})
@@ -142,8 +142,8 @@ def test_jobs_no_wallet_creates_are_bounded_and_expire_keeping_what_created_jobs
     assert mine["tx_hash"] and mine["chunk_cids"] == first["chunk_cids"]
     app.state.index.poll_once()
     # past the waiting time: the stranger's preparation goes, except what the created job uses
-    later = PreparedJobs(settings, app.state.index.has_manifest, clock=lambda: time.time() + settings.prepared_ttl_s + 1)
-    later.release(later.reserve(Account.from_key(chainwork.KEYS[4]).address))
+    later = PreparedJobs(settings, app.state.index.has_job, clock=lambda: time.time() + settings.prepared_ttl_s + 1)
+    later.release(later.reserve(Account.from_key(chainwork.KEYS[4]).address, [], tmp_path / "none"))
     store = open_store(settings)
     assert all(store.has(c) for c in mine["chunk_cids"]) and store.has(mine["manifest_cid"])
     assert not store.has(first["manifest_cid"])

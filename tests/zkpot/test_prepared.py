@@ -22,8 +22,9 @@ def ledger_settings(settings, circuit_cache):
     return settings.model_copy(update={"circuit_dir": circuit_cache})
 
 
-def _ledger(settings, clock, created=()):
-    return prepared.PreparedJobs(settings, lambda h: h in created, clock=lambda: clock[0])
+def _ledger(settings, clock, created=(), fresh=(True,)):
+    return prepared.PreparedJobs(settings, lambda h, who: (h in created) if fresh[0] else None,
+                                 clock=lambda: clock[0])
 
 
 def test_an_expired_preparation_never_removes_what_a_preparation_in_progress_uses(ledger_settings):
@@ -76,3 +77,25 @@ def test_a_wallet_over_its_pending_jobs_is_refused_before_anything_is_stored(led
         jobs.prepare_job(settings, demo_dataset("wine"), preset("wine-mlp"), terms, EMPLOYER, StubChain(),
                          ledger=ledger)
     assert sorted(p for p in settings.state_dir.rglob("*") if p.is_file() and "prepared" not in p.parts) == files
+
+
+def test_nothing_expires_while_the_chain_cannot_be_read_and_a_copy_by_another_wallet_is_not_created(
+        ledger_settings):
+    # found by an attack: a stale index (RPC down, a rebuild) let a created job's content expire,
+    # and any wallet's copy of a created job's manifest counted as created, bounded by nothing
+    settings, clock, fresh = ledger_settings, [time.time()], [True]
+    created: set = set()
+    ledger = prepared.PreparedJobs(settings, lambda h, who: ((h, who.lower()) in created) if fresh[0] else None,
+                                   clock=lambda: clock[0])
+    job = jobs.prepare_job(settings, demo_dataset("wine"), preset("wine-mlp"), TERMS, EMPLOYER, StubChain(),
+                           ledger=ledger)
+    fresh[0] = False                                             # the index cannot read the chain
+    clock[0] += 10 * settings.prepared_ttl_s
+    folder = testsets.private_dir(settings, OTHER, bytes(32))
+    ledger.release(ledger.reserve(OTHER, [], folder))
+    store = open_store(settings)
+    assert all(store.has(c) for c in job.stored)
+    fresh[0] = True
+    created.add((job.manifest_hash, OTHER.lower()))              # the same manifest, another wallet's job
+    ledger.release(ledger.reserve(OTHER, [], folder))
+    assert not any(store.has(c) for c in job.stored)             # not EMPLOYER's job: it expired
