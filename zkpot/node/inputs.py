@@ -41,7 +41,9 @@ def check_terms(node, job, manifest) -> None:
     naming the first. The full check of a verifier against the job's circuit (statement,
     verifying key, SRS) is ``zkpot audit``; it needs the circuit set up."""
     from web3 import Web3
+    from web3.exceptions import BadFunctionCallOutput
 
+    from zkpot.chain import ChainError, ContractError
     from zkpot.zk.evm import ADAPTER_NAME
 
     shards = node.chain.escrow.shard_commitments(job.job_id)
@@ -56,7 +58,11 @@ def check_terms(node, job, manifest) -> None:
     client = node.chain.client
     try:
         n = client.call(client.contract(ADAPTER_NAME, verifier).functions.shardSize())
-    except Exception:             # no contract there, or another one: its view is not there
+    except (ContractError, BadFunctionCallOutput):   # no contract there, or another: no such view
+        n = None
+    except ChainError:
+        raise                    # the RPC is down: a failure, retried; never a skip kept for good
+    if n is None:
         if verifier not in known:
             raise Skipped(f"the job's accuracy verifier {verifier} is not an EzklAccuracyVerifier, nor one "
                           "this node's deployment map records: no proof of it could be paid") from None
