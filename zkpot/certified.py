@@ -264,8 +264,13 @@ def _maxpool(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _on_grid(name: str, values: np.ndarray, scale: int) -> np.ndarray:
-    """Integers at ``scale``, refused when float32 cannot hold the grid value exactly."""
-    q = round_half_away(np.asarray(values, dtype=np.float32).astype(np.float64) * 2.0 ** scale)
+    """Integers at ``scale``, refused when float32 cannot hold the grid value exactly, or the
+    value is not finite or beyond 2^62 on the grid (found by an attack: 3e38 became -2^63,
+    whose absolute value is negative, so the range check passed)."""
+    f = np.asarray(values, dtype=np.float32).astype(np.float64) * 2.0 ** scale
+    if not np.isfinite(f).all() or (f.size and float(np.abs(f).max()) >= 2.0 ** 62):
+        raise OutOfRange(f"{name}: a value is not finite or beyond 2^62 on the 2^-{scale} grid")
+    q = round_half_away(f)
     back = np.ldexp(q.astype(np.float64), -scale).astype(np.float32).astype(np.float64)
     if not np.array_equal(back * 2.0 ** scale, q.astype(np.float64)):
         raise CertificationError(f"{name}: values too large for the 2^-{scale} grid in float32")

@@ -134,8 +134,12 @@ def _read(msg: Message, read):
     try:
         return read(msg.content)
     except (KeyError, TypeError, ValueError, OverflowError) as e:
-        text = "".join(c if c.isprintable() else "?" for c in str(e)[:120])     # the node's text
-        raise Malformed(f"malformed reply ({type(e).__name__}: {text})") from None
+        raise Malformed(f"malformed reply ({type(e).__name__}: {_printable(e, 120)})") from None
+
+
+def _printable(value, limit: int) -> str:
+    """A node's text as the summary prints it: cut, and every control character a '?'."""
+    return "".join(c if c.isprintable() else "?" for c in str(value)[:limit])
 
 
 def _committed(msg: Message) -> bool:
@@ -150,8 +154,8 @@ def _committed(msg: Message) -> bool:
 def _outcome(msg: Message) -> dict:
     def read(content) -> dict:
         metrics, info = content["metrics"], content["outcome"]
-        return {"participant": str(info["participant"])[:100], "label": str(info["label"])[:100],
-                "refusal": str(info["refusal"])[:300], "reward": int(str(info["reward-wei"])),
+        return {"participant": _printable(info["participant"], 100), "label": _printable(info["label"], 100),
+                "refusal": _printable(info["refusal"], 300), "reward": int(str(info["reward-wei"])),
                 "proven": int(metrics["zkpot-proven"]), "accepted": bool(int(metrics["zkpot-accepted"])),
                 "step": float(metrics["zkpot-step"]), "gas": int(metrics["zkpot-gas"])}
     return _read(msg, read)

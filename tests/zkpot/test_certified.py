@@ -148,3 +148,15 @@ def test_a_layer_whose_int64_products_could_wrap_is_refused():
     with pytest.raises(cm.CertificationError, match="overflow"):
         certified.logits(X)
     assert certified.logits(X / 2**20).tolist() == [[8 * 2**31 * 2**10] * c]     # far from it: exact
+
+
+@pytest.mark.parametrize("weight", [3e38, -3e38, 1e20, float("inf"), float("nan")])
+def test_a_weight_no_grid_holds_is_out_of_range_not_wrapped(weight):
+    # found by an attack: these rounded to -2^63, whose absolute value is negative in int64,
+    # so the range check passed and different weights shared one commitment
+    model = mlp()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["0.weight"][0, 0] = weight
+    with pytest.raises(cm.OutOfRange):
+        cm.certify_state_dict(model, state)
+
