@@ -28,6 +28,7 @@ NONCE_TTL_S = 600
 # nonces issued a minute, by everyone: at most this times NONCE_TTL_S / 60 are ever outstanding
 # (found by an attack: an unauthenticated flood of nonce requests grew Redis without bound)
 NONCES_PER_MINUTE = 600
+NONCES_PER_CLIENT_MINUTE = 120   # one client (IP address); behind a proxy every client is the proxy
 KEY_PREFIX = "zkpot:siwe:"
 STATEMENT = "Sign in to zkpot to post training jobs."
 
@@ -112,8 +113,8 @@ class SessionStoreDown(RuntimeError):
 class NoncesExhausted(RuntimeError):
     """This minute's nonces are all issued; ``retry_after`` seconds until the next minute."""
 
-    def __init__(self, retry_after: int):
-        super().__init__(f"too many sign-ins were started this minute (at most {NONCES_PER_MINUTE}); "
+    def __init__(self, retry_after: int, cap: int):
+        super().__init__(f"too many sign-ins were started this minute (at most {cap}); "
                          f"try again in {retry_after} s")
         self.retry_after = retry_after
 
@@ -140,25 +141,33 @@ class SiweAuthority:
     def _session_key(self, token: str) -> str:
         return self.prefix + "session:" + hashlib.sha256(token.encode()).hexdigest()
 
-    def new_nonce(self, address: str) -> str:
-        """A single-use nonce that only ``address`` can sign in with (10 minutes)."""
+    def new_nonce(self, address: str, client: str | None = None) -> str:
+        """A single-use nonce that only ``address`` can sign in with (10 minutes). At most
+        ``NONCES_PER_CLIENT_MINUTE`` a minute for one client (its IP address), and
+        ``NONCES_PER_MINUTE`` for everyone: one client's flood does not lock the others out
+        (found by an attack on the global bound alone)."""
         now = time.time()
-        window = self.prefix + f"nonces:{int(now // 60)}"
-        issued = self._call(lambda: self.redis.incr(window))
-        if issued == 1:
-            self._call(lambda: self.redis.expire(window, 120))
-        if issued > NONCES_PER_MINUTE:
-            raise NoncesExhausted(60 - int(now % 60))
+        minute = int(now // 60)
+        windows = [(self.prefix + f"nonces:{minute}", NONCES_PER_MINUTE)]
+        if client:
+            windows.insert(0, (self.prefix + f"nonces:{minute}:{hashlib.sha256(client.encode()).hexdigest()[:16]}",
+                               NONCES_PER_CLIENT_MINUTE))
+        for key, cap in windows:
+            issued = self._call(lambda key=key: self.redis.incr(key))
+            if issued == 1:
+                self._call(lambda key=key: self.redis.expire(key, 120))
+            if issued > cap:
+                raise NoncesExhausted(60 - int(now % 60), cap)
         nonce = secrets.token_hex(12)
         self._call(lambda: self.redis.set(self.prefix + "nonce:" + nonce, to_checksum_address(address),
                                           ex=NONCE_TTL_S))
         return nonce
 
-    def prepare(self, address: str, chain_id: int) -> SiweMessage:
+    def prepare(self, address: str, chain_id: int, client: str | None = None) -> SiweMessage:
         """A fresh message for ``address`` to sign (the client may also build its own)."""
         now = datetime.now(timezone.utc).replace(microsecond=0)
         return SiweMessage(self.domain, to_checksum_address(address), STATEMENT, self.uri, "1",
-                           chain_id, self.new_nonce(address), now, now + timedelta(seconds=NONCE_TTL_S))
+                           chain_id, self.new_nonce(address, client), now, now + timedelta(seconds=NONCE_TTL_S))
 
     def verify(self, text: str, signature: str, chain_id: int) -> tuple[str, Session]:
         """Check message and signature; consume the nonce; return (token, session)."""

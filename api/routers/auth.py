@@ -3,7 +3,7 @@ scripts), sign-out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.chainlink import chain_id_of
@@ -51,10 +51,11 @@ def _store(op):
 
 @router.get("/nonce", response_model=SignInChallenge, summary="Start signing in",
             responses=responses(422, 429, 503))
-def nonce(siwe: SiweDep, settings: SettingsDep,
+def nonce(request: Request, siwe: SiweDep, settings: SettingsDep,
           address: str = Query(pattern=ADDRESS_PATTERN, description="the wallet's address")):
     chain_id = chain_id_of(settings)
-    msg = _store(lambda: siwe.prepare(address, chain_id))
+    client = request.client.host if request.client else None
+    msg = _store(lambda: siwe.prepare(address, chain_id, client))
     return SignInChallenge(nonce=msg.nonce, message=msg.text(), chain_id=chain_id)
 
 
