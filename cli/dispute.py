@@ -30,6 +30,8 @@ def _dispute(signing: bool):
         return Dispute(client, load_deployment(settings).contracts[CONTRACT])
     except (FileNotFoundError, KeyError):
         fail("no StageDispute in the deployment map; run `zkpot dispute deploy`")
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _short(b: bytes) -> str:

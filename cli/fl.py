@@ -58,6 +58,8 @@ def _task_client(settings: Settings, employer: bool | None):
         return FederatedTaskClient(client, deployment.contracts[CONTRACT])
     except (FileNotFoundError, KeyError):
         _fail("no FederatedTask in the deployment map; run `zkpot fl deploy`")
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _existing_task(task_client, task_id: int):

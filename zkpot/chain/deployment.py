@@ -59,9 +59,18 @@ class Deployment:
 
     @classmethod
     def from_json(cls, text: str) -> "Deployment":
-        data = json.loads(text)
-        return cls(chain_id=int(data["chain_id"]), block=int(data.get("block", 0)),
-                   contracts=dict(data["contracts"]), verifiers=dict(data.get("verifiers", {})))
+        """The map from its JSON; ``ValueError`` naming what is wrong with anything else (a
+        corrupt or hostile file is a reason, never a bare KeyError or RecursionError)."""
+        try:
+            data = json.loads(text)
+            contracts, verifiers = dict(data["contracts"]), dict(data.get("verifiers", {}))
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in contracts.items()):
+                raise TypeError("contracts must map names to addresses")
+            return cls(chain_id=int(data["chain_id"]), block=int(data.get("block", 0)),
+                       contracts=contracts, verifiers=verifiers)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:200] or type(exc).__name__
+            raise ValueError(f"the deployment map is unreadable: {detail}") from None
 
 
 def deploy_all(client: ChainClient, *, min_stake: int = DEFAULT_MIN_STAKE, slash_amount: int | None = None,
@@ -89,7 +98,11 @@ def load_deployment(settings: Settings) -> Deployment:
     path = settings.deployment_path
     if not path.exists():
         raise FileNotFoundError(f"no deployment map at {path}; run scripts/deploy.py first")
-    deployment = Deployment.from_json(path.read_text())
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"the deployment map {path} is not UTF-8 text") from None
+    deployment = Deployment.from_json(text)
     if settings.chain_id is not None and deployment.chain_id != settings.chain_id:
         raise ValueError(f"{path} is for chain {deployment.chain_id}, settings expect {settings.chain_id}")
     return deployment

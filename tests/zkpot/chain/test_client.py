@@ -44,6 +44,18 @@ def test_deploy_all_writes_loadable_map(deployed, settings):
     assert JobEscrowClient(client, deployment.escrow).registry_address() == deployment.registry
 
 
+@pytest.mark.parametrize("text, reason", [
+    (b"[" * 50_000, "unreadable"), (b"{}", "missing 'contracts'"), (b'{"contracts": {}}', "missing 'chain_id'"),
+    (b'{"chain_id": 1, "contracts": [1]}', "unreadable"), (b"\xff\xfe", "not UTF-8"),
+])
+def test_a_deployment_map_that_is_not_one_is_a_reason(settings, tmp_path, text, reason):
+    # found by an attack on the CLI: bare RecursionError, KeyError and UnicodeDecodeError
+    path = tmp_path / "deployment.json"
+    path.write_bytes(text)
+    with pytest.raises(ValueError, match=reason):
+        load_deployment(settings.model_copy(update={"deployment_file": path}))
+
+
 def test_an_event_string_that_is_not_utf8_does_not_stop_the_readers(anvil, deployed, keys):
     # found by an attack: one createJob whose manifest CID was not UTF-8 made every later
     # fetch_events raise, freezing the API's index and the nodes' view of the chain for good
