@@ -119,8 +119,7 @@ def _failures(step: str, replies: list[Message], asked: int) -> list[str]:
     for m in replies:
         if m.has_error():
             reason = (m.error.reason or "").strip().splitlines() or [f"error code {m.error.code}"]
-            text = "".join(c if c.isprintable() else "?" for c in reason[-1][:300])
-            out.append(f"{step}: node {m.metadata.src_node_id}: {text}")
+            out.append(f"{step}: node {m.metadata.src_node_id}: {_printable(reason[-1], 300)}")
     if len(replies) < asked:
         out.append(f"{step}: {asked - len(replies)} of {asked} nodes asked did not answer")
     return out

@@ -11,6 +11,7 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from api.index import FRESH_S
 from api.main import create_app
 from tests.api import chainwork
 from tests.api.conftest import sign_in
@@ -140,7 +141,17 @@ def test_jobs_no_wallet_creates_are_bounded_and_expire_keeping_what_created_jobs
     # the dev employer's job of the same data goes on chain: its chunks are the ones the stranger's added
     mine = client.post("/api/jobs", headers=sign_in(client, chainwork.KEYS[0]), data={**FORM, "theta": "0.6"}).json()
     assert mine["tx_hash"] and mine["chunk_cids"] == first["chunk_cids"]
-    app.state.index.poll_once()
+    index = app.state.index
+    index.poll_once()
+    # created only for the wallet that created it, and nothing decided by a stale index
+    mine_hash = bytes.fromhex(mine["manifest_hash"][2:])
+    assert index.has_job(mine_hash, dev) is True and index.has_job(mine_hash, stranger) is False
+    index.read_at -= FRESH_S + 1
+    assert index.has_job(mine_hash, dev) is None
+    index.error = "RPC unreachable"
+    index.poll_once()                    # a read that succeeds is fresh again; the error stays set
+    assert index.has_job(mine_hash, dev) is None
+    index.error = None
     # past the waiting time: the stranger's preparation goes, except what the created job uses
     later = PreparedJobs(settings, app.state.index.has_job, clock=lambda: time.time() + settings.prepared_ttl_s + 1)
     later.release(later.reserve(Account.from_key(chainwork.KEYS[4]).address, [], tmp_path / "none"))
