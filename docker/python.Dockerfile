@@ -13,4 +13,4 @@ RUN npm ci --prefix tools --no-audit --no-fund
 COPY . .
 RUN pip install --no-cache-dir --no-deps -e . \
  && ZKPOT_SYSTEM_PYTHON=1 tools/bootstrap.sh
-ENV PATH=/app/.tools/bin:$PATH HOME=/app/.zkpot/home
+ENV PATH=/app/.tools/bin:$PATH HOME=/app/.zkpot/home ZKPOT_KERNEL_DIR=/app/.zkpot/kernels

@@ -80,7 +80,12 @@ fi
 # 4. Redis (started and stopped by tools/services.sh on the project's port).
 command -v redis-server >/dev/null || apt_install redis-server
 
-# 5. Test-only: Chromium for the dashboard tests, and the frontend build.
+# 5. The stage's fused kernels (zkpot/pot/kernels.c), built with the machine's C compiler into
+# $ZKPOT_KERNEL_DIR; without one a stage runs its numpy path (same results, slower).
+command -v cc >/dev/null || apt_install gcc libc6-dev
+python3 -m zkpot.pot.kernels >/dev/null || echo "    a stage runs its numpy path (the same results, slower)"
+
+# 6. Test-only: Chromium for the dashboard tests, and the frontend build.
 if [[ $want_test -eq 1 ]]; then
   command -v chromium >/dev/null || apt_install chromium
   command -v ipfs_cid >/dev/null || apt_install ipfs-cid
@@ -100,7 +105,7 @@ if [[ -f frontend/package.json ]]; then
   fi
 fi
 
-# 6. Contracts compiled (ABIs under build/contracts are generated, never edited).
+# 7. Contracts compiled (ABIs under build/contracts are generated, never edited).
 sources=$(find contracts -name '*.sol' | sort)
 h=$(hash_of $sources brownie-config.yaml)
 if [[ -n "$sources" ]] && ! stamp_ok build/.zkpot-compiled "$h"; then

@@ -182,6 +182,27 @@ def _load(spec: ModelSpec, state: TrainingState | bytes):
         raise StageError(str(exc)) from None
 
 
+def _quantized_batches(x: np.ndarray, bounds: list[tuple[int, int]], dev) -> tuple[torch.Tensor, int, list[int]]:
+    """The chunk's features in Q16 on ``dev``, the bound on their magnitude, and where each batch's
+    rows start. Flat features (a model that starts with Linear) are laid out as [x; 1] a batch --
+    each batch's rows, then a row of ones -- which is how the first layer's weight gradient reads
+    them (``layers.weight_grad``): no copy a batch."""
+    if x.ndim != 2:
+        xq = torch.from_numpy(quantize_inputs(x, arena("inputs", x.size, np.float64))).to(dev)
+        return xq, int(fp.absmax(xq)), [start for start, _ in bounds]
+    d = x.shape[1]
+    xq = arena("inputs", (x.shape[0] + len(bounds)) * d, np.float64).reshape(-1, d)
+    at = [start + j for j, (start, _) in enumerate(bounds)]
+    for a, (start, end) in zip(at, bounds):
+        quantize_inputs(x[start:end], xq[a:a + end - start])
+        xq[a + end - start] = 0.0
+    t = torch.from_numpy(xq).to(dev)
+    xmax = int(fp.absmax(t))                # the features' bound (the separating rows are 0 here)
+    for a, (start, end) in zip(at, bounds):
+        t[a + end - start] = 1.0
+    return t, xmax, at
+
+
 def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | tuple[np.ndarray, np.ndarray],
                 stage_index: int, seed: int | None = None, device: str = "cpu",
                 compute_secret: bool = True) -> StageResult:
@@ -198,11 +219,11 @@ def train_stage(spec: ModelSpec, state: TrainingState | bytes, chunk: Dataset | 
         raise StageError(f"step count {step} + {len(bounds)} batches would pass 2^40")
     try:
         trainer = Trainer(spec, layout, params, buffers, step, dev, int(seed), int(stage_index), host_ops)
-        xq = torch.from_numpy(quantize_inputs(x, arena("inputs", x.size, np.float64))).to(dev)
-        xmax = int(fp.absmax(xq))
+        xq, xmax, at = _quantized_batches(x, bounds, dev)
         losses = np.empty(len(y), dtype=np.int64)
-        for start, end in bounds:
-            losses[start:end] = trainer.run_batch(xq[start:end], xmax, y[start:end])
+        for (start, end), a in zip(bounds, at):
+            aug = xq[a:a + end - start + 1] if x.ndim == 2 else None
+            losses[start:end] = trainer.run_batch(xq[a:a + end - start], xmax, y[start:end], aug)
         params, buffers = trainer.host_state()
         data = state_to_bytes(layout, params, buffers, trainer.step)
         secret = TrainingSecret.from_losses(losses) if compute_secret else TrainingSecret(b"", [])

@@ -30,12 +30,15 @@ class Workspace:
         self.device = device
         self._tensors: dict[tuple, torch.Tensor] = {}
 
-    def get(self, key: tuple, shape, dtype=F64, zero: bool = False) -> torch.Tensor:
-        """The tensor named ``key`` with this shape (new, and zeroed if ``zero``, on first use)."""
+    def get(self, key: tuple, shape, dtype=F64, zero: bool = False, fill_last: float | None = None) -> torch.Tensor:
+        """The tensor named ``key`` with this shape (new, and zeroed if ``zero`` or its last row
+        set to ``fill_last``, on first use)."""
         t = self._tensors.get(key)
         if t is None or t.shape != tuple(shape) or t.dtype != dtype:
             make = torch.zeros if zero else torch.empty
             t = self._tensors[key] = make(tuple(shape), dtype=dtype, device=self.device)
+            if fill_last is not None:
+                t[-1] = fill_last
         return t
 
 
@@ -69,51 +72,61 @@ def half(device: str) -> torch.Tensor:
     return torch.tensor(0.5, dtype=F64, device=device)
 
 
-def affine(x: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor, xmax: int, wmax: int, relu: bool) -> torch.Tensor:
-    """clamp(rshift(x @ w_t + bias * 2^16, 20)) to [-2^26, 2^26] (to [0, 2^26] when a ReLU follows)."""
+def augmented(ws: Workspace, key, rows: int, cols: int, fill: float) -> torch.Tensor:
+    """A reused (rows + 1, cols) tensor whose last row is ``fill``: a product's operand with the
+    row that folds a constant into it (see ``weight_grad``), its first ``rows`` rows to write
+    (nothing writes the last row: it is filled when the tensor is made)."""
+    return ws.get(key, (rows + 1, cols), fill_last=fill)
+
+
+def affine(x: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor, xmax: int, wmax: int, relu: bool,
+           out: torch.Tensor | None = None) -> torch.Tensor:
+    """clamp(rshift(x @ w_t + bias * 2^16, 20)) to [-2^26, 2^26] (to [0, 2^26] when a ReLU follows),
+    written into ``out`` when it is given (contiguous, x.shape[0] x w_t.shape[1])."""
     if fits(x.shape[1], xmax, wmax, BIAS_EXTRA):
-        y = torch.addmm(torch.mul(bias, 2.0**-4).add_(0.5), x, w_t, alpha=2.0**-20).floor_()
+        y = torch.addmm(torch.mul(bias, 2.0**-4).add_(0.5), x, w_t, alpha=2.0**-20,
+                        **({} if out is None else {"out": out})).floor_()
     else:
         y = rshift(fp.mm_exact(x, w_t, xmax, wmax) + (bias.to(I64) << fp.A_FRAC), fp.W_FRAC).to(F64)
+        y = y if out is None else out.copy_(y)
     return y.clamp_(0 if relu else -ACT_MAX, ACT_MAX)
 
 
-def weight_grad_operands(g_t: torch.Tensor, x: torch.Tensor, ws: Workspace, key) -> tuple[torch.Tensor, torch.Tensor]:
-    """[g_t, 2^15] and [x; 1]: their product times 2^-16 is (g_t @ x) * 2^-16 + 1/2."""
-    n = g_t.shape[1]
-    g_aug = ws.get(key + ("g_aug",), (g_t.shape[0], n + 1))
-    g_aug[:, :n] = g_t
-    g_aug[:, n] = 2.0**15
-    x_aug = ws.get(key + ("x_aug",), (n + 1, x.shape[1]))
-    x_aug[:n] = x
-    x_aug[n] = 1.0
-    return g_aug, x_aug
-
-
 def weight_grad(g_t: torch.Tensor, x: torch.Tensor, gmax: int, xmax: int, out: torch.Tensor, ws: Workspace,
-                key) -> None:
-    """out <- (g_t @ x) * 2^-16 + 1/2 (Q24 x Q16 -> Q24, exact), as [g_t, 2^15] @ [x; 1] * 2^-16;
-    the optimiser step floors it (an integer, as the exact path writes, stays as it is) and
-    saturates it."""
+                key, g_aug: torch.Tensor | None = None, x_aug: torch.Tensor | None = None) -> None:
+    """out <- (g_t @ x) * 2^-16 + 1/2 (Q24 x Q16 -> Q24, exact), as [g; 2^15]^T @ [x; 1] * 2^-16
+    (g = g_t transposed: n + 1 rows each); the optimiser step floors it (an integer, as the exact
+    path writes, stays as it is) and saturates it. ``g_aug`` and ``x_aug``, where the caller
+    already holds its operand that way, spare the copies (the same values)."""
     if fits(g_t.shape[1], gmax, xmax, 2**15):
-        g_aug, x_aug = weight_grad_operands(g_t, x, ws, key)
-        torch.addmm(out, g_aug, x_aug, beta=0, alpha=2.0**-16, out=out)
+        n = g_t.shape[1]
+        if g_aug is None:
+            g_aug = augmented(ws, key + ("g_aug",), n, g_t.shape[0], 2.0**15)
+            g_aug[:n] = g_t.t()
+        if x_aug is None:
+            x_aug = augmented(ws, key + ("x_aug",), n, x.shape[1], 1.0)
+            x_aug[:n] = x
+        torch.addmm(out, g_aug.t(), x_aug, beta=0, alpha=2.0**-16, out=out)
     else:
         out.copy_(rshift(fp.mm_exact(g_t, x, gmax, xmax), fp.A_FRAC).clamp_(-G_MAX, G_MAX))
 
 
-def input_grad(g: torch.Tensor, w: torch.Tensor, gmax: int, wmax: int) -> torch.Tensor:
-    """rshift(g @ w, 20): the gradient of a product's input (Q24 x Q20 -> Q24), not clamped."""
+def input_grad(g: torch.Tensor, w: torch.Tensor, gmax: int, wmax: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """rshift(g @ w, 20): the gradient of a product's input (Q24 x Q20 -> Q24), not clamped;
+    written into ``out`` when it is given."""
     if fits(g.shape[1], gmax, wmax, 2**19):
-        return torch.addmm(half(str(g.device)), g, w, alpha=2.0**-20).floor_()
-    return rshift(fp.mm_exact(g, w, gmax, wmax), fp.W_FRAC).to(F64)
+        return torch.addmm(half(str(g.device)), g, w, alpha=2.0**-20, **({} if out is None else {"out": out})).floor_()
+    y = rshift(fp.mm_exact(g, w, gmax, wmax), fp.W_FRAC).to(F64)
+    return y if out is None else out.copy_(y)
 
 
-def linear_backward(g, x, w, gmax, xmax, wmax, gw, gb, need_input: bool, ws: Workspace, key):
-    """Gradients of Linear into gw, gb; returns the input gradient clamped to +-2^27, or None."""
-    weight_grad(g.t(), x, gmax, xmax, gw, ws, key)
+def linear_backward(g, x, w, gmax, xmax, wmax, gw, gb, need_input: bool, ws: Workspace, key,
+                    g_aug=None, x_aug=None, out=None):
+    """Gradients of Linear into gw, gb; returns the input gradient clamped to +-2^27 (into
+    ``out`` when given), or None. ``g_aug``, ``x_aug``: see ``weight_grad``."""
+    weight_grad(g.t(), x, gmax, xmax, gw, ws, key, g_aug, x_aug)
     torch.sum(g, 0, out=gb)
-    return input_grad(g, w, gmax, wmax).clamp_(-G_MAX, G_MAX) if need_input else None
+    return input_grad(g, w, gmax, wmax, out).clamp_(-G_MAX, G_MAX) if need_input else None
 
 
 def conv_forward(x, w, bias, stride: int, pad: int, xmax: int, wmax: int, relu: bool, ws: Workspace, key):

@@ -13,6 +13,7 @@ integers, so the choice never changes a result.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, localcontext
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from zkpot.pot import fixedpoint as fp
+from zkpot.pot import kernels
 
 ONE = 1 << 24             # 1.0 in Q24, the scale of lr, momentum and the betas
 F53 = 2**53
@@ -197,6 +199,12 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
     if not fast and buf is not None:         # the tracked bound grows by gb a step: measure it again
         bbound = ops.absmax(buf)
         fast = (bbound + gb + 1) * max(mu_q, lr_q) + (1 << 27) <= F53
+    host = ops is NumpyOps or isinstance(ops, NumpyOps)
+    kernel = kernels.sgd() if host and (fast or buf is None) and _flat(w, g, buf) else None
+    if kernel is not None:
+        _sgd_kernel(kernel, w, g, buf, mu_q, lr_q, saturate, maxima, len(scratch) if isinstance(scratch, list) else 1)
+        return min(fp.MOMENTUM_MAX, (bbound * mu_q + (1 << 23)) // ONE + gb) if buf is not None else 0
+
     def body(k, sl, n, scratch):
         wb, f = w[sl], scratch.f1[:n]
         gg = _gradient(ops, g, sl, n, scratch, saturate)
@@ -221,6 +229,38 @@ def sgd_step(ops, w, g, buf, lr: float, momentum: float, gbound: int, bbound: in
     _for_blocks(ops, w.shape[0], scratch, body)
     # |round(mu * buf)| <= mu * bound + 1/2 and |g| <= gb; momentum <= 0.999 keeps it below 2^38
     return min(fp.MOMENTUM_MAX, (bbound * mu_q + (1 << 23)) // ONE + gb) if buf is not None else 0
+
+
+def _flat(*arrays) -> bool:
+    """Whether the kernel can take these arrays: contiguous float64 (None for an absent buffer)."""
+    return all(a is None or (a.dtype == np.float64 and a.flags.c_contiguous) for a in arrays)
+
+
+def _sgd_kernel(kernel, w, g, buf, mu_q: int, lr_q: int, saturate: bool, maxima: dict[int, int], workers: int):
+    """``sgd_step``'s float64 path by the fused kernel (kernels.c: the same operations in one
+    pass, so the same bits), over the whole range at once: one call, or one a thread (ctypes
+    releases the GIL) for ranges of at least two blocks. ``maxima``, if it names blocks, gets the
+    range's max |w| for each (its caller takes their maximum)."""
+    pw, pg = w.ctypes.data, g.ctypes.data
+    pb = buf.ctypes.data if buf is not None else None
+    mu, lr = mu_q * 2.0**-24, lr_q * 2.0**-28
+    gmax = float(fp.G_MAX) if saturate else math.inf
+    want = bool(maxima)
+    n = w.shape[0]
+
+    def run(start: int, stop: int) -> float:
+        at = start * 8
+        return kernel(pw + at, pg + at, None if pb is None else pb + at, stop - start, mu, lr, gmax,
+                      float(fp.W_MAX), want)
+
+    if workers == 1 or n < 2 * NumpyOps.block:
+        m = run(0, n)
+    else:
+        pool = _pools.setdefault(workers, ThreadPoolExecutor(workers, thread_name_prefix="zkpot-step"))
+        cuts = [n * i // workers for i in range(workers + 1)]
+        m = max(f.result() for f in [pool.submit(run, cuts[i], cuts[i + 1]) for i in range(workers)])
+    for k in maxima:
+        maxima[k] = int(m)
 
 
 def _sgd_int(ops, bb, gg, mu_q: int, lr_q: int, step, i, j) -> None:

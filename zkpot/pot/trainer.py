@@ -8,6 +8,7 @@ import torch
 
 from zkpot.hashing import keccak
 from zkpot.pot import fixedpoint as fp
+from zkpot.pot import kernels
 from zkpot.pot import layers as L
 from zkpot.pot import optim
 from zkpot.pot.layout import Layout, arena
@@ -33,6 +34,7 @@ class Trainer:
         self.params = torch.from_numpy(params).to(device)                # shares memory on the CPU
         # every backward pass writes every entry (each parameter belongs to a Linear or Conv2d layer)
         self.grad = torch.from_numpy(arena("grad", layout.size, np.float64)).to(device)
+        self.host_ops = host_ops
         if host_ops:
             self.ops = optim.NumpyOps()
             self._w, self._g, self.buffers = self.params.numpy(), self.grad.numpy(), buffers
@@ -84,10 +86,13 @@ class Trainer:
     def _range_start(layout: Layout, layer: int) -> int:
         return next(s.start for s in layout.slots if s.name == f"{layer}.weight")
 
-    def forward(self, x: torch.Tensor, xmax: int, train: bool = True):
-        """Logits (Q16, float64) and what the backward pass needs; ``xmax`` bounds |x|."""
+    def forward(self, x: torch.Tensor, xmax: int, train: bool = True, x_aug: torch.Tensor | None = None):
+        """Logits (Q16, float64) and what the backward pass needs; ``xmax`` bounds |x|; ``x_aug``,
+        when given, is [x; 1] (x its first rows): a Linear layer's weight gradient reads its input
+        that way (``layers.weight_grad``), so each Linear writes its output into such a tensor too."""
         caches = []
         fused_relu = False
+        aug = x_aug
         for i, layer in enumerate(self.spec.layers):
             cache = None
             if isinstance(layer, (Linear, Conv2d)):
@@ -96,14 +101,17 @@ class Trainer:
                 k = w[0].numel()
                 wmax = self._bound(i, k, xmax, L.BIAS_EXTRA)
                 if isinstance(layer, Linear):
-                    cache, x = (x, xmax), L.affine(x, w.t(), b, xmax, wmax, self.fused[i])
+                    out = L.augmented(self.ws, (i, "out"), x.shape[0], w.shape[0], 1.0)
+                    cache, x = (x, xmax, aug), L.affine(x, w.t(), b, xmax, wmax, self.fused[i], out[:-1])
+                    aug = out
                 else:
                     y, cols = L.conv_forward(x, w, b, layer.stride, layer.padding, xmax, wmax, self.fused[i],
                                              self.ws, (i,))
                     cache, x = (cols, xmax, x.shape), y
                 xmax, fused_relu = None, self.fused[i]
             elif isinstance(layer, ReLU):
-                x = x if fused_relu else x.clamp(min=0)
+                if not fused_relu:
+                    x, aug = x.clamp(min=0), None
                 cache, fused_relu = x, False
             elif isinstance(layer, MaxPool2d):
                 shape = x.shape
@@ -116,6 +124,8 @@ class Trainer:
                 raw = self.rngs[i].random_raw(x.numel()) >> np.uint64(48)
                 cache = L.dropout_scale((raw >= round(layer.p * 65536)).reshape(x.shape), layer.p, self.device)
                 x, xmax = L.scale_q16(x, cache, fp.ACT_MAX), None
+            if not isinstance(layer, (Linear, ReLU)):
+                aug = None
             caches.append(cache)
             if self.record is not None:
                 self.record(f"fwd.{i}", x)
@@ -126,9 +136,10 @@ class Trainer:
         """A bound on a layer's weight and bias gradients (before saturation)."""
         return max(terms * gmax * max(xmax, 1) // 2**fp.A_FRAC + 1, terms * gmax)
 
-    def backward(self, g: torch.Tensor, caches) -> None:
+    def backward(self, g: torch.Tensor, caches, g_aug: torch.Tensor | None = None) -> None:
         """Gradients (Q24) of every layer, each layer stepped by the optimiser right after (its
-        weights are not needed again in this batch: the input gradient is made first)."""
+        weights are not needed again in this batch: the input gradient is made first). ``g_aug``,
+        when given, is [g; 2^15] (g its first rows; see ``layers.weight_grad``)."""
         self.step += 1
         opt = self.spec.optimizer
         self._adam = None if isinstance(opt, SGD) else optim.adam_scalars_for(opt, self.step)
@@ -136,12 +147,15 @@ class Trainer:
             layer, cache = self.spec.layers[i], caches[i]
             need = i > self.first
             if isinstance(layer, Linear):
-                x, xmax = cache
+                x, xmax, x_aug = cache
                 w = self.w[f"{i}.weight"]
                 gmax = fp.absmax(g)
                 wmax = self._bound(i, w.shape[0], gmax, 2**19) if need else 0
+                # the input gradient is the next Linear's g (through a ReLU's in-place mask): [g; 2^15]
+                out = L.augmented(self.ws, (i, "gin"), g.shape[0], w.shape[1], 2.0**15) if need else None
                 g = L.linear_backward(g, x, w, gmax, xmax, wmax, self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need,
-                                      self.ws, (i,))
+                                      self.ws, (i,), g_aug, x_aug, None if out is None else out[:-1])
+                g_aug = out
                 self._step_layer(i, self._grad_bound(x.shape[0], gmax, xmax))
             elif isinstance(layer, Conv2d):
                 cols, xmax, in_shape = cache
@@ -152,7 +166,7 @@ class Trainer:
                                     self.gw[f"{i}.weight"], self.gw[f"{i}.bias"], need, self.ws, (i,))
                 self._step_layer(i, bound)
             elif isinstance(layer, ReLU):
-                if i not in self.relu_then_pool:
+                if i not in self.relu_then_pool:             # in place: g_aug holds the result
                     g = g.mul_(torch.gt(cache, 0, out=self.ws.get((i, "mask"), cache.shape, torch.bool)))
             elif isinstance(layer, MaxPool2d):
                 shape, idx, top = cache
@@ -163,6 +177,8 @@ class Trainer:
                 g = g.reshape(cache)
             elif isinstance(layer, Dropout) and cache is not None:
                 g = L.scale_q16(g, cache, fp.G_MAX)
+            if not isinstance(layer, (Linear, ReLU)):
+                g_aug = None
             if self.record is not None and i > self.first:
                 self.record(f"bwd.{i}", g)
 
@@ -191,13 +207,20 @@ class Trainer:
             for name in self.layout.buffers:
                 self.record(f"step.{i}.{name}", self.buffers[name][a:b])
 
-    def run_batch(self, x: torch.Tensor, xmax: int, y: np.ndarray) -> np.ndarray:
-        """Train on one batch; return its per-sample losses (Q16, computed before the update)."""
-        z, caches = self.forward(x, xmax)
-        losses, grad = fp.cross_entropy(z.cpu().numpy().astype(np.int64), y)
-        if self.record is not None:
-            self.record("loss", (z, y, losses, grad))
-        self.backward(torch.from_numpy(grad.astype(np.float64)).to(self.device), caches)
+    def run_batch(self, x: torch.Tensor, xmax: int, y: np.ndarray, x_aug: torch.Tensor | None = None) -> np.ndarray:
+        """Train on one batch; return its per-sample losses (Q16, computed before the update).
+        ``x_aug``: [x; 1], when the caller holds the batch that way (``forward``)."""
+        z, caches = self.forward(x, xmax, x_aug=x_aug)
+        g_aug = L.augmented(self.ws, ("loss", "grad"), z.shape[0], z.shape[1], 2.0**15)
+        losses = None
+        if self.host_ops and self.record is None:       # the fused loss writes the gradient in place
+            losses = kernels.cross_entropy(z.numpy(), y, g_aug[:-1].numpy())
+        if losses is None:
+            losses, grad = fp.cross_entropy(z.cpu().numpy().astype(np.int64), y)
+            if self.record is not None:
+                self.record("loss", (z, y, losses, grad))
+            g_aug[:-1].copy_(torch.from_numpy(grad))
+        self.backward(g_aug[:-1], caches, g_aug)
         return losses
 
     def host_state(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
