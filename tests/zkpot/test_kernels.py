@@ -86,6 +86,16 @@ def test_the_loss_kernel_declines_what_it_cannot_read():
     assert kernels.cross_entropy(z, np.zeros(4, np.int64), np.zeros((4, 3), np.float32)) is None
 
 
+def test_the_kernels_refuse_what_would_read_out_of_bounds():
+    z, g = np.zeros((4, 3)), np.zeros((4, 3))
+    for labels in ([0, 1, 2, 3], [0, -1, 0, 0]):                 # a label past the row, or before it
+        with pytest.raises(ValueError, match="labels must lie in 0..2"):
+            kernels.cross_entropy(z, np.array(labels, dtype=np.int64), g)
+    w = np.zeros(8)
+    with pytest.raises(ValueError, match="differ"):
+        optim.sgd_step(optim.NumpyOps, w, np.zeros(4), None, 0.1, 0.0, 1, 0, optim.Scratch(optim.NumpyOps, 8), {})
+
+
 def test_without_a_compiler_the_numpy_step_runs_and_says_so(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("ZKPOT_KERNEL_DIR", str(tmp_path))
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))

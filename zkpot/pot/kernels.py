@@ -120,6 +120,8 @@ def cross_entropy(z: np.ndarray, y: np.ndarray, grad: np.ndarray) -> np.ndarray 
     if not (z.dtype == grad.dtype == np.float64 and grad.shape == z.shape and z.strides[1] == 8
             and grad.strides[1] == 8 and y.dtype == np.int64 and y.flags.c_contiguous and y.shape == (b,)):
         return None
+    if b == 0 or c == 0 or y.min() < 0 or y.max() >= c:         # the C code indexes z's rows by label
+        raise ValueError(f"labels must lie in 0..{c - 1} for {c} logits")
     exp_hi, exp_lo, ln1p, ln2 = fp.tables()
     losses = np.empty(b, dtype=np.int64)
     scratch = np.empty(c, dtype=np.int64)

@@ -241,6 +241,9 @@ def _sgd_kernel(kernel, w, g, buf, mu_q: int, lr_q: int, saturate: bool, maxima:
     pass, so the same bits), over the whole range at once: one call, or one a thread (ctypes
     releases the GIL) for ranges of at least two blocks. ``maxima``, if it names blocks, gets the
     range's max |w| for each (its caller takes their maximum)."""
+    if g.shape != w.shape or (buf is not None and buf.shape != w.shape):      # the C loop reads n of each
+        raise ValueError(f"sgd kernel: parameters {w.shape}, gradients {g.shape} and buffer "
+                         f"{None if buf is None else buf.shape} differ")
     pw, pg = w.ctypes.data, g.ctypes.data
     pb = buf.ctypes.data if buf is not None else None
     mu, lr = mu_q * 2.0**-24, lr_q * 2.0**-28
