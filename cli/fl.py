@@ -243,6 +243,9 @@ def close(task_id: int, key_file: Annotated[Path, typer.Option(help="the employe
     for r in result.reviewed:
         verdict = "aggregated" if r.usable else f"rejected: {r.rejection}"
         console.print(f"{r.accepted.participant} proven {r.accepted.correct_count}: {verdict}")
+    if result.regressed is not None:
+        console.print(f"the aggregate proved {result.regressed}, fewer than the round's global model's "
+                      f"{result.model_correct}: that model is kept")
     console.print(f"round {result.round} closed: model {result.model_cid}")
 
 

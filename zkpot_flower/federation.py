@@ -153,8 +153,9 @@ class FederationReport:
                              f"{state}, paid {o['reward']} wei{gas}")
             lines += [f"round {rep.round} FAILED {f}" for f in rep.failures]
             res = rep.result
+            kept = "" if res.regressed is None else f" (the aggregate proved {res.regressed}: the previous kept)"
             lines.append(f"round {rep.round}: aggregated {len(res.aggregated)} of {len(res.reviewed)} accepted, "
-                         f"global model certified {res.model_correct}, held-out {self.accuracy[rep.round]:.3f}, "
+                         f"global model certified {res.model_correct}{kept}, held-out {self.accuracy[rep.round]:.3f}, "
                          f"{rep.seconds:.0f} s")
         for b in sorted(set(self.labels.values()), key=lambda b: b.value):
             lines.append(f"paid to {b.value}: {sum(self.paid(b))} wei")

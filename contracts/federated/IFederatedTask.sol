@@ -173,6 +173,10 @@ interface IFederatedTask is IAccuracyChecks {
     /// @notice A new global model comes with proofs of its count (only an unchanged one carries
     /// its count over without them).
     error GlobalModelUnproven(uint256 modelCommitment);
+    /// @notice A new global model must prove at least the count of the one it replaces: the
+    /// baseline never falls, so no earlier (public) global model, or a perturbation of one, proves
+    /// a gain over it. The employer keeps the previous model instead (no proofs).
+    error GlobalModelRegressed(uint256 modelCommitment, uint256 correctCount, uint256 baseline);
 
     /// @notice Create a task; msg.value must equal rounds * maxUpdatesPerRound * rewardPerUpdate.
     /// Round 0's commit phase starts now; the deadline must leave room for one whole round.
@@ -201,8 +205,8 @@ interface IFederatedTask is IAccuracyChecks {
 
     /// @notice The employer closes the open round, after its reveal phase, by publishing the
     /// aggregated global model with one proof of its count per shard (the next round's
-    /// baseline); an unchanged global model may come without proofs and keeps its count. The
-    /// next round's commit phase starts now.
+    /// baseline, at least the round's own: `GlobalModelRegressed`); an unchanged global model
+    /// may come without proofs and keeps its count. The next round's commit phase starts now.
     function closeRound(
         uint256 taskId,
         uint32 round,

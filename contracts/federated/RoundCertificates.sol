@@ -55,8 +55,9 @@ abstract contract RoundCertificates is IFederatedTask {
     }
 
     /// @dev Publish round `round`'s global model. With proofs, its count is what they prove on
-    /// the task's shards (and they must prove this model); without, an initial model counts 0
-    /// and a later one must be the previous round's model, whose count it keeps.
+    /// the task's shards (and they must prove this model), at least the previous round's count;
+    /// without, an initial model counts 0 and a later one must be the previous round's model,
+    /// whose count it keeps.
     function _publishGlobal(
         uint256 taskId,
         uint32 round,
@@ -76,6 +77,13 @@ abstract contract RoundCertificates is IFederatedTask {
             if (model != commitment) revert ModelMismatch(taskId, commitment, model);
             // a faulty verifier cannot raise the bar past N
             if (count > task.sampleCount) count = task.sampleCount;
+            if (round != 0) {
+                // the baseline never falls: an earlier global model (public, and anyone can
+                // prove it), moved by a grid step to a new commitment, would otherwise be paid
+                // its gain over a worse later one
+                uint256 baseline = _globalModels[taskId][round - 1].correctCount;
+                if (count < baseline) revert GlobalModelRegressed(commitment, count, baseline);
+            }
         }
         // counts are at most N < 2^32 (createTask)
         _globalModels[taskId][round] = GlobalModel(commitment, cid, uint224(count), 0);

@@ -296,3 +296,32 @@ def test_copied_reveal_earns_nothing_even_mined_first(report, anvil, second_task
         learner.submit_update(task_id, 0, proofs, instances, cid)
     assert err.value.name == "ModelCommitmentReused"
     assert {c.client.address: c.credit_of(c.client.address) for c in (copier, learner)} == before
+
+
+# -- the baseline never falls (a third task, whose initial model is the federation's last) -----
+
+def test_a_worse_global_model_is_refused_with_real_proofs_and_the_round_keeps_its_own(report, anvil):
+    # found by an attack: an earlier global model is public and provable by anyone; moved by one
+    # grid step it would be a new commitment paid its gain over a later, worse global. A global
+    # model that proves fewer than the round's is refused, so the baseline only rises.
+    from zkpot import zk
+
+    employer = report.employer
+    tasks = employer.task_client
+    best = report.rounds[-1].result.state
+    task_id = employer.create_task(CONFIG.spec(), report.data.test, threshold=CONFIG.threshold, rounds=2,
+                                   max_updates_per_round=4, reward_per_update=CONFIG.reward_per_update,
+                                   deadline=2**40, verifier=tasks.get_task(report.task_id).verifier,
+                                   initial_state=best, commit_window=1800, reveal_window=600)
+    baseline = tasks.baseline_count(task_id, 0)
+    earlier = employer.global_state(report.task_id, 0)                 # the federation's first model
+    proofs = zk.prove_certificate(employer.circuit, earlier, report.data.test.features, report.data.test.labels)
+    assert sum(p.correct for p in proofs) < baseline
+    DevChainClock(tasks.client).wait_until(tasks.round_phases(task_id).reveal_end)
+    commitment, cid = employer.publish_model(earlier)
+    with pytest.raises(ContractError) as err:
+        tasks.close_round(task_id, 0, commitment, cid, [p.proof for p in proofs], [p.instances for p in proofs])
+    assert err.value.name == "GlobalModelRegressed"
+    result = employer.close_round(task_id)                              # nothing submitted: its own model stays
+    assert tasks.global_model(task_id, 1) == tasks.global_model(task_id, 0)
+    assert tasks.baseline_count(task_id, 1) == baseline == result.model_correct

@@ -133,8 +133,9 @@ def test_selfcheck_compares_devices_and_says_when_one_cannot_run(capsys):
     from zkpot.pot.selfcheck import main
 
     assert main(["--selfcheck", "--compare", "cpu,cpu-torch", "--presets", "wine-mlp", "--samples", "20"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.count("wine-mlp stage") == 2 and "equal on cpu cpu-torch" in out and "ALL EQUAL" in out
+    assert "cpu optimiser step and loss: fused native kernel" in err         # which CPU path ran
     if not torch.cuda.is_available():
         assert main(["--selfcheck", "--compare", "cpu,cuda", "--presets", "wine-mlp", "--samples", "20"]) == 2
         assert "no CUDA device" in capsys.readouterr().out

@@ -59,6 +59,9 @@ class RoundResult:
     model_cid: str = ""
     model_correct: int = 0  # the new global model's certified count (the next baseline)
     state: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # the new global model
+    # the aggregate's certified count when it proved less than the round's global model, which
+    # is then kept (the contract refuses a falling baseline: GlobalModelRegressed); else None
+    regressed: int | None = None
 
     @property
     def aggregated(self) -> list[ReviewedUpdate]:
@@ -151,7 +154,8 @@ class Employer:
         return ReviewedUpdate(acc, state)
 
     def close_round(self, task_id: int, from_block: int = 0) -> RoundResult:
-        """Aggregate the open round's checked updates and publish the next global model.
+        """Aggregate the open round's checked updates and publish the next global model -- or
+        keep the round's own when the aggregate proves fewer (``RoundResult.regressed``).
 
         Only once the round's reveal phase is over (``RoundNotOver`` before, with the time
         left, and before any work): every committed update has had its whole phase to land.
@@ -166,15 +170,19 @@ class Employer:
             raise RoundNotOver(round_, phases.reveal_end, now)
         result = RoundResult(round=round_, reviewed=self.review(task_id, round_, from_block))
         usable = result.aggregated
-        proofs = []
+        proofs, carried = [], True
         if usable:
             state = fedavg([r.state for r in usable], [r.accepted.correct_count for r in usable])
-            result.model_commitment, result.model_cid = self.publish_model(state)
             X, y = self.test_set(task_id)
             # the next round's baseline: the contract takes the count these proofs prove
             proofs = zk.prove_certificate(self.circuit, state, X, y)
-            result.model_correct = sum(p.correct for p in proofs)
-        else:  # nothing usable this round: the global model carries over with its count
+            correct = sum(p.correct for p in proofs)
+            if correct < self.task_client.baseline_count(task_id, round_):
+                result.regressed, proofs = correct, []     # worse than the round's model: kept
+            else:
+                result.model_commitment, result.model_cid = self.publish_model(state)
+                result.model_correct, carried = correct, False
+        if carried:  # nothing usable, or no better: the global model carries over with its count
             result.model_commitment, result.model_cid = self.task_client.global_model(task_id, round_)
             state = self.global_state(task_id, round_)
             result.model_correct = self.task_client.baseline_count(task_id, round_)

@@ -9,6 +9,7 @@ so a machine without a GPU can check that path too.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     presets = args.presets.split(",")
+    from zkpot.pot import kernels
+
+    # on stderr: the hash lines on stdout are what two machines compare
+    print(f"cpu optimiser step and loss: {kernels.status()}", file=sys.stderr)
     try:
         if not args.compare:
             for line in selfcheck(presets, args.samples, args.device):

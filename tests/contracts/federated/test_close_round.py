@@ -1,7 +1,7 @@
 import brownie
 
-from .conftest import (ESCROW, INITIAL_MODEL, MARGIN, REWARD, SAMPLES, SHARDS, close, commit, phases, reveal, submit, submit_all,
-                       to_round_end, update)
+from .conftest import (DEADLINE_IN, ESCROW, INITIAL_MODEL, MARGIN, REWARD, SAMPLES, SHARDS, close, commit, escrow_of,
+                       params, phases, reveal, submit, submit_all, to_round_end, update)
 
 
 def test_close_round_publishes_next_global_model(fl, task_id, employer, participants):
@@ -125,3 +125,23 @@ def test_close_round_after_completion_reverts(fl, task_id, employer):
     close(fl, task_id, employer)
     with brownie.reverts(f"TaskNotActive: {task_id}"):
         fl.closeRound(task_id, 2, 777, "bafy-g3", *update(777), {"from": employer})
+
+
+def test_close_round_refuses_a_falling_baseline(fl, verifier, employer, participants, chain):
+    # found by an attack: an earlier global model is public and anyone can prove it; moved by one
+    # grid step it is a new commitment, paid its gain over a later, worse global. The baseline
+    # never falls, so every earlier global proves at most the current one.
+    task = fl.createTask(params(verifier, chain, rounds=3, deadline=chain.time() + 4 * DEADLINE_IN),
+                         {"from": employer, "value": escrow_of(rounds=3)}).return_value
+    close(fl, task, employer, model=555, counts=(20, 20))                      # round 1: baseline 40
+    to_round_end(fl, task)
+    proofs, instances = update(666, (20, 19))
+    with brownie.reverts("GlobalModelRegressed: 666, 39, 40"):
+        fl.closeRound(task, 1, 666, "bafy-g2", proofs, instances, {"from": employer})
+    close(fl, task, employer, model=555, proven=False)                          # the employer keeps it
+    assert fl.baselineCount(task, 2) == 40 and fl.globalModel(task, 2)[0] == 555
+    # round 1's global, perturbed, proves its 40 again: no gain, no pay
+    with brownie.reverts("ImprovementBelowMargin: 40, 40, 2"):
+        submit(fl, task, participants[0], model=556, counts=(20, 20), round_=2)
+    close(fl, task, employer, model=777, counts=(20, 20))                      # as good: taken
+    assert fl.globalModel(task, 3)[0] == 777 and fl.getTask(task)["status"] == 2   # Completed
