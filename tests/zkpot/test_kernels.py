@@ -109,6 +109,14 @@ def test_without_a_compiler_the_numpy_step_runs_and_says_so(monkeypatch, tmp_pat
     assert (w == -65536).all()                                  # floor(2^20 * 2^24 * 2^-28 + 1/2)
 
 
+def test_a_damaged_library_is_built_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZKPOT_KERNEL_DIR", str(tmp_path))
+    monkeypatch.setattr(kernels, "_tried", False)
+    monkeypatch.setattr(kernels, "_loaded", None)
+    kernels.library_path().write_bytes(b"\x7fELF truncated")
+    assert kernels.sgd() is not None and kernels.library_path().stat().st_size > 1000
+
+
 def test_zkpot_native_0_chooses_numpy(monkeypatch):
     monkeypatch.setenv("ZKPOT_NATIVE", "0")
     monkeypatch.setattr(kernels, "_tried", False)

@@ -87,7 +87,11 @@ def _load() -> ctypes.CDLL | None:
             _why = "disabled by ZKPOT_NATIVE=0"
             return None
         try:
-            lib = ctypes.CDLL(str(build()))
+            try:
+                lib = ctypes.CDLL(str(build()))
+            except OSError:                      # a damaged library (a full disk, say): built again
+                library_path().unlink(missing_ok=True)
+                lib = ctypes.CDLL(str(build()))
         except (OSError, RuntimeError, subprocess.SubprocessError) as e:
             _why = str(e)
             log.warning("zkpot: fused optimiser kernel unavailable (%s); the numpy step runs (same results, "
